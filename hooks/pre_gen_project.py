@@ -1,0 +1,68 @@
+"""Stop the bake with one clear line when an answer would break code, paths, TOML or YAML.
+
+Answers arrive as data (a JSON literal rendered by cookiecutter), never as code.
+Runs before any file is written; no network, no side effects.
+"""
+
+import json
+import keyword
+import re
+import sys
+
+ANSWERS = json.loads(r"""{{ cookiecutter | tojson }}""")
+
+GITHUB_USER = r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}"
+GITHUB_TEAM = GITHUB_USER + r"/[A-Za-z0-9][A-Za-z0-9_-]{0,99}"
+
+# answer -> (pattern the whole answer must match, what is allowed, in words)
+RULES = {
+    "project_slug": (
+        r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*",
+        "lowercase letters, digits and single hyphens, starting with a letter",
+    ),
+    "package_name": (
+        r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*",
+        "a Python identifier in lowercase letters, digits and single underscores",
+    ),
+    "model_name": (
+        r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}",
+        "letters, digits, '_', '.' and '-', starting with a letter or digit, at most 100",
+    ),
+    "github_repository": (
+        GITHUB_USER + r"/(?!\.\.?$)[A-Za-z0-9_.-]{1,100}",
+        "owner/name as on GitHub, for example acme/credit-model",
+    ),
+    "model_owner": (GITHUB_USER, "a GitHub user name without '@'"),
+    "risk_approver": (
+        rf"{GITHUB_USER}|{GITHUB_TEAM}",
+        "a GitHub user name or org/team-slug, without '@'",
+    ),
+}
+
+FREE_TEXT = ("project_name", "description")
+CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def problems(answers: dict) -> list[str]:
+    """Every answer that is not allowed, one line each."""
+    found = []
+    for name, (pattern, allowed) in RULES.items():
+        value = answers[name]
+        if not re.fullmatch(pattern, value):
+            found.append(f"{name}={value!r} is not valid: use {allowed}.")
+    if keyword.iskeyword(answers["package_name"]):
+        found.append(f"package_name={answers['package_name']!r} is a Python keyword.")
+    for name in FREE_TEXT:
+        value = answers[name]
+        if not value.strip():
+            found.append(f"{name} is empty: write a few words.")
+        elif CONTROL_CHARACTER.search(value):
+            found.append(f"{name}={value!r} holds control characters: use plain text.")
+    return found
+
+
+if __name__ == "__main__":
+    errors = problems(ANSWERS)
+    for line in errors:
+        print(f"ERROR: {line}", file=sys.stderr)
+    sys.exit(1 if errors else 0)

@@ -1,0 +1,1 @@
+"""The model package: its data contract, pipeline stages and command line."""

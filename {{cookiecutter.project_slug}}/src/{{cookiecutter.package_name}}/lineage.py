@@ -1,0 +1,83 @@
+"""Lineage: the facts that say exactly how a model was made.
+
+They are written as tags on the MLflow run (and later on the registered version) so that
+"which data, which code, which parameters, which libraries" has one answer per model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+from .settings import Settings
+
+LOCKFILE = Path("uv.lock")
+LIBRARIES = ("xgboost", "scikit-learn", "pandas", "numpy", "mlflow", "dvc", "great-expectations")
+# dvc.lock is rewritten by the very pipeline run we describe, so it does not make a tree dirty.
+IGNORED_FOR_DIRTY = ("dvc.lock",)
+
+
+def file_md5(path: Path) -> str:
+    """MD5 of a file's bytes: the same value DVC records for it in .dvc files and dvc.lock."""
+    digest = hashlib.md5(usedforsecurity=False)
+    with path.open("rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else "missing"
+
+
+def params_hash(settings: Settings) -> str:
+    """A hash of the parameters' meaning, not their formatting or comments."""
+    canonical = json.dumps(settings.model_dump(mode="json"), sort_keys=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _git(*args: str) -> str | None:
+    try:
+        done = subprocess.run(["git", *args], capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return done.stdout.strip()
+
+
+def git_state() -> tuple[str, bool]:
+    """The commit checked out ("none" outside git or before the first commit) and whether
+    the work tree differs from it."""
+    sha = _git("rev-parse", "HEAD") or "none"
+    status = _git("status", "--porcelain", "--untracked-files=normal") or ""
+    changed = [line[3:] for line in status.splitlines() if line[3:] not in IGNORED_FOR_DIRTY]
+    return sha, bool(changed)
+
+
+def library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = metadata.version(f"{name}-cpu") if name == "xgboost" else "missing"
+    return versions
+
+
+def lineage_tags(settings: Settings) -> dict[str, str]:
+    """Tags for the training run: code, data, parameters, environment."""
+    sha, dirty = git_state()
+    tags = {
+        "lineage.git_sha": sha,
+        "lineage.git_dirty": str(dirty).lower(),
+        "lineage.data_md5": file_md5(settings.data.raw),
+        "lineage.train_md5": file_md5(settings.split.train),
+        "lineage.eval_md5": file_md5(settings.split.eval),
+        "lineage.params_hash": params_hash(settings),
+        "lineage.lock_hash": file_sha256(LOCKFILE),
+    }
+    tags.update({f"lineage.version.{name}": v for name, v in library_versions().items()})
+    return tags

@@ -1,0 +1,86 @@
+"""The pipeline stages that dvc.yaml runs: each reads its inputs, calls the pure functions of
+the other modules, and writes its outputs. Paths come from the settings, never from here."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from . import data, evaluation, lineage, plots, tracking, training
+from .contract import load_contract
+from .settings import Settings
+from .validation import ValidationResult, validate_file
+
+
+def _write_json(payload: dict[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def validate(settings: Settings, source: Path | None = None) -> ValidationResult:
+    """Check a CSV (the training data by default) against the contract.
+
+    The report is written only for the training data, where it is the DVC stage's output;
+    on failure no report is left behind, so the next stage cannot run on bad data.
+    """
+    contract = load_contract(settings.data.contract)
+    path = source or settings.data.raw
+    result = validate_file(path, contract)
+    if source is None:
+        report = settings.data.validation_report
+        if result.passed:
+            _write_json({"file": str(path), **result.as_dict()}, report)
+        else:
+            report.unlink(missing_ok=True)
+    return result
+
+
+def split(settings: Settings) -> tuple[int, int]:
+    """Cut the validated data into the train split and the frozen evaluation split."""
+    contract = load_contract(settings.data.contract)
+    frame = data.read_raw(settings.data.raw)
+    train, evaluation_set = data.split_frame(
+        frame, contract.target.name, settings.split.eval_fraction, settings.split.seed
+    )
+    data.write_csv(train, settings.split.train)
+    data.write_csv(evaluation_set, settings.split.eval)
+    return len(train), len(evaluation_set)
+
+
+def train(settings: Settings) -> tracking.RunInfo:
+    """Fit the model, save its bytes for DVC, and record the run with its lineage in MLflow."""
+    contract = load_contract(settings.data.contract)
+    frame = data.read_typed(settings.split.train, contract)
+    features, target = data.features_and_target(frame, contract, settings.train.exclude_columns)
+    model = training.train_model(features, target, settings.train)
+    training.save_model(model, settings.train.model)
+    tracking.configure()
+    run = tracking.log_training_run(
+        experiment=settings.tracking.experiment,
+        model=model,
+        params=settings.train.model_dump(mode="json", exclude={"model", "run_info"}),
+        tags=lineage.lineage_tags(settings),
+        example=features.head(5),
+    )
+    run.write(settings.train.run_info)
+    return run
+
+
+def evaluate(settings: Settings) -> dict[str, float]:
+    """Score the model on the frozen evaluation split; write metrics and plots; log them."""
+    contract = load_contract(settings.data.contract)
+    frame = data.read_typed(settings.split.eval, contract)
+    features, target = data.features_and_target(frame, contract, settings.train.exclude_columns)
+    model = training.load_model(settings.train.model)
+    probability = training.predict_proba(model, features)
+    threshold = settings.evaluate.decision_threshold
+    values = evaluation.compute_metrics(target, probability, threshold)
+    images = plots.save_plots(target, probability, threshold, model, settings.evaluate.plots)
+    _write_json(
+        {**values, "eval_md5": lineage.file_md5(settings.split.eval), "eval_rows": len(frame)},
+        settings.evaluate.metrics,
+    )
+    tracking.configure()
+    tracking.log_evaluation(tracking.RunInfo.read(settings.train.run_info), values, images)
+    return values

@@ -1,0 +1,142 @@
+"""MLflow tracking: where runs go, and how a training run and its evaluation are recorded.
+
+By default everything goes to the local server that `make mlflow-server` starts; set
+MLFLOW_TRACKING_URI to use any other. An unreachable server fails within seconds instead of
+the client's default of several minutes of retries.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import urllib.error
+import urllib.request
+from dataclasses import asdict, dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from xgboost import XGBClassifier
+
+DEFAULT_TRACKING_URI = "http://127.0.0.1:5000"
+# Fail fast: an unreachable or misconfigured server is reported, never waited out for minutes.
+CLIENT_DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "15",
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+}
+
+
+class TrackingUnavailable(RuntimeError):
+    """The tracking server cannot be reached or refused us."""
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What evaluate (and later the gate and registry) need to find a training run."""
+
+    run_id: str
+    experiment_id: str
+    model_uri: str
+
+    def write(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(asdict(self), indent=2) + "\n", encoding="utf-8")
+
+    @classmethod
+    def read(cls, path: Path) -> RunInfo:
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: no training run recorded (run the train stage first)")
+        return cls(**json.loads(path.read_text(encoding="utf-8")))
+
+
+def tracking_uri() -> str:
+    return os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+
+
+def configure() -> str:
+    """Point MLflow at the tracking server with fail-fast client settings; return its URI."""
+    for name, value in CLIENT_DEFAULTS.items():
+        os.environ.setdefault(name, value)
+    import mlflow
+
+    uri = tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    return uri
+
+
+def check_tracking(uri: str, wait_seconds: float = 0.0) -> None:
+    """Raise TrackingUnavailable unless the server answers its health check, polling for up to
+    `wait_seconds`. Non-HTTP URIs (sqlite:, databricks) are checked by their first use."""
+    if not uri.startswith(("http://", "https://")):
+        return
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=5) as response:
+                if response.status == 200:
+                    return
+                problem = f"HTTP {response.status}"
+        except (urllib.error.URLError, OSError) as error:
+            problem = str(getattr(error, "reason", error))
+        if time.monotonic() >= deadline:
+            raise TrackingUnavailable(f"MLflow tracking server {uri} is not reachable: {problem}")
+        time.sleep(1)
+
+
+def _xgboost_requirement() -> str:
+    """The model's serving requirement names the xgboost distribution actually installed."""
+    for name in ("xgboost-cpu", "xgboost"):
+        try:
+            return f"{name}=={metadata.version(name)}"
+        except metadata.PackageNotFoundError:
+            continue
+    raise RuntimeError("xgboost is not installed")
+
+
+def model_requirements() -> list[str]:
+    """Explicit pip requirements: inferring them costs seconds per logged model."""
+    pinned = [f"{name}=={metadata.version(name)}" for name in ("pandas", "numpy", "scikit-learn")]
+    return [_xgboost_requirement(), *pinned]
+
+
+def log_training_run(
+    experiment: str,
+    model: XGBClassifier,
+    params: dict[str, Any],
+    tags: dict[str, str],
+    example: pd.DataFrame,
+) -> RunInfo:
+    """Record params, lineage tags and the model itself as one MLflow run."""
+    import mlflow
+    from mlflow.models import infer_signature
+
+    mlflow.set_experiment(experiment)
+    with mlflow.start_run() as run:
+        mlflow.log_params(params)
+        mlflow.set_tags(tags)
+        signature = infer_signature(example, model.predict_proba(example)[:, 1])
+        logged = mlflow.xgboost.log_model(
+            model,
+            name="model",
+            signature=signature,
+            pip_requirements=model_requirements(),
+        )
+    return RunInfo(
+        run_id=run.info.run_id,
+        experiment_id=run.info.experiment_id,
+        model_uri=logged.model_uri,
+    )
+
+
+def log_evaluation(run: RunInfo, values: dict[str, float], plots: list[Path]) -> None:
+    """Attach evaluation metrics and plot images to the training run."""
+    import mlflow
+
+    with mlflow.start_run(run_id=run.run_id):
+        mlflow.log_metrics(values)
+        for plot in plots:
+            mlflow.log_artifact(str(plot), artifact_path="plots")
