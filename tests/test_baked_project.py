@@ -1,0 +1,227 @@
+"""The decisive test: a baked project's own gate passes inside it, and its pipeline runs end
+to end against a real MLflow server on loopback with a real local DVC remote.
+
+One project is baked for the module; each test makes one claim about it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from cookiecutter.main import cookiecutter
+
+TEMPLATE = Path(__file__).resolve().parents[1]
+CLI = "credit-default-model"
+METRICS = {"roc_auc", "pr_auc", "f1", "precision", "recall", "log_loss", "brier"}
+LINEAGE_TAGS = {
+    "lineage.git_sha",
+    "lineage.git_dirty",
+    "lineage.data_md5",
+    "lineage.train_md5",
+    "lineage.eval_md5",
+    "lineage.params_hash",
+    "lineage.lock_hash",
+    "lineage.version.python",
+    "lineage.version.xgboost",
+    "lineage.version.mlflow",
+    "lineage.version.pandas",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The host's environment without anything that would point the project elsewhere."""
+    leaks = ("MLFLOW_", "VIRTUAL_ENV", "UV_PROJECT", "DVC_", "GIT_DIR", "PYTHONPATH")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(leaks)}
+    env.update(
+        GIT_AUTHOR_NAME="Template Test",
+        GIT_AUTHOR_EMAIL="test@localhost",
+        GIT_COMMITTER_NAME="Template Test",
+        GIT_COMMITTER_EMAIL="test@localhost",
+        UV_PYTHON_DOWNLOADS="never",
+    )
+    env.update(extra)
+    return env
+
+
+class Project:
+    """A baked project and the way a person drives it: make targets and its one command."""
+
+    def __init__(self, root: Path, port: int, remote: Path) -> None:
+        self.root = root
+        self.port = port
+        self.remote = remote
+        self.env = clean_env(MLFLOW_PORT=str(port), DVC_REMOTE=str(remote))
+        self.first_repro: subprocess.CompletedProcess[str] | None = None
+
+    def run(
+        self, *command: str, check: bool = True, timeout: int = 600
+    ) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            command, cwd=self.root, env=self.env, capture_output=True, text=True, timeout=timeout
+        )
+        if check and done.returncode != 0:
+            raise AssertionError(
+                f"{' '.join(command)} exited {done.returncode}\n{done.stdout}\n{done.stderr}"
+            )
+        return done
+
+    def make(self, *targets: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return self.run("make", *targets, check=check)
+
+    def python(self, code: str) -> str:
+        """Run code with the project's own interpreter, against its MLflow server."""
+        uri = f"http://127.0.0.1:{self.port}"
+        done = subprocess.run(
+            ["uv", "run", "--locked", "python", "-c", code],
+            cwd=self.root,
+            env={**self.env, "MLFLOW_TRACKING_URI": uri},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        return done.stdout
+
+    def runs(self) -> list[dict[str, object]]:
+        """Every run of the project's experiment, as the MLflow server reports them."""
+        code = (
+            "import json, mlflow\n"
+            f"runs = mlflow.search_runs(experiment_names=['{CLI}'], output_format='list')\n"
+            "print(json.dumps([{'id': r.info.run_id, 'tags': r.data.tags,"
+            " 'metrics': r.data.metrics} for r in runs]))"
+        )
+        return list(json.loads(self.python(code)))
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
+    """The default project, set up, committed, with its MLflow server up and `dvc repro` run."""
+    base = tmp_path_factory.mktemp("baked")
+    root = Path(cookiecutter(str(TEMPLATE), no_input=True, output_dir=str(base)))
+    baked = Project(root, free_port(), base / "dvc-remote")
+    baked.make("setup")
+    baked.run("git", "add", "-A")
+    baked.run("git", "commit", "--quiet", "-m", "Start from the template")
+    baked.make("mlflow-server")
+    try:
+        baked.first_repro = baked.make("repro")
+        yield baked
+    finally:
+        baked.make("mlflow-stop", check=False)
+
+
+def test_repro_runs_every_stage(project: Project) -> None:
+    """`make repro` runs validate, split, train and evaluate and writes every metric."""
+    assert project.first_repro is not None
+    output = project.first_repro.stdout
+    for stage in ("validate", "split", "train", "evaluate"):
+        assert f"Running stage '{stage}'" in output
+    metrics = json.loads((project.root / "reports/metrics.json").read_text())
+    assert METRICS <= metrics.keys()
+    assert 0.6 < metrics["roc_auc"] <= 1.0
+
+
+def test_plots_are_written(project: Project) -> None:
+    """The evaluate stage writes the five evaluation plots as PNG images."""
+    plots = sorted(p.name for p in (project.root / "reports/plots").glob("*.png"))
+    assert plots == [
+        "calibration.png",
+        "confusion_matrix.png",
+        "feature_importance.png",
+        "precision_recall.png",
+        "roc.png",
+    ]
+    assert all((project.root / "reports/plots" / p).read_bytes()[:4] == b"\x89PNG" for p in plots)
+
+
+def test_run_is_tracked_with_lineage(project: Project) -> None:
+    """The MLflow server holds one run with the metrics and lineage of this commit and data."""
+    runs = project.runs()
+    assert len(runs) == 1
+    tags = runs[0]["tags"]
+    assert isinstance(tags, dict)
+    assert LINEAGE_TAGS <= tags.keys()
+    head = project.run("git", "rev-parse", "HEAD").stdout.strip()
+    assert tags["lineage.git_sha"] == head
+    assert tags["lineage.git_dirty"] == "false"
+    pointer = yaml.safe_load((project.root / "data/raw/loans.csv.dvc").read_text())
+    assert tags["lineage.data_md5"] == pointer["outs"][0]["md5"]
+    lock = yaml.safe_load((project.root / "dvc.lock").read_text())
+    split_outs = {out["path"]: out["md5"] for out in lock["stages"]["split"]["outs"]}
+    assert tags["lineage.eval_md5"] == split_outs["data/split/eval.csv"]
+    assert tags["lineage.train_md5"] == split_outs["data/split/train.csv"]
+    assert METRICS <= set(runs[0]["metrics"])  # type: ignore[arg-type]
+
+
+def test_second_repro_does_nothing(project: Project) -> None:
+    """A second `make repro` on unchanged inputs skips every stage and logs no new run."""
+    before = len(project.runs())
+    output = project.make("repro").stdout
+    assert "Running stage" not in output
+    assert "Data and pipelines are up to date." in output
+    assert len(project.runs()) == before
+
+
+def test_outputs_round_trip_through_the_dvc_remote(project: Project) -> None:
+    """`make push` stores data and outputs in the local remote; `make pull` brings them back."""
+    project.make("push")
+    model = project.root / "models/model.ubj"
+    original = model.read_bytes()
+    model.unlink()
+    project.run("rm", "-rf", ".dvc/cache")
+    project.make("pull")
+    assert model.read_bytes() == original
+
+
+def test_own_tests_pass(project: Project) -> None:
+    """The baked project's own unit tests pass (`make test`)."""
+    output = project.make("test").stdout
+    assert " passed" in output
+
+
+def test_own_lint_passes(project: Project) -> None:
+    """The baked project is ruff- and mypy-clean (`make lint`)."""
+    output = project.make("lint").stdout
+    assert "Success: no issues found" in output
+
+
+def test_bad_data_stops_the_pipeline(project: Project, tmp_path: Path) -> None:
+    """Data that breaks the contract fails the validate step with the reason, before training."""
+    raw = (project.root / "data/raw/loans.csv").read_text().splitlines()
+    header = raw[0].split(",")
+    age = header.index("age")
+    row = raw[1].split(",")
+    row[age] = "7"
+    bad = tmp_path / "bad.csv"
+    bad.write_text("\n".join([raw[0], ",".join(row), *raw[2:]]) + "\n")
+    done = project.run("uv", "run", "--locked", CLI, "validate", str(bad), check=False)
+    assert done.returncode == 1
+    assert "column 'age'" in done.stderr and "out of range" in done.stderr
+
+
+def test_unreachable_server_fails_the_train_step(project: Project) -> None:
+    """With the tracking server unreachable, training fails with one line naming the server."""
+    closed = f"http://127.0.0.1:{free_port()}"
+    done = subprocess.run(
+        ["uv", "run", "--locked", CLI, "train"],
+        cwd=project.root,
+        env={**project.env, "MLFLOW_TRACKING_URI": closed},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert f"error: MLflow tracking server {closed} is not reachable" in done.stderr
