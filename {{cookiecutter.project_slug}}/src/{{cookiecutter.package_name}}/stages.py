@@ -77,10 +77,7 @@ def evaluate(settings: Settings) -> dict[str, float]:
     threshold = settings.evaluate.decision_threshold
     values = evaluation.compute_metrics(target, probability, threshold)
     images = plots.save_plots(target, probability, threshold, model, settings.evaluate.plots)
-    _write_json(
-        {**values, "eval_md5": lineage.file_md5(settings.split.eval), "eval_rows": len(frame)},
-        settings.evaluate.metrics,
-    )
+    _write_json({**values, "eval_rows": len(frame)}, settings.evaluate.metrics)
     tracking.configure()
     tracking.log_evaluation(tracking.RunInfo.read(settings.train.run_info), values, images)
     return values
