@@ -44,25 +44,30 @@ CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 def problems(answers: dict) -> list[str]:
-    """Every answer that is not allowed, one line each."""
+    """Every answer that is not allowed, one line each, root causes first.
+
+    Later answers default from earlier ones (project_name -> project_slug -> package_name,
+    model_name, github_repository), so the first problem is the one the person must fix.
+    """
     found = []
-    for name, (pattern, allowed) in RULES.items():
-        value = answers[name]
-        if not re.fullmatch(pattern, value):
-            found.append(f"{name}={value!r} is not valid: use {allowed}.")
-    if keyword.iskeyword(answers["package_name"]):
-        found.append(f"package_name={answers['package_name']!r} is a Python keyword.")
     for name in FREE_TEXT:
         value = answers[name]
         if not value.strip():
             found.append(f"{name} is empty: write a few words.")
         elif CONTROL_CHARACTER.search(value):
             found.append(f"{name}={value!r} holds control characters: use plain text.")
+    for name, (pattern, allowed) in RULES.items():
+        value = answers[name]
+        if not re.fullmatch(pattern, value):
+            found.append(f"{name}={value!r} is not valid: use {allowed}.")
+    if keyword.iskeyword(answers["package_name"]):
+        found.append(f"package_name={answers['package_name']!r} is a Python keyword.")
     return found
 
 
 if __name__ == "__main__":
     errors = problems(ANSWERS)
-    for line in errors:
-        print(f"ERROR: {line}", file=sys.stderr)
-    sys.exit(1 if errors else 0)
+    if errors:
+        # One line: the rest are usually the same mistake carried into derived answers.
+        print(f"ERROR: {errors[0]}", file=sys.stderr)
+        sys.exit(1)

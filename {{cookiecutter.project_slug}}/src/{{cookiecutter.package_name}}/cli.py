@@ -13,7 +13,7 @@ from pathlib import Path
 
 from . import stages, tracking
 from .contract import ContractError
-from .settings import DEFAULT_PARAMS, SettingsError, load_settings
+from .settings import DEFAULT_PARAMS, Settings, SettingsError, load_settings
 
 # Errors that end a step with one readable line instead of a traceback.
 EXPECTED_ERRORS = (
@@ -41,18 +41,23 @@ def _split(args: argparse.Namespace) -> int:
     return 0
 
 
-def _train(args: argparse.Namespace) -> int:
+def _settings_and_live_tracking(args: argparse.Namespace) -> Settings:
+    """Settings for a step that writes to MLflow, after checking the server answers: a down
+    server is reported in seconds, before any work is done."""
     settings = load_settings(args.params)
     tracking.check_tracking(tracking.tracking_uri())
+    return settings
+
+
+def _train(args: argparse.Namespace) -> int:
+    settings = _settings_and_live_tracking(args)
     run = stages.train(settings)
     print(f"trained: {settings.train.model} (MLflow run {run.run_id})")
     return 0
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    settings = load_settings(args.params)
-    tracking.check_tracking(tracking.tracking_uri())
-    values = stages.evaluate(settings)
+    values = stages.evaluate(_settings_and_live_tracking(args))
     print("  ".join(f"{name}={value:.4f}" for name, value in values.items()))
     return 0
 

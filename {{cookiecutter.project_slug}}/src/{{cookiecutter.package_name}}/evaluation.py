@@ -3,13 +3,36 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
+import numpy as np
 import pandas as pd
 from sklearn import metrics
 
-# Every metric the pipeline reports; for all but log_loss and brier, higher is better.
-METRIC_NAMES = ("roc_auc", "pr_auc", "f1", "precision", "recall", "log_loss", "brier")
+Scorer = Callable[[np.ndarray, np.ndarray, float], float]
+
+
+def _labels(probability: np.ndarray, threshold: float) -> np.ndarray:
+    return (probability >= threshold).astype(int)
+
+
+# name -> scorer(target, probability, decision threshold). All take probabilities, so the gate
+# can score champion and challenger alike on any resample of the evaluation set.
+SCORERS: dict[str, Scorer] = {
+    "roc_auc": lambda y, p, t: metrics.roc_auc_score(y, p),
+    "pr_auc": lambda y, p, t: metrics.average_precision_score(y, p),
+    "f1": lambda y, p, t: metrics.f1_score(y, _labels(p, t), zero_division=0),
+    "precision": lambda y, p, t: metrics.precision_score(y, _labels(p, t), zero_division=0),
+    "recall": lambda y, p, t: metrics.recall_score(y, _labels(p, t), zero_division=0),
+    "log_loss": lambda y, p, t: metrics.log_loss(y, p, labels=[0, 1]),
+    "brier": lambda y, p, t: metrics.brier_score_loss(y, p),
+}
+METRIC_NAMES = tuple(SCORERS)
 LOWER_IS_BETTER = frozenset({"log_loss", "brier"})
+
+
+def score(name: str, target: np.ndarray, probability: np.ndarray, threshold: float) -> float:
+    return float(SCORERS[name](target, probability, threshold))
 
 
 def compute_metrics(
@@ -19,17 +42,8 @@ def compute_metrics(
     error here, not a NaN that could slip through a gate."""
     if target.nunique() < 2:
         raise ValueError("the evaluation set holds a single class: its metrics are undefined")
-    predicted = (probability >= threshold).astype(int)
-    values = {
-        "roc_auc": metrics.roc_auc_score(target, probability),
-        "pr_auc": metrics.average_precision_score(target, probability),
-        "f1": metrics.f1_score(target, predicted, zero_division=0),
-        "precision": metrics.precision_score(target, predicted, zero_division=0),
-        "recall": metrics.recall_score(target, predicted, zero_division=0),
-        "log_loss": metrics.log_loss(target, probability, labels=[0, 1]),
-        "brier": metrics.brier_score_loss(target, probability),
-    }
-    result = {name: round(float(value), 6) for name, value in values.items()}
+    y, p = target.to_numpy(), probability.to_numpy()
+    result = {name: round(score(name, y, p, threshold), 6) for name in SCORERS}
     not_finite = [name for name, value in result.items() if not math.isfinite(value)]
     if not_finite:
         raise ValueError(f"metrics are not finite: {', '.join(not_finite)}")

@@ -48,13 +48,17 @@ def _git(*args: str) -> str | None:
     return done.stdout.strip()
 
 
-def git_state() -> tuple[str, bool]:
-    """The commit checked out ("none" outside git or before the first commit) and whether
-    the work tree differs from it."""
+def git_state() -> tuple[str, bool, int]:
+    """The commit checked out ("none" outside git or before the first commit), whether the
+    work tree differs from it, and its committer time (Unix seconds, 0 when unknown), which
+    tells the registry which of two commits is newer."""
     sha = _git("rev-parse", "HEAD") or "none"
     status = _git("status", "--porcelain", "--untracked-files=normal") or ""
-    changed = [line[3:] for line in status.splitlines() if line[3:] not in IGNORED_FOR_DIRTY]
-    return sha, bool(changed)
+    # Not line[3:]: _git strips the output, and with it the first line's leading status space.
+    paths = [line.split(maxsplit=1)[-1] for line in status.splitlines()]
+    changed = [path for path in paths if path not in IGNORED_FOR_DIRTY]
+    committed = _git("show", "-s", "--format=%ct", "HEAD") or "0"
+    return sha, bool(changed), int(committed)
 
 
 def library_versions() -> dict[str, str]:
@@ -69,10 +73,11 @@ def library_versions() -> dict[str, str]:
 
 def lineage_tags(settings: Settings) -> dict[str, str]:
     """Tags for the training run: code, data, parameters, environment."""
-    sha, dirty = git_state()
+    sha, dirty, committed = git_state()
     tags = {
         "lineage.git_sha": sha,
         "lineage.git_dirty": str(dirty).lower(),
+        "lineage.git_commit_time": str(committed),
         "lineage.data_md5": file_md5(settings.data.raw),
         "lineage.train_md5": file_md5(settings.split.train),
         "lineage.eval_md5": file_md5(settings.split.eval),

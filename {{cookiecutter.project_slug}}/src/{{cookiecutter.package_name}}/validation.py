@@ -123,8 +123,9 @@ def _describe_failure(
         "expect_column_values_to_not_be_null": lambda: (
             f"column {column!r}: all values are missing"
             if result.get("unexpected_count") == len(frame)
-            else f"column {column!r}: {result.get('unexpected_percent', 0):.1f}% missing values, "
-            f"more than the contract allows ({(1 - kwargs.get('mostly', 1)) * 100:.1f}%)"
+            else f"column {column!r}: {result.get('unexpected_count')} missing values "
+            f"({result.get('unexpected_percent', 0):.3g}%), "
+            f"more than the contract allows ({(1 - kwargs.get('mostly', 1)) * 100:.3g}%)"
         ),
         "expect_column_values_to_be_in_type_list": lambda: (
             f"column {column!r}: wrong type, expected numbers but found "

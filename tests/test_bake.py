@@ -1,0 +1,313 @@
+"""Baking the template: every supported option set renders a whole, parseable project; hostile
+free text stays data; invalid answers stop the bake in the pre-gen hook with one clear line.
+
+Each test bakes once and makes one claim.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import bake, files_in, refused_bake
+
+# The supported option sets. Answers left out take cookiecutter.json's defaults.
+SUPPORTED = [
+    pytest.param({}, id="default"),
+    pytest.param({"python_version": "3.12"}, id="python-3.12"),
+    pytest.param({"python_version": "3.13"}, id="python-3.13"),
+    pytest.param({"primary_metric": "pr_auc"}, id="metric-pr_auc"),
+    pytest.param({"primary_metric": "f1"}, id="metric-f1"),
+    pytest.param({"license": "Proprietary"}, id="license-proprietary"),
+]
+
+# Every file of a default bake. Only the Proprietary licence drops one (LICENSE).
+EXPECTED_FILES = [
+    ".dvc/.gitignore",
+    ".dvc/config",
+    ".dvcignore",
+    ".gitignore",
+    ".pre-commit-config.yaml",
+    ".python-version",
+    "LICENSE",
+    "Makefile",
+    "README.md",
+    "data/contract.yaml",
+    "data/raw/.gitignore",
+    "data/raw/loans.csv",
+    "data/raw/loans.csv.dvc",
+    "dvc.yaml",
+    "params.yaml",
+    "pyproject.toml",
+    "src/credit_default_model/__init__.py",
+    "src/credit_default_model/cli.py",
+    "src/credit_default_model/contract.py",
+    "src/credit_default_model/data.py",
+    "src/credit_default_model/evaluation.py",
+    "src/credit_default_model/lineage.py",
+    "src/credit_default_model/plots.py",
+    "src/credit_default_model/py.typed",
+    "src/credit_default_model/settings.py",
+    "src/credit_default_model/stages.py",
+    "src/credit_default_model/tracking.py",
+    "src/credit_default_model/training.py",
+    "src/credit_default_model/validation.py",
+    "tests/conftest.py",
+    "tests/fixtures/golden_predictions.csv",
+    "tests/fixtures/invalid_params/bad_primary_metric.yaml",
+    "tests/fixtures/invalid_params/exclude_columns_not_a_list.yaml",
+    "tests/fixtures/invalid_params/fractional_integer.yaml",
+    "tests/fixtures/invalid_params/missing_section.yaml",
+    "tests/fixtures/invalid_params/mistyped_key.yaml",
+    "tests/fixtures/invalid_params/out_of_range.yaml",
+    "tests/fixtures/invalid_params/quoted_number.yaml",
+    "tests/fixtures/invalid_params/unknown_key_in_section.yaml",
+    "tests/fixtures/invalid_params/unknown_section.yaml",
+    "tests/fixtures/invalid_params/wrong_type.yaml",
+    "tests/test_cli.py",
+    "tests/test_data.py",
+    "tests/test_evaluation.py",
+    "tests/test_lineage.py",
+    "tests/test_settings.py",
+    "tests/test_training.py",
+    "tests/test_validation.py",
+    "uv.lock",
+]
+
+# Jinja left unrendered. `${{ ... }}` is a GitHub Actions expression, copied on purpose.
+LEFTOVER = re.compile(r"(?<!\$)\{\{|\{%|cookiecutter\.")
+
+YAML_FILES = ["params.yaml", "dvc.yaml", "data/contract.yaml", "data/raw/loans.csv.dvc"]
+
+
+def answer(answers: dict[str, str], name: str) -> str:
+    """The answer the bake used: the one given, or cookiecutter.json's default."""
+    defaults = {"python_version": "3.11", "primary_metric": "roc_auc", "license": "MIT"}
+    return answers.get(name, defaults[name])
+
+
+def pyproject(project: Path) -> dict:
+    return tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
+
+
+# Supported option sets -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("answers", SUPPORTED)
+def test_bakes(tmp_path: Path, answers: dict[str, str]) -> None:
+    """It bakes a project folder named after the default slug."""
+    project = bake(tmp_path, **answers)
+    assert project == tmp_path / "out" / "credit-default-model"
+    assert project.is_dir()
+
+
+@pytest.mark.parametrize("answers", SUPPORTED)
+def test_bakes_exactly_the_expected_files(tmp_path: Path, answers: dict[str, str]) -> None:
+    """It bakes exactly the expected files, LICENSE only when the licence is not Proprietary."""
+    proprietary = answers.get("license") == "Proprietary"
+    expected = [f for f in EXPECTED_FILES if not (proprietary and f == "LICENSE")]
+    assert files_in(bake(tmp_path, **answers)) == expected
+
+
+@pytest.mark.parametrize("answers", SUPPORTED)
+def test_leaves_no_template_syntax(tmp_path: Path, answers: dict[str, str]) -> None:
+    """It leaves no `{{`, `{%` or `cookiecutter.` in any generated text file."""
+    project = bake(tmp_path, **answers)
+    leftovers = []
+    for relative in files_in(project):
+        data = (project / relative).read_bytes()
+        if b"\0" in data:
+            continue  # binary
+        for number, line in enumerate(data.decode("utf-8").splitlines(), start=1):
+            if LEFTOVER.search(line):
+                leftovers.append(f"{relative}:{number}: {line.strip()}")
+    assert leftovers == []
+
+
+@pytest.mark.parametrize("answers", SUPPORTED)
+def test_pyproject_parses(tmp_path: Path, answers: dict[str, str]) -> None:
+    """Its pyproject.toml parses as TOML and names the project."""
+    assert pyproject(bake(tmp_path, **answers))["project"]["name"] == "credit-default-model"
+
+
+@pytest.mark.parametrize("answers", SUPPORTED)
+def test_yaml_files_parse(tmp_path: Path, answers: dict[str, str]) -> None:
+    """Its params.yaml, dvc.yaml, data contract and DVC pointer parse as YAML mappings."""
+    project = bake(tmp_path, **answers)
+    for relative in YAML_FILES:
+        text = (project / relative).read_text(encoding="utf-8")
+        assert isinstance(yaml.safe_load(text), dict), relative
+
+
+@pytest.mark.parametrize("answers", SUPPORTED)
+def test_params_name_the_primary_metric(tmp_path: Path, answers: dict[str, str]) -> None:
+    """Its params.yaml gates on the primary metric that was answered."""
+    project = bake(tmp_path, **answers)
+    params = yaml.safe_load((project / "params.yaml").read_text(encoding="utf-8"))
+    assert params["evaluate"]["primary_metric"] == answer(answers, "primary_metric")
+
+
+@pytest.mark.parametrize("answers", SUPPORTED)
+def test_python_version_file_names_the_answer(tmp_path: Path, answers: dict[str, str]) -> None:
+    """Its .python-version holds the Python version that was answered."""
+    project = bake(tmp_path, **answers)
+    text = (project / ".python-version").read_text(encoding="utf-8")
+    assert text.strip() == answer(answers, "python_version")
+
+
+@pytest.mark.parametrize("answers", SUPPORTED)
+def test_tools_target_the_python_version(tmp_path: Path, answers: dict[str, str]) -> None:
+    """Its mypy python_version and ruff target-version match the Python version answered."""
+    tool = pyproject(bake(tmp_path, **answers))["tool"]
+    version = answer(answers, "python_version")
+    assert (tool["mypy"]["python_version"], tool["ruff"]["target-version"]) == (
+        version,
+        "py" + version.replace(".", ""),
+    )
+
+
+# Hostile free text ------------------------------------------------------------------------------
+
+HOSTILE_NAME = 'Crédit "Risk" Model\'s \\ Edge\n\tcase 中文 🚀 "]\n[tool.evil]'
+HOSTILE_DESCRIPTION = (
+    'Scores "loans" for O\'Brien & Co. \\ C:\\path\\ \\"\n\n\twith  é, 中文, 🚀 '
+    '"]\n[tool.evil]\nx = 1 # \\\u00a0end\u2028'
+)
+
+
+def bake_hostile(tmp_path: Path) -> Path:
+    return bake(
+        tmp_path,
+        project_name=HOSTILE_NAME,
+        description=HOSTILE_DESCRIPTION,
+        project_slug="hostile-model",
+    )
+
+
+def test_hostile_text_bakes(tmp_path: Path) -> None:
+    """It bakes a project whose name and description hold quotes, escapes and TOML-like text."""
+    assert bake_hostile(tmp_path) == tmp_path / "out" / "hostile-model"
+
+
+def test_hostile_description_stays_one_toml_string(tmp_path: Path) -> None:
+    """It writes a hostile description as one TOML string, whitespace runs collapsed to spaces."""
+    data = pyproject(bake_hostile(tmp_path))
+    assert data["project"]["description"] == " ".join(HOSTILE_DESCRIPTION.split())
+    assert "evil" not in data["tool"]
+
+
+def test_hostile_name_appears_in_readme(tmp_path: Path) -> None:
+    """It writes a hostile project name into the README as given."""
+    readme = (bake_hostile(tmp_path) / "README.md").read_text(encoding="utf-8")
+    assert HOSTILE_NAME in readme
+
+
+# Derived answers --------------------------------------------------------------------------------
+
+
+def test_accented_name_derives_an_ascii_slug(tmp_path: Path) -> None:
+    """It derives the slug "modele-de-credit" from the name "Modèle de Crédit"."""
+    project = bake(tmp_path, project_name="Modèle de Crédit")
+    assert project.name == "modele-de-credit"
+
+
+def test_accented_name_derives_an_ascii_package(tmp_path: Path) -> None:
+    """It derives the package "modele_de_credit" from the name "Modèle de Crédit"."""
+    project = bake(tmp_path, project_name="Modèle de Crédit")
+    assert [p.name for p in (project / "src").iterdir()] == ["modele_de_credit"]
+
+
+# Invalid answers --------------------------------------------------------------------------------
+
+INVALID = [
+    pytest.param("project_slug", "credit model", id="slug-with-space"),
+    pytest.param("project_slug", "Credit-Model", id="slug-uppercase"),
+    pytest.param("project_slug", "1-credit-model", id="slug-leading-digit"),
+    pytest.param("project_slug", "credit-model-", id="slug-trailing-hyphen"),
+    pytest.param("package_name", "credit-model", id="package-with-hyphen"),
+    pytest.param("package_name", "class", id="package-keyword"),
+    pytest.param("model_name", "credit model", id="model-with-space"),
+    pytest.param("model_name", "credit/model", id="model-with-slash"),
+    pytest.param("github_repository", "credit-model", id="repository-without-slash"),
+    pytest.param("github_repository", "acme/credit/model", id="repository-two-slashes"),
+    pytest.param("github_repository", "acme/..", id="repository-dot-dot"),
+    pytest.param("model_owner", "@model-owner", id="owner-with-at"),
+    pytest.param("model_owner", "model-owner-", id="owner-trailing-hyphen"),
+    pytest.param("model_owner", "a" * 40, id="owner-40-characters"),
+    pytest.param("risk_approver", "acme/risk-team/extra", id="approver-three-parts"),
+    pytest.param("description", "", id="description-empty"),
+    pytest.param("description", "Predicts\x07defaults.", id="description-control-character"),
+]
+
+
+def hook_errors(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize(("name", "value"), INVALID)
+def test_rejects_invalid_answer(tmp_path: Path, name: str, value: str) -> None:
+    """It stops the bake in the pre-gen hook with one ERROR line naming the answer."""
+    lines = hook_errors(refused_bake(tmp_path, **{name: value}))
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"ERROR: {name}"), lines
+
+
+# One refusal per answer is enough to show the output folder stays empty.
+ONE_PER_ANSWER = [
+    case
+    for case in INVALID
+    if case.id
+    in {
+        "slug-with-space",
+        "package-keyword",
+        "model-with-slash",
+        "repository-dot-dot",
+        "owner-with-at",
+        "approver-three-parts",
+        "description-control-character",
+    }
+]
+
+
+@pytest.mark.parametrize(("name", "value"), ONE_PER_ANSWER)
+def test_rejected_bake_leaves_no_project(tmp_path: Path, name: str, value: str) -> None:
+    """It leaves nothing in the output folder when the pre-gen hook refuses the bake."""
+    refused_bake(tmp_path, **{name: value})
+    out = tmp_path / "out"
+    assert not out.exists() or list(out.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        pytest.param("x'; import os; os.system('touch {marker}') #", id="quote-breakout"),
+        pytest.param('x"""); import os; os.system("touch {marker}") #', id="triple-quote"),
+        pytest.param("x'; import os; os.system('touch \"$PWNED\"') #", id="no-slash"),
+    ],
+)
+def test_never_runs_a_code_shaped_slug(tmp_path: Path, payload: str) -> None:
+    """It refuses a code-shaped slug with one ERROR line and never executes it."""
+    marker = tmp_path / "pwned"
+    env = {**os.environ, "PWNED": str(marker)}
+    lines = hook_errors(refused_bake(tmp_path, env=env, project_slug=payload.format(marker=marker)))
+    assert not marker.exists()
+    assert len(lines) == 1 and lines[0].startswith("ERROR: project_slug"), lines
+
+
+# Valid edge answers ----------------------------------------------------------------------------
+
+
+def test_accepts_a_team_as_risk_approver(tmp_path: Path) -> None:
+    """It accepts an org/team-slug as the risk approver."""
+    assert bake(tmp_path, risk_approver="acme/risk-team").is_dir()
+
+
+def test_accepts_a_39_character_model_owner(tmp_path: Path) -> None:
+    """It accepts a model owner handle of 39 characters, GitHub's longest."""
+    handle = "model-owner-" + "x" * 27
+    assert len(handle) == 39
+    assert bake(tmp_path, model_owner=handle).is_dir()

@@ -1,0 +1,119 @@
+"""The command line: help everywhere, exit codes that mean something, errors in one line."""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from {{ cookiecutter.package_name }}.cli import build_parser, main
+
+PIPELINE_COMMANDS = ["validate", "split", "train", "evaluate", "check-tracking"]
+
+
+def _subcommands() -> list[str]:
+    """Every subcommand the parser knows, so a new one is covered by the help tests too."""
+    for action in build_parser()._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return list(action.choices)
+    return []
+
+
+SUBCOMMANDS = _subcommands()
+INVALID_PARAMS = Path(__file__).resolve().parent / "fixtures" / "invalid_params"
+
+
+@pytest.fixture
+def closed_port_uri(monkeypatch: pytest.MonkeyPatch) -> str:
+    """MLFLOW_TRACKING_URI pointing at a loopback port that nothing listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    uri = f"http://127.0.0.1:{port}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    return uri
+
+
+def test_top_level_help_lists_every_subcommand(capsys: pytest.CaptureFixture[str]) -> None:
+    """`--help` exits 0 and lists every subcommand."""
+    with pytest.raises(SystemExit) as exited:
+        main(["--help"])
+    assert exited.value.code == 0
+    out = capsys.readouterr().out
+    assert set(PIPELINE_COMMANDS) <= set(SUBCOMMANDS)
+    for name in SUBCOMMANDS:
+        assert name in out
+
+
+@pytest.mark.parametrize("name", SUBCOMMANDS)
+def test_subcommand_help(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """`COMMAND --help` exits 0 and shows that command's usage."""
+    with pytest.raises(SystemExit) as exited:
+        main([name, "--help"])
+    assert exited.value.code == 0
+    out = capsys.readouterr().out
+    assert f" {name}" in out.splitlines()[0]  # the usage line names the command
+
+
+@pytest.mark.parametrize("argv", [[], ["deploy"], ["check-tracking", "--wait", "soon"]])
+def test_bad_command_line_exits_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """A wrong command line (no command, unknown command, bad option value) exits 2 with usage."""
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
+    assert "usage:" in capsys.readouterr().err
+
+
+def test_bad_params_exit_1_naming_the_key(capsys: pytest.CaptureFixture[str]) -> None:
+    """A step run with a broken params file exits 1 with an `error:` line naming the bad key."""
+    params = INVALID_PARAMS / "mistyped_key.yaml"
+    assert main(["--params", str(params), "split"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ")
+    assert "train.n_estimatorz: unknown key" in err
+
+
+def test_missing_params_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A step run without a params file exits 1 and says the file is missing."""
+    assert main(["--params", str(tmp_path / "params.yaml"), "validate"]) == 1
+    assert "file not found" in capsys.readouterr().err
+
+
+def test_check_tracking_fails_fast_on_a_closed_port(
+    closed_port_uri: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`check-tracking` with no server listening exits 1 within seconds, naming the URI."""
+    started = time.monotonic()
+    assert main(["check-tracking"]) == 1
+    assert time.monotonic() - started < 5
+    err = capsys.readouterr().err
+    assert err.startswith("error: ")
+    assert closed_port_uri in err
+
+
+@pytest.mark.parametrize("step", ["train", "evaluate"])
+def test_tracking_steps_stop_before_working_when_server_is_down(
+    step: str, closed_port_uri: str, tmp_params: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`train` and `evaluate` with no tracking server exit 1 at once and write nothing."""
+    started = time.monotonic()
+    assert main(["--params", str(tmp_params), step]) == 1
+    assert time.monotonic() - started < 5
+    assert closed_port_uri in capsys.readouterr().err
+    assert not (tmp_params.parent / "out").exists()
+
+
+def test_split_writes_both_parts(
+    tmp_params: Path, sample_frame: pd.DataFrame, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`split` exits 0, reports the row counts, and writes train and evaluation CSVs."""
+    assert main(["--params", str(tmp_params), "split"]) == 0
+    out = tmp_params.parent / "out" / "data" / "split"
+    train, evaluation = pd.read_csv(out / "train.csv"), pd.read_csv(out / "eval.csv")
+    assert len(train) + len(evaluation) == len(sample_frame)
+    expected = f"split: {len(train)} training rows, {len(evaluation)} evaluation rows"
+    assert capsys.readouterr().out.strip() == expected

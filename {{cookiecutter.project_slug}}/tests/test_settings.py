@@ -1,0 +1,88 @@
+"""params.yaml: the shipped file loads, and every kind of mistake is refused by name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from {{ cookiecutter.package_name }}.settings import Settings, SettingsError, load_settings
+
+INVALID_PARAMS = Path(__file__).resolve().parent / "fixtures" / "invalid_params"
+
+# fixture file -> every (dotted key, reason) its one defect must produce, and nothing else
+EXPECTED_PROBLEMS: dict[str, list[tuple[str, str]]] = {
+    "unknown_key_in_section": [("train.early_stopping", "unknown key")],
+    "mistyped_key": [
+        ("train.n_estimatorz", "unknown key"),
+        ("train.n_estimators", "Field required"),
+    ],
+    "unknown_section": [("deploy", "unknown key")],
+    "missing_section": [("tracking", "Field required")],
+    "wrong_type": [("train.n_estimators", "valid integer")],
+    "quoted_number": [("train.max_depth", "valid integer")],
+    "fractional_integer": [("train.max_depth", "valid integer")],
+    "exclude_columns_not_a_list": [("train.exclude_columns", "valid array")],
+    "out_of_range": [("split.eval_fraction", "less than 1")],
+    "bad_primary_metric": [("evaluate.primary_metric", "'roc_auc', 'pr_auc' or 'f1'")],
+}
+
+
+def test_shipped_params_load(settings: Settings) -> None:
+    """The params.yaml the project ships with is accepted and keeps the sensitive column out."""
+    assert settings.split.eval_fraction == 0.25
+    assert settings.train.n_estimators >= 1
+    assert "gender" in settings.train.exclude_columns
+
+
+def test_settings_are_frozen(settings: Settings) -> None:
+    """Loaded settings cannot be changed behind the pipeline's back."""
+    with pytest.raises(ValueError, match="frozen"):
+        settings.train.n_estimators = 1  # type: ignore[misc]
+
+
+def test_every_invalid_fixture_has_an_expectation() -> None:
+    """A new invalid-params fixture cannot be added without saying what it must be refused for."""
+    assert sorted(p.stem for p in INVALID_PARAMS.glob("*.yaml")) == sorted(EXPECTED_PROBLEMS)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_PROBLEMS))
+def test_invalid_params_name_the_offending_key(name: str) -> None:
+    """A params file with one mistake is refused with one line per problem naming its key."""
+    path = INVALID_PARAMS / f"{name}.yaml"
+    with pytest.raises(SettingsError) as caught:
+        load_settings(path)
+    lines = str(caught.value).splitlines()
+    expected = EXPECTED_PROBLEMS[name]
+    assert len(lines) == len(expected), lines
+    for key, reason in expected:
+        prefix = f"{path}: {key}: "
+        matching = [line for line in lines if line.startswith(prefix)]
+        assert matching, f"no line names {key!r}: {lines}"
+        assert reason in matching[0]
+
+
+def test_not_yaml_is_refused(tmp_path: Path) -> None:
+    """A params file that is not YAML at all is refused as such, naming the file."""
+    path = tmp_path / "params.yaml"
+    path.write_text("train: [n_estimators: 300\nsplit: {\n", encoding="utf-8")
+    with pytest.raises(SettingsError, match="not valid YAML") as caught:
+        load_settings(path)
+    assert str(path) in str(caught.value)
+
+
+@pytest.mark.parametrize("text", ["", "- data\n- split\n", "just a sentence\n"])
+def test_params_that_are_not_a_mapping_are_refused(tmp_path: Path, text: str) -> None:
+    """An empty params file, or one that is a list or a string, is refused instead of crashing."""
+    path = tmp_path / "params.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(SettingsError, match="expected a mapping of sections"):
+        load_settings(path)
+
+
+def test_missing_params_file_is_refused(tmp_path: Path) -> None:
+    """Running without a params file says which file is missing."""
+    path = tmp_path / "nowhere" / "params.yaml"
+    with pytest.raises(SettingsError, match="file not found") as caught:
+        load_settings(path)
+    assert str(path) in str(caught.value)
