@@ -41,8 +41,8 @@ test: install ## Run the template's whole test suite
 
 .PHONY: lint
 lint: install ## ruff on the template's own code (the generated project is linted after baking, by the tests)
-	$(RUN) ruff check .
-	$(RUN) ruff format --check .
+	$(RUN) ruff check hooks tests
+	$(RUN) ruff format --check hooks tests
 
 .PHONY: sample-data
 sample-data: install ## Regenerate the shipped sample data set (deterministic)
