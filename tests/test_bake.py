@@ -48,9 +48,14 @@ EXPECTED_FILES = [
     "src/credit_default_model/contract.py",
     "src/credit_default_model/data.py",
     "src/credit_default_model/evaluation.py",
+    "src/credit_default_model/fairness.py",
+    "src/credit_default_model/gate.py",
+    "src/credit_default_model/lifecycle.py",
     "src/credit_default_model/lineage.py",
     "src/credit_default_model/plots.py",
     "src/credit_default_model/py.typed",
+    "src/credit_default_model/registry.py",
+    "src/credit_default_model/report.py",
     "src/credit_default_model/settings.py",
     "src/credit_default_model/stages.py",
     "src/credit_default_model/tracking.py",
@@ -71,7 +76,11 @@ EXPECTED_FILES = [
     "tests/test_cli.py",
     "tests/test_data.py",
     "tests/test_evaluation.py",
+    "tests/test_fairness.py",
+    "tests/test_gate.py",
     "tests/test_lineage.py",
+    "tests/test_registry.py",
+    "tests/test_report.py",
     "tests/test_settings.py",
     "tests/test_training.py",
     "tests/test_validation.py",
@@ -148,7 +157,7 @@ def test_params_name_the_primary_metric(tmp_path: Path, answers: dict[str, str])
     """Its params.yaml gates on the primary metric that was answered."""
     project = bake(tmp_path, **answers)
     params = yaml.safe_load((project / "params.yaml").read_text(encoding="utf-8"))
-    assert params["evaluate"]["primary_metric"] == answer(answers, "primary_metric")
+    assert params["gate"]["primary_metric"] == answer(answers, "primary_metric")
 
 
 @pytest.mark.parametrize("answers", SUPPORTED)

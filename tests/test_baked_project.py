@@ -225,3 +225,23 @@ def test_unreachable_server_fails_the_train_step(project: Project) -> None:
     )
     assert done.returncode == 1
     assert f"error: MLflow tracking server {closed} is not reachable" in done.stderr
+
+
+def test_gate_register_promote_and_rollback_through_make(project: Project) -> None:
+    """The registry tasks work as a person types them: the first model passes the gate,
+    registers once, is promoted with its approver, and rollback needs a previous version."""
+    assert "gate: pass" in project.make("gate").stdout
+    gate = json.loads((project.root / "reports/gate.json").read_text())
+    assert gate["first_model"] is True
+    assert "<!-- credit-default-model:gate-report -->" in project.make("report").stdout
+    assert "registered: credit-default-model version 1" in project.make("register").stdout
+    assert "already registered" in project.make("register").stdout
+    project.env["APPROVED_BY"] = "risk-approver"
+    assert "production: credit-default-model version 1" in project.make("promote").stdout
+    lineage = project.make("lineage").stdout
+    assert "version 1 [production, staging]" in lineage
+    assert "promotion.production.approved_by: risk-approver" in lineage
+    project.env["REASON"] = "nothing to go back to"
+    refused = project.make("rollback", check=False)
+    assert refused.returncode != 0
+    assert "no 'previous-production' version" in refused.stderr

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import patched_params
 
 from {{ cookiecutter.package_name }}.cli import build_parser, main
 
@@ -68,9 +69,12 @@ def test_bad_command_line_exits_2(argv: list[str], capsys: pytest.CaptureFixture
     assert "usage:" in capsys.readouterr().err
 
 
-def test_bad_params_exit_1_naming_the_key(capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_params_exit_1_naming_the_key(
+    params_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A step run with a broken params file exits 1 with an `error:` line naming the bad key."""
-    params = INVALID_PARAMS / "mistyped_key.yaml"
+    patch = INVALID_PARAMS / "mistyped_key.yaml"
+    params = patched_params(params_path, patch, tmp_path / "params.yaml")
     assert main(["--params", str(params), "split"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: ")

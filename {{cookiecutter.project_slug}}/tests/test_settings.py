@@ -5,10 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import patched_params
 
 from {{ cookiecutter.package_name }}.settings import Settings, SettingsError, load_settings
 
 INVALID_PARAMS = Path(__file__).resolve().parent / "fixtures" / "invalid_params"
+# Each fixture is a patch on the shipped params.yaml: `set` dotted keys, `remove` dotted keys.
+# Patches keep working when params.yaml grows a section.
 
 # fixture file -> every (dotted key, reason) its one defect must produce, and nothing else
 EXPECTED_PROBLEMS: dict[str, list[tuple[str, str]]] = {
@@ -24,7 +27,7 @@ EXPECTED_PROBLEMS: dict[str, list[tuple[str, str]]] = {
     "fractional_integer": [("train.max_depth", "valid integer")],
     "exclude_columns_not_a_list": [("train.exclude_columns", "valid array")],
     "out_of_range": [("split.eval_fraction", "less than 1")],
-    "bad_primary_metric": [("evaluate.primary_metric", "'roc_auc', 'pr_auc' or 'f1'")],
+    "bad_primary_metric": [("gate.primary_metric", "'roc_auc', 'pr_auc' or 'f1'")],
 }
 
 
@@ -47,9 +50,11 @@ def test_every_invalid_fixture_has_an_expectation() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_PROBLEMS))
-def test_invalid_params_name_the_offending_key(name: str) -> None:
+def test_invalid_params_name_the_offending_key(
+    name: str, params_path: Path, tmp_path: Path
+) -> None:
     """A params file with one mistake is refused with one line per problem naming its key."""
-    path = INVALID_PARAMS / f"{name}.yaml"
+    path = patched_params(params_path, INVALID_PARAMS / f"{name}.yaml", tmp_path / f"{name}.yaml")
     with pytest.raises(SettingsError) as caught:
         load_settings(path)
     lines = str(caught.value).splitlines()

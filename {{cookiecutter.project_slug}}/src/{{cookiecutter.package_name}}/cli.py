@@ -7,11 +7,14 @@ Exit codes: 0 success, 1 the step ran and said no (bad data, unreachable server,
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from . import stages, tracking
+import yaml
+
+from . import gate, lifecycle, registry, report, stages, tracking
 from .contract import ContractError
 from .settings import DEFAULT_PARAMS, Settings, SettingsError, load_settings
 
@@ -19,6 +22,7 @@ from .settings import DEFAULT_PARAMS, Settings, SettingsError, load_settings
 EXPECTED_ERRORS = (
     SettingsError,
     ContractError,
+    registry.RegistryError,
     tracking.TrackingUnavailable,
     FileNotFoundError,
     ValueError,
@@ -69,6 +73,75 @@ def _check_tracking(args: argparse.Namespace) -> int:
     return 0
 
 
+def _gate(args: argparse.Namespace) -> int:
+    settings = load_settings(args.params)
+    result = gate.run_gate(settings, override_by=args.override_by.strip())
+    gate.write_result(result, settings.gate.report)
+    print(f"gate: {result['verdict']} (details in {settings.gate.report})")
+    reasons = result["errors"] + (result["risk"] or {}).get("problems", [])
+    for reason in reasons + result["performance_problems"]:
+        print(f"  - {reason}", file=sys.stderr)
+    return 0 if result["passed"] else 1
+
+
+def _report(args: argparse.Namespace) -> int:
+    settings = load_settings(args.params)
+    result = lifecycle.read_gate(settings)
+    validation_path = settings.data.validation_report
+    validation = (
+        json.loads(validation_path.read_text(encoding="utf-8"))
+        if validation_path.exists()
+        else None
+    )
+    current = yaml.safe_load(args.params.read_text(encoding="utf-8"))
+    base = report.base_params(args.base, str(args.params))
+    changes = None if base is None else report.params_changes(current, base)
+    text = report.render_report(result, validation, changes, args.base)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(text, encoding="utf-8")
+    print(text, end="")
+    return 0
+
+
+def _register(args: argparse.Namespace) -> int:
+    version, created = lifecycle.register(load_settings(args.params), pr=args.pr)
+    state = "registered" if created else "already registered"
+    print(f"{state}: {version.name} version {version.number} (commit {version.git_sha})")
+    return 0
+
+
+def _promote(args: argparse.Namespace) -> int:
+    approvers = [name.strip() for name in args.approved_by.split(",") if name.strip()]
+    promoted, replaced = lifecycle.promote(
+        load_settings(args.params), args.to, args.version, approvers, args.force
+    )
+    before = f" (was version {replaced.number})" if replaced else ""
+    print(f"{args.to}: {promoted.name} version {promoted.number}{before}")
+    return 0
+
+
+def _rollback(args: argparse.Namespace) -> int:
+    restored, demoted = lifecycle.rollback(
+        load_settings(args.params), args.version, args.reason, args.by
+    )
+    print(
+        f"{registry.PRODUCTION}: {restored.name} version {restored.number} "
+        f"(rolled back from version {demoted.number}: {args.reason})"
+    )
+    return 0
+
+
+def _lineage(args: argparse.Namespace) -> int:
+    versions = lifecycle.lineage(load_settings(args.params), args.data_md5, args.version)
+    if args.json:
+        print(json.dumps(versions, indent=2))
+    elif not versions:
+        print("no matching version")
+    else:
+        print("\n\n".join(lifecycle.describe(v) for v in versions))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="{{ cookiecutter.project_slug }}", description=__doc__)
     parser.add_argument(
@@ -94,6 +167,56 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--wait", type=float, default=0.0, help="seconds to keep trying (default: %(default)s)"
     )
+    gate_command = command(
+        "gate",
+        _gate,
+        "Compare this commit's model with the production champion; exit 1 unless it passes.",
+    )
+    gate_command.add_argument(
+        "--override-by",
+        default="",
+        metavar="LOGIN",
+        help="who overrides a performance failure (never a risk failure or an error)",
+    )
+    report_command = command("report", _report, "Write the gate report as Markdown (PR comment).")
+    report_command.add_argument(
+        "--base",
+        default="origin/main",
+        help="git ref to diff params against (default: %(default)s)",
+    )
+    report_command.add_argument(
+        "--output", type=Path, default=Path("reports/report.md"), help="(default: %(default)s)"
+    )
+    register_command = command(
+        "register",
+        _register,
+        "Register this commit's gated model (once per commit); alias staging.",
+    )
+    register_command.add_argument("--pr", default="", help="pull request number, for lineage")
+    promote_command = command("promote", _promote, "Move an alias onto a version.")
+    promote_command.add_argument(
+        "--to", required=True, choices=[registry.STAGING, registry.PRODUCTION]
+    )
+    promote_command.add_argument(
+        "--version", type=int, default=None, help="version number (default: the staging version)"
+    )
+    promote_command.add_argument("--approved-by", default="", help="comma-separated logins")
+    promote_command.add_argument(
+        "--force", action="store_true", help="allow an older commit to replace a newer one"
+    )
+    rollback_command = command(
+        "rollback", _rollback, "Point production back at the previous (or a named) version."
+    )
+    rollback_command.add_argument("--version", type=int, default=None)
+    rollback_command.add_argument("--reason", required=True, help="why: recorded on the version")
+    rollback_command.add_argument("--by", default="unknown", help="who rolls back")
+    lineage_command = command(
+        "lineage", _lineage, "Which versions used this data, how a version was made, what is live."
+    )
+    query = lineage_command.add_mutually_exclusive_group()
+    query.add_argument("--data-md5", default=None, help="versions trained on this DVC md5")
+    query.add_argument("--version", type=int, default=None, help="one version, in full")
+    lineage_command.add_argument("--json", action="store_true", help="machine-readable output")
     return parser
 
 

@@ -9,6 +9,10 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics
 
+from .settings import LOWER_IS_BETTER
+
+__all__ = ["LOWER_IS_BETTER", "METRIC_NAMES", "compute_metrics", "score"]
+
 Scorer = Callable[[np.ndarray, np.ndarray, float], float]
 
 
@@ -28,7 +32,6 @@ SCORERS: dict[str, Scorer] = {
     "brier": lambda y, p, t: metrics.brier_score_loss(y, p),
 }
 METRIC_NAMES = tuple(SCORERS)
-LOWER_IS_BETTER = frozenset({"log_loss", "brier"})
 
 
 def score(name: str, target: np.ndarray, probability: np.ndarray, threshold: float) -> float:

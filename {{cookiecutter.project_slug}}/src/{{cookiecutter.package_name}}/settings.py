@@ -11,11 +11,16 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 DEFAULT_PARAMS = Path("params.yaml")
 
 PrimaryMetric = Literal["roc_auc", "pr_auc", "f1"]
+MetricName = Literal["roc_auc", "pr_auc", "f1", "precision", "recall", "log_loss", "brier"]
+LOWER_IS_BETTER = frozenset({"log_loss", "brier"})
+# A registered model name goes into registry queries: keep it to plain characters.
+MODEL_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
+GITHUB_HANDLE = r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}(/[A-Za-z0-9][A-Za-z0-9_-]{0,99})?$"
 
 
 class SettingsError(ValueError):
@@ -56,14 +61,51 @@ class TrainSettings(Section):
 
 class EvaluateSettings(Section):
     decision_threshold: float = Field(gt=0, lt=1)
-    primary_metric: PrimaryMetric
     metrics: Path
     plots: Path
 
 
+class GateSettings(Section):
+    """Champion/challenger thresholds. CODEOWNERS gives them to the risk approver."""
+
+    primary_metric: PrimaryMetric
+    rule: Literal["non_inferiority", "superiority"]
+    margin: float = Field(ge=0, le=1)
+    confidence: float = Field(gt=0.5, lt=1)
+    resamples: int = Field(ge=1000, le=100_000)
+    seed: int
+    floors: dict[MetricName, float]
+    ceilings: dict[MetricName, float]
+    max_latency_ms_per_row: float = Field(gt=0)
+    max_model_mb: float = Field(gt=0)
+    override_label: str = Field(min_length=1)
+    report: Path
+
+    @model_validator(mode="after")
+    def _limits_point_the_right_way(self) -> GateSettings:
+        wrong_floors = sorted(set(self.floors) & LOWER_IS_BETTER)
+        wrong_ceilings = sorted(set(self.ceilings) - LOWER_IS_BETTER)
+        if wrong_floors:
+            raise ValueError(f"floors are for higher-is-better metrics, not {wrong_floors}")
+        if wrong_ceilings:
+            raise ValueError(f"ceilings are for lower-is-better metrics, not {wrong_ceilings}")
+        return self
+
+
+class FairnessSettings(Section):
+    """The risk gate. An empty sensitive_column turns it off."""
+
+    sensitive_column: str
+    min_disparate_impact: float = Field(gt=0, le=1)
+    max_equal_opportunity_difference: float = Field(ge=0, le=1)
+    min_group_size: int = Field(ge=1)
+
+
 class TrackingSettings(Section):
     experiment: str = Field(min_length=1)
-    model_name: str = Field(min_length=1)
+    model_name: str = Field(pattern=MODEL_NAME)
+    model_owner: str = Field(pattern=GITHUB_HANDLE)
+    risk_approver: str = Field(pattern=GITHUB_HANDLE)
 
 
 class Settings(Section):
@@ -71,6 +113,8 @@ class Settings(Section):
     split: SplitSettings
     train: TrainSettings
     evaluate: EvaluateSettings
+    gate: GateSettings
+    fairness: FairnessSettings
     tracking: TrackingSettings
 
 

@@ -27,7 +27,16 @@ CLIENT_DEFAULTS = {
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "15",
     "MLFLOW_DISABLE_TELEMETRY": "true",
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
 }
+# Set but empty is what a missing GitHub secret looks like (fork and Dependabot pull requests):
+# that must fail, not silently fall back to the local default server.
+CREDENTIAL_VARIABLES = (
+    "MLFLOW_TRACKING_URI",
+    "MLFLOW_TRACKING_USERNAME",
+    "MLFLOW_TRACKING_PASSWORD",
+    "MLFLOW_TRACKING_TOKEN",
+)
 
 
 class TrackingUnavailable(RuntimeError):
@@ -54,6 +63,13 @@ class RunInfo:
 
 
 def tracking_uri() -> str:
+    """The server to use: MLFLOW_TRACKING_URI, or the local default when it is not set."""
+    empty = [name for name in CREDENTIAL_VARIABLES if os.environ.get(name) == ""]
+    if empty:
+        raise TrackingUnavailable(
+            f"{', '.join(empty)} set but empty: the registry credentials are missing "
+            "(pull requests from forks get no secrets), so nothing can be checked"
+        )
     return os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
 
 

@@ -1,0 +1,346 @@
+"""The champion/challenger gate: should this commit's model replace the one in production?
+
+The challenger (this commit's model) and the champion (`production` in the registry) are scored
+here, on the same frozen evaluation split. Three kinds of outcome, reported separately:
+
+- performance: absolute floors and ceilings per metric, latency and size limits, and on the
+  primary metric a paired bootstrap confidence interval of the difference, judged by a
+  non-inferiority or superiority rule. An explicit override can turn a performance failure
+  into a recorded "overridden" pass.
+- risk: the fairness measures of fairness.py. Never overridden.
+- errors: anything that stops the gate from deciding (registry down, champion missing,
+  mismatched evaluation data, undefined metrics). The gate then fails closed. Never overridden.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from xgboost import XGBClassifier
+
+from . import data, evaluation, fairness, lineage, registry, tracking, training
+from .contract import load_contract
+from .settings import GateSettings, Settings
+
+Verdict = Literal["pass", "fail", "overridden", "error"]
+MIN_USABLE_SHARE = 0.9  # of bootstrap resamples that hold both classes
+
+
+@dataclass(frozen=True)
+class Interval:
+    """Bootstrap confidence interval of the improvement (challenger better = positive)."""
+
+    estimate: float
+    low: float
+    high: float
+    confidence: float
+    resamples: int
+
+
+@dataclass
+class Scored:
+    """One model scored on the evaluation split."""
+
+    label: str
+    eval_md5: str
+    probability: np.ndarray
+    metrics: dict[str, float]
+    latency_ms_per_row: float
+    model_mb: float | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            **self.details,
+            "eval_md5": self.eval_md5,
+            "metrics": self.metrics,
+            "latency_ms_per_row": round(self.latency_ms_per_row, 6),
+            "model_mb": None if self.model_mb is None else round(self.model_mb, 3),
+        }
+
+
+def improvement(metric: str, challenger: float, champion: float) -> float:
+    """Positive when the challenger is better, whichever direction the metric runs."""
+    delta = challenger - champion
+    return -delta if metric in evaluation.LOWER_IS_BETTER else delta
+
+
+def paired_bootstrap(
+    metric: str,
+    target: np.ndarray,
+    champion: np.ndarray,
+    challenger: np.ndarray,
+    threshold: float,
+    resamples: int,
+    seed: int,
+    confidence: float,
+) -> Interval:
+    """Resample evaluation rows with replacement (the same rows for both models) and take the
+    percentile interval of the improvement. A fixed seed makes the verdict repeatable."""
+    rng = np.random.default_rng(seed)
+    rows = len(target)
+    differences = []
+    for _ in range(resamples):
+        pick = rng.integers(0, rows, rows)
+        sample = target[pick]
+        if sample.min() == sample.max():
+            continue  # a single-class resample has no AUC; count it as unusable
+        differences.append(
+            improvement(
+                metric,
+                evaluation.score(metric, sample, challenger[pick], threshold),
+                evaluation.score(metric, sample, champion[pick], threshold),
+            )
+        )
+    if len(differences) < MIN_USABLE_SHARE * resamples:
+        raise ValueError(
+            f"only {len(differences)} of {resamples} bootstrap resamples hold both classes: "
+            "the evaluation set is too small or too unbalanced to compare models"
+        )
+    tail = (1 - confidence) / 2
+    low, high = np.quantile(differences, [tail, 1 - tail])
+    estimate = improvement(
+        metric,
+        evaluation.score(metric, target, challenger, threshold),
+        evaluation.score(metric, target, champion, threshold),
+    )
+    return Interval(
+        round(estimate, 6), round(float(low), 6), round(float(high), 6), confidence, resamples
+    )
+
+
+def comparison_problem(metric: str, interval: Interval, rule: str, margin: float) -> str | None:
+    """None when the rule holds; otherwise why not, in words."""
+    span = f"{interval.low:+.4f} to {interval.high:+.4f}"
+    if rule == "superiority" and interval.low <= margin:
+        return (
+            f"{metric}: not shown better than the champion by more than {margin:g} "
+            f"({interval.confidence:.0%} interval of the improvement {span})"
+        )
+    if rule == "non_inferiority" and interval.low < -margin:
+        return (
+            f"{metric}: may be worse than the champion by more than the margin {margin:g} "
+            f"({interval.confidence:.0%} interval of the improvement {span})"
+        )
+    return None
+
+
+def threshold_problems(scored: Scored, gate: GateSettings) -> list[str]:
+    """Absolute limits: metric floors and ceilings, latency and model size."""
+    problems = []
+    for metric, floor in gate.floors.items():
+        if scored.metrics[metric] < floor:
+            problems.append(f"{metric} {scored.metrics[metric]:.4f} is below the floor {floor:g}")
+    for metric, ceiling in gate.ceilings.items():
+        if scored.metrics[metric] > ceiling:
+            problems.append(
+                f"{metric} {scored.metrics[metric]:.4f} is above the ceiling {ceiling:g}"
+            )
+    if scored.latency_ms_per_row > gate.max_latency_ms_per_row:
+        problems.append(
+            f"prediction takes {scored.latency_ms_per_row:.4f} ms per row, more than "
+            f"{gate.max_latency_ms_per_row:g}"
+        )
+    if scored.model_mb is not None and scored.model_mb > gate.max_model_mb:
+        problems.append(f"the model is {scored.model_mb:.2f} MB, more than {gate.max_model_mb:g}")
+    return problems
+
+
+def sanity_problems(scored: Scored) -> list[str]:
+    """Reasons the scores cannot be trusted at all: these fail closed."""
+    problems = [
+        f"{scored.label}: {name} is not finite"
+        for name, value in scored.metrics.items()
+        if not math.isfinite(value)
+    ]
+    if np.unique(scored.probability).size == 1:
+        problems.append(f"{scored.label}: predicts the same probability for every row")
+    return problems
+
+
+def score_model(
+    label: str,
+    model: XGBClassifier,
+    features: pd.DataFrame,
+    target: pd.Series,
+    threshold: float,
+    eval_md5: str,
+) -> Scored:
+    """Predict the evaluation split (best of three timings) and compute every metric."""
+    timings = []
+    for _ in range(3):
+        started = time.perf_counter()
+        probability = training.predict_proba(model, features)
+        timings.append(time.perf_counter() - started)
+    if probability.isna().any():
+        raise ValueError(f"{label}: predicted probabilities contain NaN")
+    return Scored(
+        label=label,
+        eval_md5=eval_md5,
+        probability=probability.to_numpy(),
+        metrics=evaluation.compute_metrics(target, probability, threshold),
+        latency_ms_per_row=min(timings) * 1000 / max(len(features), 1),
+    )
+
+
+def decide(
+    errors: list[str], risk_problems: list[str], performance: list[str], override_by: str
+) -> Verdict:
+    """Errors and risk failures block whatever happens; an override only lifts performance."""
+    if errors:
+        return "error"
+    if risk_problems:
+        return "fail"
+    if performance:
+        return "overridden" if override_by else "fail"
+    return "pass"
+
+
+def _load_champion(version: registry.Version) -> XGBClassifier:
+    import mlflow
+
+    with registry.registry_errors(f"loading champion version {version.number}"):
+        model: XGBClassifier = mlflow.xgboost.load_model(f"models:/{version.name}/{version.number}")
+    return model
+
+
+def run_gate(settings: Settings, override_by: str = "") -> dict[str, Any]:
+    """Score both models and decide. Never raises for a gate that cannot decide: the result
+    then carries verdict "error" and the reason."""
+    gate = settings.gate
+    result: dict[str, Any] = {
+        "model_name": settings.tracking.model_name,
+        "primary_metric": gate.primary_metric,
+        "rule": gate.rule,
+        "margin": gate.margin,
+        "thresholds": gate.model_dump(mode="json", exclude={"report", "override_label"}),
+        "fairness_thresholds": settings.fairness.model_dump(mode="json"),
+        "override": {"requested_by": override_by or None},
+        "champion": None,
+        "interval": None,
+        "deltas": {},
+        "risk": None,
+        "errors": [],
+        "performance_problems": [],
+    }
+    try:
+        _score_and_compare(settings, override_by, result)
+    except (
+        tracking.TrackingUnavailable,
+        registry.RegistryError,
+        FileNotFoundError,
+        ValueError,
+    ) as error:
+        result["errors"].append(str(error))
+    risk = result["risk"] or {}
+    result["verdict"] = decide(
+        result["errors"], risk.get("problems", []), result["performance_problems"], override_by
+    )
+    result["override"]["applied"] = result["verdict"] == "overridden"
+    result["passed"] = result["verdict"] in ("pass", "overridden")
+    return result
+
+
+def _score_and_compare(settings: Settings, override_by: str, result: dict[str, Any]) -> None:
+    gate = settings.gate
+    contract = load_contract(settings.data.contract)
+    frame = data.read_typed(settings.split.eval, contract)
+    features, target = data.features_and_target(frame, contract, settings.train.exclude_columns)
+    eval_md5 = lineage.file_md5(settings.split.eval)
+    threshold = settings.evaluate.decision_threshold
+    result["eval"] = {"path": str(settings.split.eval), "md5": eval_md5, "rows": len(frame)}
+
+    run = tracking.RunInfo.read(settings.train.run_info)
+    client = registry.connect()
+    with registry.registry_errors(f"reading run {run.run_id}"):
+        run_tags = dict(client.get_run(run.run_id).data.tags)
+    recorded = run_tags.get("lineage.eval_md5")
+    if recorded != eval_md5:
+        raise ValueError(
+            f"the challenger's run recorded evaluation split md5 {recorded} but the split here "
+            f"is {eval_md5}: run `dvc repro` so both describe the same data"
+        )
+    challenger = score_model(
+        "challenger",
+        training.load_model(settings.train.model),
+        features,
+        target,
+        threshold,
+        eval_md5,
+    )
+    challenger.model_mb = settings.train.model.stat().st_size / 1e6
+    challenger.details = {"run_id": run.run_id, "git_sha": run_tags.get("lineage.git_sha")}
+    result["challenger"] = challenger.summary()
+
+    champion_version = registry.champion(client, settings.tracking.model_name)
+    result["first_model"] = champion_version is None
+    problems = sanity_problems(challenger)
+    performance = threshold_problems(challenger, gate)
+    if champion_version is not None:
+        champion = score_model(
+            "champion", _load_champion(champion_version), features, target, threshold, eval_md5
+        )
+        champion.details = {
+            "version": champion_version.number,
+            "run_id": champion_version.run_id,
+            "git_sha": champion_version.git_sha,
+            "trained_with_eval_md5": champion_version.tags.get("lineage.eval_md5"),
+        }
+        result["champion"] = champion.summary()
+        problems += sanity_problems(champion)
+        if champion.eval_md5 != challenger.eval_md5:
+            raise ValueError("champion and challenger were scored on different evaluation data")
+        result["deltas"] = {
+            name: round(challenger.metrics[name] - champion.metrics[name], 6)
+            for name in challenger.metrics
+        }
+        interval = paired_bootstrap(
+            gate.primary_metric,
+            target.to_numpy(),
+            champion.probability,
+            challenger.probability,
+            threshold,
+            gate.resamples,
+            gate.seed,
+            gate.confidence,
+        )
+        result["interval"] = asdict(interval)
+        comparison = comparison_problem(gate.primary_metric, interval, gate.rule, gate.margin)
+        performance += [comparison] if comparison else []
+    result["errors"] += problems
+    result["performance_problems"] = performance
+    result["risk"] = _risk(settings, frame, target, challenger.probability)
+
+
+def _risk(
+    settings: Settings, frame: pd.DataFrame, target: pd.Series, probability: np.ndarray
+) -> dict[str, Any]:
+    column = settings.fairness.sensitive_column
+    if not column:
+        return {"enabled": False, "problems": []}
+    if column not in frame.columns:
+        raise ValueError(f"fairness.sensitive_column {column!r} is not in the evaluation data")
+    assessed = fairness.assess(
+        column,
+        frame[column],
+        target,
+        pd.Series(probability, index=target.index),
+        settings.evaluate.decision_threshold,
+        settings.fairness.min_disparate_impact,
+        settings.fairness.max_equal_opportunity_difference,
+        settings.fairness.min_group_size,
+    )
+    return {"enabled": True, **assessed.as_dict()}
+
+
+def write_result(result: dict[str, Any], path: Path) -> None:
+    import json
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n", encoding="utf-8")

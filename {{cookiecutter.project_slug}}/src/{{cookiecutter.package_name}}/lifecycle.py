@@ -1,0 +1,124 @@
+"""The registry commands behind the CLI: register, promote, roll back and trace a model.
+
+Each reads what the pipeline wrote (the run, gate.json), talks to the registry through
+registry.py, and returns plain data for the CLI to print.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from . import registry, report, tracking
+from .contract import load_contract
+from .settings import Settings
+
+PYPROJECT = Path("pyproject.toml")
+
+
+def read_gate(settings: Settings) -> dict[str, Any]:
+    path = settings.gate.report
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no gate result (run the gate first)")
+    result: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return result
+
+
+def _description() -> str:
+    try:
+        project = tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))["project"]
+    except (FileNotFoundError, KeyError):
+        return "(no description)"
+    return str(project.get("description", "(no description)"))
+
+
+def register(settings: Settings, pr: str = "") -> tuple[registry.Version, bool]:
+    """Register this commit's model if the gate let it through; once per commit."""
+    gate = read_gate(settings)
+    if not gate.get("passed"):
+        raise registry.RegistryError(
+            f"the gate's verdict is {gate.get('verdict')!r}: only a passing model is registered"
+        )
+    run = tracking.RunInfo.read(settings.train.run_info)
+    if gate.get("challenger", {}).get("run_id") != run.run_id:
+        raise registry.RegistryError(
+            f"gate.json judged run {gate.get('challenger', {}).get('run_id')} but the trained "
+            f"model is run {run.run_id}: run the gate again"
+        )
+    client = registry.connect()
+    extra = {
+        "gate.verdict": str(gate["verdict"]),
+        "gate.override_by": str(gate.get("override", {}).get("requested_by") or ""),
+        "owner.model": settings.tracking.model_owner,
+        "owner.risk": settings.tracking.risk_approver,
+    }
+    if pr:
+        extra["github.pr"] = pr
+    name = settings.tracking.model_name
+    version, created = registry.register(client, name, run, extra)
+    if created:
+        contract = load_contract(settings.data.contract)
+        card = report.model_card(
+            version.as_dict(),
+            gate,
+            _description(),
+            list(contract.columns),
+            contract.target.name,
+            list(settings.train.exclude_columns),
+        )
+        with registry.registry_errors(f"attaching the model card to version {version.number}"):
+            client.log_text(run.run_id, card, "model_card.md")
+            client.update_model_version(name, str(version.number), description=card)
+    return version, created
+
+
+def promote(
+    settings: Settings, to: str, number: int | None, approvers: list[str], force: bool
+) -> tuple[registry.Version, registry.Version | None]:
+    client = registry.connect()
+    return registry.promote(client, settings.tracking.model_name, to, number, approvers, force)
+
+
+def rollback(
+    settings: Settings, number: int | None, reason: str, actor: str
+) -> tuple[registry.Version, registry.Version]:
+    client = registry.connect()
+    return registry.rollback(client, settings.tracking.model_name, number, reason, actor)
+
+
+def lineage(
+    settings: Settings, data_md5: str | None = None, number: int | None = None
+) -> list[dict[str, Any]]:
+    """Versions trained on a data md5, one version, or (by default) what is in production."""
+    client = registry.connect()
+    name = settings.tracking.model_name
+    if data_md5:
+        return [
+            v.as_dict()
+            for v in registry.all_versions(client, name)
+            if v.tags.get("lineage.data_md5") == data_md5
+        ]
+    if number is not None:
+        return [registry.get_version(client, name, number).as_dict()]
+    current = registry.by_alias(client, name, registry.PRODUCTION)
+    return [] if current is None else [current.as_dict()]
+
+
+def describe(version: dict[str, Any]) -> str:
+    """A version in a few lines a person reads: what, from where, approved by whom."""
+    tags = version["tags"]
+    lines = [
+        f"{version['name']} version {version['version']}"
+        f" [{', '.join(version['aliases']) or 'no alias'}]",
+        f"  trained from commit {tags.get('lineage.git_sha', '?')} (run {version['run_id']})",
+        f"  data md5 {tags.get('lineage.data_md5', '?')}, "
+        f"eval md5 {tags.get('lineage.eval_md5', '?')}",
+        f"  params hash {tags.get('lineage.params_hash', '?')[:16]}, "
+        f"gate {tags.get('gate.verdict', '?')}",
+    ]
+    for key, value in sorted(tags.items()):
+        if key.startswith(("promotion.", "rollback.", "rolled_back.", "github.")):
+            lines.append(f"  {key}: {value}")
+    return "\n".join(lines)

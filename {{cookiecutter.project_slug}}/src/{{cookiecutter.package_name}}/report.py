@@ -1,0 +1,257 @@
+"""Markdown for people: the gate report (PR comment and job summary) and the model card.
+
+Both are built from files the pipeline already wrote (gate.json, the validation report,
+params.yaml), so what a reviewer reads is exactly what the gate decided on.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from typing import Any
+
+import yaml
+
+from .evaluation import LOWER_IS_BETTER, METRIC_NAMES
+
+# A hidden line that lets the workflow find and update its own comment instead of adding one.
+MARKER = "<!-- {{ cookiecutter.project_slug }}:gate-report -->"
+
+MISSING = "n/a"
+HEADLINES = {
+    "pass": "✅ Gate passed",
+    "overridden": "⚠️ Gate overridden: performance checks failed, merge allowed by override",
+    "fail": "❌ Gate failed",
+    "error": "⛔ Gate could not decide, so it fails",
+}
+
+
+def _number(value: Any, digits: int = 4) -> str:
+    return MISSING if value is None else f"{value:.{digits}f}"
+
+
+def _signed(value: Any) -> str:
+    return MISSING if value is None else f"{value:+.4f}"
+
+
+def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+    """{"train": {"seed": 1}} -> {"train.seed": 1}"""
+    if not isinstance(tree, dict):
+        return {prefix: tree}
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        flat.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+    return flat
+
+
+def params_changes(current: Any, base: Any) -> list[tuple[str, Any, Any]]:
+    """Every parameter whose value differs from the base, as (key, base, current)."""
+    now, before = flatten(current), flatten(base)
+    keys = sorted(set(now) | set(before))
+    return [(key, before.get(key), now.get(key)) for key in keys if now.get(key) != before.get(key)]
+
+
+def base_params(ref: str, path: str = "params.yaml") -> Any | None:
+    """params.yaml as it is at a git ref, or None when the ref is unknown (a shallow clone)."""
+    done = subprocess.run(
+        ["git", "show", f"{ref}:{path}"], capture_output=True, text=True, check=False
+    )
+    return yaml.safe_load(done.stdout) if done.returncode == 0 else None
+
+
+def _verdict_section(gate: dict[str, Any]) -> list[str]:
+    lines = [f"## {HEADLINES[gate['verdict']]}", ""]
+    if gate.get("first_model"):
+        lines.append("First model for this name: judged on absolute thresholds only.")
+    for error in gate.get("errors", []):
+        lines.append(f"- ⛔ {error}")
+    for problem in (gate.get("risk") or {}).get("problems", []):
+        lines.append(f"- ❌ risk: {problem}")
+    for problem in gate.get("performance_problems", []):
+        lines.append(f"- {'⚠️' if gate['verdict'] == 'overridden' else '❌'} {problem}")
+    override = gate.get("override") or {}
+    if override.get("applied"):
+        lines.append(f"- Override applied by @{override['requested_by']}.")
+    return [*lines, ""]
+
+
+def _comparison_section(gate: dict[str, Any]) -> list[str]:
+    challenger = (gate.get("challenger") or {}).get("metrics") or {}
+    if not challenger:
+        return []
+    champion = (gate.get("champion") or {}).get("metrics") or {}
+    version = (gate.get("champion") or {}).get("version")
+    lines = [
+        "### Champion vs challenger",
+        "",
+        f"| metric | champion{f' (v{version})' if version else ''} | challenger | Δ |",
+        "|---|---:|---:|---:|",
+    ]
+    for name in METRIC_NAMES:
+        arrow = " ↓" if name in LOWER_IS_BETTER else ""
+        marker = " **(primary)**" if name == gate["primary_metric"] else ""
+        lines.append(
+            f"| {name}{arrow}{marker} | {_number(champion.get(name))} | "
+            f"{_number(challenger.get(name))} | {_signed(gate['deltas'].get(name))} |"
+        )
+    interval = gate.get("interval")
+    if interval:
+        lines += [
+            "",
+            f"Improvement in {gate['primary_metric']}: {interval['estimate']:+.4f}, "
+            f"{interval['confidence']:.0%} paired-bootstrap interval {interval['low']:+.4f} to "
+            f"{interval['high']:+.4f} ({interval['resamples']} resamples); rule: "
+            f"{gate['rule'].replace('_', '-')} with margin {gate['margin']:g}.",
+        ]
+    lines += ["", *_chart(champion, challenger), ""]
+    return lines
+
+
+def _chart(champion: dict[str, float], challenger: dict[str, float]) -> list[str]:
+    """A bar chart GitHub renders natively (mermaid); metrics on a 0-1 scale only."""
+    names = [name for name in METRIC_NAMES if name != "log_loss"]
+    series = [("challenger", challenger)] + ([("champion", champion)] if champion else [])
+    lines = [
+        "```mermaid",
+        "xychart-beta",
+        '    title "Champion (line) vs challenger (bars)"',
+        f"    x-axis [{', '.join(names)}]",
+        '    y-axis "score" 0 --> 1',
+    ]
+    for kind, (_, values) in zip(("bar", "line"), series, strict=False):
+        lines.append(f"    {kind} [{', '.join(f'{values[n]:.4f}' for n in names)}]")
+    return [*lines, "```"]
+
+
+def _risk_section(gate: dict[str, Any]) -> list[str]:
+    risk = gate.get("risk")
+    if risk is None:
+        return ["### Risk gate", "", "Not assessed: the gate stopped before it (see above).", ""]
+    if not risk.get("enabled"):
+        return ["### Risk gate", "", "Off: no sensitive column is set in params.yaml.", ""]
+    thresholds = gate.get("fairness_thresholds", {})
+    lines = [
+        f"### Risk gate: {'✅ passed' if risk.get('passed') else '❌ failed'} "
+        f"(column `{risk['column']}`)",
+        "",
+        "| group | rows | selection rate | true positive rate |",
+        "|---|---:|---:|---:|",
+    ]
+    for name, group in sorted(risk.get("groups", {}).items()):
+        lines.append(
+            f"| {name} | {group['size']} | {_number(group['selection_rate'], 3)} | "
+            f"{_number(group['true_positive_rate'], 3)} |"
+        )
+    lines += [
+        "",
+        f"Disparate impact {_number(risk.get('disparate_impact'), 3)} "
+        f"(at least {thresholds.get('min_disparate_impact', MISSING)}); equal-opportunity "
+        f"difference {_number(risk.get('equal_opportunity_difference'), 3)} "
+        f"(at most {thresholds.get('max_equal_opportunity_difference', MISSING)}).",
+        "",
+    ]
+    return lines
+
+
+def _validation_section(validation: dict[str, Any] | None) -> list[str]:
+    if validation is None:
+        return ["### Data validation", "", "No validation report was found.", ""]
+    state = "✅ passed" if validation.get("passed") else "❌ failed"
+    lines = [
+        f"### Data validation: {state}",
+        "",
+        f"{validation.get('rows')} rows checked against {validation.get('expectations')} "
+        "expectations of the data contract.",
+    ]
+    lines += [f"- {problem}" for problem in validation.get("problems", [])]
+    return [*lines, ""]
+
+
+def _params_section(changes: list[tuple[str, Any, Any]] | None, base: str) -> list[str]:
+    lines = [f"### Parameters changed against `{base}`", ""]
+    if changes is None:
+        return [*lines, f"`{base}` is not available here (shallow clone?).", ""]
+    if not changes:
+        return [*lines, "None.", ""]
+    lines += ["| parameter | base | this change |", "|---|---|---|"]
+    lines += [f"| `{key}` | `{old}` | `{new}` |" for key, old, new in changes]
+    return [*lines, ""]
+
+
+def render_report(
+    gate: dict[str, Any],
+    validation: dict[str, Any] | None,
+    changes: list[tuple[str, Any, Any]] | None,
+    base: str,
+) -> str:
+    """The whole report: verdict first, then the evidence."""
+    challenger = gate.get("challenger") or {}
+    footer = (
+        f"<sub>Evaluation split `{(gate.get('eval') or {}).get('md5', '?')}` · challenger run "
+        f"`{challenger.get('run_id', '?')}` · commit `{challenger.get('git_sha', '?')}`</sub>"
+    )
+    sections = [
+        [MARKER],
+        _verdict_section(gate),
+        _comparison_section(gate),
+        _risk_section(gate),
+        _validation_section(validation),
+        _params_section(changes, base),
+        [footer],
+    ]
+    return "\n".join(line for section in sections for line in section) + "\n"
+
+
+def model_card(
+    version: dict[str, Any],
+    gate: dict[str, Any],
+    description: str,
+    contract_columns: list[str],
+    target: str,
+    excluded: list[str],
+) -> str:
+    """A model card for one registered version: what it is for, what it learned from, how well
+    it does, how it treats groups, and how it was made."""
+    tags = version["tags"]
+    features = [column for column in contract_columns if column not in excluded]
+    metrics = (gate.get("challenger") or {}).get("metrics") or {}
+    risk = gate.get("risk") or {}
+    lines = [
+        f"# Model card: {version['name']} version {version['version']}",
+        "",
+        "## Intended use",
+        "",
+        description,
+        "",
+        f"Owner: @{tags.get('owner.model', '?')}. Risk approver: @{tags.get('owner.risk', '?')}.",
+        "",
+        "## Data",
+        "",
+        f"- Training data md5 `{tags.get('lineage.data_md5')}`; train split "
+        f"`{tags.get('lineage.train_md5')}`; frozen evaluation split "
+        f"`{tags.get('lineage.eval_md5')}`.",
+        f"- Target `{target}`; features: {', '.join(features)}.",
+        f"- Not used as features: {', '.join(excluded) or 'none'}.",
+        "",
+        "## Metrics on the evaluation split",
+        "",
+        "| metric | value |",
+        "|---|---:|",
+        *[f"| {name} | {value:.4f} |" for name, value in metrics.items()],
+        "",
+        f"Gate verdict: **{gate.get('verdict', 'unknown')}**.",
+        "",
+        "## Risk",
+        "",
+    ]
+    if risk.get("enabled"):
+        lines += [
+            f"Sensitive column `{risk['column']}`: disparate impact "
+            f"{_number(risk.get('disparate_impact'), 3)}, equal-opportunity difference "
+            f"{_number(risk.get('equal_opportunity_difference'), 3)}; "
+            f"{'passed' if risk.get('passed') else 'failed'}.",
+        ]
+    else:
+        lines.append("The risk gate is off (no sensitive column).")
+    lines += ["", "## Lineage", "", "| tag | value |", "|---|---|"]
+    lines += [f"| `{key}` | `{value}` |" for key, value in sorted(tags.items())]
+    return "\n".join(lines) + "\n"
