@@ -11,6 +11,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -122,16 +123,16 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real `mlflow server` on loopback with a sqlite store and proxied artifacts, shared by
-    the session; stopped (with its workers) at the end."""
-    root = tmp_path_factory.mktemp("mlflow")
+@contextmanager
+def running_mlflow_server(
+    root: Path, *options: str, extra_env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """A real `mlflow server` on a free loopback port with a sqlite store and proxied artifacts
+    under `root`; yields its URI once it answers, and stops it (with its workers) after."""
     port = free_port()
-    uri = f"http://127.0.0.1:{port}"
-    executable = Path(sys.executable).parent / "mlflow"
     command = [
-        str(executable), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+        str(Path(sys.executable).parent / "mlflow"), "server", *options,
+        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
         "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
         "--artifacts-destination", str(root / "artifacts"),
     ]  # fmt: skip
@@ -139,17 +140,27 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         **os.environ,
         "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
         "MLFLOW_DISABLE_TELEMETRY": "true",
+        **(extra_env or {}),
     }
     with (root / "server.log").open("w") as log:
         server = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
-        )
+            command, cwd=root, stdout=log, stderr=subprocess.STDOUT, env=env,
+            start_new_session=True,
+        )  # fmt: skip
     try:
+        uri = f"http://127.0.0.1:{port}"
         tracking.check_tracking(uri, wait_seconds=120)
         yield uri
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=60)
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The session's MLflow server, shared by every registry test."""
+    with running_mlflow_server(tmp_path_factory.mktemp("mlflow")) as uri:
+        yield uri
 
 
 class Lab:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from . import gate, lifecycle, registry, report, stages, tracking
+from . import gate, github_setup, lifecycle, registry, report, stages, tracking
 from .contract import ContractError
 from .settings import DEFAULT_PARAMS, Settings, SettingsError, load_settings
 
@@ -24,6 +24,7 @@ EXPECTED_ERRORS = (
     ContractError,
     registry.RegistryError,
     tracking.TrackingUnavailable,
+    github_setup.GithubSetupError,
     FileNotFoundError,
     ValueError,
 )
@@ -142,6 +143,13 @@ def _lineage(args: argparse.Namespace) -> int:
     return 0
 
 
+def _github_setup(args: argparse.Namespace) -> int:
+    settings = load_settings(args.params)
+    for line in github_setup.setup(settings, github_setup.client_from_env()):
+        print(line)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="{{ cookiecutter.project_slug }}", description=__doc__)
     parser.add_argument(
@@ -217,6 +225,11 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument("--data-md5", default=None, help="versions trained on this DVC md5")
     query.add_argument("--version", type=int, default=None, help="one version, in full")
     lineage_command.add_argument("--json", action="store_true", help="machine-readable output")
+    command(
+        "github-setup",
+        _github_setup,
+        "Set up GitHub (GITHUB_TOKEN): environment reviewers, branch protection, override label.",
+    )
     return parser
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -21,6 +21,10 @@ LOWER_IS_BETTER = frozenset({"log_loss", "brier"})
 # A registered model name goes into registry queries: keep it to plain characters.
 MODEL_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
 GITHUB_HANDLE = r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}(/[A-Za-z0-9][A-Za-z0-9_-]{0,99})?$"
+# owner/name; "." and ".." are refused separately (the pattern engine has no lookahead).
+GITHUB_REPOSITORY = r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9_.-]{1,100}$"
+# A branch name that goes into API paths as it is: no spaces, wildcards or `..`.
+BRANCH_NAME = r"^[A-Za-z0-9_][A-Za-z0-9_./-]{0,243}$"
 
 
 class SettingsError(ValueError):
@@ -108,6 +112,28 @@ class TrackingSettings(Section):
     risk_approver: str = Field(pattern=GITHUB_HANDLE)
 
 
+GithubHandle = Annotated[str, Field(pattern=GITHUB_HANDLE)]
+
+
+class GithubSettings(Section):
+    """What `github-setup` configures on the repository. Reviewers are user names or
+    org/team-slug; GitHub takes at most six per environment."""
+
+    repository: str = Field(pattern=GITHUB_REPOSITORY)
+    default_branch: str = Field(pattern=BRANCH_NAME)
+    required_check: str = Field(min_length=1)
+    staging_reviewers: tuple[GithubHandle, ...] = Field(min_length=1, max_length=6)
+    production_reviewers: tuple[GithubHandle, ...] = Field(min_length=1, max_length=6)
+
+    @model_validator(mode="after")
+    def _names_are_usable(self) -> GithubSettings:
+        if self.repository.split("/")[1] in {".", ".."}:
+            raise ValueError(f"repository {self.repository!r} is not owner/name")
+        if ".." in self.default_branch or self.default_branch.endswith((".", "/", ".lock")):
+            raise ValueError(f"default_branch {self.default_branch!r} is not a branch name")
+        return self
+
+
 class Settings(Section):
     data: DataSettings
     split: SplitSettings
@@ -116,6 +142,7 @@ class Settings(Section):
     gate: GateSettings
     fairness: FairnessSettings
     tracking: TrackingSettings
+    github: GithubSettings
 
 
 def explain(error: ValidationError, source: Path) -> str:

@@ -1,0 +1,252 @@
+"""Configure the GitHub repository the pipeline's governance relies on, idempotently.
+
+- environments `staging` and `production`: required reviewers (resolved to numeric ids),
+  no self-review, deployments only from the default branch (a custom branch policy);
+- branch protection on the default branch: the aggregate check and a code-owner review;
+- the PR label that overrides a performance failure of the gate.
+
+Running it again changes nothing that is already right and creates nothing twice. It talks to
+the REST API with the standard library only: `GITHUB_TOKEN` (repository administration, and
+organisation members read for a team reviewer) and `GITHUB_API_URL` (set by GitHub Actions,
+for GitHub Enterprise Server too; default https://api.github.com).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from .settings import Settings
+
+API_VERSION = "2022-11-28"
+DEFAULT_API_URL = "https://api.github.com"
+ENVIRONMENTS = ("staging", "production")
+LABEL_COLOR = "d93f0b"
+LABEL_DESCRIPTION = "Lets a PR merge although the model gate failed on performance (never risk)"
+TIMEOUT_SECONDS = 30
+
+
+class GithubSetupError(Exception):
+    """The repository could not be configured; the message says which call failed and why."""
+
+
+class GithubApiError(GithubSetupError):
+    """GitHub answered an HTTP error: one line with the method, path, status and its message."""
+
+    def __init__(self, method: str, path: str, status: int, message: str) -> None:
+        self.method, self.path, self.status = method, path, status
+        detail = f": {message}" if message else ""
+        super().__init__(f"GitHub API {method} {path} -> {status}{detail}")
+
+
+def segment(value: str) -> str:
+    """One URL path segment: everything but unreserved characters escaped (`/` too)."""
+    return quote(value, safe="")
+
+
+@dataclass(frozen=True)
+class Client:
+    """The REST API at base_url, authenticated with a bearer token."""
+
+    base_url: str
+    token: str
+
+    def request(self, method: str, path: str, body: object = None) -> Any:
+        """Send one request; return the decoded JSON answer (None when there is none)."""
+        data = None if body is None else json.dumps(body).encode("utf-8")
+        request = urllib.request.Request(self.base_url + path, data=data, method=method)
+        request.add_header("Accept", "application/vnd.github+json")
+        request.add_header("Authorization", f"Bearer {self.token}")
+        request.add_header("X-GitHub-Api-Version", API_VERSION)
+        request.add_header("User-Agent", f"{__package__}-github-setup")
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
+                raw = response.read()
+        except urllib.error.HTTPError as error:
+            raise GithubApiError(method, path, error.code, _message(error)) from None
+        except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
+            reason = getattr(error, "reason", error)
+            raise GithubSetupError(
+                f"GitHub API {method} {path}: cannot reach {self.base_url}: {reason}"
+            ) from None
+        return json.loads(raw) if raw.strip() else None
+
+    def get_or_none(self, path: str) -> Any:
+        """GET, with a 404 answered as None instead of an error."""
+        try:
+            return self.request("GET", path)
+        except GithubApiError as error:
+            if error.status == 404:
+                return None
+            raise
+
+
+def _message(error: urllib.error.HTTPError) -> str:
+    """GitHub's own explanation of an error, on one line (its JSON `message`, and any details)."""
+    try:
+        payload = json.loads(error.read() or b"{}")
+    except (ValueError, OSError):
+        payload = {}
+    if not isinstance(payload, dict):
+        payload = {}
+    parts = [str(payload.get("message") or error.reason or "")]
+    for item in payload.get("errors") or []:
+        if isinstance(item, dict):
+            parts.append(str(item.get("message") or item.get("code") or ""))
+        else:
+            parts.append(str(item))
+    return " ".join("; ".join(part for part in parts if part).split())
+
+
+def client_from_env(environ: Mapping[str, str] = os.environ) -> Client:
+    """A client for GITHUB_API_URL with GITHUB_TOKEN; no token is an error before any request."""
+    token = environ.get("GITHUB_TOKEN", "").strip()
+    if not token:
+        raise GithubSetupError(
+            "GITHUB_TOKEN is not set: export a token that may administer the repository "
+            "(and read organisation teams, for a team reviewer)"
+        )
+    base_url = (environ.get("GITHUB_API_URL") or DEFAULT_API_URL).strip().rstrip("/")
+    return Client(base_url=base_url, token=token)
+
+
+@dataclass(frozen=True)
+class Reviewer:
+    handle: str
+    type: str  # "User" or "Team", as the environments API spells it
+    id: int
+
+    def describe(self) -> str:
+        return f"{self.handle} ({self.type} {self.id})"
+
+    def payload(self) -> dict[str, object]:
+        return {"type": self.type, "id": self.id}
+
+
+def resolve_reviewer(client: Client, handle: str) -> Reviewer:
+    """A user name -> GET /users/{username}; org/team-slug -> GET /orgs/{org}/teams/{slug}."""
+    if "/" in handle:
+        org, slug = handle.split("/", 1)
+        path = f"/orgs/{segment(org)}/teams/{segment(slug)}"
+        found = client.get_or_none(path)
+        if found is None:
+            raise GithubSetupError(
+                f"reviewer {handle!r}: GET {path} -> 404: no such team, or the token cannot "
+                "see the organisation's teams"
+            )
+        return Reviewer(handle, "Team", int(found["id"]))
+    path = f"/users/{segment(handle)}"
+    found = client.get_or_none(path)
+    if found is None:
+        raise GithubSetupError(f"reviewer {handle!r}: GET {path} -> 404: no such GitHub user")
+    if found.get("type", "User") != "User":
+        raise GithubSetupError(
+            f"reviewer {handle!r} is a GitHub {found['type']}, not a user: "
+            "name a team as org/team-slug"
+        )
+    return Reviewer(handle, "User", int(found["id"]))
+
+
+def configure_environment(
+    client: Client, repository: str, name: str, reviewers: list[Reviewer], branch: str
+) -> str:
+    """Create or update one environment, then make sure `branch` may deploy to it."""
+    path = f"/repos/{repository}/environments/{segment(name)}"
+    client.request(
+        "PUT",
+        path,
+        {
+            "wait_timer": 0,
+            "prevent_self_review": True,
+            "reviewers": [reviewer.payload() for reviewer in reviewers],
+            # Custom policies, not "protected branches": only the names listed may deploy.
+            "deployment_branch_policy": {
+                "protected_branches": False,
+                "custom_branch_policies": True,
+            },
+        },
+    )
+    policy = ensure_branch_policy(client, repository, name, branch)
+    names = ", ".join(reviewer.describe() for reviewer in reviewers)
+    return (
+        f"environment {name}: reviewers {names}; self-review prevented; "
+        f"deploys only from {branch} (branch policy {policy})"
+    )
+
+
+def ensure_branch_policy(client: Client, repository: str, environment: str, branch: str) -> str:
+    """Add the deployment branch policy for `branch` unless the environment already has it."""
+    path = f"/repos/{repository}/environments/{segment(environment)}/deployment-branch-policies"
+    listed = client.request("GET", f"{path}?per_page=100") or {}
+    for policy in listed.get("branch_policies") or []:
+        if policy.get("name") == branch and policy.get("type", "branch") == "branch":
+            return "already present"
+    client.request("POST", path, {"name": branch, "type": "branch"})
+    return "added"
+
+
+def protect_branch(client: Client, repository: str, branch: str, check: str) -> str:
+    """Require the aggregate check (branch up to date) and one code-owner approval, for admins
+    too; stale approvals are dismissed by a new push. PUT replaces the whole protection."""
+    client.request(
+        "PUT",
+        f"/repos/{repository}/branches/{segment(branch)}/protection",
+        {
+            "required_status_checks": {"strict": True, "contexts": [check]},
+            "enforce_admins": True,
+            "required_pull_request_reviews": {
+                "dismiss_stale_reviews": True,
+                "require_code_owner_reviews": True,
+                "required_approving_review_count": 1,
+            },
+            "restrictions": None,
+        },
+    )
+    return (
+        f"branch {branch}: protected; requires check {check!r} (up to date), "
+        "1 code-owner approval, stale approvals dismissed, admins included"
+    )
+
+
+def ensure_label(client: Client, repository: str, name: str) -> str:
+    """Create the override label if the repository does not have it; an existing one is kept
+    as it is (its colour and description may have been chosen on purpose)."""
+    if client.get_or_none(f"/repos/{repository}/labels/{segment(name)}") is not None:
+        return f"label {name}: already exists"
+    client.request(
+        "POST",
+        f"/repos/{repository}/labels",
+        {"name": name, "color": LABEL_COLOR, "description": LABEL_DESCRIPTION},
+    )
+    return f"label {name}: created"
+
+
+def setup(settings: Settings, client: Client) -> list[str]:
+    """Configure everything; one line per thing done. Every reviewer is resolved before the
+    first write, so a misspelt handle changes nothing."""
+    github = settings.github
+    owner, name = github.repository.split("/")
+    repository = f"{segment(owner)}/{segment(name)}"
+    handles = {"staging": github.staging_reviewers, "production": github.production_reviewers}
+    resolved: dict[str, Reviewer] = {}
+    for handle in (*github.staging_reviewers, *github.production_reviewers):
+        if handle not in resolved:
+            resolved[handle] = resolve_reviewer(client, handle)
+    reviewers = {env: [resolved[handle] for handle in handles[env]] for env in ENVIRONMENTS}
+    done = [
+        configure_environment(
+            client, repository, environment, reviewers[environment], github.default_branch
+        )
+        for environment in ENVIRONMENTS
+    ]
+    done.append(protect_branch(client, repository, github.default_branch, github.required_check))
+    done.append(ensure_label(client, repository, settings.gate.override_label))
+    return done

@@ -1,0 +1,438 @@
+"""`github-setup` against a fake GitHub REST API: a real HTTP server on loopback that records
+every request and answers the way GitHub's REST documentation describes."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import pytest
+import yaml
+
+from {{ cookiecutter.package_name }}.cli import main
+from {{ cookiecutter.package_name }}.github_setup import API_VERSION
+from {{ cookiecutter.package_name }}.settings import Settings, SettingsError, parse_settings
+
+TOKEN = "test-token-123"
+REPO = "acme/credit-model"
+USERS = {"model-owner": 101, "risk-approver": 202}
+TEAMS = {("acme", "risk-team"): 303}
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    query: str
+    body: Any
+    headers: dict[str, str]
+
+
+@dataclass
+class FakeGitHub:
+    """The state of one fake repository, and every request it was sent."""
+
+    url: str = ""
+    requests: list[Recorded] = field(default_factory=list)
+    users: dict[str, int] = field(default_factory=lambda: dict(USERS))
+    teams: dict[tuple[str, str], int] = field(default_factory=lambda: dict(TEAMS))
+    labels: dict[str, dict[str, Any]] = field(default_factory=dict)
+    environments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    branch_policies: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    protection: dict[str, Any] = field(default_factory=dict)
+    # (method, path) -> (status, message): answer that call with an error
+    failures: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)
+    next_id: int = 1000
+
+    def calls(self) -> list[tuple[str, str]]:
+        return [(r.method, r.path) for r in self.requests]
+
+    def bodies(self, method: str, pattern: str) -> list[Any]:
+        return [r.body for r in self.requests if r.method == method and re.search(pattern, r.path)]
+
+    def new_id(self) -> int:
+        self.next_id += 1
+        return self.next_id
+
+    def answer(self, method: str, path: str, body: Any) -> tuple[int, Any]:
+        """GitHub's documented answer to one call: (status, JSON body)."""
+        if (method, path) in self.failures:
+            status, message = self.failures[(method, path)]
+            return status, {"message": message, "documentation_url": "https://docs.github.com"}
+        parts = [unquote(part) for part in path.strip("/").split("/")]
+        repo = f"repos/{REPO}".split("/")
+        match method, parts:
+            case "GET", ["users", login]:
+                if login not in self.users:
+                    return 404, {"message": "Not Found"}
+                return 200, {"login": login, "id": self.users[login], "type": "User"}
+            case "GET", ["orgs", org, "teams", slug]:
+                if (org, slug) not in self.teams:
+                    return 404, {"message": "Not Found"}
+                return 200, {"id": self.teams[(org, slug)], "slug": slug, "name": slug}
+            case "PUT", [*prefix, "environments", name] if prefix == repo:
+                self.environments[name] = body
+                return 200, {"id": self.new_id(), "name": name, "protection_rules": []}
+            case "GET", [*prefix, "environments", name, "deployment-branch-policies"] if (
+                prefix == repo
+            ):
+                policies = self.branch_policies.get(name, [])
+                return 200, {"total_count": len(policies), "branch_policies": policies}
+            case "POST", [*prefix, "environments", name, "deployment-branch-policies"] if (
+                prefix == repo
+            ):
+                custom = (self.environments.get(name) or {}).get("deployment_branch_policy") or {}
+                if not custom.get("custom_branch_policies"):
+                    return 404, {"message": "Not Found"}
+                policy = {"id": self.new_id(), "name": body["name"], "type": body["type"]}
+                self.branch_policies.setdefault(name, []).append(policy)
+                return 200, policy
+            case "PUT", [*prefix, "branches", branch, "protection"] if prefix == repo:
+                self.protection[branch] = body
+                return 200, {"url": f"{self.url}{path}"}
+            case "GET", [*prefix, "labels", name] if prefix == repo:
+                if name not in self.labels:
+                    return 404, {"message": "Not Found"}
+                return 200, self.labels[name]
+            case "POST", [*prefix, "labels"] if prefix == repo:
+                if body["name"] in self.labels:
+                    return 422, {"message": "Validation Failed", "errors": [
+                        {"resource": "Label", "code": "already_exists", "field": "name"}
+                    ]}  # fmt: skip
+                self.labels[body["name"]] = {"id": self.new_id(), **body, "default": False}
+                return 201, self.labels[body["name"]]
+        return 404, {"message": "Not Found"}
+
+
+def handler_for(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def _handle(self) -> None:
+            url = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            body = json.loads(raw) if raw else None
+            # Header names are case-insensitive (urllib sends "X-github-api-version").
+            headers = {name.lower(): value for name, value in self.headers.items()}
+            fake.requests.append(Recorded(self.command, url.path, url.query, body, headers))
+            if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+                status, answer = 401, {"message": "Bad credentials"}
+            else:
+                status, answer = fake.answer(self.command, url.path, body)
+            data = json.dumps(answer).encode("utf-8")
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_PUT = do_POST = do_PATCH = do_DELETE = _handle
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # keep pytest's output clean
+
+    return Handler
+
+
+@pytest.fixture
+def github(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
+    """A fake GitHub API on 127.0.0.1, with GITHUB_API_URL and GITHUB_TOKEN pointing at it."""
+    fake = FakeGitHub()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(fake))
+    server.daemon_threads = True
+    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    monkeypatch.setenv("GITHUB_API_URL", fake.url)
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    try:
+        yield fake
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def write_params(params_path: Path, tmp_path: Path, **github: Any) -> Path:
+    """The shipped params with a known github section (and override label), plus changes."""
+    raw: dict[str, Any] = yaml.safe_load(params_path.read_text(encoding="utf-8"))
+    raw["gate"]["override_label"] = "gate-override"
+    raw["github"] = {
+        "repository": REPO,
+        "default_branch": "main",
+        "required_check": "gate",
+        "staging_reviewers": ["model-owner"],
+        "production_reviewers": ["risk-approver"],
+        **github,
+    }
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def params(params_path: Path, tmp_path: Path) -> Path:
+    return write_params(params_path, tmp_path)
+
+
+def run(params: Path) -> int:
+    return main(["--params", str(params), "github-setup"])
+
+
+FIRST_RUN = [
+    ("GET", "/users/model-owner"),
+    ("GET", "/users/risk-approver"),
+    ("PUT", f"/repos/{REPO}/environments/staging"),
+    ("GET", f"/repos/{REPO}/environments/staging/deployment-branch-policies"),
+    ("POST", f"/repos/{REPO}/environments/staging/deployment-branch-policies"),
+    ("PUT", f"/repos/{REPO}/environments/production"),
+    ("GET", f"/repos/{REPO}/environments/production/deployment-branch-policies"),
+    ("POST", f"/repos/{REPO}/environments/production/deployment-branch-policies"),
+    ("PUT", f"/repos/{REPO}/branches/main/protection"),
+    ("GET", f"/repos/{REPO}/labels/gate-override"),
+    ("POST", f"/repos/{REPO}/labels"),
+]
+
+
+def test_first_run_makes_exactly_these_calls(
+    github: FakeGitHub, params: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A first run resolves the reviewers, then configures both environments, the branch
+    protection and the label, in that order, and prints one line per thing done."""
+    assert run(params) == 0
+    assert github.calls() == FIRST_RUN
+    out = capsys.readouterr().out.splitlines()
+    assert out == [
+        "environment staging: reviewers model-owner (User 101); self-review prevented; "
+        "deploys only from main (branch policy added)",
+        "environment production: reviewers risk-approver (User 202); self-review prevented; "
+        "deploys only from main (branch policy added)",
+        "branch main: protected; requires check 'gate' (up to date), 1 code-owner approval, "
+        "stale approvals dismissed, admins included",
+        "label gate-override: created",
+    ]
+
+
+def test_environment_bodies_have_the_documented_shape(github: FakeGitHub, params: Path) -> None:
+    """Each environment gets its reviewers as numeric ids typed User, no self-review, and
+    deployments limited to custom branch policies naming only main."""
+    assert run(params) == 0
+    expected_reviewers = {"staging": 101, "production": 202}
+    for name, user_id in expected_reviewers.items():
+        assert github.environments[name] == {
+            "wait_timer": 0,
+            "prevent_self_review": True,
+            "reviewers": [{"type": "User", "id": user_id}],
+            "deployment_branch_policy": {
+                "protected_branches": False,
+                "custom_branch_policies": True,
+            },
+        }
+        assert github.bodies("POST", f"/environments/{name}/deployment-branch-policies$") == [
+            {"name": "main", "type": "branch"}
+        ]
+
+
+def test_branch_protection_and_label_bodies(github: FakeGitHub, params: Path) -> None:
+    """main is protected by the `gate` check and one code-owner approval (stale approvals
+    dismissed, no push restrictions), and the override label is created by its name."""
+    assert run(params) == 0
+    assert github.protection["main"] == {
+        "required_status_checks": {"strict": True, "contexts": ["gate"]},
+        "enforce_admins": True,
+        "required_pull_request_reviews": {
+            "dismiss_stale_reviews": True,
+            "require_code_owner_reviews": True,
+            "required_approving_review_count": 1,
+        },
+        "restrictions": None,
+    }
+    [label] = github.bodies("POST", r"/labels$")
+    assert label["name"] == "gate-override"
+    assert re.fullmatch(r"[0-9a-f]{6}", label["color"])
+    assert 0 < len(label["description"]) <= 100
+
+
+def test_every_request_sends_the_token_and_api_headers(github: FakeGitHub, params: Path) -> None:
+    """Every request carries the token as a Bearer credential and GitHub's JSON media type and
+    API version headers; bodies are sent as JSON."""
+    assert run(params) == 0
+    assert github.requests
+    for request in github.requests:
+        assert request.headers["authorization"] == f"Bearer {TOKEN}"
+        assert request.headers["accept"] == "application/vnd.github+json"
+        assert request.headers["x-github-api-version"] == API_VERSION == "2022-11-28"
+        if request.body is not None:
+            assert request.headers["content-type"] == "application/json"
+
+
+def test_second_run_creates_nothing_twice(
+    github: FakeGitHub, params: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Run again against a repository that already has the branch policies and the label, it
+    sends no POST, so nothing is duplicated, and says what was already there."""
+    assert run(params) == 0
+    first = len(github.requests)
+    capsys.readouterr()
+    assert run(params) == 0
+    second = github.requests[first:]
+    assert [r for r in second if r.method == "POST"] == []
+    assert {r.method for r in second} == {"GET", "PUT"}
+    assert {name: len(p) for name, p in github.branch_policies.items()} == {
+        "staging": 1,
+        "production": 1,
+    }
+    out = capsys.readouterr().out
+    assert out.count("branch policy already present") == 2
+    assert "label gate-override: already exists" in out
+
+
+def test_existing_policy_and_label_are_found_in_a_preconfigured_repository(
+    github: FakeGitHub, params: Path
+) -> None:
+    """A repository set up by hand (a main policy among others, the label present) gets no POST
+    at all: the listed policies and the label are recognised."""
+    for name in ("staging", "production"):
+        github.branch_policies[name] = [
+            {"id": 1, "node_id": "x", "name": "release/*", "type": "branch"},
+            {"id": 2, "node_id": "y", "name": "main", "type": "branch"},
+        ]
+    github.labels["gate-override"] = {"id": 9, "name": "gate-override", "color": "ededed"}
+    assert run(params) == 0
+    assert [call for call in github.calls() if call[0] == "POST"] == []
+    assert github.labels["gate-override"]["color"] == "ededed"  # left as it was
+
+
+def test_team_reviewer_resolves_through_the_org_teams_endpoint(
+    github: FakeGitHub, params_path: Path, tmp_path: Path
+) -> None:
+    """An org/team-slug reviewer is looked up with GET /orgs/{org}/teams/{slug} and sent as a
+    Team with its numeric id."""
+    params = write_params(params_path, tmp_path, production_reviewers=["acme/risk-team"])
+    assert run(params) == 0
+    assert ("GET", "/orgs/acme/teams/risk-team") in github.calls()
+    assert not any(path.startswith("/users/acme") for _, path in github.calls())
+    assert github.environments["production"]["reviewers"] == [{"type": "Team", "id": 303}]
+
+
+@pytest.mark.parametrize("token", [None, "", "   "], ids=["unset", "empty", "blank"])
+def test_missing_token_stops_before_any_request(
+    github: FakeGitHub,
+    params: Path,
+    token: str | None,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Without a usable GITHUB_TOKEN the command exits 1 naming the variable and sends nothing."""
+    if token is None:
+        monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    else:
+        monkeypatch.setenv("GITHUB_TOKEN", token)
+    assert run(params) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: GITHUB_TOKEN is not set")
+    assert github.requests == []
+
+
+def test_forbidden_branch_protection_is_one_line_naming_the_call(
+    github: FakeGitHub, params: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A 403 on branch protection exits 1 with one line naming the method, path, status and
+    GitHub's message, and the steps after it are not attempted."""
+    path = f"/repos/{REPO}/branches/main/protection"
+    github.failures[("PUT", path)] = (403, "Resource not accessible by integration")
+    assert run(params) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err == [f"error: GitHub API PUT {path} -> 403: Resource not accessible by integration"]
+    assert github.calls()[-1] == ("PUT", path)  # the label was not touched
+
+
+def test_unknown_user_is_named_and_nothing_is_changed(
+    github: FakeGitHub, params_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A reviewer GitHub does not know (404) exits 1 with an error naming the handle, before
+    any environment, protection or label is written."""
+    params = write_params(params_path, tmp_path, production_reviewers=["no-such-person"])
+    assert run(params) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: reviewer 'no-such-person'")
+    assert "/users/no-such-person -> 404" in err
+    assert {method for method, _ in github.calls()} == {"GET"}
+
+
+def test_unknown_team_is_named(
+    github: FakeGitHub, params_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A team GitHub does not show the token (404) exits 1 naming the org/team handle."""
+    params = write_params(params_path, tmp_path, staging_reviewers=["acme/ghosts"])
+    assert run(params) == 1
+    assert capsys.readouterr().err.startswith("error: reviewer 'acme/ghosts'")
+    assert {method for method, _ in github.calls()} == {"GET"}
+
+
+def test_wrong_token_is_reported_with_githubs_message(
+    github: FakeGitHub,
+    params: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A token GitHub refuses (401) exits 1 at the first call, with GitHub's message."""
+    monkeypatch.setenv("GITHUB_TOKEN", "wrong")
+    assert run(params) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "error: GitHub API GET /users/model-owner -> 401: Bad credentials"
+    ]
+    assert len(github.requests) == 1
+
+
+def test_unreachable_api_is_one_line(
+    params: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With nothing listening at GITHUB_API_URL the command exits 1 with one line naming it."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    monkeypatch.setenv("GITHUB_API_URL", url)
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    assert run(params) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1
+    assert err[0].startswith("error: GitHub API GET /users/model-owner: cannot reach " + url)
+
+
+def test_shipped_reviewers_are_the_owner_and_the_risk_approver(settings: Settings) -> None:
+    """The shipped params.yaml gives staging to the model owner and production to the risk
+    approver, and requires the `gate` check on main."""
+    assert settings.github.staging_reviewers == (settings.tracking.model_owner,)
+    assert settings.github.production_reviewers == (settings.tracking.risk_approver,)
+    assert (settings.github.default_branch, settings.github.required_check) == ("main", "gate")
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "problem"),
+    [
+        ("repository", "credit-model", "github.repository"),
+        ("repository", "acme/..", "github"),
+        ("staging_reviewers", ["@model-owner"], "github.staging_reviewers.0"),
+        ("production_reviewers", [], "github.production_reviewers"),
+        ("production_reviewers", [f"user{i}" for i in range(7)], "github.production_reviewers"),
+        ("default_branch", "feature/*", "github.default_branch"),
+    ],
+)
+def test_bad_github_settings_are_refused_by_key(
+    params_path: Path, key: str, value: Any, problem: str
+) -> None:
+    """A repository that is not owner/name, a handle with `@`, no reviewers or more than six,
+    or a wildcard branch is refused with a line naming the key."""
+    raw: dict[str, Any] = yaml.safe_load(params_path.read_text(encoding="utf-8"))
+    raw["github"][key] = value
+    with pytest.raises(SettingsError) as caught:
+        parse_settings(raw, params_path)
+    assert f": {problem}: " in str(caught.value)
