@@ -14,6 +14,7 @@ here, on the same frozen evaluation split. Three kinds of outcome, reported sepa
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -340,7 +341,5 @@ def _risk(
 
 
 def write_result(result: dict[str, Any], path: Path) -> None:
-    import json
-
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n", encoding="utf-8")

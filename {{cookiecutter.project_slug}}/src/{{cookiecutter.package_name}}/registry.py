@@ -87,14 +87,16 @@ def connect() -> Any:
     return MlflowClient()
 
 
-def _version(client: Any, name: str, number: int | str, aliases: dict[str, int]) -> Version:
-    found = client.get_model_version(name, str(number))
+def _as_version(found: Any, name: str, alias_map: dict[str, int]) -> Version:
+    """Our Version from MLflow's ModelVersion; aliases come from the registered model, because
+    search results carry none."""
+    number = int(found.version)
     return Version(
         name=name,
-        number=int(found.version),
+        number=number,
         run_id=found.run_id or "",
         tags=dict(found.tags),
-        aliases=tuple(sorted(a for a, v in aliases.items() if v == int(found.version))),
+        aliases=tuple(sorted(a for a, n in alias_map.items() if n == number)),
     )
 
 
@@ -111,29 +113,17 @@ def aliases(client: Any, name: str) -> dict[str, int]:
 
 
 def all_versions(client: Any, name: str) -> list[Version]:
-    """Every version of the model, oldest first (search results carry no aliases: we add them)."""
+    """Every version of the model, oldest first."""
     by_alias = aliases(client, name)
     with registry_errors(f"listing versions of {name!r}"):
         found = client.search_model_versions(f"name = '{name}'")
-    return sorted(
-        (
-            Version(
-                name=name,
-                number=int(v.version),
-                run_id=v.run_id or "",
-                tags=dict(v.tags),
-                aliases=tuple(sorted(a for a, n in by_alias.items() if n == int(v.version))),
-            )
-            for v in found
-        ),
-        key=lambda v: v.number,
-    )
+    return sorted((_as_version(v, name, by_alias) for v in found), key=lambda v: v.number)
 
 
 def get_version(client: Any, name: str, number: int) -> Version:
     by_alias = aliases(client, name)
     with registry_errors(f"reading {name} version {number}"):
-        return _version(client, name, number, by_alias)
+        return _as_version(client.get_model_version(name, str(number)), name, by_alias)
 
 
 def by_alias(client: Any, name: str, alias: str) -> Version | None:
