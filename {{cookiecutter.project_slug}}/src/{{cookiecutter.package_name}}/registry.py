@@ -158,7 +158,8 @@ def version_for_commit(client: Any, name: str, sha: str) -> Version | None:
 def register(
     client: Any, name: str, run: tracking.RunInfo, extra_tags: dict[str, str]
 ) -> tuple[Version, bool]:
-    """Register the run's model once per commit and point `staging` at it.
+    """Register the run's model once per commit, then point `staging` at the version of the
+    newest commit registered (usually this one; never an older one).
 
     Returns the version and whether it was created now. Concurrent registrations of the same
     commit can both create a version; the later ones are deleted again, so one survives.
