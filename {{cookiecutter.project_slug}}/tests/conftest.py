@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 import pytest
 import yaml
+from fake_github import FakeGitHub, running_fake_github
 
 from {{ cookiecutter.package_name }} import data, lineage, registry, stages, tracking, training
 from {{ cookiecutter.package_name }}.contract import Contract, load_contract
@@ -236,3 +237,10 @@ def lab(mlflow_server: str, tmp_params: Path, monkeypatch: pytest.MonkeyPatch) -
         }
     )
     return Lab(settings)
+
+
+@pytest.fixture
+def github(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
+    """A fake GitHub REST API on loopback; GITHUB_API_URL and GITHUB_TOKEN point at it."""
+    with running_fake_github(monkeypatch) as fake:
+        yield fake

@@ -3,161 +3,18 @@ every request and answers the way GitHub's REST documentation describes."""
 
 from __future__ import annotations
 
-import json
 import re
 import socket
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import pytest
 import yaml
+from fake_github import REPO, TOKEN, FakeGitHub
 
 from {{ cookiecutter.package_name }}.cli import main
-from {{ cookiecutter.package_name }}.github_setup import API_VERSION
+from {{ cookiecutter.package_name }}.github_api import API_VERSION
 from {{ cookiecutter.package_name }}.settings import Settings, SettingsError, parse_settings
-
-TOKEN = "test-token-123"
-REPO = "acme/credit-model"
-USERS = {"model-owner": 101, "risk-approver": 202}
-TEAMS = {("acme", "risk-team"): 303}
-
-
-@dataclass
-class Recorded:
-    method: str
-    path: str
-    query: str
-    body: Any
-    headers: dict[str, str]
-
-
-@dataclass
-class FakeGitHub:
-    """The state of one fake repository, and every request it was sent."""
-
-    url: str = ""
-    requests: list[Recorded] = field(default_factory=list)
-    users: dict[str, int] = field(default_factory=lambda: dict(USERS))
-    teams: dict[tuple[str, str], int] = field(default_factory=lambda: dict(TEAMS))
-    labels: dict[str, dict[str, Any]] = field(default_factory=dict)
-    environments: dict[str, dict[str, Any]] = field(default_factory=dict)
-    branch_policies: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    protection: dict[str, Any] = field(default_factory=dict)
-    # (method, path) -> (status, message): answer that call with an error
-    failures: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)
-    next_id: int = 1000
-
-    def calls(self) -> list[tuple[str, str]]:
-        return [(r.method, r.path) for r in self.requests]
-
-    def bodies(self, method: str, pattern: str) -> list[Any]:
-        return [r.body for r in self.requests if r.method == method and re.search(pattern, r.path)]
-
-    def new_id(self) -> int:
-        self.next_id += 1
-        return self.next_id
-
-    def answer(self, method: str, path: str, body: Any) -> tuple[int, Any]:
-        """GitHub's documented answer to one call: (status, JSON body)."""
-        if (method, path) in self.failures:
-            status, message = self.failures[(method, path)]
-            return status, {"message": message, "documentation_url": "https://docs.github.com"}
-        parts = [unquote(part) for part in path.strip("/").split("/")]
-        repo = f"repos/{REPO}".split("/")
-        match method, parts:
-            case "GET", ["users", login]:
-                if login not in self.users:
-                    return 404, {"message": "Not Found"}
-                return 200, {"login": login, "id": self.users[login], "type": "User"}
-            case "GET", ["orgs", org, "teams", slug]:
-                if (org, slug) not in self.teams:
-                    return 404, {"message": "Not Found"}
-                return 200, {"id": self.teams[(org, slug)], "slug": slug, "name": slug}
-            case "PUT", [*prefix, "environments", name] if prefix == repo:
-                self.environments[name] = body
-                return 200, {"id": self.new_id(), "name": name, "protection_rules": []}
-            case "GET", [*prefix, "environments", name, "deployment-branch-policies"] if (
-                prefix == repo
-            ):
-                policies = self.branch_policies.get(name, [])
-                return 200, {"total_count": len(policies), "branch_policies": policies}
-            case "POST", [*prefix, "environments", name, "deployment-branch-policies"] if (
-                prefix == repo
-            ):
-                custom = (self.environments.get(name) or {}).get("deployment_branch_policy") or {}
-                if not custom.get("custom_branch_policies"):
-                    return 404, {"message": "Not Found"}
-                policy = {"id": self.new_id(), "name": body["name"], "type": body["type"]}
-                self.branch_policies.setdefault(name, []).append(policy)
-                return 200, policy
-            case "PUT", [*prefix, "branches", branch, "protection"] if prefix == repo:
-                self.protection[branch] = body
-                return 200, {"url": f"{self.url}{path}"}
-            case "GET", [*prefix, "labels", name] if prefix == repo:
-                if name not in self.labels:
-                    return 404, {"message": "Not Found"}
-                return 200, self.labels[name]
-            case "POST", [*prefix, "labels"] if prefix == repo:
-                if body["name"] in self.labels:
-                    return 422, {"message": "Validation Failed", "errors": [
-                        {"resource": "Label", "code": "already_exists", "field": "name"}
-                    ]}  # fmt: skip
-                self.labels[body["name"]] = {"id": self.new_id(), **body, "default": False}
-                return 201, self.labels[body["name"]]
-        return 404, {"message": "Not Found"}
-
-
-def handler_for(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def _handle(self) -> None:
-            url = urlsplit(self.path)
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            body = json.loads(raw) if raw else None
-            # Header names are case-insensitive (urllib sends "X-github-api-version").
-            headers = {name.lower(): value for name, value in self.headers.items()}
-            fake.requests.append(Recorded(self.command, url.path, url.query, body, headers))
-            if self.headers.get("Authorization") != f"Bearer {TOKEN}":
-                status, answer = 401, {"message": "Bad credentials"}
-            else:
-                status, answer = fake.answer(self.command, url.path, body)
-            data = json.dumps(answer).encode("utf-8")
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        do_GET = do_PUT = do_POST = do_PATCH = do_DELETE = _handle
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass  # keep pytest's output clean
-
-    return Handler
-
-
-@pytest.fixture
-def github(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
-    """A fake GitHub API on 127.0.0.1, with GITHUB_API_URL and GITHUB_TOKEN pointing at it."""
-    fake = FakeGitHub()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(fake))
-    server.daemon_threads = True
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    monkeypatch.setenv("GITHUB_API_URL", fake.url)
-    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
-    try:
-        yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 def write_params(params_path: Path, tmp_path: Path, **github: Any) -> Path:

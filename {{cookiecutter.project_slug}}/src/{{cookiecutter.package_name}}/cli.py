@@ -8,13 +8,24 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import yaml
 
-from . import gate, github_setup, lifecycle, registry, report, stages, tracking
+from . import (
+    gate,
+    github_api,
+    github_setup,
+    lifecycle,
+    registry,
+    report,
+    stages,
+    tracking,
+    workflow,
+)
 from .contract import ContractError
 from .settings import DEFAULT_PARAMS, Settings, SettingsError, load_settings
 
@@ -24,7 +35,7 @@ EXPECTED_ERRORS = (
     ContractError,
     registry.RegistryError,
     tracking.TrackingUnavailable,
-    github_setup.GithubSetupError,
+    github_api.GithubError,
     FileNotFoundError,
     ValueError,
 )
@@ -76,8 +87,15 @@ def _check_tracking(args: argparse.Namespace) -> int:
 
 def _gate(args: argparse.Namespace) -> int:
     settings = load_settings(args.params)
-    result = gate.run_gate(settings, override_by=args.override_by.strip())
+    override_by = args.override_by.strip()
+    pull_request = None
+    if args.github:
+        pull_request = lifecycle.pull_request_facts(settings)
+        override_by = override_by or (pull_request.get("label_applied_by") or "")
+    result = gate.run_gate(settings, override_by=override_by)
+    result["pull_request"] = pull_request
     gate.write_result(result, settings.gate.report)
+    workflow.set_output("verdict", result["verdict"])
     print(f"gate: {result['verdict']} (details in {settings.gate.report})")
     reasons = result["errors"] + (result["risk"] or {}).get("problems", [])
     for reason in reasons + result["performance_problems"]:
@@ -87,7 +105,7 @@ def _gate(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     settings = load_settings(args.params)
-    result = lifecycle.read_gate(settings)
+    result = lifecycle.read_gate_or_stopped(settings)
     validation_path = settings.data.validation_report
     validation = (
         json.loads(validation_path.read_text(encoding="utf-8"))
@@ -100,12 +118,21 @@ def _report(args: argparse.Namespace) -> int:
     text = report.render_report(result, validation, changes, args.base)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(text, encoding="utf-8")
+    workflow.add_summary(text)
+    workflow.set_output("report", text)
     print(text, end="")
+    return 0
+
+
+def _comment(args: argparse.Namespace) -> int:
+    body = os.environ.get("REPORT") or args.body.read_text(encoding="utf-8")
+    print(lifecycle.comment(args.pr, body))
     return 0
 
 
 def _register(args: argparse.Namespace) -> int:
     version, created = lifecycle.register(load_settings(args.params), pr=args.pr)
+    workflow.set_output("version", str(version.number))
     state = "registered" if created else "already registered"
     print(f"{state}: {version.name} version {version.number} (commit {version.git_sha})")
     return 0
@@ -113,6 +140,8 @@ def _register(args: argparse.Namespace) -> int:
 
 def _promote(args: argparse.Namespace) -> int:
     approvers = [name.strip() for name in args.approved_by.split(",") if name.strip()]
+    if args.approvals_of_run:
+        approvers += lifecycle.deployment_approvers(args.approvals_of_run, args.to)
     promoted, replaced = lifecycle.promote(
         load_settings(args.params), args.to, args.version, approvers, args.force
     )
@@ -145,7 +174,7 @@ def _lineage(args: argparse.Namespace) -> int:
 
 def _github_setup(args: argparse.Namespace) -> int:
     settings = load_settings(args.params)
-    for line in github_setup.setup(settings, github_setup.client_from_env()):
+    for line in github_setup.setup(settings, github_api.client_from_env()):
         print(line)
     return 0
 
@@ -186,6 +215,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="LOGIN",
         help="who overrides a performance failure (never a risk failure or an error)",
     )
+    gate_command.add_argument(
+        "--github",
+        action="store_true",
+        help="in GitHub Actions: read the pull request; its override label, and who applied "
+        "it, overrides",
+    )
     report_command = command("report", _report, "Write the gate report as Markdown (PR comment).")
     report_command.add_argument(
         "--base",
@@ -194,6 +229,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report_command.add_argument(
         "--output", type=Path, default=Path("reports/report.md"), help="(default: %(default)s)"
+    )
+    comment_command = command(
+        "comment",
+        _comment,
+        "Write the report as the pull request's one comment, or update it (GITHUB_TOKEN).",
+    )
+    comment_command.add_argument("--pr", type=int, required=True, help="pull request number")
+    comment_command.add_argument(
+        "--body",
+        type=Path,
+        default=Path("reports/report.md"),
+        help="Markdown file, unless REPORT holds the text (default: %(default)s)",
     )
     register_command = command(
         "register",
@@ -209,6 +256,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--version", type=int, default=None, help="version number (default: the staging version)"
     )
     promote_command.add_argument("--approved-by", default="", help="comma-separated logins")
+    promote_command.add_argument(
+        "--approvals-of-run",
+        default="",
+        metavar="RUN_ID",
+        help="in GitHub Actions: add who approved this run's deployment to the environment",
+    )
     promote_command.add_argument(
         "--force", action="store_true", help="allow an older commit to replace a newer one"
     )

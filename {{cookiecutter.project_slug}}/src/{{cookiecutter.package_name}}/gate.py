@@ -250,6 +250,9 @@ def run_gate(settings: Settings, override_by: str = "") -> dict[str, Any]:
 
 def _score_and_compare(settings: Settings, override_by: str, result: dict[str, Any]) -> None:
     gate = settings.gate
+    # The registry first: missing credentials (a fork's PR) is the reason to report, not the
+    # missing model that the failed training left behind.
+    client = registry.connect()
     contract = load_contract(settings.data.contract)
     frame = data.read_typed(settings.split.eval, contract)
     features, target = data.features_and_target(frame, contract, settings.train.exclude_columns)
@@ -258,7 +261,6 @@ def _score_and_compare(settings: Settings, override_by: str, result: dict[str, A
     result["eval"] = {"path": str(settings.split.eval), "md5": eval_md5, "rows": len(frame)}
 
     run = tracking.RunInfo.read(settings.train.run_info)
-    client = registry.connect()
     with registry.registry_errors(f"reading run {run.run_id}"):
         run_tags = dict(client.get_run(run.run_id).data.tags)
     recorded = run_tags.get("lineage.eval_md5")

@@ -13,109 +13,18 @@ for GitHub Enterprise Server too; default https://api.github.com).
 
 from __future__ import annotations
 
-import json
-import os
-import urllib.error
-import urllib.request
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
-from urllib.parse import quote
 
+from .github_api import Client, GithubError, segment
 from .settings import Settings
 
-API_VERSION = "2022-11-28"
-DEFAULT_API_URL = "https://api.github.com"
 ENVIRONMENTS = ("staging", "production")
 LABEL_COLOR = "d93f0b"
 LABEL_DESCRIPTION = "Lets a PR merge although the model gate failed on performance (never risk)"
-TIMEOUT_SECONDS = 30
 
 
-class GithubSetupError(Exception):
-    """The repository could not be configured; the message says which call failed and why."""
-
-
-class GithubApiError(GithubSetupError):
-    """GitHub answered an HTTP error: one line with the method, path, status and its message."""
-
-    def __init__(self, method: str, path: str, status: int, message: str) -> None:
-        self.method, self.path, self.status = method, path, status
-        detail = f": {message}" if message else ""
-        super().__init__(f"GitHub API {method} {path} -> {status}{detail}")
-
-
-def segment(value: str) -> str:
-    """One URL path segment: everything but unreserved characters escaped (`/` too)."""
-    return quote(value, safe="")
-
-
-@dataclass(frozen=True)
-class Client:
-    """The REST API at base_url, authenticated with a bearer token."""
-
-    base_url: str
-    token: str
-
-    def request(self, method: str, path: str, body: object = None) -> Any:
-        """Send one request; return the decoded JSON answer (None when there is none)."""
-        data = None if body is None else json.dumps(body).encode("utf-8")
-        request = urllib.request.Request(self.base_url + path, data=data, method=method)
-        request.add_header("Accept", "application/vnd.github+json")
-        request.add_header("Authorization", f"Bearer {self.token}")
-        request.add_header("X-GitHub-Api-Version", API_VERSION)
-        request.add_header("User-Agent", f"{__package__}-github-setup")
-        if data is not None:
-            request.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
-                raw = response.read()
-        except urllib.error.HTTPError as error:
-            raise GithubApiError(method, path, error.code, _message(error)) from None
-        except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
-            reason = getattr(error, "reason", error)
-            raise GithubSetupError(
-                f"GitHub API {method} {path}: cannot reach {self.base_url}: {reason}"
-            ) from None
-        return json.loads(raw) if raw.strip() else None
-
-    def get_or_none(self, path: str) -> Any:
-        """GET, with a 404 answered as None instead of an error."""
-        try:
-            return self.request("GET", path)
-        except GithubApiError as error:
-            if error.status == 404:
-                return None
-            raise
-
-
-def _message(error: urllib.error.HTTPError) -> str:
-    """GitHub's own explanation of an error, on one line (its JSON `message`, and any details)."""
-    try:
-        payload = json.loads(error.read() or b"{}")
-    except (ValueError, OSError):
-        payload = {}
-    if not isinstance(payload, dict):
-        payload = {}
-    parts = [str(payload.get("message") or error.reason or "")]
-    for item in payload.get("errors") or []:
-        if isinstance(item, dict):
-            parts.append(str(item.get("message") or item.get("code") or ""))
-        else:
-            parts.append(str(item))
-    return " ".join("; ".join(part for part in parts if part).split())
-
-
-def client_from_env(environ: Mapping[str, str] = os.environ) -> Client:
-    """A client for GITHUB_API_URL with GITHUB_TOKEN; no token is an error before any request."""
-    token = environ.get("GITHUB_TOKEN", "").strip()
-    if not token:
-        raise GithubSetupError(
-            "GITHUB_TOKEN is not set: export a token that may administer the repository "
-            "(and read organisation teams, for a team reviewer)"
-        )
-    base_url = (environ.get("GITHUB_API_URL") or DEFAULT_API_URL).strip().rstrip("/")
-    return Client(base_url=base_url, token=token)
+class GithubSetupError(GithubError):
+    """The repository could not be configured as asked."""
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
-"""The registry commands behind the CLI: register, promote, roll back and trace a model.
+"""The commands behind the CLI's lifecycle steps: register, promote, roll back and trace a
+model, and the GitHub side of a workflow run (the pull request, its comment, the approvals).
 
 Each reads what the pipeline wrote (the run, gate.json), talks to the registry through
-registry.py, and returns plain data for the CLI to print.
+registry.py and to GitHub through workflow.py, and returns plain data for the CLI to print.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from . import registry, report, tracking
+from . import github_api, registry, report, tracking, workflow
 from .contract import load_contract
 from .settings import Settings
 
@@ -24,6 +25,67 @@ def read_gate(settings: Settings) -> dict[str, Any]:
         raise FileNotFoundError(f"{path}: no gate result (run the gate first)")
     result: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return result
+
+
+def read_gate_or_stopped(settings: Settings) -> dict[str, Any]:
+    """gate.json, or, when the pipeline stopped before the gate, a result that says so: the
+    report must still explain a red check."""
+    if settings.gate.report.exists():
+        return read_gate(settings)
+    return {
+        "verdict": "error",
+        "passed": False,
+        "primary_metric": settings.gate.primary_metric,
+        "errors": [
+            f"the pipeline stopped before the gate ({settings.gate.report} was not written): "
+            "see the failed step in the job log"
+        ],
+        "risk": None,
+        "performance_problems": [],
+        "deltas": {},
+    }
+
+
+def pull_request_facts(settings: Settings) -> dict[str, Any]:
+    """The pull request this GitHub Actions run is about, and who applied the override label.
+
+    A GitHub API failure is recorded, not raised: the gate still decides, only without the
+    override (so a failing model stays failed) and without the PR number in its lineage.
+    """
+    label = settings.gate.override_label
+    facts: dict[str, Any] = {"number": None, "override_label": label, "label_applied_by": None}
+    try:
+        run = workflow.RunContext.from_env()
+        client = github_api.client_from_env()
+        pull = workflow.pull_request_of(client, run)
+        if pull is not None:
+            facts["number"] = int(pull["number"])
+            if label in workflow.label_names(pull):
+                facts["label_applied_by"] = workflow.label_applied_by(
+                    client, run, facts["number"], label
+                )
+    except (github_api.GithubError, KeyError, ValueError) as error:
+        facts["problem"] = f"pull request not read from GitHub: {error}"
+    return facts
+
+
+def comment(number: int, body: str) -> str:
+    """The report as the pull request's one comment (found again by its marker)."""
+    run = workflow.RunContext.from_env()
+    return workflow.upsert_comment(github_api.client_from_env(), run, number, body, report.MARKER)
+
+
+def deployment_approvers(run_id: str, environment: str) -> list[str]:
+    """Who approved this workflow run's deployment to `environment`. None found is an error:
+    an approval that cannot be recorded must not turn into a silent promotion."""
+    run = workflow.RunContext.from_env()
+    found = workflow.approvers(github_api.client_from_env(), run, run_id, environment)
+    if not found:
+        raise registry.RegistryError(
+            f"no approval of environment {environment!r} is recorded for run {run_id}: give "
+            "the environment required reviewers (make github-setup) before promoting"
+        )
+    return found
 
 
 def _description() -> str:
@@ -54,6 +116,7 @@ def register(settings: Settings, pr: str = "") -> tuple[registry.Version, bool]:
         "owner.model": settings.tracking.model_owner,
         "owner.risk": settings.tracking.risk_approver,
     }
+    pr = pr or str((gate.get("pull_request") or {}).get("number") or "")
     if pr:
         extra["github.pr"] = pr
     name = settings.tracking.model_name

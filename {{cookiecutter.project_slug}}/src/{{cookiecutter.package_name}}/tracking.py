@@ -29,10 +29,11 @@ CLIENT_DEFAULTS = {
     "MLFLOW_DISABLE_TELEMETRY": "true",
     "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
 }
-# Set but empty is what a missing GitHub secret looks like (fork and Dependabot pull requests):
-# that must fail, not silently fall back to the local default server.
+# A workflow passes every credential as a secret; an unset secret arrives as an empty string.
+# An empty URI (fork and Dependabot pull requests get no secrets) must fail, never fall back to
+# the local default server. Empty credentials are dropped: a server without authentication
+# needs none, and one with it refuses us, which fails just as closed.
 CREDENTIAL_VARIABLES = (
-    "MLFLOW_TRACKING_URI",
     "MLFLOW_TRACKING_USERNAME",
     "MLFLOW_TRACKING_PASSWORD",
     "MLFLOW_TRACKING_TOKEN",
@@ -64,11 +65,10 @@ class RunInfo:
 
 def tracking_uri() -> str:
     """The server to use: MLFLOW_TRACKING_URI, or the local default when it is not set."""
-    empty = [name for name in CREDENTIAL_VARIABLES if os.environ.get(name) == ""]
-    if empty:
+    if os.environ.get("MLFLOW_TRACKING_URI") == "":
         raise TrackingUnavailable(
-            f"{', '.join(empty)} set but empty: the registry credentials are missing "
-            "(pull requests from forks get no secrets), so nothing can be checked"
+            "MLFLOW_TRACKING_URI set but empty: the registry secrets are missing "
+            "(pull requests from forks and Dependabot get no secrets), so nothing can be checked"
         )
     return os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
 
@@ -77,6 +77,9 @@ def configure() -> str:
     """Point MLflow at the tracking server with fail-fast client settings; return its URI."""
     for name, value in CLIENT_DEFAULTS.items():
         os.environ.setdefault(name, value)
+    for name in CREDENTIAL_VARIABLES:
+        if os.environ.get(name) == "":
+            del os.environ[name]
     import mlflow
 
     uri = tracking_uri()

@@ -1,0 +1,411 @@
+"""A model's whole life, run through the generated project's real GitHub workflows with `act`.
+
+`make demo` narrates it; tests/test_lifecycle.py checks what every step left behind. The project
+must be baked and set up (`make setup`), committed on main, with its MLflow server up. Only
+GitHub is faked: the project's own tests/fake_github.py serves its REST API on loopback and
+records every request. Everything else is real: the workflow files, the Makefile, `dvc pull`
+from the local remote, training, the gate, and the MLflow registry.
+
+    python tests/lifecycle.py PROJECT --mlflow-uri URI --dvc-remote DIR --record FILE
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+from urllib.parse import quote
+
+TESTS = Path(__file__).resolve().parent
+STANDINS = TESTS / "act_standins"
+# Third-party actions the workflows use -> the folder that stands in for each under act.
+STANDIN_FOR = {
+    "actions/setup-python": "setup-python",
+    "astral-sh/setup-uv": "setup-uv",
+    "actions/upload-artifact": "upload-artifact",
+}
+HANDLED_BY_ACT = {"actions/checkout"}  # act copies the work tree itself
+PINNED_USES = re.compile(r"uses:\s*([\w.-]+/[\w.-]+)@([0-9a-f]{40})")
+TOKEN_NAME = "GITHUB_TOKEN"
+ACT_TIMEOUT = 900
+
+MODEL_OWNER = "model-owner"
+RISK_APPROVER = "risk-approver"
+OVERRIDE_LABEL = "gate-override"
+# Parameter changes of the scenario's pull requests, as (section, key) -> new value.
+WORSE_PARAMS = {("train", "exclude_columns"): "[gender, credit_score, debt_to_income]"}
+BETTER_PARAMS = {("train", "max_depth"): "2", ("train", "n_estimators"): "600"}
+
+
+def load_fake_github(project: Path) -> ModuleType:
+    """The baked project's own fake GitHub API (the one its unit tests use)."""
+    spec = importlib.util.spec_from_file_location("fake_github", project / "tests/fake_github.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["fake_github"] = module  # dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module
+
+
+def standin_flags(project: Path) -> list[str]:
+    """`--local-repository` for every pinned third-party action in the project's .github."""
+    pairs: set[tuple[str, str]] = set()
+    for path in sorted((project / ".github").rglob("*.yml")):
+        for name, sha in PINNED_USES.findall(path.read_text(encoding="utf-8")):
+            if name in HANDLED_BY_ACT:
+                continue
+            if name not in STANDIN_FOR:
+                raise SystemExit(f"{path}: no act stand-in for {name} (see {STANDINS})")
+            pairs.add((f"{name}@{sha}", STANDIN_FOR[name]))
+    flags: list[str] = []
+    for reference, folder in sorted(pairs):
+        flags += ["--local-repository", f"{reference}={STANDINS / folder}"]
+    return flags
+
+
+def host_path() -> str:
+    """PATH without this interpreter's virtual environment: jobs use the project's own."""
+    venv_bin = str(Path(sys.prefix) / "bin")
+    parts = os.environ.get("PATH", "").split(os.pathsep)
+    if sys.prefix == sys.base_prefix:
+        return os.environ.get("PATH", "")
+    return os.pathsep.join(part for part in parts if part != venv_bin)
+
+
+def find_act() -> str:
+    beside = Path(sys.executable).parent / "act"
+    found = str(beside) if beside.exists() else shutil.which("act")
+    if not found:
+        raise SystemExit("act is not installed: run `make install` in the template")
+    return found
+
+
+def uv_cache_dir() -> str:
+    done = subprocess.run(["uv", "cache", "dir"], capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
+@dataclass
+class ActRun:
+    """One `act` run: each job's result (by its name in the log), the log, the exit code."""
+
+    jobs: dict[str, str]
+    log: list[str]
+    returncode: int
+
+    def job(self, suffix: str) -> str:
+        """The result of the job whose name ends with `suffix` ("missing" if it never ran)."""
+        found = [result for name, result in self.jobs.items() if name.endswith(suffix)]
+        return found[0] if found else "missing"
+
+
+def registry_state(uri: str, name: str) -> dict[str, Any]:
+    """Aliases and every version's tags, straight from the MLflow REST API."""
+
+    def get(path: str) -> dict[str, Any]:
+        try:
+            with urllib.request.urlopen(f"{uri}/api/2.0/mlflow/{path}", timeout=30) as answer:
+                return dict(json.loads(answer.read()))
+        except urllib.error.HTTPError as error:
+            if error.code == 404:
+                return {}
+            raise
+
+    model = get(f"registered-models/get?name={quote(name)}").get("registered_model", {})
+    search = quote(f"name = '{name}'")
+    found = get(f"model-versions/search?filter={search}&max_results=1000")
+    versions = {
+        str(v["version"]): {tag["key"]: tag["value"] for tag in v.get("tags", [])}
+        for v in found.get("model_versions", [])
+    }
+    aliases = {a["alias"]: str(a["version"]) for a in model.get("aliases", [])}
+    return {"aliases": aliases, "versions": dict(sorted(versions.items(), key=lambda i: int(i[0])))}
+
+
+@dataclass
+class Lifecycle:
+    """Drives the project through pull requests, merges, promotion and rollback."""
+
+    project: Path
+    mlflow_uri: str
+    dvc_remote: Path
+    github: Any  # the project's FakeGitHub
+    token: str
+    work: Path
+    model_name: str
+    on_step: Callable[[dict[str, Any]], None] = lambda entry: None
+    records: list[dict[str, Any]] = field(default_factory=list)
+    seen_requests: int = 0
+
+    # -- git, as a developer and GitHub's merge button would use it --
+
+    def git(self, *args: str) -> str:
+        done = subprocess.run(
+            ["git", *args], cwd=self.project, capture_output=True, text=True, check=True
+        )
+        return done.stdout.strip()
+
+    def change_params(self, changes: dict[tuple[str, str], str]) -> None:
+        """Edit values in params.yaml in place, keeping its comments."""
+        path = self.project / "params.yaml"
+        lines = path.read_text(encoding="utf-8").splitlines()
+        section = ""
+        for index, line in enumerate(lines):
+            if line and not line.startswith((" ", "#")):
+                section = line.split(":", 1)[0]
+            key = line.strip().split(":", 1)[0]
+            if line.startswith("  ") and (section, key) in changes:
+                lines[index] = f"  {key}: {changes[(section, key)]}"
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    def open_pull_request(self, branch: str, message: str, changes: dict[Any, str]) -> str:
+        self.git("checkout", "--quiet", "-b", branch, "main")
+        if changes:
+            self.change_params(changes)
+        else:
+            with (self.project / "README.md").open("a", encoding="utf-8") as readme:
+                readme.write("\nFirst model: trained and gated by the pull request workflow.\n")
+        self.git("commit", "--quiet", "-am", message)
+        return self.git("rev-parse", "HEAD")
+
+    def merge(self, branch: str, number: int) -> str:
+        """Merge like GitHub's merge button; GitHub then knows the PR of the merge commit."""
+        self.git("checkout", "--quiet", "main")
+        self.git("merge", "--quiet", "--no-ff", "-m", f"Merge pull request #{number}", branch)
+        sha = self.git("rev-parse", "HEAD")
+        self.github.commit_pulls[sha] = [
+            {"number": number, "merged_at": "2026-11-23T12:00:00Z", "labels": []}
+        ]
+        return sha
+
+    def publish_main(self) -> None:
+        """What a push does to the runner's view: origin/main is main."""
+        self.git("update-ref", "refs/remotes/origin/main", "main")
+
+    # -- act --
+
+    def act(self, event_name: str, workflow: str, payload: dict[str, Any], actor: str) -> ActRun:
+        event = self.work / "event.json"
+        event.write_text(json.dumps(payload), encoding="utf-8")
+        artifacts = self.work / "artifacts"
+        shutil.rmtree(artifacts, ignore_errors=True)
+        command = [
+            find_act(),
+            event_name,
+            "--workflows", f".github/workflows/{workflow}",
+            "--eventpath", str(event),
+            "--platform", "ubuntu-latest=-self-hosted",
+            "--actor", actor,
+            "--json",
+            "--secret", f"MLFLOW_TRACKING_URI={self.mlflow_uri}",
+            "--secret", f"{TOKEN_NAME}={self.token}",
+            "--var", f"DVC_REMOTE_URL={self.dvc_remote}",
+            "--env", f"GITHUB_API_URL={self.github.url}",
+            "--env", f"ACT_ARTIFACTS={artifacts}",
+            *standin_flags(self.project),
+        ]  # fmt: skip
+        # act leaks the host environment into the jobs: give it only what a runner has.
+        env = {
+            "PATH": host_path(),
+            "HOME": str(self.work / "home"),
+            "UV_CACHE_DIR": uv_cache_dir(),
+            "UV_PYTHON_DOWNLOADS": "never",
+            "LANG": "C.UTF-8",
+        }
+        done = subprocess.run(
+            command,
+            cwd=self.project,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=ACT_TIMEOUT,
+            check=False,
+        )
+        jobs: dict[str, str] = {}
+        log: list[str] = []
+        for line in done.stdout.splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                log.append(line)
+                continue
+            log.append(f"[{entry.get('job', '').strip()}] {entry.get('msg', '').rstrip()}")
+            if "jobResult" in entry:
+                jobs[entry["job"].strip()] = entry["jobResult"]
+        log += done.stderr.splitlines()
+        return ActRun(jobs, log, done.returncode)
+
+    def pull_request_event(self, number: int, sha: str, branch: str, labels: list[str]) -> Any:
+        pull = {
+            "number": number,
+            "head": {"ref": branch, "sha": sha},
+            "base": {"ref": "main"},
+            "labels": [{"name": name} for name in labels],
+        }
+        action = "labeled" if labels else "opened"
+        return {"action": action, "number": number, "pull_request": pull}
+
+    def record(self, step: str, title: str, run: ActRun) -> dict[str, Any]:
+        """What a person can see after a step: job results, registry, PR comments, API calls."""
+        requests = self.github.requests[self.seen_requests :]
+        self.seen_requests = len(self.github.requests)
+        gate = self.work / "artifacts" / "reports" / "reports" / "gate.json"
+        entry = {
+            "step": step,
+            "title": title,
+            "jobs": run.jobs,
+            "returncode": run.returncode,
+            "registry": registry_state(self.mlflow_uri, self.model_name),
+            "comments": {
+                str(number): [comment["body"] for comment in comments]
+                for number, comments in sorted(self.github.comments.items())
+            },
+            "requests": [
+                {
+                    "method": r.method,
+                    "path": r.path,
+                    "status": r.status,
+                    "authorized": r.headers.get("authorization") == f"Bearer {self.token}",
+                }
+                for r in requests
+            ],
+            "gate": json.loads(gate.read_text(encoding="utf-8")) if gate.exists() else None,
+            "log_tail": run.log[-60:],
+        }
+        self.records.append(entry)
+        self.on_step(entry)
+        return entry
+
+    # -- the scenario --
+
+    def pr(self, step: str, title: str, number: int, branch: str, labels: list[str]) -> Any:
+        sha = self.git("rev-parse", branch)
+        payload = self.pull_request_event(number, sha, branch, labels)
+        self.git("checkout", "--quiet", branch)
+        return self.record(step, title, self.act("pull_request", "pr.yml", payload, MODEL_OWNER))
+
+    def main_run(self, step: str, title: str, approvals: list[tuple[str, str]]) -> Any:
+        """main.yml on main's head; `approvals` are the (environment, login) a person gave."""
+        self.git("checkout", "--quiet", "main")
+        self.publish_main()
+        # act numbers every run 1: the approvals GitHub would list for this run.
+        self.github.approvals["1"] = [
+            {"state": "approved", "environments": [{"name": env}], "user": {"login": login}}
+            for env, login in approvals
+        ]
+        sha = self.git("rev-parse", "HEAD")
+        payload = {"ref": "refs/heads/main", "after": sha, "head_commit": {"id": sha}}
+        return self.record(step, title, self.act("push", "main.yml", payload, MODEL_OWNER))
+
+    def run(self) -> list[dict[str, Any]]:
+        both = [("staging", MODEL_OWNER), ("production", RISK_APPROVER)]
+        # act reads owner/name from the origin remote, as GitHub's runner would know it.
+        if "origin" not in self.git("remote").split():
+            self.git("remote", "add", "origin", f"https://github.com/{self.github.repository}")
+        self.publish_main()
+        self.open_pull_request("first-model", "Train the first model", {})
+        self.pr("pr-first", "PR #1: the first model, on an empty registry", 1, "first-model", [])
+        self.merge("first-model", 1)
+        self.main_run("merge-first", "Merge #1: register v1, approve staging and production", both)
+
+        self.open_pull_request("worse-model", "Drop the strongest features", WORSE_PARAMS)
+        self.pr("pr-worse", "PR #2: clearly worse parameters", 2, "worse-model", [])
+        self.github.issue_events[2] = [
+            {"id": 1, "event": "labeled", "label": {"name": OVERRIDE_LABEL},
+             "actor": {"login": RISK_APPROVER}}
+        ]  # fmt: skip
+        self.pr(
+            "pr-worse-override",
+            f"PR #2 again: {RISK_APPROVER} applies the {OVERRIDE_LABEL} label",
+            2,
+            "worse-model",
+            [OVERRIDE_LABEL],
+        )
+
+        self.git("checkout", "--quiet", "main")
+        self.open_pull_request("better-model", "Regularise and grow the ensemble", BETTER_PARAMS)
+        self.pr("pr-better", "PR #3: better parameters", 3, "better-model", [])
+        self.merge("better-model", 3)
+        self.main_run("merge-better", "Merge #3: register v2 and promote it", both)
+
+        self.git("checkout", "--quiet", "main")
+        payload = {"inputs": {"reason": "v2 misbehaves in production", "version": ""}}
+        self.record(
+            "rollback",
+            "Rollback: production back to the previous version",
+            self.act("workflow_dispatch", "rollback.yml", payload, RISK_APPROVER),
+        )
+        self.main_run(
+            "rerun-main",
+            "main.yml again on the same commit (production approval withheld)",
+            [("staging", MODEL_OWNER)],
+        )
+        return self.records
+
+
+def narrate(entry: dict[str, Any]) -> str:
+    """A few lines per step for the demo's reader."""
+    registry = entry["registry"]
+    aliases = ", ".join(f"{a}=v{v}" for a, v in sorted(registry["aliases"].items())) or "none"
+    gate = entry["gate"] or {}
+    lines = [
+        f"== {entry['title']}",
+        "   jobs: " + ", ".join(f"{job} {result}" for job, result in entry["jobs"].items()),
+        f"   gate verdict: {gate.get('verdict', '-')}",
+        f"   registry: {len(registry['versions'])} version(s); aliases: {aliases}",
+    ]
+    return "\n".join(lines)
+
+
+def params_value(project: Path, key: str) -> str:
+    """A scalar from the project's params.yaml (the template's tools have no YAML parser
+    beyond PyYAML, and a line scan is enough for these quoted answers)."""
+    for line in (project / "params.yaml").read_text(encoding="utf-8").splitlines():
+        if line.strip().startswith(f"{key}:"):
+            return line.split(":", 1)[1].split("#", 1)[0].strip().strip("\"'")
+    raise SystemExit(f"params.yaml has no {key}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("project", type=Path)
+    parser.add_argument("--mlflow-uri", required=True)
+    parser.add_argument("--dvc-remote", type=Path, required=True)
+    parser.add_argument("--record", type=Path, required=True, help="JSON file of every step")
+    args = parser.parse_args()
+    project = args.project.resolve()
+    fake_github = load_fake_github(project)
+    work = args.record.resolve().parent / "lifecycle-work"
+    shutil.rmtree(work, ignore_errors=True)
+    (work / "home").mkdir(parents=True)
+    repository = params_value(project, "repository")
+    with fake_github.serving(fake_github.FakeGitHub(repository=repository)) as github:
+        records = Lifecycle(
+            project=project,
+            mlflow_uri=args.mlflow_uri,
+            dvc_remote=args.dvc_remote.resolve(),
+            github=github,
+            token=fake_github.TOKEN,
+            work=work,
+            model_name=params_value(project, "model_name"),
+            on_step=lambda entry: print(narrate(entry), flush=True),
+        ).run()
+    args.record.write_text(json.dumps(records, indent=2) + "\n", encoding="utf-8")
+    print(f"\nEvery step, as data: {args.record}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,133 @@
+"""What the GitHub Actions steps need from GitHub, and what they hand back to it.
+
+From GitHub: the pull request a run is about, who applied the override label, who approved a
+deployment. To GitHub: the one PR comment (found again by its hidden marker and edited, never
+duplicated), step outputs and the job summary.
+
+Outside Actions the GITHUB_* variables are unset and these functions say so instead of guessing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .github_api import Client, GithubError, segment
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """The parts of a GitHub Actions run we use, read from its environment."""
+
+    repository: str  # owner/name
+    event_name: str
+    event: dict[str, Any]
+    sha: str
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> RunContext:
+        missing = [
+            name
+            for name in ("GITHUB_REPOSITORY", "GITHUB_EVENT_NAME", "GITHUB_EVENT_PATH")
+            if not environ.get(name)
+        ]
+        if missing:
+            raise GithubError(f"{', '.join(missing)} not set: this is not a GitHub Actions run")
+        event_path = Path(environ["GITHUB_EVENT_PATH"])
+        try:
+            event = json.loads(event_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise GithubError(f"cannot read the event payload {event_path}: {error}") from None
+        return cls(
+            repository=environ["GITHUB_REPOSITORY"],
+            event_name=environ["GITHUB_EVENT_NAME"],
+            event=event if isinstance(event, dict) else {},
+            sha=environ.get("GITHUB_SHA", ""),
+        )
+
+    @property
+    def repo_path(self) -> str:
+        owner, _, name = self.repository.partition("/")
+        return f"/repos/{segment(owner)}/{segment(name)}"
+
+
+def pull_request_of(client: Client, run: RunContext) -> dict[str, Any] | None:
+    """The pull request a run is about: the event's own for pull_request events; for a push,
+    the merged pull request that brought the commit in (None for a direct push)."""
+    if run.event_name == "pull_request":
+        found = run.event.get("pull_request")
+        return found if isinstance(found, dict) else None
+    if not run.sha:
+        return None
+    pulls = client.request("GET", f"{run.repo_path}/commits/{segment(run.sha)}/pulls") or []
+    merged = [pull for pull in pulls if pull.get("merged_at")]
+    return merged[0] if merged else None
+
+
+def label_names(pull: Mapping[str, Any]) -> list[str]:
+    return [str(label.get("name")) for label in pull.get("labels") or []]
+
+
+def label_applied_by(client: Client, run: RunContext, number: int, label: str) -> str | None:
+    """Who applied `label` to the pull request, from its event history: the actor of the last
+    `labeled` event for it, unless it was removed afterwards."""
+    events = client.get_all(f"{run.repo_path}/issues/{number}/events")
+    actor = None
+    for event in events:  # oldest first
+        if (event.get("label") or {}).get("name") != label:
+            continue
+        if event.get("event") == "labeled":
+            actor = (event.get("actor") or {}).get("login")
+        elif event.get("event") == "unlabeled":
+            actor = None
+    return actor
+
+
+def upsert_comment(client: Client, run: RunContext, number: int, body: str, marker: str) -> str:
+    """Edit the pull request's comment that carries `marker`, or write it the first time."""
+    if marker not in body:
+        raise GithubError("the report has no marker: the next run could not find this comment")
+    comments = client.get_all(f"{run.repo_path}/issues/{number}/comments")
+    ours = [comment for comment in comments if marker in (comment.get("body") or "")]
+    if ours:
+        comment_id = ours[0]["id"]
+        client.request("PATCH", f"{run.repo_path}/issues/comments/{comment_id}", {"body": body})
+        return f"updated comment {comment_id} on pull request #{number}"
+    created = client.request("POST", f"{run.repo_path}/issues/{number}/comments", {"body": body})
+    return f"wrote comment {(created or {}).get('id')} on pull request #{number}"
+
+
+def approvers(client: Client, run: RunContext, run_id: str, environment: str) -> list[str]:
+    """Logins that approved this workflow run's deployment to `environment`, in order."""
+    reviews = client.request("GET", f"{run.repo_path}/actions/runs/{segment(run_id)}/approvals")
+    logins: list[str] = []
+    for review in reviews or []:
+        names = {env.get("name") for env in review.get("environments") or []}
+        login = str((review.get("user") or {}).get("login") or "")
+        approved = review.get("state") == "approved" and environment in names
+        if login and approved and login not in logins:
+            logins.append(login)
+    return logins
+
+
+def set_output(name: str, value: str, environ: Mapping[str, str] = os.environ) -> None:
+    """A step output (GITHUB_OUTPUT), multi-line safe; nothing outside Actions."""
+    target = environ.get("GITHUB_OUTPUT")
+    if not target:
+        return
+    delimiter = f"EOF_{secrets.token_hex(8)}"  # a value cannot end the block early
+    with Path(target).open("a", encoding="utf-8") as stream:
+        stream.write(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
+
+
+def add_summary(markdown: str, environ: Mapping[str, str] = os.environ) -> None:
+    """Append to the job summary (GITHUB_STEP_SUMMARY); nothing outside Actions."""
+    target = environ.get("GITHUB_STEP_SUMMARY")
+    if target:
+        with Path(target).open("a", encoding="utf-8") as stream:
+            stream.write(markdown.rstrip("\n") + "\n")

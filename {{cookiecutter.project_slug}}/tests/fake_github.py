@@ -1,0 +1,197 @@
+"""A fake GitHub REST API for the tests: a real HTTP server on loopback that records every
+request and answers the way GitHub's REST documentation describes, for the calls this project
+makes (repository setup, pull request comments and events, deployment approvals)."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import pytest
+
+TOKEN = "test-token-123"
+REPO = "acme/credit-model"
+USERS = {"model-owner": 101, "risk-approver": 202}
+TEAMS = {("acme", "risk-team"): 303}
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    query: str
+    body: Any
+    headers: dict[str, str]
+    status: int = 0
+
+
+@dataclass
+class FakeGitHub:
+    """The state of one fake repository, and every request it was sent."""
+
+    url: str = ""
+    repository: str = REPO
+    requests: list[Recorded] = field(default_factory=list)
+    users: dict[str, int] = field(default_factory=lambda: dict(USERS))
+    teams: dict[tuple[str, str], int] = field(default_factory=lambda: dict(TEAMS))
+    labels: dict[str, dict[str, Any]] = field(default_factory=dict)
+    environments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    branch_policies: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    protection: dict[str, Any] = field(default_factory=dict)
+    # pull request number -> its comments, and its issue events (oldest first)
+    comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    issue_events: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    # commit sha -> the pull requests GitHub associates with it
+    commit_pulls: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # workflow run id -> its deployment reviews
+    approvals: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # (method, path) -> (status, message): answer that call with an error
+    failures: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)
+    next_id: int = 1000
+
+    def calls(self) -> list[tuple[str, str]]:
+        return [(r.method, r.path) for r in self.requests]
+
+    def bodies(self, method: str, pattern: str) -> list[Any]:
+        return [r.body for r in self.requests if r.method == method and re.search(pattern, r.path)]
+
+    def new_id(self) -> int:
+        self.next_id += 1
+        return self.next_id
+
+    def answer(self, method: str, path: str, body: Any, query: str = "") -> tuple[int, Any]:
+        """GitHub's documented answer to one call: (status, JSON body)."""
+        if (method, path) in self.failures:
+            status, message = self.failures[(method, path)]
+            return status, {"message": message, "documentation_url": "https://docs.github.com"}
+        parts = [unquote(part) for part in path.strip("/").split("/")]
+        repo = f"repos/{self.repository}".split("/")
+        match method, parts:
+            case "GET", ["users", login]:
+                if login not in self.users:
+                    return 404, {"message": "Not Found"}
+                return 200, {"login": login, "id": self.users[login], "type": "User"}
+            case "GET", ["orgs", org, "teams", slug]:
+                if (org, slug) not in self.teams:
+                    return 404, {"message": "Not Found"}
+                return 200, {"id": self.teams[(org, slug)], "slug": slug, "name": slug}
+            case "PUT", [*prefix, "environments", name] if prefix == repo:
+                self.environments[name] = body
+                return 200, {"id": self.new_id(), "name": name, "protection_rules": []}
+            case "GET", [*prefix, "environments", name, "deployment-branch-policies"] if (
+                prefix == repo
+            ):
+                policies = self.branch_policies.get(name, [])
+                return 200, {"total_count": len(policies), "branch_policies": policies}
+            case "POST", [*prefix, "environments", name, "deployment-branch-policies"] if (
+                prefix == repo
+            ):
+                custom = (self.environments.get(name) or {}).get("deployment_branch_policy") or {}
+                if not custom.get("custom_branch_policies"):
+                    return 404, {"message": "Not Found"}
+                policy = {"id": self.new_id(), "name": body["name"], "type": body["type"]}
+                self.branch_policies.setdefault(name, []).append(policy)
+                return 200, policy
+            case "PUT", [*prefix, "branches", branch, "protection"] if prefix == repo:
+                self.protection[branch] = body
+                return 200, {"url": f"{self.url}{path}"}
+            case "GET", [*prefix, "labels", name] if prefix == repo:
+                if name not in self.labels:
+                    return 404, {"message": "Not Found"}
+                return 200, self.labels[name]
+            case "POST", [*prefix, "labels"] if prefix == repo:
+                if body["name"] in self.labels:
+                    return 422, {"message": "Validation Failed", "errors": [
+                        {"resource": "Label", "code": "already_exists", "field": "name"}
+                    ]}  # fmt: skip
+                self.labels[body["name"]] = {"id": self.new_id(), **body, "default": False}
+                return 201, self.labels[body["name"]]
+            case "GET", [*prefix, "commits", sha, "pulls"] if prefix == repo:
+                return 200, self.commit_pulls.get(sha, [])
+            case "GET", [*prefix, "issues", number, "events"] if prefix == repo:
+                return 200, self.page(self.issue_events.get(int(number), []), query)
+            case "GET", [*prefix, "issues", number, "comments"] if prefix == repo:
+                return 200, self.page(self.comments.get(int(number), []), query)
+            case "POST", [*prefix, "issues", number, "comments"] if prefix == repo:
+                comment = {"id": self.new_id(), "body": body["body"]}
+                self.comments.setdefault(int(number), []).append(comment)
+                return 201, comment
+            case "PATCH", [*prefix, "issues", "comments", comment_id] if prefix == repo:
+                for comment in (c for cs in self.comments.values() for c in cs):
+                    if comment["id"] == int(comment_id):
+                        comment["body"] = body["body"]
+                        return 200, comment
+                return 404, {"message": "Not Found"}
+            case "GET", [*prefix, "actions", "runs", run_id, "approvals"] if prefix == repo:
+                return 200, self.approvals.get(run_id, [])
+        return 404, {"message": "Not Found"}
+
+    @staticmethod
+    def page(items: list[Any], query: str) -> list[Any]:
+        """One page of a list, as `per_page` and `page` ask (GitHub's defaults: 30, 1)."""
+        asked = dict(part.split("=", 1) for part in query.split("&") if "=" in part)
+        size, number = int(asked.get("per_page", 30)), int(asked.get("page", 1))
+        return items[(number - 1) * size : number * size]
+
+
+def handler_for(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def _handle(self) -> None:
+            url = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            body = json.loads(raw) if raw else None
+            # Header names are case-insensitive (urllib sends "X-github-api-version").
+            headers = {name.lower(): value for name, value in self.headers.items()}
+            if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+                status, answer = 401, {"message": "Bad credentials"}
+            else:
+                status, answer = fake.answer(self.command, url.path, body, url.query)
+            fake.requests.append(
+                Recorded(self.command, url.path, url.query, body, headers, status)
+            )
+            data = json.dumps(answer).encode("utf-8")
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_PUT = do_POST = do_PATCH = do_DELETE = _handle
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # keep pytest's output clean
+
+    return Handler
+
+
+@contextmanager
+def serving(fake: FakeGitHub) -> Iterator[FakeGitHub]:
+    """Serve `fake` on a free loopback port (its `url`) until the block ends."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(fake))
+    server.daemon_threads = True
+    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield fake
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@contextmanager
+def running_fake_github(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
+    """A fake GitHub API on 127.0.0.1, with GITHUB_API_URL and GITHUB_TOKEN pointing at it."""
+    with serving(FakeGitHub()) as fake:
+        monkeypatch.setenv("GITHUB_API_URL", fake.url)
+        monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+        yield fake
