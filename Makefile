@@ -9,6 +9,7 @@ RUN := uv run --locked
 
 DEMO_DIR ?= $(CURDIR)/build/demo
 DEMO_PROJECT := $(DEMO_DIR)/credit-default-model
+DEMO_REMOTE := $(DEMO_DIR)/dvc-remote
 MLFLOW_PORT ?= 5000
 GIT_DEMO := git -c user.name="Demo" -c user.email="demo@localhost"
 
@@ -21,19 +22,19 @@ install: ## Install the template's dev tools from uv.lock
 	uv sync --locked
 
 .PHONY: demo
-demo: install ## Bake the default project and run its whole pipeline on a local MLflow server
+demo: install ## Bake the default project and run its whole model lifecycle through its workflows
 	rm -rf "$(DEMO_DIR)" && mkdir -p "$(DEMO_DIR)"
 	$(RUN) cookiecutter --no-input --output-dir "$(DEMO_DIR)" .
 	@echo "Baked: $(DEMO_PROJECT)"
-	$(MAKE) -C "$(DEMO_PROJECT)" setup
+	$(MAKE) -C "$(DEMO_PROJECT)" setup DVC_REMOTE="$(DEMO_REMOTE)"
 	cd "$(DEMO_PROJECT)" && git add -A && $(GIT_DEMO) commit --quiet -m "Start from the template"
 	$(MAKE) -C "$(DEMO_PROJECT)" mlflow-stop mlflow-server MLFLOW_PORT=$(MLFLOW_PORT)
-	$(MAKE) -C "$(DEMO_PROJECT)" repro metrics MLFLOW_PORT=$(MLFLOW_PORT)
+	$(RUN) python tests/lifecycle.py "$(DEMO_PROJECT)" --mlflow-uri "http://127.0.0.1:$(MLFLOW_PORT)" \
+		--dvc-remote "$(DEMO_REMOTE)" --record "$(DEMO_DIR)/lifecycle.json"
 	@echo
-	@echo "Project:   $(DEMO_PROJECT)"
+	@echo "Project:   $(DEMO_PROJECT) (git log --graph shows the pull requests and merges)"
 	@echo "MLflow UI: http://127.0.0.1:$(MLFLOW_PORT) (stop it with: make -C $(DEMO_PROJECT) mlflow-stop)"
-	@echo "Metrics:   $(DEMO_PROJECT)/reports/metrics.json"
-	@echo "Plots:     $(DEMO_PROJECT)/reports/plots/"
+	@echo "Steps:     $(DEMO_DIR)/lifecycle-work/steps/ (each step's act log and uploaded reports)"
 
 .PHONY: test
 test: install ## Run the template's whole test suite

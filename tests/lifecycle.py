@@ -39,14 +39,41 @@ STANDIN_FOR = {
 HANDLED_BY_ACT = {"actions/checkout"}  # act copies the work tree itself
 PINNED_USES = re.compile(r"uses:\s*([\w.-]+/[\w.-]+)@([0-9a-f]{40})")
 TOKEN_NAME = "GITHUB_TOKEN"
+GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "Lifecycle Demo",
+    "GIT_AUTHOR_EMAIL": "demo@localhost",
+    "GIT_COMMITTER_NAME": "Lifecycle Demo",
+    "GIT_COMMITTER_EMAIL": "demo@localhost",
+}
 ACT_TIMEOUT = 900
+# Host variables that say how to reach the package index; everything else stays out of the jobs.
+NETWORK = (
+    "SSL_CERT_",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "UV_INDEX",
+    "UV_DEFAULT_INDEX",
+    "UV_NATIVE_TLS",
+    "PIP_INDEX_URL",
+    "PIP_EXTRA_INDEX_URL",
+    "PIP_CERT",
+)
 
 MODEL_OWNER = "model-owner"
 RISK_APPROVER = "risk-approver"
 OVERRIDE_LABEL = "gate-override"
 # Parameter changes of the scenario's pull requests, as (section, key) -> new value.
-WORSE_PARAMS = {("train", "exclude_columns"): "[gender, credit_score, debt_to_income]"}
+# Deep trees at a high learning rate overfit: clearly worse, yet as fair as the champion (the
+# risk gate, which no override lifts, must not be what fails).
+WORSE_PARAMS = {("train", "max_depth"): "8", ("train", "learning_rate"): "0.3"}
 BETTER_PARAMS = {("train", "max_depth"): "2", ("train", "n_estimators"): "600"}
+FORK_PARAMS = {("train", "learning_rate"): "0.06"}
 
 
 def load_fake_github(project: Path) -> ModuleType:
@@ -75,13 +102,16 @@ def standin_flags(project: Path) -> list[str]:
     return flags
 
 
-def host_path() -> str:
-    """PATH without this interpreter's virtual environment: jobs use the project's own."""
-    venv_bin = str(Path(sys.prefix) / "bin")
+def job_path() -> str:
+    """PATH for the jobs: the host's without this interpreter's virtual environment (jobs use
+    the project's own), but with wherever uv is."""
+    uv = shutil.which("uv")
+    if uv is None:
+        raise SystemExit("uv is not on PATH: install it first (pip install uv)")
     parts = os.environ.get("PATH", "").split(os.pathsep)
-    if sys.prefix == sys.base_prefix:
-        return os.environ.get("PATH", "")
-    return os.pathsep.join(part for part in parts if part != venv_bin)
+    if sys.prefix != sys.base_prefix:
+        parts = [part for part in parts if Path(part) != Path(sys.prefix) / "bin"]
+    return os.pathsep.join([str(Path(uv).parent), *parts])
 
 
 def find_act() -> str:
@@ -153,8 +183,15 @@ class Lifecycle:
 
     def git(self, *args: str) -> str:
         done = subprocess.run(
-            ["git", *args], cwd=self.project, capture_output=True, text=True, check=True
+            ["git", *args],
+            cwd=self.project,
+            env={**os.environ, **GIT_IDENTITY},
+            capture_output=True,
+            text=True,
+            check=False,
         )
+        if done.returncode != 0:
+            raise RuntimeError(f"git {' '.join(args)}: {done.stderr.strip()}")
         return done.stdout.strip()
 
     def change_params(self, changes: dict[tuple[str, str], str]) -> None:
@@ -171,7 +208,7 @@ class Lifecycle:
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
     def open_pull_request(self, branch: str, message: str, changes: dict[Any, str]) -> str:
-        self.git("checkout", "--quiet", "-b", branch, "main")
+        self.git("checkout", "--quiet", "-B", branch, "main")
         if changes:
             self.change_params(changes)
         else:
@@ -196,11 +233,26 @@ class Lifecycle:
 
     # -- act --
 
-    def act(self, event_name: str, workflow: str, payload: dict[str, Any], actor: str) -> ActRun:
+    def step_folder(self) -> Path:
+        """Where the current step keeps its act log and its uploaded artifacts."""
+        folder = self.work / "steps" / f"{len(self.records) + 1:02d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def act(
+        self,
+        event_name: str,
+        workflow: str,
+        payload: dict[str, Any],
+        actor: str,
+        from_fork: bool = False,
+    ) -> ActRun:
+        """Run one workflow. A fork's pull request gets no secrets: they arrive empty."""
+        mlflow_uri = "" if from_fork else self.mlflow_uri
         event = self.work / "event.json"
         event.write_text(json.dumps(payload), encoding="utf-8")
-        artifacts = self.work / "artifacts"
-        shutil.rmtree(artifacts, ignore_errors=True)
+        folder = self.step_folder()
+        artifacts = folder / "artifacts"
         command = [
             find_act(),
             event_name,
@@ -209,21 +261,23 @@ class Lifecycle:
             "--platform", "ubuntu-latest=-self-hosted",
             "--actor", actor,
             "--json",
-            "--secret", f"MLFLOW_TRACKING_URI={self.mlflow_uri}",
+            "--secret", f"MLFLOW_TRACKING_URI={mlflow_uri}",
             "--secret", f"{TOKEN_NAME}={self.token}",
             "--var", f"DVC_REMOTE_URL={self.dvc_remote}",
             "--env", f"GITHUB_API_URL={self.github.url}",
             "--env", f"ACT_ARTIFACTS={artifacts}",
             *standin_flags(self.project),
         ]  # fmt: skip
-        # act leaks the host environment into the jobs: give it only what a runner has.
-        env = {
-            "PATH": host_path(),
-            "HOME": str(self.work / "home"),
-            "UV_CACHE_DIR": uv_cache_dir(),
-            "UV_PYTHON_DOWNLOADS": "never",
-            "LANG": "C.UTF-8",
-        }
+        # act leaks the host environment into the jobs: give it only what a runner has (its
+        # network settings included: package indexes, proxies, certificate authorities).
+        env = {name: value for name, value in os.environ.items() if name.startswith(NETWORK)}
+        env.update(
+            PATH=job_path(),
+            HOME=str(self.work / "home"),
+            UV_CACHE_DIR=uv_cache_dir(),
+            UV_PYTHON_DOWNLOADS="never",
+            LANG="C.UTF-8",
+        )
         done = subprocess.run(
             command,
             cwd=self.project,
@@ -245,6 +299,7 @@ class Lifecycle:
             if "jobResult" in entry:
                 jobs[entry["job"].strip()] = entry["jobResult"]
         log += done.stderr.splitlines()
+        (folder / "act.log").write_text("\n".join(log) + "\n", encoding="utf-8")
         return ActRun(jobs, log, done.returncode)
 
     def pull_request_event(self, number: int, sha: str, branch: str, labels: list[str]) -> Any:
@@ -257,14 +312,19 @@ class Lifecycle:
         action = "labeled" if labels else "opened"
         return {"action": action, "number": number, "pull_request": pull}
 
-    def record(self, step: str, title: str, run: ActRun) -> dict[str, Any]:
+    def record(
+        self, step: str, title: str, run: ActRun, pull_request: int | None = None
+    ) -> dict[str, Any]:
         """What a person can see after a step: job results, registry, PR comments, API calls."""
         requests = self.github.requests[self.seen_requests :]
         self.seen_requests = len(self.github.requests)
-        gate = self.work / "artifacts" / "reports" / "reports" / "gate.json"
+        folder = self.step_folder()
+        gate = folder / "artifacts" / "reports" / "reports" / "gate.json"
         entry = {
             "step": step,
             "title": title,
+            "pull_request": pull_request,
+            "folder": str(folder),
             "jobs": run.jobs,
             "returncode": run.returncode,
             "registry": registry_state(self.mlflow_uri, self.model_name),
@@ -290,11 +350,14 @@ class Lifecycle:
 
     # -- the scenario --
 
-    def pr(self, step: str, title: str, number: int, branch: str, labels: list[str]) -> Any:
+    def pr(
+        self, step: str, title: str, number: int, branch: str, labels: list[str], fork: bool = False
+    ) -> Any:
         sha = self.git("rev-parse", branch)
         payload = self.pull_request_event(number, sha, branch, labels)
         self.git("checkout", "--quiet", branch)
-        return self.record(step, title, self.act("pull_request", "pr.yml", payload, MODEL_OWNER))
+        run = self.act("pull_request", "pr.yml", payload, MODEL_OWNER, from_fork=fork)
+        return self.record(step, title, run, pull_request=number)
 
     def main_run(self, step: str, title: str, approvals: list[tuple[str, str]]) -> Any:
         """main.yml on main's head; `approvals` are the (environment, login) a person gave."""
@@ -320,7 +383,7 @@ class Lifecycle:
         self.merge("first-model", 1)
         self.main_run("merge-first", "Merge #1: register v1, approve staging and production", both)
 
-        self.open_pull_request("worse-model", "Drop the strongest features", WORSE_PARAMS)
+        self.open_pull_request("worse-model", "Deeper trees, faster learning", WORSE_PARAMS)
         self.pr("pr-worse", "PR #2: clearly worse parameters", 2, "worse-model", [])
         self.github.issue_events[2] = [
             {"id": 1, "event": "labeled", "label": {"name": OVERRIDE_LABEL},
@@ -352,20 +415,29 @@ class Lifecycle:
             "main.yml again on the same commit (production approval withheld)",
             [("staging", MODEL_OWNER)],
         )
+        self.open_pull_request("from-a-fork", "A contribution from a fork", FORK_PARAMS)
+        self.pr("pr-fork", "PR #4 from a fork: no secrets reach it", 4, "from-a-fork", [], True)
         return self.records
 
 
 def narrate(entry: dict[str, Any]) -> str:
-    """A few lines per step for the demo's reader."""
+    """A few lines per step for the demo's reader: jobs, verdict, the comment's verdict lines,
+    and the registry's aliases."""
     registry = entry["registry"]
     aliases = ", ".join(f"{a}=v{v}" for a, v in sorted(registry["aliases"].items())) or "none"
-    gate = entry["gate"] or {}
     lines = [
+        "",
         f"== {entry['title']}",
         "   jobs: " + ", ".join(f"{job} {result}" for job, result in entry["jobs"].items()),
-        f"   gate verdict: {gate.get('verdict', '-')}",
-        f"   registry: {len(registry['versions'])} version(s); aliases: {aliases}",
     ]
+    if entry["gate"]:
+        lines.append(f"   gate verdict: {entry['gate']['verdict']}")
+    number = entry.get("pull_request")
+    for body in entry["comments"].get(str(number), []) if number else []:
+        verdict_lines = [line for line in body.splitlines() if line.startswith(("## ", "- "))]
+        lines += [f"   PR #{number} comment: {line}" for line in verdict_lines[:4]]
+    lines.append(f"   registry: {len(registry['versions'])} version(s); aliases: {aliases}")
+    lines.append(f"   act log and artifacts: {entry['folder']}")
     return "\n".join(lines)
 
 

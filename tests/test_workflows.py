@@ -1,5 +1,6 @@
-"""The template's own GitHub workflows pass the linters a reviewer would run: actionlint,
-zizmor (offline, zero findings) and GitHub's workflow schema; and they are hardened by rule."""
+"""GitHub workflows pass the checks a reviewer would run: actionlint, zizmor (offline, zero
+findings) and GitHub's schemas; and they are hardened by rule. This holds for the template's own
+CI and for the generated project's workflows under every supported option set."""
 
 from __future__ import annotations
 
@@ -7,14 +8,18 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
+from conftest import bake
+from test_bake import SUPPORTED
 
 TEMPLATE = Path(__file__).resolve().parents[1]
-WORKFLOWS = sorted((TEMPLATE / ".github" / "workflows").glob("*.yml"))
 PINNED = re.compile(r"^[^@\s]+@[0-9a-f]{40}$")
+VERSION_COMMENT = re.compile(r"#\s*v\d+\.\d+\.\d+")
 
 
 def tool(name: str) -> str:
@@ -25,48 +30,185 @@ def tool(name: str) -> str:
     return found
 
 
-def run(*command: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+def run(*command: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        command, cwd=cwd, capture_output=True, text=True, timeout=120, check=False
+    )
 
 
-def test_there_are_workflows() -> None:
-    """The template ships its own CI workflow."""
-    assert WORKFLOWS
+def workflows(root: Path) -> list[Path]:
+    return sorted((root / ".github" / "workflows").glob("*.yml"))
 
 
-def test_actionlint_is_clean() -> None:
-    """actionlint finds nothing."""
-    done = run(tool("actionlint"), *map(str, WORKFLOWS))
+def load(path: Path) -> dict[Any, Any]:
+    loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert isinstance(loaded, dict), path
+    return loaded
+
+
+def steps_of(root: Path) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(file, job, step) for every step of every workflow and composite action."""
+    for path in workflows(root):
+        for job_id, job in load(path)["jobs"].items():
+            for step in job.get("steps", []):
+                yield path.name, job_id, step
+    for path in sorted((root / ".github" / "actions").glob("*/action.yml")):
+        for step in load(path)["runs"]["steps"]:
+            yield str(path.relative_to(root)), "(composite)", step
+
+
+def baked_repository(tmp_path_factory: pytest.TempPathFactory, answers: dict[str, str]) -> Path:
+    """A baked project, as a git repository (actionlint finds the repository root by it)."""
+    baked = bake(tmp_path_factory.mktemp("workflows"), **answers)
+    assert run("git", "init", "--quiet", cwd=baked).returncode == 0
+    return baked
+
+
+@pytest.fixture(scope="module", params=[pytest.param(None, id="template"), *SUPPORTED])
+def root(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder whose .github is checked: the template's own, or a baked project's."""
+    if request.param is None:
+        return TEMPLATE
+    return baked_repository(tmp_path_factory, request.param)
+
+
+@pytest.fixture(scope="module", params=SUPPORTED)
+def project(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A baked project of each supported option set."""
+    return baked_repository(tmp_path_factory, request.param)
+
+
+def test_there_are_workflows(root: Path) -> None:
+    """There are workflows to check."""
+    assert workflows(root)
+
+
+def test_actionlint_is_clean(root: Path) -> None:
+    """actionlint finds nothing (it also follows the local reusable workflow)."""
+    done = run(tool("actionlint"), *map(str, workflows(root)), cwd=root)
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def test_zizmor_is_clean() -> None:
-    """zizmor, offline, reports zero findings."""
-    done = run(tool("zizmor"), "--offline", *map(str, WORKFLOWS))
+def test_zizmor_is_clean(root: Path) -> None:
+    """zizmor, offline, reports zero findings on workflows, actions and dependabot."""
+    done = run(tool("zizmor"), "--offline", str(root / ".github"), cwd=root)
     assert done.returncode == 0, done.stdout + done.stderr
+    assert "No findings to report" in done.stdout + done.stderr
 
 
-def test_workflows_match_githubs_schema() -> None:
-    """Every workflow validates against GitHub's workflow schema."""
-    schema = "vendor.github-workflows"
-    done = run(tool("check-jsonschema"), "--builtin-schema", schema, *map(str, WORKFLOWS))
-    assert done.returncode == 0, done.stdout + done.stderr
+def test_files_match_githubs_schemas(root: Path) -> None:
+    """Workflows, composite actions and the dependabot config validate against their schemas."""
+    checks = {
+        "vendor.github-workflows": workflows(root),
+        "vendor.github-actions": sorted((root / ".github" / "actions").glob("*/action.yml")),
+        "vendor.dependabot": sorted((root / ".github").glob("dependabot.yml")),
+    }
+    for schema, paths in checks.items():
+        if paths:
+            done = run(tool("check-jsonschema"), "--builtin-schema", schema, *map(str, paths))
+            assert done.returncode == 0, done.stdout + done.stderr
 
 
-@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
-def test_hardened(path: Path) -> None:
-    """No default permissions, no pull_request_target, every action pinned by full SHA with a
-    version comment, and checkout never keeps the token."""
-    text = path.read_text()
-    workflow = yaml.safe_load(text)
-    assert workflow["permissions"] == {}
-    assert "pull_request_target" not in text
-    for line in text.splitlines():
-        if "uses:" in line and "./" not in line:
-            reference = line.split("uses:", 1)[1].split("#", 1)[0].strip()
-            assert PINNED.match(reference), line
-            assert re.search(r"#\s*v\d+\.\d+\.\d+", line), line
-    for job in workflow["jobs"].values():
-        for step in job.get("steps", []):
-            if step.get("uses", "").startswith("actions/checkout@"):
-                assert step["with"]["persist-credentials"] is False
+def test_no_default_permissions_and_no_pull_request_target(root: Path) -> None:
+    """Every workflow starts from `permissions: {}`, every job says what it needs, and none
+    runs on pull_request_target."""
+    for path in workflows(root):
+        workflow = load(path)
+        assert workflow["permissions"] == {}, path.name
+        assert "pull_request_target" not in path.read_text(encoding="utf-8"), path.name
+        for job_id, job in workflow["jobs"].items():
+            assert "permissions" in job, f"{path.name}: job {job_id}"
+
+
+def test_actions_are_pinned_with_a_version_comment(root: Path) -> None:
+    """Every third-party action is pinned by full commit SHA and names its version."""
+    for path in [*workflows(root), *(root / ".github" / "actions").glob("*/action.yml")]:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if "uses:" in line and "./" not in line:
+                reference = line.split("uses:", 1)[1].split("#", 1)[0].strip()
+                assert PINNED.match(reference), f"{path.name}: {line.strip()}"
+                assert VERSION_COMMENT.search(line), f"{path.name}: {line.strip()}"
+
+
+def test_checkout_keeps_no_token_and_run_steps_take_no_expressions(root: Path) -> None:
+    """Checkout never persists the token, and no `run:` pastes an expression into the shell:
+    values reach commands through `env:` only."""
+    for name, job_id, step in steps_of(root):
+        if step.get("uses", "").startswith("actions/checkout@"):
+            assert step["with"]["persist-credentials"] is False, f"{name}: {job_id}"
+        assert "${{" not in step.get("run", ""), f"{name}: {job_id}: {step['run']}"
+
+
+# The generated project's workflows -------------------------------------------------------------
+
+
+def jobs(project: Path, workflow: str) -> dict[str, Any]:
+    return dict(load(project / ".github" / "workflows" / workflow)["jobs"])
+
+
+def test_every_generated_step_is_one_make_task(project: Path) -> None:
+    """Each `run:` is one line calling a Makefile task (the aggregate check only tests the
+    results it is given): the logic lives in the package, not in YAML."""
+    for name, job_id, step in steps_of(project):
+        if "run" not in step:
+            continue
+        assert "\n" not in step["run"].strip(), f"{name}: {job_id}"
+        if (name, job_id) != ("pr.yml", "gate"):
+            assert step["run"].startswith("make "), f"{name}: {job_id}: {step['run']}"
+
+
+def test_only_the_comment_job_may_write_to_pull_requests(project: Path) -> None:
+    """`pull-requests: write` is granted once, to the job that writes the report comment."""
+    writers = [
+        (path.name, job_id)
+        for path in workflows(project)
+        for job_id, job in load(path)["jobs"].items()
+        if (job.get("permissions") or {}).get("pull-requests") == "write"
+    ]
+    assert writers == [("pr.yml", "comment")]
+
+
+def test_the_aggregate_check_always_runs_after_everything(project: Path) -> None:
+    """The required `gate` job needs the model and comment jobs and runs whatever they did."""
+    gate = jobs(project, "pr.yml")["gate"]
+    assert gate["needs"] == ["model", "comment"]
+    assert gate["if"] == "${{ always() }}"
+
+
+def test_deployments_go_through_environments(project: Path) -> None:
+    """Staging and production promotions, and rollback, run in their GitHub Environments."""
+    main = jobs(project, "main.yml")
+    assert main["staging"]["environment"] == "staging"
+    assert main["production"]["environment"] == "production"
+    assert main["production"]["needs"] == ["model", "staging"]
+    assert jobs(project, "rollback.yml")["rollback"]["environment"] == "production"
+
+
+def test_registration_and_promotion_are_never_cancelled(project: Path) -> None:
+    """Registration and production promotion queue per repository and never cancel a running
+    one; a newer push to a pull request cancels the older run."""
+    main = jobs(project, "main.yml")
+    for job_id in ("model", "production"):
+        assert main[job_id]["concurrency"]["cancel-in-progress"] is False, job_id
+    pr = load(project / ".github" / "workflows" / "pr.yml")
+    assert pr["concurrency"]["cancel-in-progress"] is True
+
+
+def test_shared_steps_live_in_one_reusable_workflow(project: Path) -> None:
+    """pr.yml and main.yml run the pipeline through the same reusable workflow."""
+    pipeline = load(project / ".github" / "workflows" / "pipeline.yml")
+    assert "workflow_call" in pipeline[True]  # YAML 1.1 reads the key `on` as True
+    for workflow in ("pr.yml", "main.yml"):
+        assert jobs(project, workflow)["model"]["uses"] == "./.github/workflows/pipeline.yml"
+
+
+def test_codeowners_name_the_answers(project: Path) -> None:
+    """CODEOWNERS gives everything to the model owner and the gate's thresholds to the risk
+    approver."""
+    rules = {
+        line.split()[0]: line.split()[1:]
+        for line in (project / ".github" / "CODEOWNERS").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    assert rules["*"] == ["@model-owner"]
+    assert rules["/params.yaml"] == ["@risk-approver"]

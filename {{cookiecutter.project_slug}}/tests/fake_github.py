@@ -154,9 +154,7 @@ def handler_for(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
                 status, answer = 401, {"message": "Bad credentials"}
             else:
                 status, answer = fake.answer(self.command, url.path, body, url.query)
-            fake.requests.append(
-                Recorded(self.command, url.path, url.query, body, headers, status)
-            )
+            fake.requests.append(Recorded(self.command, url.path, url.query, body, headers, status))
             data = json.dumps(answer).encode("utf-8")
             self.send_response(status)
             self.send_header("Content-Type", "application/json; charset=utf-8")

@@ -226,3 +226,17 @@ def test_registry_versions_are_untouched_by_the_gate(lab: Lab) -> None:
     lab.candidate(commit(1), 100, **GOOD)
     gate.run_gate(lab.settings)
     assert registry.all_versions(lab.client(), lab.name) == []
+
+
+def test_champion_is_scored_on_its_own_columns(lab: Lab) -> None:
+    """A challenger that stops using some columns is compared with a champion that used them:
+    each model is scored on the columns it was trained on, so the gate decides (here: the
+    weaker challenger fails) instead of erring on a column mismatch."""
+    lab.champion(lab.candidate(commit(1), 100, **GOOD))
+    narrower = ("gender", "credit_score", "debt_to_income")
+    lab.with_settings(train={"exclude_columns": narrower})
+    lab.candidate(commit(2), 200, exclude_columns=narrower)
+    result = gate.run_gate(lab.settings)
+    assert result["errors"] == []
+    assert result["verdict"] == "fail"
+    assert result["deltas"]["roc_auc"] < -0.01

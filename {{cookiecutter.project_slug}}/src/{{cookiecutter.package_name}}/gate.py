@@ -255,7 +255,7 @@ def _score_and_compare(settings: Settings, override_by: str, result: dict[str, A
     client = registry.connect()
     contract = load_contract(settings.data.contract)
     frame = data.read_typed(settings.split.eval, contract)
-    features, target = data.features_and_target(frame, contract, settings.train.exclude_columns)
+    _, target = data.features_and_target(frame, contract, settings.train.exclude_columns)
     eval_md5 = lineage.file_md5(settings.split.eval)
     threshold = settings.evaluate.decision_threshold
     result["eval"] = {"path": str(settings.split.eval), "md5": eval_md5, "rows": len(frame)}
@@ -269,10 +269,11 @@ def _score_and_compare(settings: Settings, override_by: str, result: dict[str, A
             f"the challenger's run recorded evaluation split md5 {recorded} but the split here "
             f"is {eval_md5}: run `dvc repro` so both describe the same data"
         )
+    challenger_model = training.load_model(settings.train.model)
     challenger = score_model(
         "challenger",
-        training.load_model(settings.train.model),
-        features,
+        challenger_model,
+        training.model_inputs(challenger_model, frame),
         target,
         threshold,
         eval_md5,
@@ -286,8 +287,14 @@ def _score_and_compare(settings: Settings, override_by: str, result: dict[str, A
     problems = sanity_problems(challenger)
     performance = threshold_problems(challenger, gate)
     if champion_version is not None:
+        champion_model = _load_champion(champion_version)
         champion = score_model(
-            "champion", _load_champion(champion_version), features, target, threshold, eval_md5
+            "champion",
+            champion_model,
+            training.model_inputs(champion_model, frame),
+            target,
+            threshold,
+            eval_md5,
         )
         champion.details = {
             "version": champion_version.number,

@@ -1,0 +1,170 @@
+"""The README's first command, `make demo`, runs a model's whole life through the generated
+project's real workflow files under `act`: against a real MLflow server on loopback, a real
+local DVC remote, and a fake GitHub API that records every request.
+
+The demo runs once for the module (tests/lifecycle.py drives it and records every step in
+lifecycle.json); each test checks what one step left behind, as a user would see it: job
+results, the PR comment, the registry's versions, aliases and tags.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from lifecycle import MODEL_OWNER, OVERRIDE_LABEL, RISK_APPROVER
+from test_baked_project import TEMPLATE, clean_env, free_port
+
+MARKER = "<!-- credit-default-model:gate-report -->"
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """`make demo` run once: its output and every step it recorded, by step name."""
+    port = free_port()
+    demo_dir = tmp_path_factory.mktemp("demo")
+    project = demo_dir / "credit-default-model"
+    env = clean_env(DEMO_DIR=str(demo_dir), MLFLOW_PORT=str(port))
+    env.pop("MAKEFLAGS", None)
+    try:
+        done = subprocess.run(
+            ["make", "demo"], cwd=TEMPLATE, env=env, capture_output=True, text=True, timeout=1500
+        )
+        assert done.returncode == 0, done.stdout[-5000:] + done.stderr[-3000:]
+        records = json.loads((demo_dir / "lifecycle.json").read_text(encoding="utf-8"))
+        yield {"stdout": done.stdout, "port": port, **{r["step"]: r for r in records}}
+    finally:
+        subprocess.run(
+            ["make", "-C", str(project), "mlflow-stop"],
+            env={**os.environ, "MLFLOW_PORT": str(port)},
+            capture_output=True,
+            check=False,
+        )
+
+
+def comment_bodies(step: dict[str, Any], number: int) -> list[str]:
+    return list(step["comments"].get(str(number), []))
+
+
+def test_demo_says_where_to_look(demo: dict[str, Any]) -> None:
+    """The demo ends with the MLflow UI address and where each step's log and reports are."""
+    assert f"MLflow UI: http://127.0.0.1:{demo['port']}" in demo["stdout"]
+    assert "lifecycle-work/steps/" in demo["stdout"]
+
+
+def test_first_pr_passes_on_absolute_thresholds(demo: dict[str, Any]) -> None:
+    """On an empty registry the first PR's gate passes on absolute thresholds, the report is
+    written as one comment, and every job of pr.yml succeeds; nothing is registered."""
+    step = demo["pr-first"]
+    assert step["jobs"] == {
+        "model/pipeline/model": "success",
+        "pr/comment": "success",
+        "pr/gate": "success",
+    }
+    assert step["gate"]["verdict"] == "pass" and step["gate"]["first_model"] is True
+    [body] = comment_bodies(step, 1)
+    assert body.startswith(MARKER) and "Gate passed" in body and "First model" in body
+    assert step["registry"]["versions"] == {}
+
+
+def test_merge_registers_v1_and_promotes_it_with_its_approvers(demo: dict[str, Any]) -> None:
+    """Merging registers version 1 with its lineage and PR, then the staging and production
+    jobs move the aliases and write who approved each environment on the version."""
+    step = demo["merge-first"]
+    assert set(step["jobs"].values()) == {"success"}, step["jobs"]
+    registry = step["registry"]
+    assert registry["aliases"] == {"staging": "1", "production": "1"}
+    tags = registry["versions"]["1"]
+    assert tags["github.pr"] == "1" and tags["gate.verdict"] == "pass"
+    assert tags["promotion.staging.approved_by"] == MODEL_OWNER
+    assert tags["promotion.production.approved_by"] == RISK_APPROVER
+    assert tags["lineage.git_dirty"] == "false" and len(tags["lineage.git_sha"]) == 40
+
+
+def test_worse_pr_is_blocked_and_the_comment_says_why(demo: dict[str, Any]) -> None:
+    """Clearly worse parameters fail the gate: the aggregate check is red, the comment names
+    the failed comparison, and the registry does not change."""
+    step = demo["pr-worse"]
+    assert step["jobs"]["pr/gate"] == "failure"
+    assert step["gate"]["verdict"] == "fail"
+    [body] = comment_bodies(step, 2)
+    assert "Gate failed" in body and "may be worse than the champion" in body
+    assert step["registry"] == demo["merge-first"]["registry"]
+
+
+def test_override_label_lets_the_same_pr_pass_and_is_recorded(demo: dict[str, Any]) -> None:
+    """With the override label applied by the risk approver, the same PR passes as
+    "overridden"; the one comment is updated (not duplicated) and names who overrode."""
+    step = demo["pr-worse-override"]
+    assert step["jobs"]["pr/gate"] == "success"
+    assert step["gate"]["verdict"] == "overridden"
+    assert step["gate"]["pull_request"]["label_applied_by"] == RISK_APPROVER
+    [body] = comment_bodies(step, 2)
+    assert "Gate overridden" in body and f"Override applied by @{RISK_APPROVER}" in body
+    assert any(r["method"] == "PATCH" for r in step["requests"])
+    assert step["gate"]["pull_request"]["override_label"] == OVERRIDE_LABEL
+
+
+def test_better_pr_passes_against_the_champion(demo: dict[str, Any]) -> None:
+    """Better parameters pass against champion v1, compared on the same evaluation split."""
+    step = demo["pr-better"]
+    assert step["jobs"]["pr/gate"] == "success"
+    gate = step["gate"]
+    assert gate["verdict"] == "pass" and gate["champion"]["version"] == 1
+    assert gate["champion"]["eval_md5"] == gate["challenger"]["eval_md5"]
+    [body] = comment_bodies(step, 3)
+    assert "Gate passed" in body and "champion (v1)" in body
+
+
+def test_merge_registers_v2_and_keeps_v1_for_rollback(demo: dict[str, Any]) -> None:
+    """Merging the better PR registers version 2, promotes it, and keeps version 1 as
+    previous-production."""
+    registry = demo["merge-better"]["registry"]
+    assert registry["aliases"] == {"staging": "2", "production": "2", "previous-production": "1"}
+    assert registry["versions"]["2"]["github.pr"] == "3"
+
+
+def test_rollback_puts_v1_back_with_the_reason(demo: dict[str, Any]) -> None:
+    """rollback.yml points production back at version 1 and writes why and who on both."""
+    step = demo["rollback"]
+    assert step["jobs"] == {"rollback/rollback": "success"}
+    registry = step["registry"]
+    assert registry["aliases"]["production"] == "1"
+    assert registry["aliases"]["previous-production"] == "2"
+    assert registry["versions"]["1"]["rollback.reason"] == "v2 misbehaves in production"
+    assert registry["versions"]["1"]["rollback.by"] == RISK_APPROVER
+    assert registry["versions"]["2"]["rolled_back.reason"] == "v2 misbehaves in production"
+
+
+def test_rerun_on_the_same_commit_registers_nothing_new(demo: dict[str, Any]) -> None:
+    """main.yml again on the same commit creates no version, and without a production approval
+    the rollback stands: the promotion fails closed."""
+    step = demo["rerun-main"]
+    assert list(step["registry"]["versions"]) == ["1", "2"]
+    assert step["registry"]["aliases"]["production"] == "1"
+    assert step["jobs"]["main/production"] == "failure"
+
+
+def test_a_fork_pr_without_secrets_fails_closed_with_the_reason(demo: dict[str, Any]) -> None:
+    """A fork's PR gets no secrets: the gate ends in error saying so, the check is red, and
+    the registry is untouched."""
+    step = demo["pr-fork"]
+    assert step["jobs"]["pr/gate"] == "failure"
+    assert step["gate"]["verdict"] == "error"
+    assert any("MLFLOW_TRACKING_URI set but empty" in e for e in step["gate"]["errors"])
+    [body] = comment_bodies(step, 4)
+    assert "Gate could not decide" in body and "forks" in body
+    assert step["registry"] == demo["rerun-main"]["registry"]
+
+
+def test_every_github_request_was_authorised_and_known(demo: dict[str, Any]) -> None:
+    """Every call the workflows made to the GitHub API carried the job's token and hit an
+    endpoint GitHub documents (the fake answers unknown ones with 404)."""
+    requests = [r for step in demo.values() if isinstance(step, dict) for r in step["requests"]]
+    assert requests
+    assert all(r["authorized"] for r in requests)
+    assert [r for r in requests if r["status"] >= 400] == []
