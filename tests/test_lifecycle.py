@@ -102,7 +102,7 @@ def test_override_label_lets_the_same_pr_pass_and_is_recorded(demo: dict[str, An
     step = demo["pr-worse-override"]
     assert step["jobs"]["pr/gate"] == "success"
     assert step["gate"]["verdict"] == "overridden"
-    assert step["gate"]["pull_request"]["label_applied_by"] == RISK_APPROVER
+    assert step["gate"]["pull_request"]["override_by"] == RISK_APPROVER
     [body] = comment_bodies(step, 2)
     assert "Gate overridden" in body and f"Override applied by @{RISK_APPROVER}" in body
     assert any(r["method"] == "PATCH" for r in step["requests"])

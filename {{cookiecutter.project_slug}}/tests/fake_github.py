@@ -50,6 +50,8 @@ class FakeGitHub:
     issue_events: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     # commit sha -> the pull requests GitHub associates with it
     commit_pulls: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # (org, team slug) -> logins of its active members
+    team_members: dict[tuple[str, str], set[str]] = field(default_factory=dict)
     # workflow run id -> its deployment reviews
     approvals: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     # (method, path) -> (status, message): answer that call with an error
@@ -78,6 +80,10 @@ class FakeGitHub:
                 if login not in self.users:
                     return 404, {"message": "Not Found"}
                 return 200, {"login": login, "id": self.users[login], "type": "User"}
+            case "GET", ["orgs", org, "teams", slug, "memberships", login]:
+                if login not in self.team_members.get((org, slug), set()):
+                    return 404, {"message": "Not Found"}
+                return 200, {"state": "active", "role": "member"}
             case "GET", ["orgs", org, "teams", slug]:
                 if (org, slug) not in self.teams:
                     return 404, {"message": "Not Found"}

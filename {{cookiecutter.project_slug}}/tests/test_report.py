@@ -253,6 +253,23 @@ def test_override_requested_but_not_needed_is_not_claimed() -> None:
     assert "Override applied" not in render(gate)
 
 
+def test_a_refused_override_names_who_tried() -> None:
+    """A label applied by someone who may not override is reported as such."""
+    gate = _gate_with_verdict("fail")
+    gate["pull_request"] = {
+        "number": 2,
+        "label_applied_by": "eager-intern",
+        "override_by": None,
+        "problem": "the gate-override label was applied by eager-intern, who is not a "
+        "production reviewer (risk-approver): no override",
+    }
+    lines = verdict_lines(render(gate))
+    assert any(
+        line.startswith("- ⚠️ the gate-override label was applied by eager-intern") for line in lines
+    )
+    assert "Override applied" not in "\n".join(lines)
+
+
 def test_first_model_is_judged_on_absolute_thresholds() -> None:
     """With no champion the report says so and shows n/a for every champion value and delta."""
     text = render(first_model_gate())

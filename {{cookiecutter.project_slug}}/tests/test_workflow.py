@@ -109,7 +109,50 @@ def test_pull_request_facts_carry_the_override(
     labelled(github, ("labeled", label, "risk-approver"))
     actions_env(monkeypatch, tmp_path, "pull_request", {"pull_request": pull(label)})
     facts = lifecycle.pull_request_facts(settings)
-    assert facts == {"number": PR, "override_label": label, "label_applied_by": "risk-approver"}
+    assert facts == {
+        "number": PR,
+        "override_label": label,
+        "label_applied_by": "risk-approver",
+        "override_by": "risk-approver",
+    }
+
+
+def test_only_a_production_reviewer_may_override(
+    github: FakeGitHub, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, settings: Settings
+) -> None:
+    """A label applied by someone who is not a production reviewer grants nothing, and the
+    report says who tried."""
+    label = settings.gate.override_label
+    labelled(github, ("labeled", label, "eager-intern"))
+    actions_env(monkeypatch, tmp_path, "pull_request", {"pull_request": pull(label)})
+    facts = lifecycle.pull_request_facts(settings)
+    assert facts["label_applied_by"] == "eager-intern"
+    assert facts["override_by"] is None
+    assert "eager-intern, who is not a production reviewer" in facts["problem"]
+
+
+@pytest.mark.parametrize(("member", "granted"), [(True, "dana"), (False, None)])
+def test_a_team_reviewer_overrides_through_its_members(
+    github: FakeGitHub,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    settings: Settings,
+    member: bool,
+    granted: str | None,
+) -> None:
+    """With a team as production reviewer, an active member of it may override; anyone
+    else, including someone GitHub will not confirm, may not."""
+    team = settings.model_copy(
+        update={
+            "github": settings.github.model_copy(update={"production_reviewers": ("acme/risk",)})
+        }
+    )
+    if member:
+        github.team_members[("acme", "risk")] = {"dana"}
+    label = settings.gate.override_label
+    labelled(github, ("labeled", label, "dana"))
+    actions_env(monkeypatch, tmp_path, "pull_request", {"pull_request": pull(label)})
+    assert lifecycle.pull_request_facts(team)["override_by"] == granted
 
 
 def test_pull_request_facts_record_an_api_failure_and_grant_no_override(
@@ -120,7 +163,7 @@ def test_pull_request_facts_record_an_api_failure_and_grant_no_override(
     github.failures[("GET", f"/repos/{REPO}/issues/{PR}/events")] = (500, "Server Error")
     actions_env(monkeypatch, tmp_path, "pull_request", {"pull_request": pull(label)})
     facts = lifecycle.pull_request_facts(settings)
-    assert facts["label_applied_by"] is None
+    assert facts["override_by"] is None
     assert "500" in facts["problem"]
 
 

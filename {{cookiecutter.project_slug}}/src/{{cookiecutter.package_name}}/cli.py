@@ -91,7 +91,7 @@ def _gate(args: argparse.Namespace) -> int:
     pull_request = None
     if args.github:
         pull_request = lifecycle.pull_request_facts(settings)
-        override_by = override_by or (pull_request.get("label_applied_by") or "")
+        override_by = override_by or (pull_request.get("override_by") or "")
     result = gate.run_gate(settings, override_by=override_by)
     result["pull_request"] = pull_request
     gate.write_result(result, settings.gate.report)

@@ -47,23 +47,39 @@ def read_gate_or_stopped(settings: Settings) -> dict[str, Any]:
 
 
 def pull_request_facts(settings: Settings) -> dict[str, Any]:
-    """The pull request this GitHub Actions run is about, and who applied the override label.
+    """The pull request this GitHub Actions run is about, who applied the override label, and
+    whether that person may override: only a production reviewer (a listed user, or a member of
+    a listed team) may, since the override lets a weaker model towards production.
 
     A GitHub API failure is recorded, not raised: the gate still decides, only without the
     override (so a failing model stays failed) and without the PR number in its lineage.
     """
     label = settings.gate.override_label
-    facts: dict[str, Any] = {"number": None, "override_label": label, "label_applied_by": None}
+    facts: dict[str, Any] = {
+        "number": None,
+        "override_label": label,
+        "label_applied_by": None,
+        "override_by": None,
+    }
     try:
         run = workflow.RunContext.from_env()
         client = github_api.client_from_env()
         pull = workflow.pull_request_of(client, run)
-        if pull is not None:
-            facts["number"] = int(pull["number"])
-            if label in workflow.label_names(pull):
-                facts["label_applied_by"] = workflow.label_applied_by(
-                    client, run, facts["number"], label
-                )
+        if pull is None:
+            return facts
+        facts["number"] = int(pull["number"])
+        if label not in workflow.label_names(pull):
+            return facts
+        actor = workflow.label_applied_by(client, run, facts["number"], label)
+        facts["label_applied_by"] = actor
+        reviewers = settings.github.production_reviewers
+        if actor and workflow.is_one_of(client, actor, reviewers):
+            facts["override_by"] = actor
+        elif actor:
+            facts["problem"] = (
+                f"the {label} label was applied by {actor}, who is not a production reviewer "
+                f"({', '.join(reviewers)}): no override"
+            )
     except (github_api.GithubError, KeyError, ValueError) as error:
         facts["problem"] = f"pull request not read from GitHub: {error}"
     return facts

@@ -71,6 +71,9 @@ def _verdict_section(gate: dict[str, Any]) -> list[str]:
     override = gate.get("override") or {}
     if override.get("applied"):
         lines.append(f"- Override applied by @{override['requested_by']}.")
+    problem = (gate.get("pull_request") or {}).get("problem")
+    if problem:
+        lines.append(f"- ⚠️ {problem}")
     return [*lines, ""]
 
 

@@ -88,6 +88,26 @@ def label_applied_by(client: Client, run: RunContext, number: int, label: str) -
     return actor
 
 
+def is_one_of(client: Client, login: str, handles: tuple[str, ...]) -> bool:
+    """Whether `login` is one of these handles: a user by name, or an active member of an
+    org/team. Membership GitHub will not show (the token may not read the organisation) counts
+    as no: an override nobody can verify is not granted."""
+    for handle in handles:
+        if "/" not in handle:
+            if handle.lower() == login.lower():
+                return True
+            continue
+        org, team = handle.split("/", 1)
+        path = f"/orgs/{segment(org)}/teams/{segment(team)}/memberships/{segment(login)}"
+        try:
+            membership = client.get_or_none(path)
+        except GithubError:
+            continue
+        if membership is not None and membership.get("state") == "active":
+            return True
+    return False
+
+
 def upsert_comment(client: Client, run: RunContext, number: int, body: str, marker: str) -> str:
     """Edit the pull request's comment that carries `marker`, or write it the first time."""
     if marker not in body:
