@@ -88,6 +88,7 @@ def tmp_params(params_path: Path, tmp_path: Path) -> Path:
         "train": ["model", "run_info"],
         "evaluate": ["metrics", "plots"],
         "gate": ["report"],
+        "predict": ["output", "rejected", "log"],
     }
     for section, keys in outputs.items():
         for key in keys:

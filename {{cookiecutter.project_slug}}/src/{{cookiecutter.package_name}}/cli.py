@@ -22,6 +22,7 @@ from . import (
     lifecycle,
     registry,
     report,
+    scoring,
     stages,
     tracking,
     workflow,
@@ -161,6 +162,24 @@ def _rollback(args: argparse.Namespace) -> int:
     return 0
 
 
+def _predict(args: argparse.Namespace) -> int:
+    settings = load_settings(args.params)
+    scored = scoring.predict(settings, args.file, args.version)
+    version = scored.version
+    print(
+        f"scored {len(scored.predictions)} rows with {version.name} version {version.number}: "
+        f"{settings.predict.output} (log: {settings.predict.log})"
+    )
+    if len(scored.rejected):
+        print(
+            f"rejected {len(scored.rejected)} rows that break the data contract: "
+            f"{settings.predict.rejected}",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
 def _lineage(args: argparse.Namespace) -> int:
     versions = lifecycle.lineage(load_settings(args.params), args.data_md5, args.version)
     if args.json:
@@ -271,6 +290,15 @@ def build_parser() -> argparse.ArgumentParser:
     rollback_command.add_argument("--version", type=int, default=None)
     rollback_command.add_argument("--reason", required=True, help="why: recorded on the version")
     rollback_command.add_argument("--by", default="unknown", help="who rolls back")
+    predict_command = command(
+        "predict",
+        _predict,
+        "Score a CSV with the registered model (alias from params); exit 1 if rows were rejected.",
+    )
+    predict_command.add_argument("file", type=Path, help="CSV with the contract's columns")
+    predict_command.add_argument(
+        "--version", type=int, default=None, help="score with this version instead of the alias"
+    )
     lineage_command = command(
         "lineage", _lineage, "Which versions used this data, how a version was made, what is live."
     )

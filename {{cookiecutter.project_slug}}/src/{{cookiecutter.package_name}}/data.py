@@ -27,7 +27,8 @@ def apply_types(frame: pd.DataFrame, contract: Contract) -> pd.DataFrame:
             typed[name] = pd.Categorical(typed[name], categories=list(column.values or ()))
         else:
             typed[name] = pd.to_numeric(typed[name], errors="raise").astype("float64")
-    typed[contract.target.name] = typed[contract.target.name].astype("int64")
+    if contract.target.name in typed:  # a batch to score has no target yet
+        typed[contract.target.name] = typed[contract.target.name].astype("int64")
     return typed
 
 

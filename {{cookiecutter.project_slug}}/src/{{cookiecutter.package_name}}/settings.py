@@ -134,6 +134,15 @@ class GithubSettings(Section):
         return self
 
 
+class PredictSettings(Section):
+    """Batch scoring with a registered model (`predict`)."""
+
+    alias: str = Field(min_length=1)
+    output: Path
+    rejected: Path
+    log: Path
+
+
 class Settings(Section):
     data: DataSettings
     split: SplitSettings
@@ -143,6 +152,7 @@ class Settings(Section):
     fairness: FairnessSettings
     tracking: TrackingSettings
     github: GithubSettings
+    predict: PredictSettings
 
 
 def explain(error: ValidationError, source: Path) -> str:

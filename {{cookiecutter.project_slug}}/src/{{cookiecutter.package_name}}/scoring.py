@@ -1,0 +1,137 @@
+"""Batch scoring with a registered model, and the inference log that drift checks read.
+
+Every row is checked against the data contract first: a row that breaks it is reported with
+the reason and never scored. What is scored is written with the model version, and each scored
+row is appended to the inference log (when, which model, a hash of the input, the score).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import data, registry, training
+from .contract import Contract, ContractError, load_contract
+from .settings import Settings
+
+LOG_COLUMNS = ["timestamp", "model_name", "model_version", "row", "input_sha256", "probability"]
+
+
+def _numeric_problems(
+    name: str, values: pd.Series, low: float | None, high: float | None, integer: bool
+) -> pd.Series:
+    """Per row, what is wrong with one numeric column ("" when nothing)."""
+    numbers = pd.to_numeric(values, errors="coerce")
+    present = values.notna()
+    problem = pd.Series("", index=values.index)
+    problem[present & numbers.isna()] = f"{name} is not a number"
+    if integer:
+        fractional = numbers.notna() & (numbers != np.floor(numbers))
+        problem[fractional] = f"{name} is not a whole number"
+    if low is not None:
+        problem[numbers < low] = f"{name} is below {low:g}"
+    if high is not None:
+        problem[numbers > high] = f"{name} is above {high:g}"
+    return problem
+
+
+def row_problems(frame: pd.DataFrame, contract: Contract) -> pd.Series:
+    """Per row, every way it breaks the contract, joined by "; " ("" for a good row).
+
+    A missing contract column breaks every row, so it is an error for the whole batch.
+    """
+    missing = [name for name in contract.columns if name not in frame.columns]
+    if missing:
+        raise ContractError(f"the batch has no column {', '.join(missing)} of the contract")
+    found: list[pd.Series] = []
+    for name, column in contract.columns.items():
+        values = frame[name]
+        if column.max_null_fraction == 0:
+            found.append(values.isna().map({True: f"{name} is missing", False: ""}))
+        if column.is_numeric:
+            integer = column.type == "integer"
+            found.append(_numeric_problems(name, values, column.min, column.max, integer))
+        else:
+            unknown = values.notna() & ~values.astype(str).isin(column.values or ())
+            found.append(unknown.map({True: f"{name} is not a known category", False: ""}))
+    joined = pd.concat(found, axis=1).apply(lambda row: "; ".join(p for p in row if p), axis=1)
+    return joined.reindex(frame.index, fill_value="")
+
+
+def input_hashes(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
+    """SHA-256 of each row's contract values as text: the same input, the same hash."""
+    text = frame[columns].astype(str).agg("\x1f".join, axis=1)
+    return text.map(lambda row: hashlib.sha256(row.encode("utf-8")).hexdigest())
+
+
+@dataclass(frozen=True)
+class Scored:
+    version: registry.Version
+    predictions: pd.DataFrame
+    rejected: pd.DataFrame
+
+
+def resolve(client: Any, name: str, alias: str, number: int | None) -> registry.Version:
+    """The version to score with: a named one, or the one the alias points at."""
+    if number is not None:
+        return registry.get_version(client, name, number)
+    found = registry.by_alias(client, name, alias)
+    if found is None:
+        raise registry.RegistryError(f"{name} has no '{alias}' version to score with")
+    return found
+
+
+def score(
+    frame: pd.DataFrame, contract: Contract, model: Any, version: registry.Version, threshold: float
+) -> Scored:
+    """Score the rows that keep the contract; set the others aside with their reasons."""
+    problems = row_problems(frame, contract)
+    good = frame[problems == ""]
+    rejected = frame[problems != ""].assign(reason=problems[problems != ""])
+    typed = data.apply_types(good[list(contract.columns)], contract)
+    probability = (
+        training.predict_proba(model, training.model_inputs(model, typed))
+        if len(typed)
+        else pd.Series(dtype="float64")
+    )
+    predictions = pd.DataFrame(
+        {
+            "row": good.index,
+            "probability": probability.round(6).to_numpy(),
+            "prediction": (probability >= threshold).astype(int).to_numpy(),
+            "model_name": version.name,
+            "model_version": version.number,
+            "input_sha256": input_hashes(good, list(contract.columns)).to_numpy(),
+        }
+    )
+    return Scored(version, predictions, rejected.rename_axis("row").reset_index())
+
+
+def append_log(predictions: pd.DataFrame, path: Path, when: datetime) -> None:
+    """Add the scored rows to the inference log (CSV, header written once)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    log = predictions.assign(timestamp=when.isoformat(timespec="seconds"))[LOG_COLUMNS]
+    log.to_csv(path, mode="a", header=not path.exists(), index=False, lineterminator="\n")
+
+
+def predict(settings: Settings, source: Path, number: int | None = None) -> Scored:
+    """Score a CSV with the registered model; write predictions, rejected rows, the log."""
+    import mlflow
+
+    contract = load_contract(settings.data.contract)
+    frame = data.read_raw(source)
+    client = registry.connect()
+    version = resolve(client, settings.tracking.model_name, settings.predict.alias, number)
+    with registry.registry_errors(f"loading {version.name} version {version.number}"):
+        model = mlflow.xgboost.load_model(f"models:/{version.name}/{version.number}")
+    scored = score(frame, contract, model, version, settings.evaluate.decision_threshold)
+    data.write_csv(scored.predictions, settings.predict.output)
+    data.write_csv(scored.rejected, settings.predict.rejected)
+    append_log(scored.predictions, settings.predict.log, datetime.now(UTC))
+    return scored
