@@ -157,15 +157,23 @@ def test_every_generated_step_is_one_make_task(project: Path) -> None:
             assert step["run"].startswith("make "), f"{name}: {job_id}: {step['run']}"
 
 
-def test_only_the_comment_job_may_write_to_pull_requests(project: Path) -> None:
-    """`pull-requests: write` is granted once, to the job that writes the report comment."""
-    writers = [
-        (path.name, job_id)
+def test_write_permissions_go_only_where_something_is_written(project: Path) -> None:
+    """`pull-requests: write` only for the report comment and the retraining PR, `issues:
+    write` only for the drift issue, `contents: write` only to push the retraining branch."""
+    writers = {
+        (path.name, job_id, scope)
         for path in workflows(project)
         for job_id, job in load(path)["jobs"].items()
-        if (job.get("permissions") or {}).get("pull-requests") == "write"
-    ]
-    assert writers == [("pr.yml", "comment")]
+        for scope, level in (job.get("permissions") or {}).items()
+        if level == "write"
+    }
+    assert writers == {
+        ("pr.yml", "comment", "pull-requests"),
+        ("retrain.yml", "propose", "pull-requests"),
+        ("retrain.yml", "propose", "contents"),
+        ("drift.yml", "alert", "issues"),
+        ("drift.yml", "alert", "actions"),
+    }
 
 
 def test_the_aggregate_check_always_runs_after_everything(project: Path) -> None:

@@ -89,6 +89,7 @@ def tmp_params(params_path: Path, tmp_path: Path) -> Path:
         "evaluate": ["metrics", "plots"],
         "gate": ["report"],
         "predict": ["output", "rejected", "log"],
+        "drift": ["reference", "report", "html", "summary"],
     }
     for section, keys in outputs.items():
         for key in keys:

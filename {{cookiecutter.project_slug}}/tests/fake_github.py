@@ -50,6 +50,11 @@ class FakeGitHub:
     issue_events: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     # commit sha -> the pull requests GitHub associates with it
     commit_pulls: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # issue number -> the issue; dispatched workflows; pull requests opened through the API
+    issues: dict[int, dict[str, Any]] = field(default_factory=dict)
+    dispatches: list[dict[str, Any]] = field(default_factory=list)
+    pulls: list[dict[str, Any]] = field(default_factory=list)
+    next_number: int = 100
     # (org, team slug) -> logins of its active members
     team_members: dict[tuple[str, str], set[str]] = field(default_factory=dict)
     # workflow run id -> its deployment reviews
@@ -63,6 +68,11 @@ class FakeGitHub:
 
     def bodies(self, method: str, pattern: str) -> list[Any]:
         return [r.body for r in self.requests if r.method == method and re.search(pattern, r.path)]
+
+    def new_number(self) -> int:
+        """Issues and pull requests share one numbering, as on GitHub."""
+        self.next_number += 1
+        return self.next_number
 
     def new_id(self) -> int:
         self.next_id += 1
@@ -135,6 +145,27 @@ class FakeGitHub:
                         comment["body"] = body["body"]
                         return 200, comment
                 return 404, {"message": "Not Found"}
+            case "GET", [*prefix, "issues"] if prefix == repo:
+                listed = [i for i in self.issues.values() if i["state"] == "open"]
+                return 200, self.page(listed, query)
+            case "POST", [*prefix, "issues"] if prefix == repo:
+                issue = {"number": self.new_number(), "state": "open", **body}
+                self.issues[issue["number"]] = issue
+                return 201, issue
+            case "PATCH", [*prefix, "issues", number] if prefix == repo:
+                if int(number) not in self.issues:
+                    return 404, {"message": "Not Found"}
+                self.issues[int(number)].update(body)
+                return 200, self.issues[int(number)]
+            case "POST", [*prefix, "actions", "workflows", workflow, "dispatches"] if (
+                prefix == repo
+            ):
+                self.dispatches.append({"workflow": workflow, **body})
+                return 204, None
+            case "POST", [*prefix, "pulls"] if prefix == repo:
+                pull = {"number": self.new_number(), "state": "open", **body}
+                self.pulls.append(pull)
+                return 201, pull
             case "GET", [*prefix, "actions", "runs", run_id, "approvals"] if prefix == repo:
                 return 200, self.approvals.get(run_id, [])
         return 404, {"message": "Not Found"}
@@ -161,7 +192,7 @@ def handler_for(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
             else:
                 status, answer = fake.answer(self.command, url.path, body, url.query)
             fake.requests.append(Recorded(self.command, url.path, url.query, body, headers, status))
-            data = json.dumps(answer).encode("utf-8")
+            data = b"" if status == 204 else json.dumps(answer).encode("utf-8")
             self.send_response(status)
             self.send_header("Content-Type", "application/json; charset=utf-8")
             self.send_header("Content-Length", str(len(data)))

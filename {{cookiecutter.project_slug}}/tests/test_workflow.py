@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from fake_github import REPO, FakeGitHub
 
-from {{ cookiecutter.package_name }} import lifecycle, workflow
+from {{ cookiecutter.package_name }} import drift, lifecycle, workflow
 from {{ cookiecutter.package_name }}.cli import main
 from {{ cookiecutter.package_name }}.github_api import client_from_env
 from {{ cookiecutter.package_name }}.report import MARKER
@@ -261,3 +261,43 @@ def test_a_pipeline_that_stopped_before_the_gate_still_reports(
     assert text.startswith(MARKER)
     assert "Gate could not decide" in text and "stopped before the gate" in text
     assert summary.read_text(encoding="utf-8") == text
+
+
+def test_the_drift_issue_is_opened_once_then_updated_and_retraining_dispatched(
+    github: FakeGitHub, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, settings: Settings
+) -> None:
+    """Two drifted runs: one issue (its text replaced), and retrain.yml dispatched each time on
+    the default branch with the reason."""
+    actions_env(monkeypatch, tmp_path, "schedule", {})
+    github.issues[5] = {"number": 5, "state": "open", "title": "Unrelated", "body": "hello"}
+    first = lifecycle.drift_alert(settings, drift.issue_body("## first"), "drift in age")
+    second = lifecycle.drift_alert(settings, drift.issue_body("## second"), "drift in age")
+    assert first[0].startswith("opened issue #") and second[0] == first[0].replace(
+        "opened", "updated"
+    )
+    ours = [i for i in github.issues.values() if drift.MARKER in i["body"]]
+    assert len(ours) == 1 and ours[0]["body"].endswith("## second")
+    assert github.issues[5]["body"] == "hello"
+    assert (
+        github.dispatches
+        == [{"workflow": "retrain.yml", "ref": "main", "inputs": {"reason": "drift in age"}}] * 2
+    )
+
+
+def test_the_retraining_pull_request_is_opened_from_its_branch(
+    github: FakeGitHub, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The pull request names its branch, the base and why."""
+    run = actions_env(monkeypatch, tmp_path, "workflow_dispatch", {})
+    said = workflow.open_pull_request(
+        client_from_env(), run, "retrain/x", "main", "Retrain: drift", "because"
+    )
+    assert said.startswith("opened pull request #") and said.endswith("from retrain/x")
+    assert github.pulls[0] | {"number": 0} == {
+        "number": 0,
+        "state": "open",
+        "title": "Retrain: drift",
+        "head": "retrain/x",
+        "base": "main",
+        "body": "because",
+    }

@@ -16,12 +16,14 @@ from pathlib import Path
 import yaml
 
 from . import (
+    drift,
     gate,
     github_api,
     github_setup,
     lifecycle,
     registry,
     report,
+    retraining,
     scoring,
     stages,
     tracking,
@@ -180,6 +182,51 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _drift(args: argparse.Namespace) -> int:
+    """Exit 0: no drift; 1: drift or a stale model (retrain); 2: the check could not decide.
+    With --github the verdict goes to the step output instead, and only 2 fails the step."""
+    settings = load_settings(args.params)
+    batch = args.file or settings.drift.batch
+    try:
+        result = drift.check(settings, batch)
+    except EXPECTED_ERRORS as error:
+        drift.write_outputs({"error": str(error), "retrain": False}, None, settings.drift)
+        workflow.add_summary(drift.summary({"error": str(error)}))
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    text = drift.summary(result)
+    workflow.add_summary(text)
+    workflow.set_output("retrain", str(result["retrain"]).lower())
+    workflow.set_output("reason", drift.reason(result))
+    workflow.set_output("summary", drift.issue_body(text))
+    print(text, end="")
+    return 1 if result["retrain"] and not args.github else 0
+
+
+def _drift_alert(args: argparse.Namespace) -> int:
+    settings = load_settings(args.params)
+    summary = os.environ.get("DRIFT_SUMMARY") or drift.issue_body(
+        settings.drift.summary.read_text(encoding="utf-8")
+    )
+    for line in lifecycle.drift_alert(settings, summary, os.environ.get("REASON") or "drift"):
+        print(line)
+    return 0
+
+
+def _fold(args: argparse.Namespace) -> int:
+    settings = load_settings(args.params)
+    batch = args.file or settings.drift.batch
+    rows = retraining.fold_batch(settings, batch)
+    print(f"folded {rows} rows of {batch} into {settings.data.raw} (dvc add, dvc push)")
+    return 0
+
+
+def _propose(args: argparse.Namespace) -> int:
+    settings = load_settings(args.params)
+    print(retraining.propose(settings, args.file or settings.drift.batch, args.reason))
+    return 0
+
+
 def _lineage(args: argparse.Namespace) -> int:
     versions = lifecycle.lineage(load_settings(args.params), args.data_md5, args.version)
     if args.json:
@@ -299,6 +346,32 @@ def build_parser() -> argparse.ArgumentParser:
     predict_command.add_argument(
         "--version", type=int, default=None, help="score with this version instead of the alias"
     )
+    drift_command = command(
+        "drift",
+        _drift,
+        "Compare a batch with the production model's training data; exit 1 on drift, 2 if "
+        "undecided.",
+    )
+    drift_command.add_argument(
+        "file", type=Path, nargs="?", help="CSV batch (default: drift.batch in params)"
+    )
+    drift_command.add_argument(
+        "--github", action="store_true", help="in GitHub Actions: the verdict is a step output"
+    )
+    command(
+        "drift-alert",
+        _drift_alert,
+        "Open or update the one drift issue and dispatch retrain.yml (GITHUB_TOKEN).",
+    )
+    fold_command = command(
+        "fold", _fold, "Append a labelled batch to the training data; dvc add and dvc push."
+    )
+    fold_command.add_argument("file", type=Path, nargs="?", help="default: drift.batch")
+    propose_command = command(
+        "propose", _propose, "Commit the folded data on a branch, push it, open the retraining PR."
+    )
+    propose_command.add_argument("file", type=Path, nargs="?", help="default: drift.batch")
+    propose_command.add_argument("--reason", required=True, help="why retrain (drift, stale)")
     lineage_command = command(
         "lineage", _lineage, "Which versions used this data, how a version was made, what is live."
     )

@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from . import github_api, registry, report, tracking, workflow
+from . import drift, github_api, registry, report, tracking, workflow
 from .contract import load_contract
 from .settings import Settings
 
@@ -102,6 +102,19 @@ def deployment_approvers(run_id: str, environment: str) -> list[str]:
             "the environment required reviewers (make github-setup) before promoting"
         )
     return found
+
+
+def drift_alert(settings: Settings, body: str, why: str) -> list[str]:
+    """The one drift issue (opened, or updated on the next run) and a retrain.yml run."""
+    run = workflow.RunContext.from_env()
+    client = github_api.client_from_env()
+    title = f"Model drift: {settings.tracking.model_name} needs retraining"
+    return [
+        workflow.upsert_issue(client, run, title, body, drift.MARKER),
+        workflow.dispatch(
+            client, run, "retrain.yml", settings.github.default_branch, {"reason": why}
+        ),
+    ]
 
 
 def _description() -> str:

@@ -143,6 +143,24 @@ class PredictSettings(Section):
     log: Path
 
 
+class DriftSettings(Section):
+    """The drift check (`drift`): methods, thresholds and where it writes."""
+
+    numeric_method: Literal["psi", "wasserstein", "ks"]
+    numeric_threshold: float = Field(gt=0)
+    categorical_method: Literal["chisquare", "jensenshannon", "psi"]
+    categorical_threshold: float = Field(gt=0)
+    drifted_share: float = Field(gt=0, le=1)
+    prediction_threshold: float = Field(gt=0)
+    max_null_rate_increase: float = Field(ge=0, le=1)
+    max_staleness_days: int = Field(ge=1)
+    batch: Path
+    reference: Path
+    report: Path
+    html: Path
+    summary: Path
+
+
 class Settings(Section):
     data: DataSettings
     split: SplitSettings
@@ -153,6 +171,7 @@ class Settings(Section):
     tracking: TrackingSettings
     github: GithubSettings
     predict: PredictSettings
+    drift: DriftSettings
 
 
 def explain(error: ValidationError, source: Path) -> str:

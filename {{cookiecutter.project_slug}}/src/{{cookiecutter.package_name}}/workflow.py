@@ -1,8 +1,9 @@
 """What the GitHub Actions steps need from GitHub, and what they hand back to it.
 
 From GitHub: the pull request a run is about, who applied the override label, who approved a
-deployment. To GitHub: the one PR comment (found again by its hidden marker and edited, never
-duplicated), step outputs and the job summary.
+deployment. To GitHub: the one PR comment and the one drift issue (each found again by its
+hidden marker and edited, never duplicated), a workflow dispatch, a pull request, step outputs
+and the job summary.
 
 Outside Actions the GITHUB_* variables are unset and these functions say so instead of guessing.
 """
@@ -120,6 +121,39 @@ def upsert_comment(client: Client, run: RunContext, number: int, body: str, mark
         return f"updated comment {comment_id} on pull request #{number}"
     created = client.request("POST", f"{run.repo_path}/issues/{number}/comments", {"body": body})
     return f"wrote comment {(created or {}).get('id')} on pull request #{number}"
+
+
+def upsert_issue(client: Client, run: RunContext, title: str, body: str, marker: str) -> str:
+    """Edit the open issue that carries `marker`, or open it the first time."""
+    if marker not in body:
+        raise GithubError("the issue text has no marker: the next run could not find it")
+    issues = client.get_all(f"{run.repo_path}/issues?state=open")
+    ours = [i for i in issues if marker in (i.get("body") or "") and "pull_request" not in i]
+    if ours:
+        number = ours[0]["number"]
+        client.request("PATCH", f"{run.repo_path}/issues/{number}", {"title": title, "body": body})
+        return f"updated issue #{number}"
+    created = client.request("POST", f"{run.repo_path}/issues", {"title": title, "body": body})
+    return f"opened issue #{(created or {}).get('number')}"
+
+
+def dispatch(
+    client: Client, run: RunContext, workflow: str, ref: str, inputs: dict[str, str]
+) -> str:
+    """Start another workflow (workflow_dispatch) on `ref`."""
+    path = f"{run.repo_path}/actions/workflows/{segment(workflow)}/dispatches"
+    client.request("POST", path, {"ref": ref, "inputs": inputs})
+    return f"dispatched {workflow} on {ref}"
+
+
+def open_pull_request(
+    client: Client, run: RunContext, head: str, base: str, title: str, body: str
+) -> str:
+    """Open a pull request from branch `head` into `base`."""
+    created = client.request(
+        "POST", f"{run.repo_path}/pulls", {"title": title, "head": head, "base": base, "body": body}
+    )
+    return f"opened pull request #{(created or {}).get('number')} from {head}"
 
 
 def approvers(client: Client, run: RunContext, run_id: str, environment: str) -> list[str]:

@@ -1,0 +1,264 @@
+"""Is a batch of new data still like the data the production model learned from?
+
+The reference is the data the production model was trained from, found through its lineage
+tags (the DVC md5 and the git commit). The batch's schema is checked first (Evidently would
+silently skip a missing column). Then Evidently compares every contract column, with the
+method and threshold set in params.yaml (PSI for numbers and chi-square for categories by
+default), and the model's scores on both (prediction drift); data quality (rows breaking the
+contract, growing null rates) is checked alongside. The batch drifts when at least
+`drifted_share` of the columns do, or the scores do. A production model older than
+`max_staleness_days` asks for retraining too.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from . import data, lineage, registry, scoring, training
+from .contract import Contract, ContractError, load_contract
+from .settings import DriftSettings, Settings
+
+PREDICTION = "prediction"
+# A hidden line that lets the drift workflow find its one issue again instead of opening more.
+MARKER = "<!-- {{ cookiecutter.project_slug }}:drift-report -->"
+
+
+def schema_problems(columns: list[str], contract: Contract) -> list[str]:
+    """A batch must hold exactly the contract's columns (the target may be absent)."""
+    expected = set(contract.columns)
+    present = set(columns) - {contract.target.name}
+    problems = [f"column {name} is missing" for name in sorted(expected - present)]
+    problems += [f"column {name} is not in the contract" for name in sorted(present - expected)]
+    return problems
+
+
+def quality_problems(
+    reference: pd.DataFrame, current: pd.DataFrame, contract: Contract, max_increase: float
+) -> list[str]:
+    """Rows that break the contract, and columns whose share of missing values grew."""
+    problems = []
+    bad = scoring.row_problems(current, contract)
+    if (bad != "").any():
+        problems.append(f"{int((bad != '').sum())} of {len(current)} rows break the contract")
+    for name in contract.columns:
+        before, now = reference[name].isna().mean(), current[name].isna().mean()
+        if now - before > max_increase:
+            problems.append(f"{name}: missing values rose from {before:.1%} to {now:.1%}")
+    return problems
+
+
+def _evidently_report(
+    reference: pd.DataFrame, current: pd.DataFrame, contract: Contract, settings: DriftSettings
+) -> Any:
+    from evidently import DataDefinition, Dataset, Report
+    from evidently.metrics import ValueDrift
+    from evidently.presets import DataDriftPreset
+
+    numeric = [name for name, column in contract.columns.items() if column.is_numeric]
+    definition = DataDefinition(
+        numerical_columns=[*numeric, PREDICTION],
+        categorical_columns=[n for n in contract.columns if n not in numeric],
+    )
+    report = Report(
+        [
+            DataDriftPreset(
+                columns=list(contract.columns),
+                num_method=settings.numeric_method,
+                num_threshold=settings.numeric_threshold,
+                cat_method=settings.categorical_method,
+                cat_threshold=settings.categorical_threshold,
+                drift_share=settings.drifted_share,
+            ),
+            ValueDrift(column=PREDICTION, method="psi", threshold=settings.prediction_threshold),
+        ],
+        include_tests=True,  # without it Evidently computes no pass/fail at all
+    )
+    return report.run(
+        Dataset.from_pandas(current, data_definition=definition),
+        Dataset.from_pandas(reference, data_definition=definition),
+    )
+
+
+def column_results(snapshot: Any) -> dict[str, dict[str, Any]]:
+    """Per column (and for the scores): method, threshold, value and whether it drifted, as
+    Evidently's own tests judged it."""
+    as_dict = snapshot.dict()
+    values = {metric["id"]: metric["value"] for metric in as_dict["metrics"]}
+    results = {}
+    for test in as_dict["tests"]:
+        params = test["metric_config"]["params"]
+        if not params["type"].endswith("ValueDrift"):
+            continue
+        results[params["column"]] = {
+            "method": params["method"],
+            "threshold": params["threshold"],
+            "value": round(float(values[test["metric_config"]["metric_id"]]), 6),
+            "drifted": test["status"] != "SUCCESS",
+        }
+    return results
+
+
+def decide(
+    columns: dict[str, dict[str, Any]], settings: DriftSettings, age_days: float | None
+) -> dict[str, Any]:
+    """Drift when enough feature columns drifted or the scores did; stale when the model is
+    older than allowed (or its age is unknown). Either asks for retraining."""
+    features = {name: result for name, result in columns.items() if name != PREDICTION}
+    drifted = sorted(name for name, result in features.items() if result["drifted"])
+    share = len(drifted) / max(len(features), 1)
+    prediction_drifted = bool(columns.get(PREDICTION, {}).get("drifted"))
+    drift = share >= settings.drifted_share or prediction_drifted
+    stale = age_days is None or age_days > settings.max_staleness_days
+    return {
+        "drift": drift,
+        "drifted_columns": drifted,
+        "drifted_share": round(share, 4),
+        "prediction_drifted": prediction_drifted,
+        "model_age_days": None if age_days is None else round(age_days, 2),
+        "stale": stale,
+        "retrain": drift or stale,
+    }
+
+
+def summary(result: dict[str, Any]) -> str:
+    """Markdown for the issue and the job summary: verdict first, then every column."""
+    if result.get("error"):
+        return f"## ⛔ Drift check could not decide\n\n- {result['error']}\n"
+    verdict = "drift detected" if result["drift"] else "no drift"
+    headline = f"## {'⚠️' if result['retrain'] else '✅'} {verdict}"
+    lines = [
+        f"{headline}{' (model stale: retrain)' if result['stale'] and not result['drift'] else ''}",
+        "",
+        f"Batch `{result['current']['path']}` ({result['current']['rows']} rows) against the "
+        f"training data of {result['model']['name']} version {result['model']['version']} "
+        f"(md5 `{result['reference']['md5']}`, {result['reference']['rows']} rows).",
+        f"Drifted columns: {', '.join(result['drifted_columns']) or 'none'} "
+        f"({result['drifted_share']:.0%}; drift from {result['thresholds']['drifted_share']:.0%}). "
+        f"Model age: {result['model_age_days']} days.",
+        "",
+        "| column | method | value | threshold | drifted |",
+        "|---|---|---:|---:|---|",
+    ]
+    for name, column in result["columns"].items():
+        mark = "❌" if column["drifted"] else "✅"
+        lines.append(
+            f"| {name} | {column['method']} | {column['value']:.4f} | {column['threshold']:g} "
+            f"| {mark} |"
+        )
+    lines += ["", "Data quality: " + ("; ".join(result["quality"]) or "no problems") + "."]
+    return "\n".join(lines) + "\n"
+
+
+def reason(result: dict[str, Any]) -> str:
+    """Why retraining is asked for, in a few words (the retraining PR's title says it)."""
+    reasons = []
+    if result.get("drifted_columns"):
+        reasons.append(f"drift in {', '.join(result['drifted_columns'])}")
+    if result.get("prediction_drifted"):
+        reasons.append("prediction drift")
+    if result.get("stale"):
+        reasons.append(f"model older than {result['thresholds']['max_staleness_days']} days")
+    return "; ".join(reasons) or "no drift"
+
+
+def issue_body(summary_text: str) -> str:
+    return f"{MARKER}\n{summary_text}"
+
+
+@dataclass(frozen=True)
+class Reference:
+    path: Path
+    md5: str
+
+
+def locate_reference(settings: Settings, md5: str, git_sha: str) -> Reference:
+    """The data the production model was trained from (DVC md5 `md5`, as committed at
+    `git_sha`): the local copy if it matches, else read through DVC from the remote."""
+    for candidate in (settings.data.raw, settings.drift.reference):
+        if candidate.exists() and lineage.file_md5(candidate) == md5:
+            return Reference(candidate, md5)
+    import dvc.api
+    from dvc.exceptions import DvcException
+
+    try:
+        content = dvc.api.read(str(settings.data.raw), rev=git_sha, mode="rb")
+    except (DvcException, OSError) as error:
+        raise FileNotFoundError(
+            f"the production model's training data ({settings.data.raw} at commit "
+            f"{git_sha[:12]}) cannot be read through DVC: {error}"
+        ) from None
+    target = settings.drift.reference
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(content)
+    if lineage.file_md5(target) != md5:
+        raise ValueError(f"{target}: md5 differs from the model's lineage tag {md5}")
+    return Reference(target, md5)
+
+
+def _scores(model: Any, frame: pd.DataFrame, contract: Contract) -> pd.Series:
+    typed = data.apply_types(frame[list(contract.columns)], contract)
+    return training.predict_proba(model, training.model_inputs(model, typed)).reset_index(drop=True)
+
+
+def check(settings: Settings, current_path: Path, now: datetime | None = None) -> dict[str, Any]:
+    """The whole check; writes drift.json, drift.html and drift.md. Problems that stop it
+    (a schema mismatch, no production model, no reference data) raise."""
+    import mlflow
+
+    contract = load_contract(settings.data.contract)
+    current = data.read_raw(current_path)
+    problems = schema_problems(list(current.columns), contract)
+    if problems:
+        raise ContractError(f"{current_path}: {'; '.join(problems)}")
+    client = registry.connect()
+    name = settings.tracking.model_name
+    version = registry.by_alias(client, name, registry.PRODUCTION)
+    if version is None:
+        raise registry.RegistryError(f"{name} has no '{registry.PRODUCTION}' version to watch")
+    md5 = version.tags.get("lineage.data_md5", "")
+    reference_file = locate_reference(settings, md5, version.git_sha)
+    reference = data.read_raw(reference_file.path)
+    with registry.registry_errors(f"loading {name} version {version.number}"):
+        model = mlflow.xgboost.load_model(f"models:/{name}/{version.number}")
+    clean = current[scoring.row_problems(current, contract) == ""].reset_index(drop=True)
+    reference = reference.reset_index(drop=True)
+    reference[PREDICTION] = _scores(model, reference, contract)
+    clean[PREDICTION] = _scores(model, clean, contract)
+    snapshot = _evidently_report(reference, clean, contract, settings.drift)
+    columns = column_results(snapshot)
+    trained = int(version.tags.get("lineage.git_commit_time", "0") or 0)
+    moment = now or datetime.now(UTC)
+    age_days = (moment.timestamp() - trained) / 86400 if trained else None
+    result = {
+        **decide(columns, settings.drift, age_days),
+        "columns": columns,
+        "quality": quality_problems(
+            reference, current, contract, settings.drift.max_null_rate_increase
+        ),
+        "model": {"name": name, "version": version.number},
+        "reference": {"path": str(reference_file.path), "md5": md5, "rows": len(reference)},
+        "current": {
+            "path": str(current_path),
+            "md5": lineage.file_md5(current_path),
+            "rows": len(current),
+        },
+        "thresholds": settings.drift.model_dump(mode="json"),
+        "checked_at": moment.isoformat(timespec="seconds"),
+    }
+    write_outputs(result, snapshot, settings.drift)
+    return result
+
+
+def write_outputs(result: dict[str, Any], snapshot: Any, settings: DriftSettings) -> None:
+    settings.report.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(result, indent=2, sort_keys=True) + "\n"
+    settings.report.write_text(text, encoding="utf-8")
+    settings.summary.write_text(summary(result), encoding="utf-8")
+    if snapshot is not None:
+        snapshot.save_html(str(settings.html))

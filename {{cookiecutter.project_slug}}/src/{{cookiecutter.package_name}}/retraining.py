@@ -1,0 +1,93 @@
+"""Retraining through a pull request: fold a labelled batch into the training data, then
+propose the change, so that the normal pull request gate decides. Nothing here trains or
+registers a model: the PR workflow does, on the branch this opens.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from . import data, github_api, lineage, scoring, workflow
+from .contract import ContractError, load_contract
+from .settings import Settings
+
+BOT = ("github-actions[bot]", "41898282+github-actions[bot]@users.noreply.github.com")
+
+
+def merged(raw: pd.DataFrame, batch: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """The training data with the batch's rows appended (in the training data's columns)."""
+    return pd.concat([raw[columns], batch[columns]], ignore_index=True)
+
+
+def fold_batch(settings: Settings, batch_path: Path) -> int:
+    """Append a labelled batch to the training data, then `dvc add` and `dvc push` it.
+    A batch without the target, or with rows that break the contract, is refused whole."""
+    contract = load_contract(settings.data.contract)
+    batch = data.read_raw(batch_path)
+    if contract.target.name not in batch.columns:
+        raise ContractError(
+            f"{batch_path}: no {contract.target.name} column: only a labelled batch can be "
+            "learned from"
+        )
+    bad = scoring.row_problems(batch, contract)
+    if (bad != "").any():
+        first = bad[bad != ""].iloc[0]
+        raise ContractError(
+            f"{batch_path}: {int((bad != '').sum())} rows break the data contract "
+            f"(first: {first}); fix the batch before folding it in"
+        )
+    raw = data.read_raw(settings.data.raw)
+    data.write_csv(merged(raw, batch, contract.all_columns), settings.data.raw)
+    _run(sys.executable, "-m", "dvc", "add", "--quiet", str(settings.data.raw))
+    _run(sys.executable, "-m", "dvc", "push", "--quiet")
+    return len(batch)
+
+
+def _run(*command: str) -> str:
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        detail = (done.stderr.strip() or done.stdout.strip()).splitlines()
+        raise RuntimeError(f"{' '.join(command[:4])}: {detail[-1] if detail else 'failed'}")
+    return done.stdout.strip()
+
+
+def _git(*args: str) -> str:
+    return _run("git", "-c", f"user.name={BOT[0]}", "-c", f"user.email={BOT[1]}", *args)
+
+
+def _auth_header(token: str) -> list[str]:
+    """The token for one push, the way actions/checkout would have stored it (we don't)."""
+    if not token:
+        return []
+    basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
+    return ["-c", f"http.extraheader=AUTHORIZATION: basic {basic}"]
+
+
+def propose(settings: Settings, batch_path: Path, reason: str) -> str:
+    """Commit the folded data on a new branch, push it, and open the retraining PR."""
+    pointer = Path(f"{settings.data.raw}.dvc")
+    digest = lineage.file_md5(settings.data.raw)[:8]
+    branch = f"retrain/{datetime.now(UTC):%Y%m%d}-{digest}"
+    _git("checkout", "-B", branch)
+    _git("add", str(pointer))
+    title = f"Retrain on {batch_path.name}: {reason}"
+    _git("commit", "--quiet", "-m", title)
+    token = os.environ.get("GITHUB_TOKEN", "")
+    _git(*_auth_header(token), "push", "--quiet", "--force", "origin", f"HEAD:refs/heads/{branch}")
+    body = (
+        f"The drift check asked for retraining ({reason}).\n\n"
+        f"This adds `{batch_path}` to `{settings.data.raw}` (DVC md5 now "
+        f"`{lineage.file_md5(settings.data.raw)}`). The pull request gate retrains and decides, "
+        "as for any other change; nothing reaches production without it and the approvals."
+    )
+    run = workflow.RunContext.from_env()
+    return workflow.open_pull_request(
+        github_api.client_from_env(), run, branch, settings.github.default_branch, title, body
+    )

@@ -1,0 +1,177 @@
+"""The drift check: no drift on data like the training data; shifted numeric and category
+columns flagged by name; a changed schema is an error, never silently skipped; and the whole
+check against the production model on a real MLflow server, with its exit codes."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from conftest import Lab
+
+from {{ cookiecutter.package_name }} import drift
+from {{ cookiecutter.package_name }}.cli import main
+from {{ cookiecutter.package_name }}.contract import Contract
+from {{ cookiecutter.package_name }}.settings import Settings
+
+SHIFTED = ["credit_score", "debt_to_income", "purpose"]
+
+
+def features(frame: pd.DataFrame, contract: Contract) -> pd.DataFrame:
+    return frame.drop(columns=[contract.target.name]).reset_index(drop=True)
+
+
+def same_population(sample_frame: pd.DataFrame, contract: Contract) -> pd.DataFrame:
+    """A fresh batch from the training population: a random sample of it."""
+    return features(sample_frame.sample(3000, random_state=11), contract)
+
+
+def shifted(sample_frame: pd.DataFrame, contract: Contract) -> pd.DataFrame:
+    """Applicants with lower credit scores, more debt, and many more small-business loans."""
+    batch = same_population(sample_frame, contract)
+    batch["credit_score"] = (batch["credit_score"] - 90).clip(300, 850)
+    batch["debt_to_income"] = (batch["debt_to_income"] + 0.25).clip(0, 5)
+    batch.loc[batch.index % 2 == 0, "purpose"] = "small_business"
+    return batch
+
+
+def with_scores(frame: pd.DataFrame, offset: float) -> pd.DataFrame:
+    rng = np.random.default_rng(3)
+    return frame.assign(**{drift.PREDICTION: rng.beta(2, 6, len(frame)) + offset})
+
+
+def drifted_columns(
+    reference: pd.DataFrame, current: pd.DataFrame, contract: Contract, settings: Settings
+) -> dict[str, bool]:
+    snapshot = drift._evidently_report(reference, current, contract, settings.drift)
+    return {name: r["drifted"] for name, r in drift.column_results(snapshot).items()}
+
+
+def test_the_same_population_does_not_drift(
+    sample_frame: pd.DataFrame, contract: Contract, settings: Settings
+) -> None:
+    """A batch drawn like the training data flags no column and no score drift."""
+    reference = with_scores(features(sample_frame, contract), 0)
+    current = with_scores(same_population(sample_frame, contract), 0)
+    flags = drifted_columns(reference, current, contract, settings)
+    assert set(flags) == {*contract.columns, drift.PREDICTION}
+    assert not any(flags.values())
+
+
+def test_shifted_columns_are_flagged_by_name(
+    sample_frame: pd.DataFrame, contract: Contract, settings: Settings
+) -> None:
+    """Shifted numeric (PSI) and category (chi-square) columns are flagged, and only they."""
+    reference = with_scores(features(sample_frame, contract), 0)
+    current = with_scores(shifted(sample_frame, contract), 0)
+    flags = drifted_columns(reference, current, contract, settings)
+    assert sorted(name for name, drifted in flags.items() if drifted) == sorted(SHIFTED)
+
+
+def test_shifted_scores_are_prediction_drift(
+    sample_frame: pd.DataFrame, contract: Contract, settings: Settings
+) -> None:
+    """Scores that moved are prediction drift, even when no input column did."""
+    reference = with_scores(features(sample_frame, contract), 0)
+    current = with_scores(same_population(sample_frame, contract), 0.3)
+    assert drifted_columns(reference, current, contract, settings)[drift.PREDICTION]
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        (lambda f: f.drop(columns=["credit_score"]), "column credit_score is missing"),
+        (lambda f: f.assign(branch="north"), "column branch is not in the contract"),
+    ],
+    ids=["dropped-column", "extra-column"],
+)
+def test_a_changed_schema_is_named(
+    sample_frame: pd.DataFrame, contract: Contract, change: object, problem: str
+) -> None:
+    """Evidently would skip a missing column in silence: the schema check names it first."""
+    batch = change(features(sample_frame, contract))  # type: ignore[operator]
+    assert drift.schema_problems(list(batch.columns), contract) == [problem]
+    assert drift.schema_problems(list(sample_frame.columns), contract) == []
+
+
+def test_decision_counts_the_share_and_the_age(settings: Settings) -> None:
+    """Drift from the drifted share on; a model older than allowed, or of unknown age, is
+    stale; either asks for retraining."""
+    share = settings.drift.drifted_share
+    names = [f"c{i}" for i in range(10)]
+    flagged = set(names[: int(np.ceil(share * 10))])
+    columns = {n: {"drifted": n in flagged} for n in names}
+    fresh = drift.decide(columns, settings.drift, 1.0)
+    assert fresh["drift"] and fresh["retrain"] and fresh["drifted_columns"] == sorted(flagged)
+    calm = drift.decide({n: {"drifted": False} for n in names}, settings.drift, 1.0)
+    assert not calm["retrain"]
+    old = drift.decide({n: {"drifted": False} for n in names}, settings.drift, 10_000.0)
+    assert old["stale"] and old["retrain"] and not old["drift"]
+    assert drift.decide({}, settings.drift, None)["stale"]
+
+
+def test_quality_names_bad_rows_and_growing_nulls(
+    sample_frame: pd.DataFrame, contract: Contract
+) -> None:
+    """Rows breaking the contract and a column whose missing share grew are reported."""
+    reference = features(sample_frame, contract)
+    current = same_population(sample_frame, contract).astype(object)
+    current.loc[:599, "annual_income"] = None
+    current.loc[0, "age"] = 7
+    problems = drift.quality_problems(reference, current, contract, 0.05)
+    assert problems[0] == f"600 of {len(current)} rows break the contract"
+    assert problems[1].startswith("annual_income: missing values rose from 0.0% to 20.0%")
+
+
+def write_batch(frame: pd.DataFrame, path: Path) -> Path:
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_check_against_the_production_model(
+    lab: Lab, sample_frame: pd.DataFrame, contract: Contract, tmp_path: Path
+) -> None:
+    """With a production model on the server: a shifted batch drifts, and drift.json, the
+    self-contained HTML and the Markdown summary say which columns; a batch like the training
+    data does not."""
+    trained_at = 1_700_000_000
+    lab.champion(lab.candidate("b" * 40, trained_at))
+    a_day_later = datetime.fromtimestamp(trained_at, UTC) + timedelta(days=1)
+    settings = lab.settings.drift
+
+    calm_batch = write_batch(same_population(sample_frame, contract), tmp_path / "calm.csv")
+    calm = drift.check(lab.settings, calm_batch, a_day_later)
+    assert not calm["drift"] and not calm["retrain"]
+
+    shifted_batch = write_batch(shifted(sample_frame, contract), tmp_path / "shifted.csv")
+    result = drift.check(lab.settings, shifted_batch, a_day_later)
+    assert result["drift"] and set(SHIFTED) <= set(result["drifted_columns"])
+    assert result["model"]["version"] == 1
+    assert json.loads(settings.report.read_text())["drifted_columns"] == result["drifted_columns"]
+    assert settings.html.read_text(encoding="utf-8").lstrip().lower().startswith("<!doctype html")
+    assert "| credit_score | psi |" in settings.summary.read_text(encoding="utf-8")
+
+
+def test_drift_command_exit_codes(
+    lab: Lab, sample_frame: pd.DataFrame, contract: Contract, tmp_path: Path
+) -> None:
+    """`drift` exits 0 without drift, 1 with it, and 2 when it cannot decide (a dropped
+    column), leaving drift.json with the reason."""
+    lab.champion(lab.candidate("c" * 40, int(time.time())))
+    lab_params = tmp_path / "lab-params.yaml"  # the Lab's settings, as the CLI reads them
+    lab_params.write_text(yaml.safe_dump(lab.settings.model_dump(mode="json")), encoding="utf-8")
+    params = ["--params", str(lab_params)]
+    calm = write_batch(same_population(sample_frame, contract), tmp_path / "calm.csv")
+    moved = write_batch(shifted(sample_frame, contract), tmp_path / "moved.csv")
+    broken = write_batch(features(sample_frame, contract).drop(columns=["age"]), tmp_path / "b.csv")
+    assert main([*params, "drift", str(calm)]) == 0
+    assert main([*params, "drift", str(moved)]) == 1
+    assert main([*params, "drift", str(broken)]) == 2
+    error = json.loads(lab.settings.drift.report.read_text())["error"]
+    assert "column age is missing" in error
