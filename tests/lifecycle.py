@@ -74,6 +74,8 @@ OVERRIDE_LABEL = "gate-override"
 WORSE_PARAMS = {("train", "max_depth"): "8", ("train", "learning_rate"): "0.3"}
 BETTER_PARAMS = {("train", "max_depth"): "2", ("train", "n_estimators"): "600"}
 FORK_PARAMS = {("train", "learning_rate"): "0.06"}
+BATCH = "data/incoming/batch.csv"  # drift.batch in the generated params.yaml
+BATCH_ROWS = 2000
 
 
 def load_fake_github(project: Path) -> ModuleType:
@@ -139,6 +141,10 @@ class ActRun:
         """The result of the job whose name ends with `suffix` ("missing" if it never ran)."""
         found = [result for name, result in self.jobs.items() if name.endswith(suffix)]
         return found[0] if found else "missing"
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
 
 
 def registry_state(uri: str, name: str) -> dict[str, Any]:
@@ -228,8 +234,18 @@ class Lifecycle:
         return sha
 
     def publish_main(self) -> None:
-        """What a push does to the runner's view: origin/main is main."""
-        self.git("update-ref", "refs/remotes/origin/main", "main")
+        """Push main to origin, as a merge on GitHub would leave it."""
+        self.git("push", "--quiet", "origin", "main")
+
+    def set_up_remotes(self) -> None:
+        """origin: a bare repository on disk that the workflows' pushes reach; github: the
+        address act reads owner/name from, as a runner knows its repository."""
+        origin = self.work / "origin.git"
+        if "origin" not in self.git("remote").split():
+            subprocess.run(["git", "init", "--quiet", "--bare", str(origin)], check=True)
+            self.git("remote", "add", "origin", str(origin))
+        if "github" not in self.git("remote").split():
+            self.git("remote", "add", "github", f"https://github.com/{self.github.repository}")
 
     # -- act --
 
@@ -260,6 +276,7 @@ class Lifecycle:
             "--eventpath", str(event),
             "--platform", "ubuntu-latest=-self-hosted",
             "--actor", actor,
+            "--remote-name", "github",
             "--json",
             "--secret", f"MLFLOW_TRACKING_URI={mlflow_uri}",
             "--secret", f"{TOKEN_NAME}={self.token}",
@@ -341,7 +358,11 @@ class Lifecycle:
                 }
                 for r in requests
             ],
-            "gate": json.loads(gate.read_text(encoding="utf-8")) if gate.exists() else None,
+            "gate": read_json(gate),
+            "drift": read_json(folder / "artifacts" / "drift" / "reports" / "drift.json"),
+            "issues": [dict(issue) for issue in self.github.issues.values()],
+            "dispatches": list(self.github.dispatches),
+            "pulls": [dict(pull) for pull in self.github.pulls],
             "log_tail": run.log[-60:],
         }
         self.records.append(entry)
@@ -374,9 +395,7 @@ class Lifecycle:
 
     def run(self) -> list[dict[str, Any]]:
         both = [("staging", MODEL_OWNER), ("production", RISK_APPROVER)]
-        # act reads owner/name from the origin remote, as GitHub's runner would know it.
-        if "origin" not in self.git("remote").split():
-            self.git("remote", "add", "origin", f"https://github.com/{self.github.repository}")
+        self.set_up_remotes()
         self.publish_main()
         self.open_pull_request("first-model", "Train the first model", {})
         self.pr("pr-first", "PR #1: the first model, on an empty registry", 1, "first-model", [])
@@ -417,7 +436,52 @@ class Lifecycle:
         )
         self.open_pull_request("from-a-fork", "A contribution from a fork", FORK_PARAMS)
         self.pr("pr-fork", "PR #4 from a fork: no secrets reach it", 4, "from-a-fork", [], True)
+        self.monitor()
         return self.records
+
+    def land_batch(self, shift: float, seed: int, message: str) -> None:
+        """A new labelled batch arrives: DVC-tracked at drift.batch, pushed, committed on main."""
+        import sample_data
+
+        self.git("checkout", "--quiet", "main")
+        batch = self.project / BATCH
+        batch.parent.mkdir(parents=True, exist_ok=True)
+        rows = sample_data.make_loans(BATCH_ROWS, seed, shift)
+        batch.write_text(sample_data.to_csv(rows), encoding="utf-8")
+        project_env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+        for command in (["dvc", "add", "--quiet", BATCH], ["dvc", "push", "--quiet"]):
+            subprocess.run(
+                ["uv", "run", "--locked", *command], cwd=self.project, env=project_env, check=True
+            )
+        self.git("add", f"{BATCH}.dvc", str(Path(BATCH).parent / ".gitignore"))
+        self.git("commit", "--quiet", "-m", message)
+        self.publish_main()
+
+    def drift_run(self, step: str, title: str) -> Any:
+        payload = {"schedule": "17 5 * * 1"}
+        return self.record(step, title, self.act("schedule", "drift.yml", payload, "github"))
+
+    def monitor(self) -> None:
+        """Drift checks on a calm and a shifted batch; the retraining run they dispatch; its
+        pull request through the normal gate; and a second drifted check."""
+        self.land_batch(0.0, 301, "New batch: the usual applicants")
+        self.drift_run("drift-calm", "drift.yml on a batch like the training data")
+        self.land_batch(1.0, 302, "New batch: riskier applicants")
+        self.drift_run("drift-shifted", "drift.yml on a shifted batch: issue and retraining")
+        dispatched = self.github.dispatches[-1] if self.github.dispatches else {"inputs": {}}
+        payload = {"inputs": dispatched["inputs"]}
+        self.record(
+            "retrain",
+            "retrain.yml, as dispatched: fold the batch in, open a pull request",
+            self.act("workflow_dispatch", "retrain.yml", payload, "github"),
+        )
+        if self.github.pulls:
+            pull = self.github.pulls[-1]
+            self.git("fetch", "--quiet", "origin", f"{pull['head']}:{pull['head']}")
+            title = "The retraining PR, gated like any other"
+            self.pr("pr-retrain", title, pull["number"], pull["head"], [])
+        self.git("checkout", "--quiet", "main")
+        self.drift_run("drift-again", "drift.yml again: the same issue is updated")
 
 
 def narrate(entry: dict[str, Any]) -> str:
@@ -432,6 +496,13 @@ def narrate(entry: dict[str, Any]) -> str:
     ]
     if entry["gate"]:
         lines.append(f"   gate verdict: {entry['gate']['verdict']}")
+    if entry["drift"]:
+        found = entry["drift"]
+        lines.append(f"   drift: {found.get('error') or drift_words(found)}")
+    for issue in entry["issues"]:
+        lines.append(f"   issue #{issue['number']}: {issue['title']}")
+    for pull in entry["pulls"]:
+        lines.append(f"   pull request #{pull['number']}: {pull['title']} ({pull['head']})")
     number = entry.get("pull_request")
     for body in entry["comments"].get(str(number), []) if number else []:
         verdict_lines = [line for line in body.splitlines() if line.startswith(("## ", "- "))]
@@ -439,6 +510,22 @@ def narrate(entry: dict[str, Any]) -> str:
     lines.append(f"   registry: {len(registry['versions'])} version(s); aliases: {aliases}")
     lines.append(f"   act log and artifacts: {entry['folder']}")
     return "\n".join(lines)
+
+
+def epilogue(last: dict[str, Any]) -> str:
+    """The drift issue as GitHub shows it, and the retraining pull request."""
+    lines = []
+    for issue in last["issues"]:
+        lines += ["", f"-- Issue #{issue['number']}: {issue['title']}", issue["body"].rstrip()]
+    for pull in last["pulls"]:
+        lines += ["", f"-- Pull request #{pull['number']}: {pull['title']}", pull["body"]]
+    return "\n".join(lines)
+
+
+def drift_words(found: dict[str, Any]) -> str:
+    drifted = ", ".join(found["drifted_columns"]) or "no column"
+    verdict = "retrain" if found["retrain"] else "no retraining needed"
+    return f"{drifted} drifted ({found['drifted_share']:.0%}); {verdict}"
 
 
 def params_value(project: Path, key: str) -> str:
@@ -475,6 +562,7 @@ def main() -> int:
             on_step=lambda entry: print(narrate(entry), flush=True),
         ).run()
     args.record.write_text(json.dumps(records, indent=2) + "\n", encoding="utf-8")
+    print(epilogue(records[-1]))
     print(f"\nEvery step, as data: {args.record}")
     return 0
 

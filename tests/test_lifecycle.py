@@ -168,3 +168,61 @@ def test_every_github_request_was_authorised_and_known(demo: dict[str, Any]) -> 
     assert requests
     assert all(r["authorized"] for r in requests)
     assert [r for r in requests if r["status"] >= 400] == []
+
+
+# The monitoring loop -----------------------------------------------------------------------------
+
+
+def test_a_calm_batch_raises_nothing(demo: dict[str, Any]) -> None:
+    """A scheduled drift check on a batch like the training data: no drift, no issue, no
+    retraining."""
+    step = demo["drift-calm"]
+    assert step["jobs"] == {"drift/check": "success"}
+    assert step["drift"]["drift"] is False and step["drift"]["retrain"] is False
+    assert step["issues"] == [] and step["dispatches"] == []
+
+
+def test_a_shifted_batch_opens_one_issue_and_dispatches_retraining(demo: dict[str, Any]) -> None:
+    """A shifted batch: the shifted columns are named, one issue carries the report, and
+    retrain.yml is dispatched on main with the reason."""
+    step = demo["drift-shifted"]
+    assert step["jobs"] == {"drift/check": "success", "drift/alert": "success"}
+    assert {"credit_score", "debt_to_income"} <= set(step["drift"]["drifted_columns"])
+    [issue] = step["issues"]
+    assert issue["title"] == "Model drift: credit-default-model needs retraining"
+    assert "<!-- credit-default-model:drift-report -->" in issue["body"]
+    assert "| credit_score | psi |" in issue["body"]
+    [dispatch] = step["dispatches"]
+    assert dispatch["workflow"] == "retrain.yml" and dispatch["ref"] == "main"
+    assert dispatch["inputs"]["reason"].startswith("drift in ")
+
+
+def test_retraining_opens_a_pull_request_with_the_folded_data(demo: dict[str, Any]) -> None:
+    """retrain.yml folds the batch into the training data and opens a PR from its branch."""
+    step = demo["retrain"]
+    assert step["jobs"] == {"retrain/propose": "success"}
+    [pull] = step["pulls"]
+    assert pull["head"].startswith("retrain/") and pull["base"] == "main"
+    assert pull["title"].startswith("Retrain on batch.csv: drift in ")
+    assert "data/raw/loans.csv" in pull["body"]
+
+
+def test_the_retraining_pull_request_goes_through_the_gate(demo: dict[str, Any]) -> None:
+    """The retraining PR is judged by the same gate, on the data with the batch folded in."""
+    step = demo["pr-retrain"]
+    number = str(step["pull_request"])
+    assert step["gate"]["verdict"] in {"pass", "fail"}, step["gate"]["errors"]
+    assert step["gate"]["eval"]["rows"] > demo["pr-better"]["gate"]["eval"]["rows"]
+    [body] = step["comments"][number]
+    assert body.startswith(MARKER)
+
+
+def test_a_second_drifted_run_updates_the_same_issue(demo: dict[str, Any]) -> None:
+    """Drift again: still one issue (edited, not duplicated), and retraining dispatched again."""
+    step = demo["drift-again"]
+    assert len(step["issues"]) == 1
+    number = step["issues"][0]["number"]
+    calls = [(r["method"], r["path"]) for r in step["requests"]]
+    assert ("PATCH", f"/repos/your-org/credit-default-model/issues/{number}") in calls
+    assert ("POST", "/repos/your-org/credit-default-model/issues") not in calls
+    assert len(step["dispatches"]) == 2

@@ -1,4 +1,4 @@
-"""Data loading and the frozen split: typed, reproducible, stratified, complete."""
+"""Data loading and the frozen split: typed, reproducible, balanced, stable, complete."""
 
 from __future__ import annotations
 
@@ -14,13 +14,13 @@ TARGET = "defaulted"
 
 @pytest.fixture
 def split(sample_frame: pd.DataFrame, settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
-    return split_frame(sample_frame, TARGET, settings.split.eval_fraction, settings.split.seed)
+    return split_frame(sample_frame, settings.split.eval_fraction, settings.split.seed)
 
 
 def test_split_is_reproducible(sample_frame: pd.DataFrame, settings: Settings) -> None:
     """The same data and seed always give the same train and evaluation rows, in the same order."""
-    first = split_frame(sample_frame, TARGET, settings.split.eval_fraction, settings.split.seed)
-    second = split_frame(sample_frame, TARGET, settings.split.eval_fraction, settings.split.seed)
+    first = split_frame(sample_frame, settings.split.eval_fraction, settings.split.seed)
+    second = split_frame(sample_frame, settings.split.eval_fraction, settings.split.seed)
     pd.testing.assert_frame_equal(first[0], second[0])
     pd.testing.assert_frame_equal(first[1], second[1])
 
@@ -28,18 +28,30 @@ def test_split_is_reproducible(sample_frame: pd.DataFrame, settings: Settings) -
 def test_split_depends_on_the_seed(sample_frame: pd.DataFrame, settings: Settings) -> None:
     """A different seed gives a different evaluation set (the seed is really used)."""
     fraction = settings.split.eval_fraction
-    _, one = split_frame(sample_frame, TARGET, fraction, seed=1)
-    _, two = split_frame(sample_frame, TARGET, fraction, seed=2)
+    _, one = split_frame(sample_frame, fraction, seed=1)
+    _, two = split_frame(sample_frame, fraction, seed=2)
     assert not one.index.equals(two.index)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3, 42])
-def test_split_is_stratified(sample_frame: pd.DataFrame, settings: Settings, seed: int) -> None:
-    """Both parts keep the data's default rate, whatever the seed: well within one percentage
-    point (a tenth of one, which an unstratified split would miss for most seeds)."""
+def test_split_keeps_the_default_rate(
+    sample_frame: pd.DataFrame, settings: Settings, seed: int
+) -> None:
+    """Both parts keep the data's default rate within 1.5 percentage points, whatever the
+    seed (the hash assigns rows independently of the target, so no class is favoured)."""
     overall = sample_frame[TARGET].mean()
-    for part in split_frame(sample_frame, TARGET, settings.split.eval_fraction, seed):
-        assert abs(part[TARGET].mean() - overall) < 0.001
+    for part in split_frame(sample_frame, settings.split.eval_fraction, seed):
+        assert abs(part[TARGET].mean() - overall) < 0.015
+
+
+def test_adding_rows_moves_no_existing_row(sample_frame: pd.DataFrame, settings: Settings) -> None:
+    """A batch folded into the data (retraining) leaves every existing row on its side: a
+    champion is never evaluated on rows it was trained on."""
+    fraction, seed = settings.split.eval_fraction, settings.split.seed
+    old_train, old_eval = split_frame(sample_frame.iloc[:8000], fraction, seed)
+    new_train, new_eval = split_frame(sample_frame, fraction, seed)
+    assert old_eval.index.isin(new_eval.index).all()
+    assert old_train.index.isin(new_train.index).all()
 
 
 def test_split_is_disjoint_and_complete(
@@ -50,7 +62,8 @@ def test_split_is_disjoint_and_complete(
     assert train.index.intersection(evaluation.index).empty
     rejoined = pd.concat([train, evaluation]).sort_index()
     pd.testing.assert_frame_equal(rejoined, sample_frame)
-    assert len(evaluation) == pytest.approx(len(sample_frame) * settings.split.eval_fraction, abs=1)
+    expected = len(sample_frame) * settings.split.eval_fraction
+    assert len(evaluation) == pytest.approx(expected, rel=0.05)
 
 
 def test_categories_follow_the_contract_order(

@@ -68,9 +68,7 @@ def test_real_model_has_every_metric_and_beats_chance(
 ) -> None:
     """The shipped params on the sample data's split give every metric, finite, and a model that
     beats both chance ranking and always predicting the base rate."""
-    train, evaluation = split_frame(
-        sample_frame, contract.target.name, settings.split.eval_fraction, settings.split.seed
-    )
+    train, evaluation = split_frame(sample_frame, settings.split.eval_fraction, settings.split.seed)
     # Through CSV, as the pipeline does it: the split stage writes, train and evaluate read.
     write_csv(train, tmp_path / "train.csv")
     write_csv(evaluation, tmp_path / "eval.csv")

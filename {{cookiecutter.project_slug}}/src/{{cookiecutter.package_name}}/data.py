@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pandas as pd
-from sklearn.model_selection import train_test_split
 
 from .contract import Contract
 
@@ -48,14 +48,23 @@ def features_and_target(
     return frame[features], frame[contract.target.name]
 
 
-def split_frame(
-    frame: pd.DataFrame, target: str, eval_fraction: float, seed: int
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Stratified, seeded split: the same data and seed always give the same two frames."""
-    train, evaluation = train_test_split(
-        frame, test_size=eval_fraction, random_state=seed, stratify=frame[target]
+def in_evaluation(frame: pd.DataFrame, eval_fraction: float, seed: int) -> pd.Series:
+    """Whether each row belongs to the evaluation split, decided by a hash of its own values
+    and the seed alone. Adding rows (a retraining batch) never moves an existing row between
+    the splits, so a champion is never evaluated on rows it was trained on."""
+    text = frame.astype(str).agg("\x1f".join, axis=1)
+    buckets = text.map(
+        lambda row: int(hashlib.sha256(f"{seed}\x1f{row}".encode()).hexdigest()[:8], 16)
     )
-    return train.sort_index(), evaluation.sort_index()
+    return buckets < eval_fraction * 2**32
+
+
+def split_frame(
+    frame: pd.DataFrame, eval_fraction: float, seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The same data and seed always give the same two frames, in the data's row order."""
+    evaluation = in_evaluation(frame, eval_fraction, seed)
+    return frame[~evaluation], frame[evaluation]
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:

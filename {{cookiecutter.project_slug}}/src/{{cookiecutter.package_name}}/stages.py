@@ -38,10 +38,9 @@ def validate(settings: Settings, source: Path | None = None) -> ValidationResult
 
 def split(settings: Settings) -> tuple[int, int]:
     """Cut the validated data into the train split and the frozen evaluation split."""
-    contract = load_contract(settings.data.contract)
     frame = data.read_raw(settings.data.raw)
     train, evaluation_set = data.split_frame(
-        frame, contract.target.name, settings.split.eval_fraction, settings.split.seed
+        frame, settings.split.eval_fraction, settings.split.seed
     )
     data.write_csv(train, settings.split.train)
     data.write_csv(evaluation_set, settings.split.eval)
