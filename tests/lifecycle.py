@@ -19,6 +19,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -131,11 +132,13 @@ def uv_cache_dir() -> str:
 
 @dataclass
 class ActRun:
-    """One `act` run: each job's result (by its name in the log), the log, the exit code."""
+    """One `act` run: each job's result (by its name in the log), the log, the exit code, and
+    how long it took."""
 
     jobs: dict[str, str]
     log: list[str]
     returncode: int
+    seconds: float
 
     def job(self, suffix: str) -> str:
         """The result of the job whose name ends with `suffix` ("missing" if it never ran)."""
@@ -172,7 +175,8 @@ def registry_state(uri: str, name: str) -> dict[str, Any]:
 
 @dataclass
 class Lifecycle:
-    """Drives the project through pull requests, merges, promotion and rollback."""
+    """Drives the project through pull requests, merges, promotion, rollback, and the monitoring
+    loop (scheduled drift checks, the drift issue, and the retraining pull request)."""
 
     project: Path
     mlflow_uri: str
@@ -295,6 +299,7 @@ class Lifecycle:
             UV_PYTHON_DOWNLOADS="never",
             LANG="C.UTF-8",
         )
+        started = time.monotonic()
         done = subprocess.run(
             command,
             cwd=self.project,
@@ -317,7 +322,7 @@ class Lifecycle:
                 jobs[entry["job"].strip()] = entry["jobResult"]
         log += done.stderr.splitlines()
         (folder / "act.log").write_text("\n".join(log) + "\n", encoding="utf-8")
-        return ActRun(jobs, log, done.returncode)
+        return ActRun(jobs, log, done.returncode, round(time.monotonic() - started, 1))
 
     def pull_request_event(self, number: int, sha: str, branch: str, labels: list[str]) -> Any:
         pull = {
@@ -344,6 +349,7 @@ class Lifecycle:
             "folder": str(folder),
             "jobs": run.jobs,
             "returncode": run.returncode,
+            "seconds": run.seconds,
             "registry": registry_state(self.mlflow_uri, self.model_name),
             "comments": {
                 str(number): [comment["body"] for comment in comments]
@@ -491,7 +497,7 @@ def narrate(entry: dict[str, Any]) -> str:
     aliases = ", ".join(f"{a}=v{v}" for a, v in sorted(registry["aliases"].items())) or "none"
     lines = [
         "",
-        f"== {entry['title']}",
+        f"== {entry['title']} ({entry['seconds']:.0f} s)",
         "   jobs: " + ", ".join(f"{job} {result}" for job, result in entry["jobs"].items()),
     ]
     if entry["gate"]:

@@ -15,7 +15,7 @@ import pytest
 import yaml
 from conftest import Lab
 
-from {{ cookiecutter.package_name }} import drift
+from {{ cookiecutter.package_name }} import drift, scoring
 from {{ cookiecutter.package_name }}.cli import main
 from {{ cookiecutter.package_name }}.contract import Contract
 from {{ cookiecutter.package_name }}.settings import Settings
@@ -156,6 +156,34 @@ def test_check_against_the_production_model(
     assert json.loads(settings.report.read_text())["drifted_columns"] == result["drifted_columns"]
     assert settings.html.read_text(encoding="utf-8").lstrip().lower().startswith("<!doctype html")
     assert "| credit_score | psi |" in settings.summary.read_text(encoding="utf-8")
+
+
+def test_check_reads_the_scores_production_served(
+    lab: Lab, sample_frame: pd.DataFrame, contract: Contract, tmp_path: Path
+) -> None:
+    """After `predict` scored a batch, the drift check takes the batch's scores from the
+    inference log; a served score the model would not give for that input is named as
+    training-serving skew, and a batch the log has never seen is scored now."""
+    lab.champion(lab.candidate("d" * 40, int(time.time())))
+    batch = write_batch(same_population(sample_frame, contract), tmp_path / "batch.csv")
+    scoring.predict(lab.settings, batch)
+
+    served = drift.check(lab.settings, batch)
+    assert served["scores"]["served"] == 3000 and served["scores"]["scored_now"] == 0
+    assert served["scores"]["skewed"] == 0 and served["quality"] == []
+    assert "Scores: 3000 as served (inference log), 0 scored now." in drift.summary(served)
+
+    log = pd.read_csv(lab.settings.predict.log)
+    log.loc[:9, "probability"] = (log.loc[:9, "probability"] + 0.3).clip(upper=1)
+    log.to_csv(lab.settings.predict.log, index=False)
+    skewed = drift.check(lab.settings, batch)
+    assert skewed["scores"]["skewed"] == 10
+    assert any("10 of 3000 served scores differ" in problem for problem in skewed["quality"])
+
+    unseen = write_batch(shifted(sample_frame, contract), tmp_path / "unseen.csv")
+    assert drift.check(lab.settings, unseen)["scores"] == {
+        "log": str(lab.settings.predict.log), "served": 0, "scored_now": 3000, "skewed": 0,
+    }  # fmt: skip
 
 
 def test_drift_command_exit_codes(

@@ -5,9 +5,11 @@ tags (the DVC md5 and the git commit). The batch's schema is checked first (Evid
 silently skip a missing column). Then Evidently compares every contract column, with the
 method and threshold set in params.yaml (PSI for numbers and chi-square for categories by
 default), and the model's scores on both (prediction drift); data quality (rows breaking the
-contract, growing null rates) is checked alongside. The batch drifts when at least
-`drifted_share` of the columns do, or the scores do. A production model older than
-`max_staleness_days` asks for retraining too.
+contract, growing null rates) is checked alongside. The batch's scores are the ones production
+served, read from the inference log that `predict` writes, where it holds them; a served score
+that differs from the model's own score of the same input is training-serving skew, a problem.
+The batch drifts when at least `drifted_share` of the columns do, or the scores do. A
+production model older than `max_staleness_days` asks for retraining too.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from .contract import Contract, ContractError, load_contract
 from .settings import DriftSettings, Settings
 
 PREDICTION = "prediction"
+# The log keeps scores to 6 decimals; a larger difference is not rounding.
+SKEW_TOLERANCE = 1e-5
 # A hidden line that lets the drift workflow find its one issue again instead of opening more.
 MARKER = "<!-- {{ cookiecutter.project_slug }}:drift-report -->"
 
@@ -141,6 +145,8 @@ def summary(result: dict[str, Any]) -> str:
         f"Drifted columns: {', '.join(result['drifted_columns']) or 'none'} "
         f"({result['drifted_share']:.0%}; drift from {result['thresholds']['drifted_share']:.0%}). "
         f"Model age: {result['model_age_days']} days.",
+        f"Scores: {result['scores']['served']} as served (inference log), "
+        f"{result['scores']['scored_now']} scored now.",
         "",
         "| column | method | value | threshold | drifted |",
         "|---|---|---:|---:|---|",
@@ -206,6 +212,41 @@ def _scores(model: Any, frame: pd.DataFrame, contract: Contract) -> pd.Series:
     return training.predict_proba(model, training.model_inputs(model, typed)).reset_index(drop=True)
 
 
+def served_scores(log: Path, version: registry.Version, hashes: pd.Series) -> pd.Series:
+    """Per input hash, the latest score `version` served for it according to the inference
+    log (missing where the log has none)."""
+    if not log.exists():
+        return pd.Series(float("nan"), index=hashes.index)
+    entries = pd.read_csv(log, dtype={"input_sha256": str, "model_name": str})
+    mine = entries[
+        (entries["model_name"] == version.name) & (entries["model_version"] == version.number)
+    ]
+    latest = mine.drop_duplicates("input_sha256", keep="last").set_index("input_sha256")
+    return hashes.map(latest["probability"]).astype("float64")
+
+
+def batch_scores(
+    model: Any, version: registry.Version, batch: pd.DataFrame, contract: Contract, log: Path
+) -> tuple[pd.Series, dict[str, Any]]:
+    """The batch's scores as production served them (from the inference log), the model's own
+    where the log has none; and how many came from where, and how many served ones differ."""
+    own = _scores(model, batch, contract)
+    served = served_scores(log, version, scoring.input_hashes(batch, list(contract.columns)))
+    logged = served.notna()
+    skewed = int(((served - own).abs() > SKEW_TOLERANCE)[logged].sum())
+    counts = {"log": str(log), "served": int(logged.sum()), "scored_now": int((~logged).sum())}
+    return served.where(logged, own), {**counts, "skewed": skewed}
+
+
+def skew_problem(scores: dict[str, Any], version: registry.Version) -> list[str]:
+    if not scores["skewed"]:
+        return []
+    return [
+        f"{scores['skewed']} of {scores['served']} served scores differ from {version.name} "
+        f"version {version.number}'s own score of the same input (training-serving skew)"
+    ]
+
+
 def check(settings: Settings, current_path: Path, now: datetime | None = None) -> dict[str, Any]:
     """The whole check; writes drift.json, drift.html and drift.md. Problems that stop it
     (a schema mismatch, no production model, no reference data) raise."""
@@ -229,7 +270,8 @@ def check(settings: Settings, current_path: Path, now: datetime | None = None) -
     clean = current[scoring.row_problems(current, contract) == ""].reset_index(drop=True)
     reference = reference.reset_index(drop=True)
     reference[PREDICTION] = _scores(model, reference, contract)
-    clean[PREDICTION] = _scores(model, clean, contract)
+    served, scores = batch_scores(model, version, clean, contract, settings.predict.log)
+    clean[PREDICTION] = served
     snapshot = _evidently_report(reference, clean, contract, settings.drift)
     columns = column_results(snapshot)
     trained = int(version.tags.get("lineage.git_commit_time", "0") or 0)
@@ -240,7 +282,9 @@ def check(settings: Settings, current_path: Path, now: datetime | None = None) -
         "columns": columns,
         "quality": quality_problems(
             reference, current, contract, settings.drift.max_null_rate_increase
-        ),
+        )
+        + skew_problem(scores, version),
+        "scores": scores,
         "model": {"name": name, "version": version.number},
         "reference": {"path": str(reference_file.path), "md5": md5, "rows": len(reference)},
         "current": {
