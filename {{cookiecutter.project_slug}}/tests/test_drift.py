@@ -185,6 +185,10 @@ def test_check_reads_the_scores_production_served(
         "log": str(lab.settings.predict.log), "served": 0, "scored_now": 3000, "skewed": 0,
     }  # fmt: skip
 
+    log.drop(columns=["input_sha256"]).to_csv(lab.settings.predict.log, index=False)
+    with pytest.raises(ValueError, match="not an inference log: no column input_sha256"):
+        drift.check(lab.settings, batch)
+
 
 def test_drift_command_exit_codes(
     lab: Lab, sample_frame: pd.DataFrame, contract: Contract, tmp_path: Path

@@ -218,6 +218,9 @@ def served_scores(log: Path, version: registry.Version, hashes: pd.Series) -> pd
     if not log.exists():
         return pd.Series(float("nan"), index=hashes.index)
     entries = pd.read_csv(log, dtype={"input_sha256": str, "model_name": str})
+    missing = sorted(set(scoring.LOG_COLUMNS) - set(entries.columns))
+    if missing:
+        raise ValueError(f"{log} is not an inference log: no column {', '.join(missing)}")
     mine = entries[
         (entries["model_name"] == version.name) & (entries["model_version"] == version.number)
     ]
