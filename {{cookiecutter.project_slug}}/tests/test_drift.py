@@ -5,6 +5,9 @@ check against the production model on a real MLflow server, with its exit codes.
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,7 +18,7 @@ import pytest
 import yaml
 from conftest import Lab
 
-from {{ cookiecutter.package_name }} import drift, scoring
+from {{ cookiecutter.package_name }} import drift, lineage, scoring
 from {{ cookiecutter.package_name }}.cli import main
 from {{ cookiecutter.package_name }}.contract import Contract
 from {{ cookiecutter.package_name }}.settings import Settings
@@ -207,3 +210,55 @@ def test_drift_command_exit_codes(
     assert main([*params, "drift", str(broken)]) == 2
     error = json.loads(lab.settings.drift.report.read_text())["error"]
     assert "column age is missing" in error
+
+
+def run_in(folder: Path, *command: str) -> str:
+    done = subprocess.run(command, cwd=folder, capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
+def test_older_training_data_is_read_through_dvc(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the checkout's data has moved on since the production model was trained, the
+    reference is read through DVC at the model's commit, from the remote (no local cache);
+    a wrong md5 or an unknown commit is an error that names the problem."""
+    repo, remote = tmp_path / "repo", tmp_path / "remote"
+    raw = Path("data/raw/loans.csv")
+    (repo / raw.parent).mkdir(parents=True)
+    for name, value in {"NAME": "Drift Test", "EMAIL": "drift@localhost"}.items():
+        monkeypatch.setenv(f"GIT_AUTHOR_{name}", value)
+        monkeypatch.setenv(f"GIT_COMMITTER_{name}", value)
+    dvc = [sys.executable, "-m", "dvc"]
+    run_in(repo, "git", "init", "--quiet")
+    run_in(repo, *dvc, "init", "--quiet")
+    run_in(repo, *dvc, "remote", "add", "--default", "store", str(remote))
+
+    def commit_data(text: str) -> str:
+        (repo / raw).write_text(text, encoding="utf-8")
+        run_in(repo, *dvc, "add", "--quiet", str(raw))
+        run_in(repo, *dvc, "push", "--quiet")
+        run_in(repo, "git", "add", "--all")
+        run_in(repo, "git", "commit", "--quiet", "-m", "data")
+        return run_in(repo, "git", "rev-parse", "HEAD")
+
+    trained_sha = commit_data("age,defaulted\n30,0\n41,1\n")
+    trained_md5 = lineage.file_md5(repo / raw)
+    commit_data("age,defaulted\n30,0\n41,1\n52,0\n")
+    shutil.rmtree(repo / ".dvc" / "cache")  # as on a fresh runner: only the remote has it
+    monkeypatch.chdir(repo)
+    moved = settings.model_copy(
+        update={
+            "data": settings.data.model_copy(update={"raw": raw}),
+            "drift": settings.drift.model_copy(update={"reference": Path("ref/reference.csv")}),
+        }
+    )
+
+    found = drift.locate_reference(moved, trained_md5, trained_sha)
+    assert found == drift.Reference(Path("ref/reference.csv"), trained_md5)
+    assert found.path.read_text(encoding="utf-8") == "age,defaulted\n30,0\n41,1\n"
+    with pytest.raises(ValueError, match="md5 differs from the model's lineage tag"):
+        drift.locate_reference(moved, "0" * 32, trained_sha)
+    found.path.unlink()  # else the copy fetched above is reused: its md5 matches
+    with pytest.raises(FileNotFoundError, match="cannot be read through DVC"):
+        drift.locate_reference(moved, trained_md5, "f" * 40)
