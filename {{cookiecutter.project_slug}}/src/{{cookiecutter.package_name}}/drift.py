@@ -253,8 +253,6 @@ def skew_problem(scores: dict[str, Any], version: registry.Version) -> list[str]
 def check(settings: Settings, current_path: Path, now: datetime | None = None) -> dict[str, Any]:
     """The whole check; writes drift.json, drift.html and drift.md. Problems that stop it
     (a schema mismatch, no production model, no reference data) raise."""
-    import mlflow
-
     contract = load_contract(settings.data.contract)
     current = data.read_raw(current_path)
     problems = schema_problems(list(current.columns), contract)
@@ -268,8 +266,7 @@ def check(settings: Settings, current_path: Path, now: datetime | None = None) -
     md5 = version.tags.get("lineage.data_md5", "")
     reference_file = locate_reference(settings, md5, version.git_sha)
     reference = data.read_raw(reference_file.path)
-    with registry.registry_errors(f"loading {name} version {version.number}"):
-        model = mlflow.xgboost.load_model(f"models:/{name}/{version.number}")
+    model = registry.load_model(version)
     clean = current[scoring.row_problems(current, contract) == ""].reset_index(drop=True)
     reference = reference.reset_index(drop=True)
     reference[PREDICTION] = _scores(model, reference, contract)

@@ -203,14 +203,6 @@ def decide(
     return "pass"
 
 
-def _load_champion(version: registry.Version) -> XGBClassifier:
-    import mlflow
-
-    with registry.registry_errors(f"loading champion version {version.number}"):
-        model: XGBClassifier = mlflow.xgboost.load_model(f"models:/{version.name}/{version.number}")
-    return model
-
-
 def run_gate(settings: Settings, override_by: str = "") -> dict[str, Any]:
     """Score both models and decide. Never raises for a gate that cannot decide: the result
     then carries verdict "error" and the reason."""
@@ -287,7 +279,7 @@ def _score_and_compare(settings: Settings, override_by: str, result: dict[str, A
     problems = sanity_problems(challenger)
     performance = threshold_problems(challenger, gate)
     if champion_version is not None:
-        champion_model = _load_champion(champion_version)
+        champion_model = registry.load_model(champion_version)
         champion = score_model(
             "champion",
             champion_model,

@@ -16,9 +16,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import tracking
+
+if TYPE_CHECKING:
+    from xgboost import XGBClassifier
 
 STAGING = "staging"
 PRODUCTION = "production"
@@ -76,6 +79,15 @@ def registry_errors(action: str) -> Iterator[None]:
         else:
             reason = (str(error).strip().splitlines() or [code])[0]
         raise RegistryError(f"{action}: {reason} ({code})") from None
+
+
+def load_model(version: Version) -> XGBClassifier:
+    """The XGBoost model a registered version holds, as MLflow stored it."""
+    import mlflow
+
+    with registry_errors(f"loading {version.name} version {version.number}"):
+        model: XGBClassifier = mlflow.xgboost.load_model(f"models:/{version.name}/{version.number}")
+    return model
 
 
 def connect() -> Any:

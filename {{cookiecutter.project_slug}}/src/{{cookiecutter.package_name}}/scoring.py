@@ -122,14 +122,11 @@ def append_log(predictions: pd.DataFrame, path: Path, when: datetime) -> None:
 
 def predict(settings: Settings, source: Path, number: int | None = None) -> Scored:
     """Score a CSV with the registered model; write predictions, rejected rows, the log."""
-    import mlflow
-
     contract = load_contract(settings.data.contract)
     frame = data.read_raw(source)
     client = registry.connect()
     version = resolve(client, settings.tracking.model_name, settings.predict.alias, number)
-    with registry.registry_errors(f"loading {version.name} version {version.number}"):
-        model = mlflow.xgboost.load_model(f"models:/{version.name}/{version.number}")
+    model = registry.load_model(version)
     scored = score(frame, contract, model, version, settings.evaluate.decision_threshold)
     data.write_csv(scored.predictions, settings.predict.output)
     data.write_csv(scored.rejected, settings.predict.rejected)
