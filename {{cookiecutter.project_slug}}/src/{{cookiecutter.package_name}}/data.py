@@ -48,14 +48,18 @@ def features_and_target(
     return frame[features], frame[contract.target.name]
 
 
+def row_sha256(frame: pd.DataFrame, prefix: str = "") -> pd.Series:
+    """SHA-256 (hex) of each row's values as text, after `prefix`: the same values, the same
+    digest, wherever the row sits in the frame."""
+    text = frame.astype(str).agg("\x1f".join, axis=1)
+    return text.map(lambda row: hashlib.sha256(f"{prefix}{row}".encode()).hexdigest())
+
+
 def in_evaluation(frame: pd.DataFrame, eval_fraction: float, seed: int) -> pd.Series:
     """Whether each row belongs to the evaluation split, decided by a hash of its own values
     and the seed alone. Adding rows (a retraining batch) never moves an existing row between
     the splits, so a champion is never evaluated on rows it was trained on."""
-    text = frame.astype(str).agg("\x1f".join, axis=1)
-    buckets = text.map(
-        lambda row: int(hashlib.sha256(f"{seed}\x1f{row}".encode()).hexdigest()[:8], 16)
-    )
+    buckets = row_sha256(frame, prefix=f"{seed}\x1f").map(lambda digest: int(digest[:8], 16))
     return buckets < eval_fraction * 2**32
 
 

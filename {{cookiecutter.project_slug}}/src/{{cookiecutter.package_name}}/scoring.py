@@ -7,7 +7,6 @@ row is appended to the inference log (when, which model, a hash of the input, th
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -66,8 +65,7 @@ def row_problems(frame: pd.DataFrame, contract: Contract) -> pd.Series:
 
 def input_hashes(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
     """SHA-256 of each row's contract values as text: the same input, the same hash."""
-    text = frame[columns].astype(str).agg("\x1f".join, axis=1)
-    return text.map(lambda row: hashlib.sha256(row.encode("utf-8")).hexdigest())
+    return data.row_sha256(frame[columns])
 
 
 @dataclass(frozen=True)
