@@ -127,7 +127,8 @@ def test_quality_names_bad_rows_and_growing_nulls(
     current = same_population(sample_frame, contract).astype(object)
     current.loc[:599, "annual_income"] = None
     current.loc[0, "age"] = 7
-    problems = drift.quality_problems(reference, current, contract, 0.05)
+    by_row = scoring.row_problems(current, contract)
+    problems = drift.quality_problems(reference, current, by_row, contract, 0.05)
     assert problems[0] == f"600 of {len(current)} rows break the contract"
     assert problems[1].startswith("annual_income: missing values rose from 0.0% to 20.0%")
 

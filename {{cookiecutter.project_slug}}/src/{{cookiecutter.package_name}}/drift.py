@@ -22,7 +22,7 @@ from typing import Any
 
 import pandas as pd
 
-from . import data, lineage, registry, scoring, training
+from . import data, lineage, registry, scoring
 from .contract import Contract, ContractError, load_contract
 from .settings import DriftSettings, Settings
 
@@ -43,13 +43,18 @@ def schema_problems(columns: list[str], contract: Contract) -> list[str]:
 
 
 def quality_problems(
-    reference: pd.DataFrame, current: pd.DataFrame, contract: Contract, max_increase: float
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    problems_by_row: pd.Series,
+    contract: Contract,
+    max_increase: float,
 ) -> list[str]:
-    """Rows that break the contract, and columns whose share of missing values grew."""
+    """Rows that break the contract (`problems_by_row`, from scoring.row_problems), and
+    columns whose share of missing values grew."""
     problems = []
-    bad = scoring.row_problems(current, contract)
-    if (bad != "").any():
-        problems.append(f"{int((bad != '').sum())} of {len(current)} rows break the contract")
+    broken = int((problems_by_row != "").sum())
+    if broken:
+        problems.append(f"{broken} of {len(current)} rows break the contract")
     for name in contract.columns:
         before, now = reference[name].isna().mean(), current[name].isna().mean()
         if now - before > max_increase:
@@ -207,11 +212,6 @@ def locate_reference(settings: Settings, md5: str, git_sha: str) -> Reference:
     return Reference(target, md5)
 
 
-def _scores(model: Any, frame: pd.DataFrame, contract: Contract) -> pd.Series:
-    typed = data.apply_types(frame[list(contract.columns)], contract)
-    return training.predict_proba(model, training.model_inputs(model, typed)).reset_index(drop=True)
-
-
 def served_scores(log: Path, version: registry.Version, hashes: pd.Series) -> pd.Series:
     """Per input hash, the latest score `version` served for it according to the inference
     log (missing where the log has none)."""
@@ -233,7 +233,7 @@ def batch_scores(
 ) -> tuple[pd.Series, dict[str, Any]]:
     """The batch's scores as production served them (from the inference log), the model's own
     where the log has none; and how many came from where, and how many served ones differ."""
-    own = _scores(model, batch, contract)
+    own = scoring.probabilities(model, batch, contract)
     served = served_scores(log, version, scoring.input_hashes(batch, list(contract.columns)))
     logged = served.notna()
     skewed = int(((served - own).abs() > SKEW_TOLERANCE)[logged].sum())
@@ -267,21 +267,21 @@ def check(settings: Settings, current_path: Path, now: datetime | None = None) -
     reference_file = locate_reference(settings, md5, version.git_sha)
     reference = data.read_raw(reference_file.path)
     model = registry.load_model(version)
-    clean = current[scoring.row_problems(current, contract) == ""].reset_index(drop=True)
-    reference = reference.reset_index(drop=True)
-    reference[PREDICTION] = _scores(model, reference, contract)
+    problems_by_row = scoring.row_problems(current, contract)
+    clean = current[problems_by_row == ""].reset_index(drop=True)
+    reference[PREDICTION] = scoring.probabilities(model, reference, contract)
     served, scores = batch_scores(model, version, clean, contract, settings.predict.log)
     clean[PREDICTION] = served
     snapshot = _evidently_report(reference, clean, contract, settings.drift)
     columns = column_results(snapshot)
-    trained = int(version.tags.get("lineage.git_commit_time", "0") or 0)
     moment = now or datetime.now(UTC)
+    trained = version.commit_time
     age_days = (moment.timestamp() - trained) / 86400 if trained else None
     result = {
         **decide(columns, settings.drift, age_days),
         "columns": columns,
         "quality": quality_problems(
-            reference, current, contract, settings.drift.max_null_rate_increase
+            reference, current, problems_by_row, contract, settings.drift.max_null_rate_increase
         )
         + skew_problem(scores, version),
         "scores": scores,

@@ -68,6 +68,14 @@ def input_hashes(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
     return data.row_sha256(frame[columns])
 
 
+def probabilities(model: Any, frame: pd.DataFrame, contract: Contract) -> pd.Series:
+    """The model's score of each row (rows that keep the contract), indexed like `frame`."""
+    if not len(frame):
+        return pd.Series(dtype="float64")
+    typed = data.apply_types(frame[list(contract.columns)], contract)
+    return training.predict_proba(model, training.model_inputs(model, typed))
+
+
 @dataclass(frozen=True)
 class Scored:
     version: registry.Version
@@ -92,12 +100,7 @@ def score(
     problems = row_problems(frame, contract)
     good = frame[problems == ""]
     rejected = frame[problems != ""].assign(reason=problems[problems != ""])
-    typed = data.apply_types(good[list(contract.columns)], contract)
-    probability = (
-        training.predict_proba(model, training.model_inputs(model, typed))
-        if len(typed)
-        else pd.Series(dtype="float64")
-    )
+    probability = probabilities(model, good, contract)
     predictions = pd.DataFrame(
         {
             "row": good.index,
