@@ -73,8 +73,8 @@ def _auth_header(token: str) -> list[str]:
 def propose(settings: Settings, batch_path: Path, reason: str) -> str:
     """Commit the folded data on a new branch, push it, and open the retraining PR."""
     pointer = Path(f"{settings.data.raw}.dvc")
-    digest = lineage.file_md5(settings.data.raw)[:8]
-    branch = f"retrain/{datetime.now(UTC):%Y%m%d}-{digest}"
+    md5 = lineage.file_md5(settings.data.raw)
+    branch = f"retrain/{datetime.now(UTC):%Y%m%d}-{md5[:8]}"
     _git("checkout", "-B", branch)
     _git("add", str(pointer))
     title = f"Retrain on {batch_path.name}: {reason}"
@@ -83,9 +83,9 @@ def propose(settings: Settings, batch_path: Path, reason: str) -> str:
     _git(*_auth_header(token), "push", "--quiet", "--force", "origin", f"HEAD:refs/heads/{branch}")
     body = (
         f"The drift check asked for retraining ({reason}).\n\n"
-        f"This adds `{batch_path}` to `{settings.data.raw}` (DVC md5 now "
-        f"`{lineage.file_md5(settings.data.raw)}`). The pull request gate retrains and decides, "
-        "as for any other change; nothing reaches production without it and the approvals."
+        f"This adds `{batch_path}` to `{settings.data.raw}` (DVC md5 now `{md5}`). The pull "
+        "request gate retrains and decides, as for any other change; nothing reaches production "
+        "without it and the approvals."
     )
     run = workflow.RunContext.from_env()
     return workflow.open_pull_request(
