@@ -1,7 +1,9 @@
-"""The decisive test: a baked project's own gate passes inside it, and its pipeline runs end
-to end against a real MLflow server on loopback with a real local DVC remote.
+"""A baked project's pipeline runs end to end against a real MLflow server on loopback with a
+real local DVC remote, on the shipped sample.
 
-One project is baked for the module; each test makes one claim about it.
+One project is baked for the module; each test makes one claim about it. The project's own
+tests and lint run in tests/test_byod.py, after it has taken in other data: they must pass
+there, on data that looks nothing like the sample.
 """
 
 from __future__ import annotations
@@ -186,18 +188,6 @@ def test_outputs_round_trip_through_the_dvc_remote(project: Project) -> None:
     assert model.read_bytes() == original
 
 
-def test_own_tests_pass(project: Project) -> None:
-    """The baked project's own unit tests pass (`make test`)."""
-    output = project.make("test").stdout
-    assert " passed" in output
-
-
-def test_own_lint_passes(project: Project) -> None:
-    """The baked project is ruff- and mypy-clean (`make lint`)."""
-    output = project.make("lint").stdout
-    assert "Success: no issues found" in output
-
-
 def test_bad_data_stops_the_pipeline(project: Project, tmp_path: Path) -> None:
     """Data that breaks the contract fails the validate step with the reason, before training."""
     raw = (project.root / "data/raw/loans.csv").read_text().splitlines()
@@ -209,7 +199,7 @@ def test_bad_data_stops_the_pipeline(project: Project, tmp_path: Path) -> None:
     bad.write_text("\n".join([raw[0], ",".join(row), *raw[2:]]) + "\n")
     done = project.run("uv", "run", "--locked", CLI, "validate", str(bad), check=False)
     assert done.returncode == 1
-    assert "column 'age'" in done.stderr and "out of range" in done.stderr
+    assert "column 'age'" in done.stderr and "age is below 18" in done.stderr
 
 
 def test_unreachable_server_fails_the_train_step(project: Project) -> None:

@@ -1,9 +1,18 @@
-"""Shared fixtures: the project's own settings, contract and sample data, read from the project
-root; everything a test writes goes to its tmp_path, never into the project."""
+"""Shared fixtures. The tests bring their own everything: the data set (tests/synthetic.py's loan
+population, generated into a temporary folder), the contract (fixtures/contract.yaml) and the
+params (fixtures/params.yaml, with every path pointed into a temporary folder). Each test runs
+in an empty folder of its own, outside the project and its git repository.
+
+So no test reads or writes the project's data/, its DVC cache or remote, its git repository or
+the MLflow server of the project, and replacing the sample data with your own (other columns,
+another contract, other params) changes nothing here. The project's own files are only read:
+params.yaml (by the one test that it loads), uv.lock and pyproject.toml (lineage, model card).
+"""
 
 from __future__ import annotations
 
 import copy
+import io
 import os
 import signal
 import socket
@@ -17,90 +26,188 @@ from typing import Any
 
 import pandas as pd
 import pytest
+import synthetic
 import yaml
 from fake_github import FakeGitHub, running_fake_github
 
-from {{ cookiecutter.package_name }} import data, lineage, registry, stages, tracking, training
-from {{ cookiecutter.package_name }}.contract import Contract, load_contract
-from {{ cookiecutter.package_name }}.data import read_raw
+from {{ cookiecutter.package_name }} import data, lifecycle, lineage, registry, stages, tracking, training
+from {{ cookiecutter.package_name }}.contract import Contract, load_contract, read_csv
 from {{ cookiecutter.package_name }}.settings import Settings, load_settings
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+TESTS = Path(__file__).resolve().parent
+PROJECT_ROOT = TESTS.parent
+FIXTURES = TESTS / "fixtures"
+# The sample data set the template ships (data/raw/loans.csv, until you bring your own): the
+# tests generate the very same rows, so fixtures/golden_predictions.csv holds for both.
+SAMPLE_ROWS = 12_000
+SAMPLE_SEED = 20261122
+# Every path in params that a stage writes (or reads besides the data and the contract): all
+# of them go under a temporary folder. write_params refuses params with a path not listed here.
+OUTPUTS = {
+    "data": ["validation_report"],
+    "split": ["train", "eval"],
+    "train": ["model", "run_info"],
+    "evaluate": ["metrics", "plots"],
+    "gate": ["report"],
+    "predict": ["output", "rejected", "log"],
+    "drift": ["batch", "reference", "report", "html", "summary"],
+}
+# Variables that would send a test's git, DVC, MLflow or GitHub calls to the project or to the
+# person's real services (a pre-commit hook sets GIT_INDEX_FILE, `make test` sets
+# MLFLOW_TRACKING_URI, a workflow sets GITHUB_OUTPUT and GITHUB_TOKEN).
+LEAKING_VARIABLES = (
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_COMMON_DIR",
+    "DVC_REMOTE",
+    "GITHUB_OUTPUT",
+    "GITHUB_STEP_SUMMARY",
+    "GITHUB_TOKEN",
+    "GITHUB_API_URL",
+    "MLFLOW_TRACKING_USERNAME",
+    "MLFLOW_TRACKING_PASSWORD",
+    "MLFLOW_TRACKING_TOKEN",
+)
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on (right now)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _temporary_folders_outside_the_project(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Everything the tests write goes to pytest's temporary folders: never inside the project
+    (as `--basetemp` or TMPDIR could place them), where git and DVC would find its repository."""
+    base = tmp_path_factory.getbasetemp().resolve()
+    if base == PROJECT_ROOT or PROJECT_ROOT in base.parents:
+        pytest.exit(f"the tests' temporary folder {base} is inside the project: choose another")
 
 
 @pytest.fixture(autouse=True)
-def _run_from_project_root(monkeypatch: pytest.MonkeyPatch) -> None:
-    """params.yaml holds paths relative to the project root, so every test runs from there."""
-    monkeypatch.chdir(PROJECT_ROOT)
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test runs in an empty folder of its own, so that a relative path never lands in the
+    project and git (lineage, the report's base params) finds no repository above it. MLflow
+    points at a port nobody listens on unless a test starts a server, and nothing of the
+    person's git, GitHub or MLflow settings reaches the test."""
+    folder = tmp_path / "workspace"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    for name in LEAKING_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(tmp_path / "no-global-gitconfig"))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("DVC_NO_ANALYTICS", "1")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{free_port()}")
+    # Read, never written: the locked environment (lineage) and the description (model card).
+    monkeypatch.setattr(lineage, "LOCKFILE", PROJECT_ROOT / "uv.lock")
+    monkeypatch.setattr(lifecycle, "PYPROJECT", PROJECT_ROOT / "pyproject.toml")
+    return folder
 
 
 @pytest.fixture(scope="session")
-def project_root() -> Path:
-    return PROJECT_ROOT
-
-
-@pytest.fixture(scope="session")
-def params_path() -> Path:
+def project_params_path() -> Path:
+    """The project's own params.yaml: only ever read, and only by the test that it loads."""
     return PROJECT_ROOT / "params.yaml"
+
+
+def loans_csv(rows: int, seed: int, shift: float = 0.0) -> bytes:
+    """Loans from the tests' population as CSV bytes (`shift` > 0: a drifted population)."""
+    return synthetic.to_csv(synthetic.make_loans(rows, seed, shift)).encode("utf-8")
+
+
+def loans_frame(contract: Contract, rows: int, seed: int, shift: float = 0.0) -> pd.DataFrame:
+    """Loans read as a CSV file of them is read (contract.read_csv)."""
+    return read_csv(io.BytesIO(loans_csv(rows, seed, shift)), contract)
+
+
+@pytest.fixture(scope="session")
+def raw_data_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tests' data set, written once per session: the rows of the shipped sample."""
+    path = tmp_path_factory.mktemp("data") / "loans.csv"
+    path.write_bytes(loans_csv(SAMPLE_ROWS, SAMPLE_SEED))
+    return path
+
+
+@pytest.fixture(scope="session")
+def contract_path() -> Path:
+    """The tests' contract (a copy of the shipped data/contract.yaml, which may be yours now)."""
+    return FIXTURES / "contract.yaml"
+
+
+@pytest.fixture(scope="session")
+def contract(contract_path: Path) -> Contract:
+    return load_contract(contract_path)
+
+
+def _paths(settings: Settings) -> dict[str, Path]:
+    """Every path in the settings, by its dotted key."""
+    return {
+        f"{section}.{key}": value
+        for section, values in settings
+        for key, value in values
+        if isinstance(value, Path)
+    }
+
+
+def write_params(folder: Path, raw: Path, contract: Path) -> Path:
+    """fixtures/params.yaml as `folder`/params.yaml, reading `raw` through `contract` and
+    writing every output under `folder`/out."""
+    params: dict[str, Any] = yaml.safe_load((FIXTURES / "params.yaml").read_text(encoding="utf-8"))
+    params["data"]["raw"] = str(raw)
+    params["data"]["contract"] = str(contract)
+    for section, keys in OUTPUTS.items():
+        for key in keys:
+            params[section][key] = str(folder / "out" / params[section][key])
+    path = folder / "params.yaml"
+    path.write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
+    relative = [key for key, value in _paths(load_settings(path)).items() if not value.is_absolute()]
+    if relative:
+        raise AssertionError(f"params paths not sent to a temporary folder: {relative} (OUTPUTS)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def params_path(
+    tmp_path_factory: pytest.TempPathFactory, raw_data_path: Path, contract_path: Path
+) -> Path:
+    """The tests' params for the session: the tests' data and contract, outputs in a temporary
+    folder. Tests that write outputs use tmp_params instead."""
+    return write_params(tmp_path_factory.mktemp("params"), raw_data_path, contract_path)
 
 
 @pytest.fixture(scope="session")
 def settings(params_path: Path) -> Settings:
-    """The shipped params.yaml."""
+    """The tests' settings (fixtures/params.yaml), never the project's params.yaml."""
     return load_settings(params_path)
 
 
 @pytest.fixture(scope="session")
-def contract(settings: Settings) -> Contract:
-    """The shipped data contract."""
-    return load_contract(PROJECT_ROOT / settings.data.contract)
-
-
-@pytest.fixture(scope="session")
-def raw_data_path(settings: Settings) -> Path:
-    path = PROJECT_ROOT / settings.data.raw
-    if not path.exists():
-        pytest.fail(f"{path} is missing: fetch the data first (`dvc pull`)")
-    return path
-
-
-@pytest.fixture(scope="session")
-def _sample_frame(raw_data_path: Path) -> pd.DataFrame:
-    return read_raw(raw_data_path)
+def _sample_frame(raw_data_path: Path, contract: Contract) -> pd.DataFrame:
+    return data.read_raw(raw_data_path, contract)
 
 
 @pytest.fixture
 def sample_frame(_sample_frame: pd.DataFrame) -> pd.DataFrame:
-    """The sample data read as it is (no types imposed); a fresh copy per test."""
+    """The tests' data set as read from its file (no model types imposed); a fresh copy per
+    test."""
     return _sample_frame.copy()
 
 
 @pytest.fixture
-def tmp_params(params_path: Path, tmp_path: Path) -> Path:
-    """A copy of params.yaml that reads the project's data and contract but writes every output
-    (splits, model, reports) under tmp_path."""
-    raw: dict[str, Any] = yaml.safe_load(params_path.read_text(encoding="utf-8"))
-    raw["data"]["raw"] = str(PROJECT_ROOT / raw["data"]["raw"])
-    raw["data"]["contract"] = str(PROJECT_ROOT / raw["data"]["contract"])
-    outputs = {
-        "data": ["validation_report"],
-        "split": ["train", "eval"],
-        "train": ["model", "run_info"],
-        "evaluate": ["metrics", "plots"],
-        "gate": ["report"],
-        "predict": ["output", "rejected", "log"],
-        "drift": ["reference", "report", "html", "summary"],
-    }
-    for section, keys in outputs.items():
-        for key in keys:
-            raw[section][key] = str(tmp_path / "out" / raw[section][key])
-    path = tmp_path / "params.yaml"
-    path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
-    return path
+def tmp_params(tmp_path: Path, raw_data_path: Path, contract_path: Path) -> Path:
+    """The tests' params reading the tests' data and contract and writing every output (splits,
+    model, reports) under tmp_path/out."""
+    return write_params(tmp_path, raw_data_path, contract_path)
 
 
 def patched_params(params_path: Path, patch_path: Path, target: Path) -> Path:
-    """Write the shipped params with the fixture's one defect applied."""
+    """Write the params with the fixture's one defect applied."""
     params: dict[str, Any] = copy.deepcopy(yaml.safe_load(params_path.read_text()))
     patch = yaml.safe_load(patch_path.read_text())
     for dotted, value in (patch.get("set") or {}).items():
@@ -119,11 +226,61 @@ def patched_params(params_path: Path, patch_path: Path, target: Path) -> Path:
     return target
 
 
-def free_port() -> int:
-    """A loopback port nobody listens on (right now)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+class DvcRepo:
+    """A git repository with DVC and a local DVC remote, both in a temporary folder: where the
+    tests run git and DVC, never in the project."""
+
+    def __init__(self, root: Path, remote: Path) -> None:
+        self.root = root
+        self.remote = remote
+        root.mkdir(parents=True)
+        self.git("init", "--quiet", "--initial-branch=main")
+        self.dvc("init", "--quiet")
+        self.dvc("remote", "add", "--default", "store", str(remote))
+        self.git("add", "--all")
+        self.git("commit", "--quiet", "-m", "dvc init")
+
+    def run(self, *command: str) -> str:
+        done = subprocess.run(command, cwd=self.root, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise AssertionError(f"{' '.join(command)}: {done.stderr or done.stdout}")
+        return done.stdout.strip()
+
+    def git(self, *args: str) -> str:
+        return self.run("git", "-c", "commit.gpgsign=false", *args)
+
+    def dvc(self, *args: str) -> str:
+        return self.run(sys.executable, "-m", "dvc", *args)
+
+    def commit_data(self, relative: Path, content: bytes) -> str:
+        """Write a data file, track it with DVC, push it to the remote, commit the pointer;
+        return the commit."""
+        path = self.root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+        self.dvc("add", "--quiet", str(relative))
+        self.dvc("push", "--quiet")
+        self.git("add", "--all")
+        self.git("commit", "--quiet", "-m", f"data {relative}")
+        return self.git("rev-parse", "HEAD")
+
+    def pointer_md5(self, relative: Path) -> str:
+        """The md5 DVC recorded for a tracked file in its .dvc pointer."""
+        pointer = yaml.safe_load((self.root / f"{relative}.dvc").read_text(encoding="utf-8"))
+        return str(pointer["outs"][0]["md5"])
+
+    def in_remote(self, md5: str) -> bool:
+        return (self.remote / "files" / "md5" / md5[:2] / md5[2:]).is_file()
+
+
+@pytest.fixture
+def dvc_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> DvcRepo:
+    """A fresh git + DVC repository with its own local remote, under tmp_path."""
+    for name, value in {"NAME": "Test", "EMAIL": "test@localhost"}.items():
+        monkeypatch.setenv(f"GIT_AUTHOR_{name}", value)
+        monkeypatch.setenv(f"GIT_COMMITTER_{name}", value)
+    monkeypatch.setenv("DVC_SITE_CACHE_DIR", str(tmp_path / "dvc-site-cache"))
+    return DvcRepo(tmp_path / "repo", tmp_path / "dvc-remote")
 
 
 @contextmanager
@@ -168,7 +325,7 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 class Lab:
     """A registry workbench on the real server: its own model name, outputs under tmp_path, and
-    candidates trained from the sample data with chosen parameters and commit facts."""
+    candidates trained from the tests' data with chosen parameters and commit facts."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -187,15 +344,19 @@ class Lab:
         self.settings = self.settings.model_copy(update=updates)
 
     def candidate(self, sha: str, commit_time: int, **train: Any) -> tracking.RunInfo:
-        """Train a model (it becomes "this commit's model") and log its run, as if trained
-        from commit `sha` at `commit_time`."""
-        params = self.settings.train.model_copy(update=train)
-        contract = load_contract(self.settings.data.contract)
-        frame = data.read_typed(self.settings.split.train, contract)
-        features, target = data.features_and_target(frame, contract, params.exclude_columns)
+        """Train a model from the local train split (it becomes "this commit's model") and log
+        its run, as if trained from commit `sha` at `commit_time`. The sensitive column is
+        never learned from, as in the train stage."""
+        settings = self.settings.model_copy(
+            update={"train": self.settings.train.model_copy(update=train)}
+        )
+        params = settings.train
+        contract = load_contract(settings.data.contract)
+        frame = data.read_typed(settings.split.train, contract)
+        features, target = data.features_and_target(frame, contract, settings.excluded_from_model)
         model = training.train_model(features, target, params)
         training.save_model(model, params.model)
-        tags = lineage.lineage_tags(self.settings)
+        tags = lineage.lineage_tags(settings)
         tags.update(
             {
                 "lineage.git_sha": sha,
@@ -205,7 +366,7 @@ class Lab:
         )
         tracking.configure()
         run = tracking.log_training_run(
-            self.settings.tracking.experiment, model, {"n_estimators": params.n_estimators},
+            settings.tracking.experiment, model, {"n_estimators": params.n_estimators},
             tags, features.head(5),
         )  # fmt: skip
         run.write(params.run_info)
@@ -223,6 +384,11 @@ class Lab:
         version = self.register(run)
         registry.promote(self.client(), self.name, registry.PRODUCTION, version.number, [], False)
         return version
+
+    def params_file(self, path: Path) -> Path:
+        """The lab's settings as a params file, for driving the CLI."""
+        path.write_text(yaml.safe_dump(self.settings.model_dump(mode="json")), encoding="utf-8")
+        return path
 
 
 @pytest.fixture

@@ -10,15 +10,31 @@ from typing import Any
 
 import pytest
 import yaml
+from conftest import DvcRepo
 
-from {{ cookiecutter.package_name }}.lineage import file_md5, git_state, params_hash
+from {{ cookiecutter.package_name }}.lineage import file_md5, git_state, params_hash, recorded_bytes
 from {{ cookiecutter.package_name }}.settings import Settings, load_settings
 
 
-def test_data_md5_matches_dvc(raw_data_path: Path) -> None:
-    """The data hash tagged on a run is the md5 DVC recorded for the data in its .dvc file."""
-    recorded = yaml.safe_load(raw_data_path.with_name(raw_data_path.name + ".dvc").read_text())
-    assert file_md5(raw_data_path) == recorded["outs"][0]["md5"]
+def test_data_md5_matches_dvc(raw_data_path: Path, dvc_repo: DvcRepo) -> None:
+    """The data hash tagged on a run is the md5 DVC records for the data in its .dvc file."""
+    raw = Path("data/raw/loans.csv")
+    dvc_repo.commit_data(raw, raw_data_path.read_bytes())
+    assert file_md5(dvc_repo.root / raw) == dvc_repo.pointer_md5(raw)
+    assert file_md5(raw_data_path) == dvc_repo.pointer_md5(raw)
+
+
+def test_recorded_bytes_are_the_local_file_when_it_matches(
+    raw_data_path: Path, tmp_path: Path
+) -> None:
+    """The content a lineage names is the local file when its md5 matches (no DVC involved);
+    a file that does not match is never taken for it."""
+    md5 = file_md5(raw_data_path)
+    assert recorded_bytes(raw_data_path, md5, "0" * 40) == raw_data_path.read_bytes()
+    other = tmp_path / "other.csv"
+    other.write_bytes(raw_data_path.read_bytes() + b"1,2\n")
+    with pytest.raises(FileNotFoundError, match="cannot be read through DVC"):
+        recorded_bytes(other, md5, "0" * 40)
 
 
 def test_md5_changes_with_one_byte(raw_data_path: Path, tmp_path: Path) -> None:
@@ -43,6 +59,8 @@ def _reformatted(raw: dict[str, Any]) -> str:
                 text = str(int(value))
             else:
                 text = json.dumps(value)  # JSON is YAML: "quoted", [flow, lists]
+                if yaml.safe_load(text) != value:  # YAML 1.1 reads 1e-06 as text: 1.0e-06
+                    text = f"{value:.16e}"
             lines.append(f"    {key}: {text}")
         lines.append("")
     return "\n".join(lines)
@@ -61,7 +79,12 @@ def test_params_hash_ignores_formatting(
 
 @pytest.mark.parametrize(
     ("section", "key", "value"),
-    [("train", "n_estimators", 301), ("split", "seed", 43), ("train", "exclude_columns", [])],
+    [
+        ("train", "n_estimators", 301),
+        ("split", "seed", 43),
+        ("train", "exclude_columns", ["age"]),
+        ("fairness", "sensitive_column", ""),
+    ],
 )
 def test_params_hash_changes_with_a_value(
     section: str, key: str, value: object, params_path: Path, settings: Settings, tmp_path: Path

@@ -4,13 +4,15 @@ scored by the registered model (a real MLflow server) and logged for drift check
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
 from conftest import Lab
 
-from {{ cookiecutter.package_name }} import registry, scoring
+from {{ cookiecutter.package_name }} import data, registry, scoring, training
 from {{ cookiecutter.package_name }}.contract import Contract, ContractError
+from {{ cookiecutter.package_name }}.settings import Settings
 
 
 def batch(sample_frame: pd.DataFrame, contract: Contract, rows: int = 40) -> pd.DataFrame:
@@ -18,10 +20,36 @@ def batch(sample_frame: pd.DataFrame, contract: Contract, rows: int = 40) -> pd.
     return sample_frame.head(rows).drop(columns=[contract.target.name]).reset_index(drop=True)
 
 
-def test_good_rows_have_no_problems(sample_frame: pd.DataFrame, contract: Contract) -> None:
-    """Rows of the shipped data keep the contract (missing employment years are allowed)."""
-    problems = scoring.row_problems(batch(sample_frame, contract, 500), contract)
+@pytest.fixture(scope="module")
+def model(raw_data_path: Path, contract: Contract, settings: Settings) -> Any:
+    """A small model trained as the train stage does: the sensitive column left out."""
+    frame = data.read_typed(raw_data_path, contract)
+    features, target = data.features_and_target(frame, contract, settings.excluded_from_model)
+    return training.train_model(
+        features, target, settings.train.model_copy(update={"n_estimators": 10})
+    )
+
+
+def test_good_rows_have_no_problems(
+    sample_frame: pd.DataFrame, contract: Contract, model: Any
+) -> None:
+    """Rows of the tests' data keep the contract (missing employment years are allowed)."""
+    problems = scoring.row_problems(batch(sample_frame, contract, 500), contract, model)
     assert (problems == "").all()
+
+
+def test_only_the_columns_the_model_takes_are_checked(
+    sample_frame: pd.DataFrame, contract: Contract, settings: Settings, model: Any
+) -> None:
+    """A value the contract refuses in a column the model does not take (here the sensitive
+    column) never makes a row unscorable, and that column may even be absent."""
+    sensitive = settings.fairness.sensitive_column
+    assert sensitive not in training.model_columns(model)
+    frame = batch(sample_frame, contract, 5).astype(object)
+    frame.loc[2, sensitive] = "undisclosed"
+    assert (scoring.row_problems(frame, contract, model) == "").all()
+    without = frame.drop(columns=[sensitive])
+    assert (scoring.row_problems(without, contract, model) == "").all()
 
 
 @pytest.mark.parametrize(
@@ -37,22 +65,28 @@ def test_good_rows_have_no_problems(sample_frame: pd.DataFrame, contract: Contra
     ids=["below-min", "above-max", "fractional", "not-a-number", "unknown-category", "missing"],
 )
 def test_a_bad_row_is_named_with_its_reason(
-    sample_frame: pd.DataFrame, contract: Contract, column: str, value: object, reason: str
+    sample_frame: pd.DataFrame,
+    contract: Contract,
+    model: Any,
+    column: str,
+    value: object,
+    reason: str,
 ) -> None:
     """Only the broken row is flagged, and the reason names the column and the rule."""
     frame = batch(sample_frame, contract, 5).astype(object)
     frame.loc[2, column] = value
-    problems = scoring.row_problems(frame, contract)
+    problems = scoring.row_problems(frame, contract, model)
     assert problems[2] == reason
     assert (problems.drop(index=2) == "").all()
 
 
 def test_a_missing_column_rejects_the_whole_batch(
-    sample_frame: pd.DataFrame, contract: Contract
+    sample_frame: pd.DataFrame, contract: Contract, model: Any
 ) -> None:
-    """Without a contract column nothing can be scored: one error names the column."""
+    """Without a column the model takes nothing can be scored: one error names the column."""
+    frame = batch(sample_frame, contract).drop(columns=["credit_score"])
     with pytest.raises(ContractError, match="no column credit_score"):
-        scoring.row_problems(batch(sample_frame, contract).drop(columns=["credit_score"]), contract)
+        scoring.row_problems(frame, contract, model)
 
 
 def test_input_hash_follows_the_values(sample_frame: pd.DataFrame, contract: Contract) -> None:

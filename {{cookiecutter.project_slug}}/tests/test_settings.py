@@ -1,4 +1,7 @@
-"""params.yaml: the shipped file loads, and every kind of mistake is refused by name."""
+"""params.yaml: the project's file loads, and every kind of mistake is refused by name.
+
+Only the first test reads the project's params.yaml (yours to change); the others patch the
+tests' own copy, fixtures/params.yaml."""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from conftest import patched_params
 from {{ cookiecutter.package_name }}.settings import Settings, SettingsError, load_settings
 
 INVALID_PARAMS = Path(__file__).resolve().parent / "fixtures" / "invalid_params"
-# Each fixture is a patch on the shipped params.yaml: `set` dotted keys, `remove` dotted keys.
+# Each fixture is a patch on the tests' params: `set` dotted keys, `remove` dotted keys.
 # Patches keep working when params.yaml grows a section.
 
 # fixture file -> every (dotted key, reason) its one defect must produce, and nothing else
@@ -28,14 +31,43 @@ EXPECTED_PROBLEMS: dict[str, list[tuple[str, str]]] = {
     "exclude_columns_not_a_list": [("train.exclude_columns", "valid array")],
     "out_of_range": [("split.eval_fraction", "less than 1")],
     "bad_primary_metric": [("gate.primary_metric", "'roc_auc', 'pr_auc' or 'f1'")],
+    "critical_distance_below_threshold": [
+        ("drift", "numeric_critical 0.1 must be above numeric_threshold 0.2")
+    ],
+    "critical_p_value_above_threshold": [
+        ("drift", "categorical_critical 0.5 must be below categorical_threshold 0.01")
+    ],
 }
 
 
-def test_shipped_params_load(settings: Settings) -> None:
-    """The params.yaml the project ships with is accepted and keeps the sensitive column out."""
+def test_project_params_load(project_params_path: Path) -> None:
+    """The project's own params.yaml (whatever you set in it) is accepted by the schema."""
+    assert isinstance(load_settings(project_params_path), Settings)
+
+
+def test_tests_params_load_and_keep_the_sensitive_column_out(settings: Settings) -> None:
+    """The tests' params are accepted; the sensitive column is never learned from, though no
+    column is excluded by name."""
     assert settings.split.eval_fraction == 0.25
     assert settings.train.n_estimators >= 1
-    assert "gender" in settings.train.exclude_columns
+    assert settings.train.exclude_columns == ()
+    assert settings.fairness.sensitive_column == "gender"
+    assert settings.excluded_from_model == ("gender",)
+
+
+def test_excluded_columns_and_the_sensitive_column_are_both_left_out(settings: Settings) -> None:
+    """Columns excluded by name come first, then the sensitive column; with the risk gate off
+    only the named ones are left out."""
+    named = settings.model_copy(
+        update={
+            "train": settings.train.model_copy(update={"exclude_columns": ("age", "purpose")}),
+        }
+    )
+    assert named.excluded_from_model == ("age", "purpose", "gender")
+    off = named.model_copy(
+        update={"fairness": settings.fairness.model_copy(update={"sensitive_column": ""})}
+    )
+    assert off.excluded_from_model == ("age", "purpose")
 
 
 def test_settings_are_frozen(settings: Settings) -> None:

@@ -16,11 +16,14 @@ from pathlib import Path
 import yaml
 
 from . import (
+    contract_draft,
     drift,
     gate,
     github_api,
     github_setup,
     lifecycle,
+    lineage,
+    onboarding,
     registry,
     report,
     retraining,
@@ -54,6 +57,36 @@ def _validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _contract(args: argparse.Namespace) -> int:
+    settings = load_settings(args.params)
+    source = args.data or settings.data.raw
+    drafted = contract_draft.write_contract(
+        source, args.target, args.positive, settings.data.contract, args.force
+    )
+    kinds = [column.type for column in drafted.columns.values()]
+    counts = ", ".join(f"{kinds.count(kind)} {kind}" for kind in dict.fromkeys(kinds))
+    print(
+        f"wrote {settings.data.contract}: {len(kinds)} columns ({counts}), target "
+        f"{drafted.target.name} (positive: {drafted.target.positive!r}), key "
+        f"{', '.join(drafted.key_columns)}. Review it, then `make validate`."
+    )
+    return 0
+
+
+def _data(args: argparse.Namespace) -> int:
+    settings = load_settings(args.params)
+    for line in onboarding.use_data(args.file, settings.data.raw, args.params):
+        print(line)
+    print(f"next: make contract TARGET=<column> (it describes {args.file.name})")
+    return 0
+
+
+def _param(args: argparse.Namespace) -> int:
+    value = onboarding.set_param(args.key, args.value, args.params)
+    print(f"{args.params}: {args.key} = {value!r}")
+    return 0
+
+
 def _split(args: argparse.Namespace) -> int:
     train_rows, eval_rows = stages.split(load_settings(args.params))
     print(f"split: {train_rows} training rows, {eval_rows} evaluation rows")
@@ -78,6 +111,24 @@ def _train(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     values = stages.evaluate(_settings_and_live_tracking(args))
     print("  ".join(f"{name}={value:.4f}" for name, value in values.items()))
+    return 0
+
+
+def _check_clean(args: argparse.Namespace) -> int:
+    sha, dirty, _ = lineage.git_state()
+    if sha == "none":
+        raise SettingsError("no commit yet: commit first (git add -A && git commit -m ...)")
+    if dirty:
+        raise SettingsError(
+            "the work tree has uncommitted changes (git status): commit them first, so that "
+            "the model is trained from a commit"
+        )
+    print(f"clean: commit {sha[:12]}")
+    return 0
+
+
+def _check_port(args: argparse.Namespace) -> int:
+    tracking.check_port_free(args.host, args.port)
     return 0
 
 
@@ -183,24 +234,28 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _drift(args: argparse.Namespace) -> int:
-    """Exit 0: no drift; 1: drift or a stale model (retrain); 2: the check could not decide.
-    With --github the verdict goes to the step output instead, and only 2 fails the step."""
+    """Exit 0: no drift; 1: an alert (drift or a stale model: retrain; or too many rows
+    breaking the contract); 2: the check could not decide. With --github the verdict goes to
+    the step outputs instead, and only 2 fails the step."""
     settings = load_settings(args.params)
     batch = args.file or settings.drift.batch
     try:
         result = drift.check(settings, batch)
     except EXPECTED_ERRORS as error:
-        drift.write_outputs({"error": str(error), "retrain": False}, None, settings.drift)
+        drift.write_outputs(
+            {"error": str(error), "retrain": False, "alert": False}, None, settings.drift
+        )
         workflow.add_summary(drift.summary({"error": str(error)}))
         print(f"error: {error}", file=sys.stderr)
         return 2
     text = drift.summary(result)
     workflow.add_summary(text)
+    workflow.set_output("alert", str(result["alert"]).lower())
     workflow.set_output("retrain", str(result["retrain"]).lower())
     workflow.set_output("reason", drift.reason(result))
     workflow.set_output("summary", drift.issue_body(text))
     print(text, end="")
-    return 1 if result["retrain"] and not args.github else 0
+    return 1 if result["alert"] and not args.github else 0
 
 
 def _drift_alert(args: argparse.Namespace) -> int:
@@ -208,7 +263,8 @@ def _drift_alert(args: argparse.Namespace) -> int:
     summary = os.environ.get("DRIFT_SUMMARY") or drift.issue_body(
         settings.drift.summary.read_text(encoding="utf-8")
     )
-    for line in lifecycle.drift_alert(settings, summary, os.environ.get("REASON") or "drift"):
+    why = os.environ.get("REASON") or "drift"
+    for line in lifecycle.drift_alert(settings, summary, why, args.retrain == "true"):
         print(line)
     return 0
 
@@ -245,6 +301,16 @@ def _github_setup(args: argparse.Namespace) -> int:
     return 0
 
 
+def input_file(text: str) -> Path:
+    """A CSV named on the command line: refused at once when it is not there."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("no file given (make: INPUT=<csv> or DATA=<csv>)")
+    path = Path(text)
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"{text}: no such file")
+    return path
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="{{ cookiecutter.project_slug }}", description=__doc__)
     parser.add_argument(
@@ -263,9 +329,33 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument(
         "file", type=Path, nargs="?", help="CSV to check (default: the training data)"
     )
+    data_command = command(
+        "data", _data, "Make a CSV the training data in place of the current one (DVC-tracked)."
+    )
+    data_command.add_argument("file", type=input_file, help="your CSV")
+    contract_command = command(
+        "contract", _contract, "Draft data/contract.yaml from a CSV, for you to review."
+    )
+    contract_command.add_argument(
+        "--data", type=input_file, default=None, help="CSV (default: data.raw in params)"
+    )
+    contract_command.add_argument("--target", required=True, help="the column to predict")
+    contract_command.add_argument(
+        "--positive", default="", help="the target's value for the event to predict"
+    )
+    contract_command.add_argument(
+        "--force", action="store_true", help="replace an existing contract"
+    )
+    param_command = command("param", _param, "Change one setting in params.yaml.")
+    param_command.add_argument("key", help="dotted key, e.g. fairness.sensitive_column")
+    param_command.add_argument("value", help="the value, as YAML ('' for the empty string)")
     command("split", _split, "Cut the data into the train and frozen evaluation splits.")
     command("train", _train, "Train the model and record it in MLflow with its lineage.")
     command("evaluate", _evaluate, "Score the model on the evaluation split; write metrics, plots.")
+    command("check-clean", _check_clean, "Fail unless the work tree is a clean commit.")
+    port = command("check-port", _check_port, "Fail when something listens on HOST:PORT.")
+    port.add_argument("host")
+    port.add_argument("port", type=int)
     check = command("check-tracking", _check_tracking, "Check that the MLflow server answers.")
     check.add_argument(
         "--wait", type=float, default=0.0, help="seconds to keep trying (default: %(default)s)"
@@ -342,7 +432,9 @@ def build_parser() -> argparse.ArgumentParser:
         _predict,
         "Score a CSV with the registered model (alias from params); exit 1 if rows were rejected.",
     )
-    predict_command.add_argument("file", type=Path, help="CSV with the contract's columns")
+    predict_command.add_argument(
+        "file", type=input_file, help="CSV with the columns the model takes (INPUT=...)"
+    )
     predict_command.add_argument(
         "--version", type=int, default=None, help="score with this version instead of the alias"
     )
@@ -353,15 +445,21 @@ def build_parser() -> argparse.ArgumentParser:
         "undecided.",
     )
     drift_command.add_argument(
-        "file", type=Path, nargs="?", help="CSV batch (default: drift.batch in params)"
+        "file", type=input_file, nargs="?", help="CSV batch (default: drift.batch in params)"
     )
     drift_command.add_argument(
         "--github", action="store_true", help="in GitHub Actions: the verdict is a step output"
     )
-    command(
+    alert_command = command(
         "drift-alert",
         _drift_alert,
         "Open or update the one drift issue and dispatch retrain.yml (GITHUB_TOKEN).",
+    )
+    alert_command.add_argument(
+        "--retrain",
+        choices=["true", "false"],
+        default="true",
+        help="dispatch retrain.yml (false: the batch only breaks the contract)",
     )
     fold_command = command(
         "fold", _fold, "Append a labelled batch to the training data; dvc add and dvc push."

@@ -1,23 +1,47 @@
-"""The data contract (data/contract.yaml) as a strict object.
+"""The data contract (data/contract.yaml): the one description of the data, and its one reader.
 
-Validation builds its expectations from it and data loading takes the column types and
-category orders from it, so the two can never disagree.
+Validation, training, scoring, drift and the retraining fold all ask this module which
+columns there are, what each may hold, which rows break the contract and why, and how a
+column is given to the model, so they accept exactly the same rows.
+
+Column types:
+- integer, float: numbers (integer: whole numbers), optionally within min and max;
+- category: one of `values` (their order fixes the model's category codes); a value outside
+  them is rejected, or with `unknown: other` scored as one extra level that drift counts;
+- boolean: true/false, yes/no, y/n, t/f or 1/0 (any case);
+- text, id: kept in the data but never learned from and never a reason to reject a row at
+  scoring; id columns are the row key unless `key` names other columns.
+
+The row key decides which rows form the frozen evaluation set: adding, dropping or correcting
+other columns never moves a row between the splits.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal
+from typing import IO, Any, Literal
 
+import numpy as np
+import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from .errors import ProjectError
 from .settings import explain
 
+OTHER = "__other__"  # the one level every unseen value of an `unknown: other` category becomes
+TRUE_WORDS = frozenset({"true", "yes", "y", "t", "1"})
+FALSE_WORDS = frozenset({"false", "no", "n", "f", "0"})
+LEARNED_TYPES = frozenset({"integer", "float", "category", "boolean"})
+NUMERIC_TYPES = frozenset({"integer", "float"})
+# XGBoost refuses feature names with these characters (its own error names no column).
+FORBIDDEN_IN_FEATURE_NAMES = ("[", "]", "<")
+YAML_BOOLEAN_WORDS = "yes/no, on/off, true/false, y/n"
 
-class ContractError(ValueError):
-    """The contract file itself is unusable."""
+
+class ContractError(ProjectError):
+    """The contract file is unusable, or data does not fit it as a whole."""
 
 
 class _Strict(BaseModel):
@@ -25,60 +49,286 @@ class _Strict(BaseModel):
 
 
 class Column(_Strict):
-    type: Literal["integer", "float", "category"]
+    type: Literal["integer", "float", "category", "boolean", "text", "id"]
     min: float | None = None
     max: float | None = None
     values: tuple[str, ...] | None = None
+    unknown: Literal["reject", "other"] = "reject"
     max_null_fraction: float = Field(default=0.0, ge=0, lt=1)
 
     @model_validator(mode="after")
     def _fits_its_type(self) -> Column:
+        if (self.min is not None or self.max is not None) and not self.is_numeric:
+            raise ValueError(f"min/max are for integer and float columns, not {self.type}")
         if self.type == "category":
             if not self.values:
                 raise ValueError("a category column needs its allowed values")
-            if self.min is not None or self.max is not None:
-                raise ValueError("a category column takes values, not min/max")
+            if len(set(self.values)) != len(self.values):
+                raise ValueError("a category column lists a value twice")
+            if OTHER in self.values:
+                raise ValueError(f"{OTHER!r} is reserved for unseen values")
         elif self.values is not None:
-            raise ValueError("a numeric column takes min/max, not values")
+            raise ValueError(f"values are for category columns, not {self.type}")
+        elif self.unknown != "reject":
+            raise ValueError("unknown: other is for category columns")
+        if self.type == "id" and self.max_null_fraction:
+            raise ValueError("an id column identifies rows: it allows no missing values")
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError("min is greater than max")
         return self
 
     @property
     def is_numeric(self) -> bool:
-        return self.type != "category"
+        return self.type in NUMERIC_TYPES
+
+    @property
+    def is_learned(self) -> bool:
+        return self.type in LEARNED_TYPES
+
+    @property
+    def levels(self) -> list[str]:
+        """A category's levels as the model knows them (the extra `other` level last)."""
+        return [*(self.values or ()), *([OTHER] if self.unknown == "other" else [])]
 
 
 class Target(_Strict):
     name: str = Field(min_length=1)
-    classes: tuple[int, int]
+    classes: tuple[str, str]
+    positive: str
+
+    @model_validator(mode="after")
+    def _positive_is_a_class(self) -> Target:
+        if self.classes[0] == self.classes[1]:
+            raise ValueError("the two classes must differ")
+        if self.positive not in self.classes:
+            raise ValueError(f"positive {self.positive!r} is not one of classes {self.classes}")
+        return self
 
 
 class Contract(_Strict):
     min_rows: int = Field(ge=1)
+    key: tuple[str, ...] = ()
     target: Target
     columns: dict[str, Column] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _target_is_separate(self) -> Contract:
+    def _consistent(self) -> Contract:
         if self.target.name in self.columns:
             raise ValueError(f"target {self.target.name!r} must not also be listed in columns")
+        for name in self.key:
+            if name not in self.columns:
+                raise ValueError(
+                    f"key column {name!r} is not in columns: the key decides the frozen "
+                    "evaluation set, so keep that column in the data, or name a new key knowing "
+                    "that rows will move (the gate then refuses a champion whose training rows "
+                    "land in the evaluation set)"
+                )
+        if not self.key_columns:
+            raise ValueError("no row key: name `key` columns or declare an id column")
+        for name, column in self.columns.items():
+            if column.is_learned and any(c in name for c in FORBIDDEN_IN_FEATURE_NAMES):
+                raise ValueError(
+                    f"column {name!r}: the model cannot take '[', ']' or '<' in a column name; "
+                    "rename it in the data (or declare it text to keep it out of the model)"
+                )
         return self
 
     @property
     def all_columns(self) -> list[str]:
-        """Feature columns in contract order, then the target."""
+        """Every column in contract order, then the target."""
         return [*self.columns, self.target.name]
+
+    @property
+    def learned_columns(self) -> list[str]:
+        """The columns a model may learn from (not text, not id), in contract order."""
+        return [name for name, column in self.columns.items() if column.is_learned]
+
+    @property
+    def key_columns(self) -> list[str]:
+        """The row key: the declared `key`, else the id columns."""
+        return list(self.key) or [n for n, c in self.columns.items() if c.type == "id"]
+
+    def text_dtypes(self) -> dict[str, type]:
+        """Columns read as the file's text: everything but plain numbers, and the key (its
+        text is a row's identity: 5 and 5.0 are different keys)."""
+        numeric = {n for n, c in self.columns.items() if c.is_numeric} - set(self.key_columns)
+        return {name: str for name in self.all_columns if name not in numeric}
+
+
+def read_csv(path: Path | IO[bytes], contract: Contract) -> pd.DataFrame:
+    """A CSV as its text says: the contract's non-numeric columns as strings, numbers parsed
+    where they parse; validation and scoring judge what is really there."""
+    return pd.read_csv(path, dtype=contract.text_dtypes(), keep_default_na=True)
+
+
+def _text(values: pd.Series) -> pd.Series:
+    return values.astype("string").str.strip()
+
+
+def _numeric_problems(name: str, column: Column, values: pd.Series) -> pd.Series:
+    numbers = pd.to_numeric(values, errors="coerce")
+    problem = pd.Series("", index=values.index, dtype=object)
+    problem[values.notna() & numbers.isna()] = f"{name} is not a number"
+    if column.type == "integer":
+        problem[numbers.notna() & (numbers != np.floor(numbers))] = f"{name} is not a whole number"
+    if column.min is not None:
+        problem[numbers < column.min] = f"{name} is below {column.min:g}"
+    if column.max is not None:
+        problem[numbers > column.max] = f"{name} is above {column.max:g}"
+    return problem
+
+
+def _cell_problems(name: str, column: Column, values: pd.Series, is_key: bool) -> pd.Series:
+    """Per row, what is wrong with one column's value ("" when nothing)."""
+    problem = pd.Series("", index=values.index, dtype=object)
+    if column.is_numeric:
+        problem = _numeric_problems(name, column, values)
+    elif column.type == "category" and column.unknown == "reject":
+        unknown = values.notna() & ~_text(values).isin(column.values or ()).fillna(False)
+        problem[unknown.to_numpy(dtype=bool)] = f"{name} is not a known category"
+    elif column.type == "boolean":
+        words = _text(values).str.lower()
+        wrong = values.notna() & ~words.isin(TRUE_WORDS | FALSE_WORDS).fillna(False)
+        problem[wrong.to_numpy(dtype=bool)] = f"{name} is not true/false"
+    if column.max_null_fraction == 0 or is_key:
+        problem[values.isna()] = f"{name} is missing"
+    return problem
+
+
+def cell_problems(frame: pd.DataFrame, contract: Contract, columns: list[str]) -> pd.DataFrame:
+    """Per row and column (of `columns`, which may include the target), what breaks the
+    contract ("" when nothing). A column absent from the frame breaks every row, so it is an
+    error for the whole batch."""
+    missing = [name for name in columns if name not in frame.columns]
+    if missing:
+        raise ContractError(f"the data has no column {', '.join(missing)} of the contract")
+    found = {}
+    key = set(contract.key_columns)
+    for name in columns:
+        values = frame[name]
+        if name == contract.target.name:
+            target = pd.Series("", index=frame.index, dtype=object)
+            outside = ~_text(values).isin(contract.target.classes).fillna(False)
+            target[outside.to_numpy(dtype=bool)] = f"{name} is not one of the two classes"
+            target[values.isna()] = f"{name} is missing"
+            found[name] = target
+        else:
+            found[name] = _cell_problems(name, contract.columns[name], values, name in key)
+    return pd.DataFrame(found, index=frame.index)
+
+
+def row_problems(frame: pd.DataFrame, contract: Contract, columns: list[str]) -> pd.Series:
+    """Per row, every way it breaks the contract in `columns`, joined by "; " ("" for a good
+    row). Only the bad rows are joined: good data costs one comparison per cell."""
+    cells = cell_problems(frame, contract, columns)
+    joined = pd.Series("", index=frame.index, dtype=object)
+    bad = (cells != "").any(axis=1)
+    if bad.any():
+        joined[bad] = cells[bad].apply(lambda row: "; ".join(p for p in row if p), axis=1)
+    return joined
+
+
+def typed(frame: pd.DataFrame, contract: Contract, columns: list[str]) -> pd.DataFrame:
+    """The model's view of `columns` (rows that keep the contract): numbers as floats,
+    categories with the contract's fixed levels (unseen values as the `other` level where the
+    contract says so), booleans as 0/1, the target as 1 for the positive class and 0 else.
+
+    Fixed levels keep XGBoost's category codes identical between training, evaluation and
+    scoring, whatever values a given batch happens to contain."""
+    result: dict[str, Any] = {}
+    for name in columns:
+        values = frame[name]
+        if name == contract.target.name:
+            result[name] = (_text(values) == contract.target.positive).astype("int64")
+            continue
+        column = contract.columns[name]
+        if column.is_numeric:
+            result[name] = pd.to_numeric(values, errors="raise").astype("float64")
+        elif column.type == "category":
+            text = _text(values)
+            if column.unknown == "other":
+                text = text.where(text.isna() | text.isin(column.values or ()), OTHER)
+            result[name] = pd.Categorical(text.astype(object), categories=column.levels)
+        elif column.type == "boolean":
+            words = _text(values).str.lower()
+            result[name] = words.isin(TRUE_WORDS).astype("float64").where(words.notna())
+        else:
+            result[name] = values
+    return pd.DataFrame(result, index=frame.index)
+
+
+def unseen_counts(frame: pd.DataFrame, contract: Contract) -> dict[str, int]:
+    """Per `unknown: other` category column, how many values are not among its values."""
+    counts = {}
+    for name, column in contract.columns.items():
+        if column.unknown == "other" and name in frame.columns:
+            values = frame[name]
+            unseen = values.notna() & ~_text(values).isin(column.values or ()).fillna(False)
+            if int(unseen.sum()):
+                counts[name] = int(unseen.sum())
+    return counts
+
+
+def _yaml_booleans(raw: Any) -> list[str]:
+    """Where YAML turned an unquoted word into true/false inside strings the contract holds."""
+    if not isinstance(raw, dict):
+        return []
+    places = []
+    target = raw["target"] if isinstance(raw.get("target"), dict) else {}
+    for key in ("classes", "positive"):
+        value = target.get(key)
+        items = value if isinstance(value, list) else [value]
+        if any(isinstance(item, bool) for item in items):
+            places.append(f"target.{key}")
+    for name, column in (raw.get("columns") or {}).items():
+        if isinstance(column, dict) and any(
+            isinstance(v, bool) for v in column.get("values") or []
+        ):
+            places.append(f"columns.{name}.values")
+    return places
+
+
+def _numbers_as_text(raw: Any) -> Any:
+    """`classes: [0, 1]` means the text "0" and "1" of the file: numbers become their text."""
+    if not isinstance(raw, dict):
+        return raw
+    target = raw.get("target")
+    if isinstance(target, dict):
+        for key in ("classes", "positive"):
+            value = target.get(key)
+            if isinstance(value, list):
+                target[key] = [v if isinstance(v, str) else str(v) for v in value]
+            elif isinstance(value, int | float) and not isinstance(value, bool):
+                target[key] = str(value)
+    for column in (raw.get("columns") or {}).values():
+        if isinstance(column, dict) and isinstance(column.get("values"), list):
+            column["values"] = [v if isinstance(v, str) else str(v) for v in column["values"]]
+    return raw
+
+
+def parse_contract(text: str, source: Path) -> Contract:
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ContractError(f"{source}: not valid YAML: {error}") from None
+    booleans = _yaml_booleans(raw)
+    if booleans:
+        raise ContractError(
+            f"{source}: {', '.join(booleans)}: unquoted {YAML_BOOLEAN_WORDS} are read by YAML "
+            'as true/false, not as the text in your data; quote them, e.g. "yes"'
+        )
+    try:
+        return Contract.model_validate_json(json.dumps(_numbers_as_text(raw)))
+    except ValidationError as error:
+        raise ContractError(explain(error, source)) from None
 
 
 def load_contract(path: Path) -> Contract:
     """Read and check the contract file; every problem is named with its key."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return Contract.model_validate_json(json.dumps(raw))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ContractError(f"{path}: file not found") from None
-    except yaml.YAMLError as error:
-        raise ContractError(f"{path}: not valid YAML: {error}") from None
-    except ValidationError as error:
-        raise ContractError(explain(error, path)) from None
+        raise ContractError(
+            f"{path}: file not found (write one with `make contract DATA=<csv> TARGET=<column>`)"
+        ) from None
+    return parse_contract(text, path)

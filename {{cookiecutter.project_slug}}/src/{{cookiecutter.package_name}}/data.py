@@ -1,74 +1,102 @@
-"""Reading data with the contract's types, and the frozen train/evaluation split."""
+"""Reading data through the contract, the model's inputs, and the frozen train/evaluation split."""
 
 from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import IO
 
+import numpy as np
 import pandas as pd
 
-from .contract import Contract
+from . import contract as contracts
+from .contract import Contract, ContractError
 
 
-def read_raw(path: Path) -> pd.DataFrame:
-    """Read a CSV as it is, with no types imposed: validation judges what is really there."""
-    return pd.read_csv(path)
+def read_raw(path: Path | IO[bytes], contract: Contract) -> pd.DataFrame:
+    """Read a CSV as its text says (see contract.read_csv): validation judges what is there."""
+    return contracts.read_csv(path, contract)
 
 
-def apply_types(frame: pd.DataFrame, contract: Contract) -> pd.DataFrame:
-    """Give every contract column its type; categories get the contract's fixed order.
-
-    Fixed category orders keep XGBoost's category codes identical between training, evaluation
-    and scoring, whatever values a given batch happens to contain.
-    """
-    typed = frame.copy()
-    for name, column in contract.columns.items():
-        if column.type == "category":
-            typed[name] = pd.Categorical(typed[name], categories=list(column.values or ()))
-        else:
-            typed[name] = pd.to_numeric(typed[name], errors="raise").astype("float64")
-    if contract.target.name in typed:  # a batch to score has no target yet
-        typed[contract.target.name] = typed[contract.target.name].astype("int64")
-    return typed
+def read_text(path: Path) -> pd.DataFrame:
+    """Every cell as the text the file holds (an empty cell is ""): for copying rows as they are."""
+    return pd.read_csv(path, dtype=str, keep_default_na=False)
 
 
 def read_typed(path: Path, contract: Contract) -> pd.DataFrame:
-    """Read a validated CSV (a split, say) with the contract's types."""
-    return apply_types(pd.read_csv(path), contract)
+    """Read a validated CSV (a split, say): the model's columns typed, the others as read."""
+    frame = read_raw(path, contract)
+    model_view = contracts.typed(frame, contract, [*contract.learned_columns, contract.target.name])
+    return frame.assign(**{name: model_view[name] for name in model_view.columns})
+
+
+def feature_names(contract: Contract, exclude: tuple[str, ...] = ()) -> list[str]:
+    """The columns a model learns from: the contract's learned columns less `exclude`."""
+    unknown = sorted(set(exclude) - set(contract.columns))
+    if unknown:
+        raise ContractError(f"columns to exclude from the model are not in the contract: {unknown}")
+    return [name for name in contract.learned_columns if name not in exclude]
 
 
 def features_and_target(
     frame: pd.DataFrame, contract: Contract, exclude: tuple[str, ...] = ()
 ) -> tuple[pd.DataFrame, pd.Series]:
-    """The model's inputs (contract columns less the excluded ones) and the target."""
-    unknown = sorted(set(exclude) - set(contract.columns))
-    if unknown:
-        raise ValueError(f"exclude_columns names columns the contract does not have: {unknown}")
-    features = [name for name in contract.columns if name not in exclude]
-    return frame[features], frame[contract.target.name]
+    """The model's inputs and the target (0/1), from a frame read by read_typed."""
+    return frame[feature_names(contract, exclude)], frame[contract.target.name]
 
 
 def row_sha256(frame: pd.DataFrame, prefix: str = "") -> pd.Series:
     """SHA-256 (hex) of each row's values as text, after `prefix`: the same values, the same
-    digest, wherever the row sits in the frame."""
-    text = frame.astype(str).agg("\x1f".join, axis=1)
+    digest, wherever the row sits in the frame. (sha256 rather than pandas' own row hash,
+    whose values a pandas release may change: these digests are kept for years.)"""
+    text = frame.astype("string").fillna("").agg("\x1f".join, axis=1)
     return text.map(lambda row: hashlib.sha256(f"{prefix}{row}".encode()).hexdigest())
 
 
-def in_evaluation(frame: pd.DataFrame, eval_fraction: float, seed: int) -> pd.Series:
-    """Whether each row belongs to the evaluation split, decided by a hash of its own values
-    and the seed alone. Adding rows (a retraining batch) never moves an existing row between
-    the splits, so a champion is never evaluated on rows it was trained on."""
-    buckets = row_sha256(frame, prefix=f"{seed}\x1f").map(lambda digest: int(digest[:8], 16))
-    return buckets < eval_fraction * 2**32
+def _key_buckets(keys: pd.DataFrame, seed: int) -> np.ndarray:
+    """A number in [0, 2**32) per row from the seed and the key columns' text alone."""
+    text = keys.astype("string").fillna("")
+    joined = text.iloc[:, 0]
+    for name in text.columns[1:]:
+        joined = joined.str.cat(text[name], sep="\x1f")
+    prefix = f"{seed}\x1f".encode()
+    return np.fromiter(
+        (
+            int.from_bytes(hashlib.sha256(prefix + row.encode()).digest()[:4], "big")
+            for row in joined
+        ),
+        dtype=np.uint64,
+        count=len(joined),
+    )
+
+
+def in_evaluation(
+    frame: pd.DataFrame, key: list[str], eval_fraction: float, seed: int
+) -> pd.Series:
+    """Whether each row belongs to the evaluation split, decided by the seed and the row's
+    key alone. Adding rows, adding or dropping other columns, or correcting their values never
+    moves a row between the splits, so a champion is never evaluated on rows it learned from."""
+    missing = [name for name in key if name not in frame.columns]
+    if missing:
+        raise ContractError(
+            f"the data has no key column {', '.join(missing)}: the key decides the frozen "
+            "evaluation set; bring the column back, or change `key` in the contract (rows move)"
+        )
+    buckets = _key_buckets(frame[key], seed) if len(frame) else np.zeros(0, dtype=np.uint64)
+    return pd.Series(buckets < eval_fraction * 2**32, index=frame.index)
 
 
 def split_frame(
-    frame: pd.DataFrame, eval_fraction: float, seed: int
+    frame: pd.DataFrame, key: list[str], eval_fraction: float, seed: int
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The same data and seed always give the same two frames, in the data's row order."""
-    evaluation = in_evaluation(frame, eval_fraction, seed)
+    evaluation = in_evaluation(frame, key, eval_fraction, seed)
     return frame[~evaluation], frame[evaluation]
+
+
+def key_digests(frame: pd.DataFrame, key: list[str]) -> pd.Series:
+    """Each row's identity: a digest of its key columns' text."""
+    return row_sha256(frame[key])
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:

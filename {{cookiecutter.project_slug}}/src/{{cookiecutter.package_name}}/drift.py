@@ -22,9 +22,10 @@ from typing import Any
 
 import pandas as pd
 
-from . import data, lineage, registry, scoring
+from . import contract as contracts
+from . import data, lineage, registry, scoring, training
 from .contract import Contract, ContractError, load_contract
-from .settings import DriftSettings, Settings
+from .settings import P_VALUE_METHODS, DriftSettings, Settings
 
 PREDICTION = "prediction"
 # The log keeps scores to 6 decimals; a larger difference is not rounding.
@@ -34,11 +35,15 @@ MARKER = "<!-- {{ cookiecutter.project_slug }}:drift-report -->"
 
 
 def schema_problems(columns: list[str], contract: Contract) -> list[str]:
-    """A batch must hold exactly the contract's columns (the target may be absent)."""
-    expected = set(contract.columns)
+    """A batch must hold every column a model may learn from, and no column the contract does
+    not know (text and id columns may be absent, the target too)."""
     present = set(columns) - {contract.target.name}
-    problems = [f"column {name} is missing" for name in sorted(expected - present)]
-    problems += [f"column {name} is not in the contract" for name in sorted(present - expected)]
+    problems = [
+        f"column {name} is missing" for name in contract.learned_columns if name not in present
+    ]
+    problems += [
+        f"column {name} is not in the contract" for name in sorted(present - set(contract.columns))
+    ]
     return problems
 
 
@@ -49,17 +54,31 @@ def quality_problems(
     contract: Contract,
     max_increase: float,
 ) -> list[str]:
-    """Rows that break the contract (`problems_by_row`, from scoring.row_problems), and
-    columns whose share of missing values grew."""
+    """Rows that break the contract (`problems_by_row`, from scoring.row_problems), values
+    of `unknown: other` categories never seen before, and columns whose share of missing
+    values grew."""
     problems = []
     broken = int((problems_by_row != "").sum())
     if broken:
-        problems.append(f"{broken} of {len(current)} rows break the contract")
-    for name in contract.columns:
+        first = problems_by_row[problems_by_row != ""].iloc[0]
+        problems.append(f"{broken} of {len(current)} rows break the contract (first: {first})")
+    for name, count in contracts.unseen_counts(current, contract).items():
+        problems.append(f"{name}: {count} values the contract does not list (scored as other)")
+    for name in contract.learned_columns:
         before, now = reference[name].isna().mean(), current[name].isna().mean()
         if now - before > max_increase:
             problems.append(f"{name}: missing values rose from {before:.1%} to {now:.1%}")
     return problems
+
+
+def drift_view(frame: pd.DataFrame, contract: Contract) -> pd.DataFrame:
+    """The learned columns as the model sees them (unseen categories as the `other` level),
+    in plain types Evidently reads: numbers as floats, the rest as text."""
+    view = contracts.typed(frame, contract, contract.learned_columns)
+    for name in contract.learned_columns:
+        if not contract.columns[name].is_numeric:
+            view[name] = view[name].astype(object).where(view[name].notna(), None)
+    return view
 
 
 def _evidently_report(
@@ -69,15 +88,16 @@ def _evidently_report(
     from evidently.metrics import ValueDrift
     from evidently.presets import DataDriftPreset
 
-    numeric = [name for name, column in contract.columns.items() if column.is_numeric]
+    learned = contract.learned_columns
+    numeric = [name for name in learned if contract.columns[name].is_numeric]
     definition = DataDefinition(
         numerical_columns=[*numeric, PREDICTION],
-        categorical_columns=[n for n in contract.columns if n not in numeric],
+        categorical_columns=[name for name in learned if name not in numeric],
     )
     report = Report(
         [
             DataDriftPreset(
-                columns=list(contract.columns),
+                columns=learned,
                 num_method=settings.numeric_method,
                 num_threshold=settings.numeric_threshold,
                 cat_method=settings.categorical_method,
@@ -113,25 +133,52 @@ def column_results(snapshot: Any) -> dict[str, dict[str, Any]]:
     return results
 
 
+def is_critical(result: dict[str, Any], method: str, critical: float) -> bool:
+    """A column drifted so far that it alone is drift: a p-value below `critical`, or a
+    distance from `critical` up."""
+    if method in P_VALUE_METHODS:
+        return bool(result["value"] < critical)
+    return bool(result["value"] >= critical)
+
+
 def decide(
-    columns: dict[str, dict[str, Any]], settings: DriftSettings, age_days: float | None
+    columns: dict[str, dict[str, Any]],
+    numeric: set[str],
+    settings: DriftSettings,
+    age_days: float | None,
+    invalid_share: float,
 ) -> dict[str, Any]:
-    """Drift when enough feature columns drifted or the scores did; stale when the model is
-    older than allowed (or its age is unknown). Either asks for retraining."""
+    """Drift when enough feature columns drifted, one drifted beyond its critical value, or
+    the scores drifted; stale when the model is older than allowed (or its age is unknown):
+    either asks for retraining. Too many rows breaking the contract is an alert of its own."""
     features = {name: result for name, result in columns.items() if name != PREDICTION}
     drifted = sorted(name for name, result in features.items() if result["drifted"])
+    critical = sorted(
+        name
+        for name, result in features.items()
+        if is_critical(
+            result,
+            result["method"],
+            settings.numeric_critical if name in numeric else settings.categorical_critical,
+        )
+    )
     share = len(drifted) / max(len(features), 1)
     prediction_drifted = bool(columns.get(PREDICTION, {}).get("drifted"))
-    drift = share >= settings.drifted_share or prediction_drifted
+    drift = share >= settings.drifted_share or bool(critical) or prediction_drifted
     stale = age_days is None or age_days > settings.max_staleness_days
+    invalid = invalid_share > settings.max_invalid_share
     return {
         "drift": drift,
         "drifted_columns": drifted,
+        "critical_columns": critical,
         "drifted_share": round(share, 4),
         "prediction_drifted": prediction_drifted,
+        "invalid_share": round(invalid_share, 4),
+        "invalid": invalid,
         "model_age_days": None if age_days is None else round(age_days, 2),
         "stale": stale,
         "retrain": drift or stale,
+        "alert": drift or stale or invalid,
     }
 
 
@@ -140,7 +187,9 @@ def summary(result: dict[str, Any]) -> str:
     if result.get("error"):
         return f"## ⛔ Drift check could not decide\n\n- {result['error']}\n"
     verdict = "drift detected" if result["drift"] else "no drift"
-    headline = f"## {'⚠️' if result['retrain'] else '✅'} {verdict}"
+    if result["invalid"]:
+        verdict += f"; {result['invalid_share']:.0%} of rows break the data contract"
+    headline = f"## {'⚠️' if result['alert'] else '✅'} {verdict}"
     lines = [
         f"{headline}{' (model stale: retrain)' if result['stale'] and not result['drift'] else ''}",
         "",
@@ -148,8 +197,13 @@ def summary(result: dict[str, Any]) -> str:
         f"training data of {result['model']['name']} version {result['model']['version']} "
         f"(md5 `{result['reference']['md5']}`, {result['reference']['rows']} rows).",
         f"Drifted columns: {', '.join(result['drifted_columns']) or 'none'} "
-        f"({result['drifted_share']:.0%}; drift from {result['thresholds']['drifted_share']:.0%}). "
-        f"Model age: {result['model_age_days']} days.",
+        f"({result['drifted_share']:.0%}; drift from {result['thresholds']['drifted_share']:.0%}"
+        + (
+            f"; beyond the critical value: {', '.join(result['critical_columns'])}"
+            if result["critical_columns"]
+            else ""
+        )
+        + f"). Model age: {result['model_age_days']} days.",
         f"Scores: {result['scores']['served']} as served (inference log), "
         f"{result['scores']['scored_now']} scored now.",
         "",
@@ -167,7 +221,7 @@ def summary(result: dict[str, Any]) -> str:
 
 
 def reason(result: dict[str, Any]) -> str:
-    """Why retraining is asked for, in a few words (the retraining PR's title says it)."""
+    """Why the check raised an alert, in a few words (the retraining PR's title says it)."""
     reasons = []
     if result.get("drifted_columns"):
         reasons.append(f"drift in {', '.join(result['drifted_columns'])}")
@@ -175,6 +229,8 @@ def reason(result: dict[str, Any]) -> str:
         reasons.append("prediction drift")
     if result.get("stale"):
         reasons.append(f"model older than {result['thresholds']['max_staleness_days']} days")
+    if result.get("invalid"):
+        reasons.append(f"{result['invalid_share']:.0%} of rows break the data contract")
     return "; ".join(reasons) or "no drift"
 
 
@@ -190,25 +246,18 @@ class Reference:
 
 def locate_reference(settings: Settings, md5: str, git_sha: str) -> Reference:
     """The data the production model was trained from (DVC md5 `md5`, as committed at
-    `git_sha`): the local copy if it matches, else read through DVC from the remote."""
+    `git_sha`): a local copy if one matches, else read through DVC and kept at
+    drift.reference."""
     for candidate in (settings.data.raw, settings.drift.reference):
         if candidate.exists() and lineage.file_md5(candidate) == md5:
             return Reference(candidate, md5)
-    import dvc.api
-    from dvc.exceptions import DvcException
-
     try:
-        content = dvc.api.read(str(settings.data.raw), rev=git_sha, mode="rb")
-    except (DvcException, OSError) as error:
-        raise FileNotFoundError(
-            f"the production model's training data ({settings.data.raw} at commit "
-            f"{git_sha[:12]}) cannot be read through DVC: {error}"
-        ) from None
+        content = lineage.recorded_bytes(settings.data.raw, md5, git_sha)
+    except FileNotFoundError as error:
+        raise FileNotFoundError(f"the production model's training data: {error}") from None
     target = settings.drift.reference
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(content)
-    if lineage.file_md5(target) != md5:
-        raise ValueError(f"{target}: md5 differs from the model's lineage tag {md5}")
     return Reference(target, md5)
 
 
@@ -234,7 +283,7 @@ def batch_scores(
     """The batch's scores as production served them (from the inference log), the model's own
     where the log has none; and how many came from where, and how many served ones differ."""
     own = scoring.probabilities(model, batch, contract)
-    served = served_scores(log, version, scoring.input_hashes(batch, list(contract.columns)))
+    served = served_scores(log, version, scoring.input_hashes(batch, training.model_columns(model)))
     logged = served.notna()
     skewed = int(((served - own).abs() > SKEW_TOLERANCE)[logged].sum())
     counts = {"log": str(log), "served": int(logged.sum()), "scored_now": int((~logged).sum())}
@@ -254,7 +303,7 @@ def check(settings: Settings, current_path: Path, now: datetime | None = None) -
     """The whole check; writes drift.json, drift.html and drift.md. Problems that stop it
     (a schema mismatch, no production model, no reference data) raise."""
     contract = load_contract(settings.data.contract)
-    current = data.read_raw(current_path)
+    current = data.read_raw(current_path, contract)
     problems = schema_problems(list(current.columns), contract)
     if problems:
         raise ContractError(f"{current_path}: {'; '.join(problems)}")
@@ -265,20 +314,24 @@ def check(settings: Settings, current_path: Path, now: datetime | None = None) -
         raise registry.RegistryError(f"{name} has no '{registry.PRODUCTION}' version to watch")
     md5 = version.tags.get("lineage.data_md5", "")
     reference_file = locate_reference(settings, md5, version.git_sha)
-    reference = data.read_raw(reference_file.path)
+    reference = data.read_raw(reference_file.path, contract)
     model = registry.load_model(version)
-    problems_by_row = scoring.row_problems(current, contract)
+    problems_by_row = scoring.row_problems(current, contract, model)
     clean = current[problems_by_row == ""].reset_index(drop=True)
-    reference[PREDICTION] = scoring.probabilities(model, reference, contract)
     served, scores = batch_scores(model, version, clean, contract, settings.predict.log)
-    clean[PREDICTION] = served
-    snapshot = _evidently_report(reference, clean, contract, settings.drift)
+    reference_view = drift_view(reference, contract)
+    reference_view[PREDICTION] = scoring.probabilities(model, reference, contract)
+    current_view = drift_view(clean, contract)
+    current_view[PREDICTION] = served
+    snapshot = _evidently_report(reference_view, current_view, contract, settings.drift)
     columns = column_results(snapshot)
     moment = now or datetime.now(UTC)
     trained = version.commit_time
     age_days = (moment.timestamp() - trained) / 86400 if trained else None
+    numeric = {name for name, column in contract.columns.items() if column.is_numeric}
+    invalid_share = float((problems_by_row != "").mean()) if len(current) else 0.0
     result = {
-        **decide(columns, settings.drift, age_days),
+        **decide(columns, numeric, settings.drift, age_days, invalid_share),
         "columns": columns,
         "quality": quality_problems(
             reference, current, problems_by_row, contract, settings.drift.max_null_rate_increase

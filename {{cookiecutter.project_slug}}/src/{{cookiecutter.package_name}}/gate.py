@@ -14,6 +14,7 @@ here, on the same frozen evaluation split. Three kinds of outcome, reported sepa
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import time
@@ -26,7 +27,7 @@ import pandas as pd
 from xgboost import XGBClassifier
 
 from . import data, evaluation, fairness, lineage, registry, tracking, training
-from .contract import load_contract
+from .contract import Contract, load_contract
 from .settings import GateSettings, Settings
 
 Verdict = Literal["pass", "fail", "overridden", "error"]
@@ -247,7 +248,7 @@ def _score_and_compare(settings: Settings, override_by: str, result: dict[str, A
     client = registry.connect()
     contract = load_contract(settings.data.contract)
     frame = data.read_typed(settings.split.eval, contract)
-    _, target = data.features_and_target(frame, contract, settings.train.exclude_columns)
+    _, target = data.features_and_target(frame, contract, settings.excluded_from_model)
     eval_md5 = lineage.file_md5(settings.split.eval)
     threshold = settings.evaluate.decision_threshold
     result["eval"] = {"path": str(settings.split.eval), "md5": eval_md5, "rows": len(frame)}
@@ -279,6 +280,7 @@ def _score_and_compare(settings: Settings, override_by: str, result: dict[str, A
     problems = sanity_problems(challenger)
     performance = threshold_problems(challenger, gate)
     if champion_version is not None:
+        result["champion_training_overlap"] = training_overlap(settings, contract, champion_version)
         champion_model = registry.load_model(champion_version)
         champion = score_model(
             "champion",
@@ -318,6 +320,32 @@ def _score_and_compare(settings: Settings, override_by: str, result: dict[str, A
     result["errors"] += problems
     result["performance_problems"] = performance
     result["risk"] = _risk(settings, frame, target, challenger.probability)
+
+
+def training_overlap(settings: Settings, contract: Contract, champion: registry.Version) -> int:
+    """How many evaluation rows the champion was trained on: none, or the gate refuses (a
+    champion scored on its own training rows looks better than it is). Its training split is
+    found by the md5 in its lineage (here, or through DVC at its commit); rows are matched by
+    the contract's row key."""
+    md5 = champion.tags.get("lineage.train_md5", "")
+    if not md5:
+        raise ValueError(
+            f"the champion (version {champion.number}) records no training split md5: cannot "
+            "check that none of its training rows are in the evaluation set"
+        )
+    content = lineage.recorded_bytes(settings.split.train, md5, champion.git_sha)
+    trained_on = data.read_raw(io.BytesIO(content), contract)
+    key = contract.key_columns
+    evaluation_keys = data.key_digests(data.read_raw(settings.split.eval, contract), key)
+    overlap = int(evaluation_keys.isin(set(data.key_digests(trained_on, key))).sum())
+    if overlap:
+        raise ValueError(
+            f"{overlap} of the {len(evaluation_keys)} evaluation rows were in the training data "
+            f"of the champion (version {champion.number}), matched by the key "
+            f"{', '.join(key)}: the comparison would flatter the champion. The evaluation set "
+            "moved (was the key or the split changed?); restore it, or retire the champion"
+        )
+    return overlap
 
 
 def _risk(

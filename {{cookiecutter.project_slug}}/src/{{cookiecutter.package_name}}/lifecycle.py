@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from . import drift, github_api, registry, report, tracking, workflow
+from . import data, drift, github_api, registry, report, tracking, workflow
 from .contract import load_contract
 from .settings import Settings
 
@@ -104,17 +104,25 @@ def deployment_approvers(run_id: str, environment: str) -> list[str]:
     return found
 
 
-def drift_alert(settings: Settings, body: str, why: str) -> list[str]:
-    """The one drift issue (opened, or updated on the next run) and a retrain.yml run."""
+def drift_alert(settings: Settings, body: str, why: str, retrain: bool) -> list[str]:
+    """The one drift issue (opened, or updated on the next run) and, when retraining is asked
+    for (not for a batch that only breaks the contract), a retrain.yml run."""
     run = workflow.RunContext.from_env()
     client = github_api.client_from_env()
-    title = f"Model drift: {settings.tracking.model_name} needs retraining"
-    return [
-        workflow.upsert_issue(client, run, title, body, drift.MARKER),
-        workflow.dispatch(
-            client, run, "retrain.yml", settings.github.default_branch, {"reason": why}
-        ),
-    ]
+    name = settings.tracking.model_name
+    title = (
+        f"Model drift: {name} needs retraining"
+        if retrain
+        else f"Data quality: incoming data for {name} breaks the contract"
+    )
+    done = [workflow.upsert_issue(client, run, title, body, drift.MARKER)]
+    if retrain:
+        done.append(
+            workflow.dispatch(
+                client, run, "retrain.yml", settings.github.default_branch, {"reason": why}
+            )
+        )
+    return done
 
 
 def _description() -> str:
@@ -152,13 +160,14 @@ def register(settings: Settings, pr: str = "") -> tuple[registry.Version, bool]:
     version, created = registry.register(client, name, run, extra)
     if created:
         contract = load_contract(settings.data.contract)
+        features = data.feature_names(contract, settings.excluded_from_model)
         card = report.model_card(
             version.as_dict(),
             gate,
             _description(),
-            list(contract.columns),
+            features,
             contract.target.name,
-            list(settings.train.exclude_columns),
+            [name for name in contract.columns if name not in features],
         )
         with registry.registry_errors(f"attaching the model card to version {version.number}"):
             client.log_text(run.run_id, card, "model_card.md")

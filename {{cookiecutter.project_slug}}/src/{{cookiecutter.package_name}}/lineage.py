@@ -30,6 +30,34 @@ def file_md5(path: Path) -> str:
     return digest.hexdigest()
 
 
+def recorded_bytes(path: Path, md5: str, git_sha: str) -> bytes:
+    """The content a model's lineage names: the file whose DVC md5 is `md5` (`path` as it was
+    at commit `git_sha`). The local file when it matches, else DVC's cache, else fetched from
+    the DVC remote by that md5 (content-addressed: no git history is needed). Either way it is
+    checked against the md5, so no other bytes are ever taken for it."""
+    if path.exists() and file_md5(path) == md5:
+        return path.read_bytes()
+    from dvc.exceptions import DvcException
+    from dvc.repo import Repo
+    from dvc_data.hashfile.hash_info import HashInfo
+
+    where = f"{path} as trained on at commit {git_sha[:12]} (md5 {md5})"
+    try:
+        repo = Repo(".")
+        cached = Path(repo.cache.local.oid_to_path(md5))
+        if not cached.exists():
+            repo.cloud.pull([HashInfo("md5", md5)])
+    except (DvcException, OSError) as error:
+        raise FileNotFoundError(f"{where} cannot be fetched through DVC: {error}") from None
+    if not cached.exists():
+        raise FileNotFoundError(f"{where} is neither in DVC's cache nor in its remote")
+    content = cached.read_bytes()
+    found = hashlib.md5(content, usedforsecurity=False).hexdigest()
+    if found != md5:
+        raise ValueError(f"{where}: DVC returned bytes with md5 {found}")
+    return content
+
+
 def file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else "missing"
 

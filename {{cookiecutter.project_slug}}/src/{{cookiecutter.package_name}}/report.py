@@ -172,7 +172,12 @@ def _validation_section(validation: dict[str, Any] | None) -> list[str]:
 def _params_section(changes: list[tuple[str, Any, Any]] | None, base: str) -> list[str]:
     lines = [f"### Parameters changed against `{base}`", ""]
     if changes is None:
-        return [*lines, f"`{base}` is not available here (shallow clone?).", ""]
+        return [
+            *lines,
+            f"`{base}` is not a git ref here (set BASE_REF=<branch or commit> to compare with; "
+            "a CI checkout needs fetch-depth: 0).",
+            "",
+        ]
     if not changes:
         return [*lines, "None.", ""]
     lines += ["| parameter | base | this change |", "|---|---|---|"]
@@ -208,14 +213,13 @@ def model_card(
     version: dict[str, Any],
     gate: dict[str, Any],
     description: str,
-    contract_columns: list[str],
+    features: list[str],
     target: str,
     excluded: list[str],
 ) -> str:
     """A model card for one registered version: what it is for, what it learned from, how well
     it does, how it treats groups, and how it was made."""
     tags = version["tags"]
-    features = [column for column in contract_columns if column not in excluded]
     metrics = (gate.get("challenger") or {}).get("metrics") or {}
     risk = gate.get("risk") or {}
     lines = [

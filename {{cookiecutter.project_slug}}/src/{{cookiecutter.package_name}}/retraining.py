@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import data, github_api, lineage, scoring, workflow
+from . import contract as contracts
+from . import data, github_api, lineage, workflow
 from .contract import ContractError, load_contract
 from .settings import Settings
 
@@ -28,23 +29,31 @@ def merged(raw: pd.DataFrame, batch: pd.DataFrame, columns: list[str]) -> pd.Dat
 
 def fold_batch(settings: Settings, batch_path: Path) -> int:
     """Append a labelled batch to the training data, then `dvc add` and `dvc push` it.
-    A batch without the target, or with rows that break the contract, is refused whole."""
+    A batch without the target, with columns the contract does not know, or with rows that
+    break the contract (a target outside its two classes among them) is refused whole."""
     contract = load_contract(settings.data.contract)
-    batch = data.read_raw(batch_path)
+    batch = data.read_raw(batch_path, contract)
     if contract.target.name not in batch.columns:
         raise ContractError(
             f"{batch_path}: no {contract.target.name} column: only a labelled batch can be "
             "learned from"
         )
-    bad = scoring.row_problems(batch, contract)
+    unknown = sorted(set(batch.columns) - set(contract.all_columns))
+    if unknown:
+        raise ContractError(
+            f"{batch_path}: column(s) {', '.join(unknown)} are not in the data contract; "
+            "add them to data/contract.yaml (and the training data) first"
+        )
+    bad = contracts.row_problems(batch, contract, contract.all_columns)
     if (bad != "").any():
         first = bad[bad != ""].iloc[0]
         raise ContractError(
             f"{batch_path}: {int((bad != '').sum())} rows break the data contract "
             f"(first: {first}); fix the batch before folding it in"
         )
-    raw = data.read_raw(settings.data.raw)
-    data.write_csv(merged(raw, batch, contract.all_columns), settings.data.raw)
+    # Folded as text, so the old rows keep their bytes exactly as they were written.
+    old, new = data.read_text(settings.data.raw), data.read_text(batch_path)
+    data.write_csv(merged(old, new, contract.all_columns), settings.data.raw)
     _run(sys.executable, "-m", "dvc", "add", "--quiet", str(settings.data.raw))
     _run(sys.executable, "-m", "dvc", "push", "--quiet")
     return len(batch)

@@ -12,59 +12,25 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
+from . import contract as contracts
 from . import data, registry, training
-from .contract import Contract, ContractError, load_contract
+from .contract import Contract, load_contract
 from .settings import Settings
 
 LOG_COLUMNS = ["timestamp", "model_name", "model_version", "row", "input_sha256", "probability"]
 
 
-def _numeric_problems(
-    name: str, values: pd.Series, low: float | None, high: float | None, integer: bool
-) -> pd.Series:
-    """Per row, what is wrong with one numeric column ("" when nothing)."""
-    numbers = pd.to_numeric(values, errors="coerce")
-    present = values.notna()
-    problem = pd.Series("", index=values.index)
-    problem[present & numbers.isna()] = f"{name} is not a number"
-    if integer:
-        fractional = numbers.notna() & (numbers != np.floor(numbers))
-        problem[fractional] = f"{name} is not a whole number"
-    if low is not None:
-        problem[numbers < low] = f"{name} is below {low:g}"
-    if high is not None:
-        problem[numbers > high] = f"{name} is above {high:g}"
-    return problem
-
-
-def row_problems(frame: pd.DataFrame, contract: Contract) -> pd.Series:
-    """Per row, every way it breaks the contract, joined by "; " ("" for a good row).
-
-    A missing contract column breaks every row, so it is an error for the whole batch.
-    """
-    missing = [name for name in contract.columns if name not in frame.columns]
-    if missing:
-        raise ContractError(f"the batch has no column {', '.join(missing)} of the contract")
-    found: list[pd.Series] = []
-    for name, column in contract.columns.items():
-        values = frame[name]
-        if column.max_null_fraction == 0:
-            found.append(values.isna().map({True: f"{name} is missing", False: ""}))
-        if column.is_numeric:
-            integer = column.type == "integer"
-            found.append(_numeric_problems(name, values, column.min, column.max, integer))
-        else:
-            unknown = values.notna() & ~values.astype(str).isin(column.values or ())
-            found.append(unknown.map({True: f"{name} is not a known category", False: ""}))
-    joined = pd.concat(found, axis=1).apply(lambda row: "; ".join(p for p in row if p), axis=1)
-    return joined.reindex(frame.index, fill_value="")
+def row_problems(frame: pd.DataFrame, contract: Contract, model: Any) -> pd.Series:
+    """Per row, why it cannot be scored ("" when it can): the contract's rules on the columns
+    the model takes. Columns the model does not use (text, ids, excluded ones) never make a
+    row unscorable; a missing model column is an error for the whole batch."""
+    return contracts.row_problems(frame, contract, training.model_columns(model))
 
 
 def input_hashes(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
-    """SHA-256 of each row's contract values as text: the same input, the same hash."""
+    """SHA-256 of each row's input values as text: the same input, the same hash."""
     return data.row_sha256(frame[columns])
 
 
@@ -72,8 +38,8 @@ def probabilities(model: Any, frame: pd.DataFrame, contract: Contract) -> pd.Ser
     """The model's score of each row (rows that keep the contract), indexed like `frame`."""
     if not len(frame):
         return pd.Series(dtype="float64")
-    typed = data.apply_types(frame[list(contract.columns)], contract)
-    return training.predict_proba(model, training.model_inputs(model, typed))
+    columns = training.model_columns(model)
+    return training.predict_proba(model, contracts.typed(frame, contract, columns))
 
 
 @dataclass(frozen=True)
@@ -97,7 +63,7 @@ def score(
     frame: pd.DataFrame, contract: Contract, model: Any, version: registry.Version, threshold: float
 ) -> Scored:
     """Score the rows that keep the contract; set the others aside with their reasons."""
-    problems = row_problems(frame, contract)
+    problems = row_problems(frame, contract, model)
     good = frame[problems == ""]
     rejected = frame[problems != ""].assign(reason=problems[problems != ""])
     probability = probabilities(model, good, contract)
@@ -108,7 +74,7 @@ def score(
             "prediction": (probability >= threshold).astype(int).to_numpy(),
             "model_name": version.name,
             "model_version": version.number,
-            "input_sha256": input_hashes(good, list(contract.columns)).to_numpy(),
+            "input_sha256": input_hashes(good, training.model_columns(model)).to_numpy(),
         }
     )
     return Scored(version, predictions, rejected.rename_axis("row").reset_index())
@@ -124,7 +90,7 @@ def append_log(predictions: pd.DataFrame, path: Path, when: datetime) -> None:
 def predict(settings: Settings, source: Path, number: int | None = None) -> Scored:
     """Score a CSV with the registered model; write predictions, rejected rows, the log."""
     contract = load_contract(settings.data.contract)
-    frame = data.read_raw(source)
+    frame = data.read_raw(source, contract)
     client = registry.connect()
     version = resolve(client, settings.tracking.model_name, settings.predict.alias, number)
     model = registry.load_model(version)

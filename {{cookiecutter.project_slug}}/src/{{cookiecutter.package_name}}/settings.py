@@ -13,11 +13,14 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from .errors import ProjectError
+
 DEFAULT_PARAMS = Path("params.yaml")
 
 PrimaryMetric = Literal["roc_auc", "pr_auc", "f1"]
 MetricName = Literal["roc_auc", "pr_auc", "f1", "precision", "recall", "log_loss", "brier"]
 LOWER_IS_BETTER = frozenset({"log_loss", "brier"})
+P_VALUE_METHODS = frozenset({"ks", "chisquare"})  # drift methods whose value is a p-value
 # A registered model name goes into registry queries: keep it to plain characters.
 MODEL_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
 GITHUB_HANDLE = r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}(/[A-Za-z0-9][A-Za-z0-9_-]{0,99})?$"
@@ -27,7 +30,7 @@ GITHUB_REPOSITORY = r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9_.-]{1,100}$"
 BRANCH_NAME = r"^[A-Za-z0-9_][A-Za-z0-9_./-]{0,243}$"
 
 
-class SettingsError(ValueError):
+class SettingsError(ProjectError):
     """params.yaml cannot be used; the message names every offending key."""
 
 
@@ -148,9 +151,12 @@ class DriftSettings(Section):
 
     numeric_method: Literal["psi", "wasserstein", "ks"]
     numeric_threshold: float = Field(gt=0)
+    numeric_critical: float = Field(gt=0)
     categorical_method: Literal["chisquare", "jensenshannon", "psi"]
     categorical_threshold: float = Field(gt=0)
+    categorical_critical: float = Field(gt=0)
     drifted_share: float = Field(gt=0, le=1)
+    max_invalid_share: float = Field(ge=0, le=1)
     prediction_threshold: float = Field(gt=0)
     max_null_rate_increase: float = Field(ge=0, le=1)
     max_staleness_days: int = Field(ge=1)
@@ -159,6 +165,24 @@ class DriftSettings(Section):
     report: Path
     html: Path
     summary: Path
+
+    @model_validator(mode="after")
+    def _critical_is_beyond_the_threshold(self) -> DriftSettings:
+        for kind in ("numeric", "categorical"):
+            method = getattr(self, f"{kind}_method")
+            threshold = getattr(self, f"{kind}_threshold")
+            critical = getattr(self, f"{kind}_critical")
+            if method in P_VALUE_METHODS and critical > threshold:
+                raise ValueError(
+                    f"{kind}_critical {critical:g} must be below {kind}_threshold {threshold:g}: "
+                    f"{method} gives a p-value, smaller is more drift"
+                )
+            if method not in P_VALUE_METHODS and critical < threshold:
+                raise ValueError(
+                    f"{kind}_critical {critical:g} must be above {kind}_threshold {threshold:g}: "
+                    f"{method} gives a distance, larger is more drift"
+                )
+        return self
 
 
 class Settings(Section):
@@ -172,6 +196,13 @@ class Settings(Section):
     github: GithubSettings
     predict: PredictSettings
     drift: DriftSettings
+
+    @property
+    def excluded_from_model(self) -> tuple[str, ...]:
+        """Columns the model never learns from: train.exclude_columns, and the sensitive
+        column, which the risk gate measures and the model must not use."""
+        sensitive = self.fairness.sensitive_column
+        return (*self.train.exclude_columns, *([sensitive] if sensitive else []))
 
 
 def explain(error: ValidationError, source: Path) -> str:

@@ -38,9 +38,10 @@ def validate(settings: Settings, source: Path | None = None) -> ValidationResult
 
 def split(settings: Settings) -> tuple[int, int]:
     """Cut the validated data into the train split and the frozen evaluation split."""
-    frame = data.read_raw(settings.data.raw)
+    contract = load_contract(settings.data.contract)
+    frame = data.read_raw(settings.data.raw, contract)
     train, evaluation_set = data.split_frame(
-        frame, settings.split.eval_fraction, settings.split.seed
+        frame, contract.key_columns, settings.split.eval_fraction, settings.split.seed
     )
     data.write_csv(train, settings.split.train)
     data.write_csv(evaluation_set, settings.split.eval)
@@ -51,7 +52,7 @@ def train(settings: Settings) -> tracking.RunInfo:
     """Fit the model, save its bytes for DVC, and record the run with its lineage in MLflow."""
     contract = load_contract(settings.data.contract)
     frame = data.read_typed(settings.split.train, contract)
-    features, target = data.features_and_target(frame, contract, settings.train.exclude_columns)
+    features, target = data.features_and_target(frame, contract, settings.excluded_from_model)
     model = training.train_model(features, target, settings.train)
     training.save_model(model, settings.train.model)
     tracking.configure()
@@ -70,7 +71,7 @@ def evaluate(settings: Settings) -> dict[str, float]:
     """Score the model on the frozen evaluation split; write metrics and plots; log them."""
     contract = load_contract(settings.data.contract)
     frame = data.read_typed(settings.split.eval, contract)
-    features, target = data.features_and_target(frame, contract, settings.train.exclude_columns)
+    features, target = data.features_and_target(frame, contract, settings.excluded_from_model)
     model = training.load_model(settings.train.model)
     probability = training.predict_proba(model, features)
     threshold = settings.evaluate.decision_threshold

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -104,6 +105,19 @@ def check_tracking(uri: str, wait_seconds: float = 0.0) -> None:
         if time.monotonic() >= deadline:
             raise TrackingUnavailable(f"MLflow tracking server {uri} is not reachable: {problem}")
         time.sleep(1)
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Raise TrackingUnavailable when something already listens on host:port: a server
+    started there would fail, and the health check would find the other one."""
+    with socket.socket() as probe:
+        probe.settimeout(2)
+        taken = probe.connect_ex((host, port)) == 0
+    if taken:
+        raise TrackingUnavailable(
+            f"port {port} on {host} is taken (another MLflow server?): stop it, or choose "
+            f"another port, e.g. MLFLOW_PORT={port + 50} make mlflow-server"
+        )
 
 
 def _xgboost_requirement() -> str:

@@ -52,13 +52,19 @@ def predict_proba(model: XGBClassifier, features: pd.DataFrame) -> pd.Series:
     return pd.Series(model.predict_proba(features)[:, 1], index=features.index, name="probability")
 
 
-def model_inputs(model: XGBClassifier, frame: pd.DataFrame) -> pd.DataFrame:
-    """The columns a trained model takes, in its order. A champion trained when other columns
-    were excluded is scored on its own inputs, not on the challenger's."""
+def model_columns(model: XGBClassifier) -> list[str]:
+    """The columns a trained model takes, in its order (its own record of them)."""
     names = model.get_booster().feature_names
     if not names:
         raise ValueError("the model records no feature names: cannot tell which columns it takes")
+    return list(names)
+
+
+def model_inputs(model: XGBClassifier, frame: pd.DataFrame) -> pd.DataFrame:
+    """The columns a trained model takes, in its order. A champion trained when other columns
+    were excluded is scored on its own inputs, not on the challenger's."""
+    names = model_columns(model)
     missing = [name for name in names if name not in frame.columns]
     if missing:
         raise ValueError(f"the model takes columns the data does not have: {missing}")
-    return frame[list(names)]
+    return frame[names]
