@@ -88,9 +88,7 @@ def make_customers(rows: int, seed: int) -> list[dict[str, str]]:
 
 def to_csv(records: list[dict[str, str]], columns: list[str] = COLUMNS) -> str:
     buffer = io.StringIO()
-    writer = csv.DictWriter(
-        buffer, fieldnames=columns, lineterminator="\n", extrasaction="ignore"
-    )
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
     writer.writerows(records)
     return buffer.getvalue()

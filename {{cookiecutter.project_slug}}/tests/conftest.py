@@ -166,7 +166,9 @@ def write_params(folder: Path, raw: Path, contract: Path) -> Path:
             params[section][key] = str(folder / "out" / params[section][key])
     path = folder / "params.yaml"
     path.write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
-    relative = [key for key, value in _paths(load_settings(path)).items() if not value.is_absolute()]
+    relative = [
+        key for key, value in _paths(load_settings(path)).items() if not value.is_absolute()
+    ]
     if relative:
         raise AssertionError(f"params paths not sent to a temporary folder: {relative} (OUTPUTS)")
     return path

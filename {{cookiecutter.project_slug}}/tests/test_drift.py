@@ -5,9 +5,8 @@ check against the production model on a real MLflow server, with its exit codes.
 from __future__ import annotations
 
 import json
+import re
 import shutil
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,32 +15,44 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import Lab
+from conftest import DvcRepo, Lab, loans_frame
 
+from {{ cookiecutter.package_name }} import contract as contracts
 from {{ cookiecutter.package_name }} import drift, lineage, scoring
 from {{ cookiecutter.package_name }}.cli import main
-from {{ cookiecutter.package_name }}.contract import Contract
+from {{ cookiecutter.package_name }}.contract import OTHER, Contract, parse_contract
+from {{ cookiecutter.package_name }}.data import feature_names
 from {{ cookiecutter.package_name }}.settings import Settings
 
-SHIFTED = ["credit_score", "debt_to_income", "purpose"]
+BATCH_ROWS = 3000
+CALM_SEED, RECESSION_SEED = 11, 12  # fresh batches, drawn apart from the training data
+SHIFTED = ["credit_score", "debt_to_income", "purpose"]  # what shifted() moves
+# What a recession (synthetic.make_loans shift=1) moves far enough to be drift, among others.
+RECESSION_MOVES = ["credit_score", "debt_to_income", "purpose"]
 
 
 def features(frame: pd.DataFrame, contract: Contract) -> pd.DataFrame:
     return frame.drop(columns=[contract.target.name]).reset_index(drop=True)
 
 
-def same_population(sample_frame: pd.DataFrame, contract: Contract) -> pd.DataFrame:
-    """A fresh batch from the training population: a random sample of it."""
-    return features(sample_frame.sample(3000, random_state=11), contract)
+def same_population(contract: Contract) -> pd.DataFrame:
+    """A fresh batch of applicants from the training data's population."""
+    return features(loans_frame(contract, BATCH_ROWS, CALM_SEED), contract)
 
 
-def shifted(sample_frame: pd.DataFrame, contract: Contract) -> pd.DataFrame:
-    """Applicants with lower credit scores, more debt, and many more small-business loans."""
-    batch = same_population(sample_frame, contract)
+def shifted(contract: Contract) -> pd.DataFrame:
+    """Applicants with lower credit scores, more debt, and many more small-business loans,
+    and otherwise like the training data."""
+    batch = same_population(contract)
     batch["credit_score"] = (batch["credit_score"] - 90).clip(300, 850)
     batch["debt_to_income"] = (batch["debt_to_income"] + 0.25).clip(0, 5)
     batch.loc[batch.index % 2 == 0, "purpose"] = "small_business"
     return batch
+
+
+def recession(contract: Contract) -> pd.DataFrame:
+    """A batch from the population in a recession (tests/synthetic.py's shift)."""
+    return features(loans_frame(contract, BATCH_ROWS, RECESSION_SEED, shift=1.0), contract)
 
 
 def with_scores(frame: pd.DataFrame, offset: float) -> pd.DataFrame:
@@ -52,9 +63,12 @@ def with_scores(frame: pd.DataFrame, offset: float) -> pd.DataFrame:
 def drifted_columns(
     sample_frame: pd.DataFrame, current: pd.DataFrame, contract: Contract, settings: Settings
 ) -> dict[str, bool]:
-    """Evidently's verdict per column for `current` against the whole sample data."""
-    reference = with_scores(features(sample_frame, contract), 0)
-    snapshot = drift._evidently_report(reference, current, contract, settings.drift)
+    """Evidently's verdict per column for `current` (with its scores) against the whole sample
+    data, both as the check gives them to Evidently."""
+    reference = with_scores(drift.drift_view(sample_frame, contract), 0)
+    scores = {drift.PREDICTION: current[drift.PREDICTION].to_numpy()}
+    current_view = drift.drift_view(current, contract).assign(**scores)
+    snapshot = drift._evidently_report(reference, current_view, contract, settings.drift)
     return {name: r["drifted"] for name, r in drift.column_results(snapshot).items()}
 
 
@@ -62,9 +76,9 @@ def test_the_same_population_does_not_drift(
     sample_frame: pd.DataFrame, contract: Contract, settings: Settings
 ) -> None:
     """A batch drawn like the training data flags no column and no score drift."""
-    current = with_scores(same_population(sample_frame, contract), 0)
+    current = with_scores(same_population(contract), 0)
     flags = drifted_columns(sample_frame, current, contract, settings)
-    assert set(flags) == {*contract.columns, drift.PREDICTION}
+    assert set(flags) == {*contract.learned_columns, drift.PREDICTION}
     assert not any(flags.values())
 
 
@@ -72,7 +86,7 @@ def test_shifted_columns_are_flagged_by_name(
     sample_frame: pd.DataFrame, contract: Contract, settings: Settings
 ) -> None:
     """Shifted numeric (PSI) and category (chi-square) columns are flagged, and only they."""
-    current = with_scores(shifted(sample_frame, contract), 0)
+    current = with_scores(shifted(contract), 0)
     flags = drifted_columns(sample_frame, current, contract, settings)
     assert sorted(name for name, drifted in flags.items() if drifted) == sorted(SHIFTED)
 
@@ -81,8 +95,10 @@ def test_shifted_scores_are_prediction_drift(
     sample_frame: pd.DataFrame, contract: Contract, settings: Settings
 ) -> None:
     """Scores that moved are prediction drift, even when no input column did."""
-    current = with_scores(same_population(sample_frame, contract), 0.3)
-    assert drifted_columns(sample_frame, current, contract, settings)[drift.PREDICTION]
+    current = with_scores(same_population(contract), 0.3)
+    flags = drifted_columns(sample_frame, current, contract, settings)
+    assert flags[drift.PREDICTION]
+    assert not any(flag for name, flag in flags.items() if name != drift.PREDICTION)
 
 
 @pytest.mark.parametrize(
@@ -102,34 +118,97 @@ def test_a_changed_schema_is_named(
     assert drift.schema_problems(list(sample_frame.columns), contract) == []
 
 
+def column(drifted: bool, value: float, method: str = "psi") -> dict[str, object]:
+    return {"drifted": drifted, "value": value, "method": method}
+
+
 def test_decision_counts_the_share_and_the_age(settings: Settings) -> None:
     """Drift from the drifted share on; a model older than allowed, or of unknown age, is
     stale; either asks for retraining."""
     share = settings.drift.drifted_share
     names = [f"c{i}" for i in range(10)]
     flagged = set(names[: int(np.ceil(share * 10))])
-    columns = {n: {"drifted": n in flagged} for n in names}
-    fresh = drift.decide(columns, settings.drift, 1.0)
+    moderate = settings.drift.numeric_threshold * 1.5  # drifted, but short of critical
+    assert moderate < settings.drift.numeric_critical
+    columns = {n: column(n in flagged, moderate if n in flagged else 0.0) for n in names}
+    numeric = set(names)
+    fresh = drift.decide(columns, numeric, settings.drift, 1.0, 0.0)
     assert fresh["drift"] and fresh["retrain"] and fresh["drifted_columns"] == sorted(flagged)
-    calm = drift.decide({n: {"drifted": False} for n in names}, settings.drift, 1.0)
-    assert not calm["retrain"]
-    old = drift.decide({n: {"drifted": False} for n in names}, settings.drift, 10_000.0)
+    assert fresh["critical_columns"] == [] and fresh["alert"]
+    calm_columns = {n: column(False, 0.0) for n in names}
+    calm = drift.decide(calm_columns, numeric, settings.drift, 1.0, 0.0)
+    assert not calm["retrain"] and not calm["alert"]
+    old = drift.decide(calm_columns, numeric, settings.drift, 10_000.0, 0.0)
     assert old["stale"] and old["retrain"] and not old["drift"]
-    assert drift.decide({}, settings.drift, None)["stale"]
+    assert drift.decide({}, set(), settings.drift, None, 0.0)["stale"]
+
+
+def test_one_column_beyond_its_critical_value_is_drift(settings: Settings) -> None:
+    """A single column drifted beyond its critical value is drift, however small the share:
+    a distance from numeric_critical up, a p-value below categorical_critical."""
+    names = [f"c{i}" for i in range(20)]
+    calm = {n: column(False, 0.0) for n in names}
+    numeric = {"n": column(True, settings.drift.numeric_critical)}
+    far = drift.decide({**calm, **numeric}, {"n", *names}, settings.drift, 1.0, 0.0)
+    assert far["drift"] and far["retrain"] and far["critical_columns"] == ["n"]
+    assert far["drifted_share"] < settings.drift.drifted_share
+    p_value = settings.drift.categorical_critical / 10
+    category = {"k": column(True, p_value, "chisquare")}
+    gone = drift.decide({**calm, **category}, set(names), settings.drift, 1.0, 0.0)
+    assert gone["drift"] and gone["critical_columns"] == ["k"]
+    near = {"k": column(True, settings.drift.categorical_critical * 10, "chisquare")}
+    assert not drift.decide({**calm, **near}, set(names), settings.drift, 1.0, 0.0)["drift"]
+
+
+def test_too_many_broken_rows_alert_without_asking_for_retraining(settings: Settings) -> None:
+    """More rows breaking the contract than allowed is an alert of its own: not drift, and no
+    reason to retrain (the data, not the model, needs fixing)."""
+    limit = settings.drift.max_invalid_share
+    calm = {"c": column(False, 0.0)}
+    broken = drift.decide(calm, {"c"}, settings.drift, 1.0, limit + 0.01)
+    assert broken["invalid"] and broken["alert"]
+    assert not broken["drift"] and not broken["retrain"]
+    assert broken["invalid_share"] == round(limit + 0.01, 4)
+    assert not drift.decide(calm, {"c"}, settings.drift, 1.0, limit)["alert"]
 
 
 def test_quality_names_bad_rows_and_growing_nulls(
-    sample_frame: pd.DataFrame, contract: Contract
+    sample_frame: pd.DataFrame, contract: Contract, settings: Settings
 ) -> None:
     """Rows breaking the contract and a column whose missing share grew are reported."""
     reference = features(sample_frame, contract)
-    current = same_population(sample_frame, contract).astype(object)
+    current = same_population(contract).astype(object)
     current.loc[:599, "annual_income"] = None
     current.loc[0, "age"] = 7
-    by_row = scoring.row_problems(current, contract)
+    model_columns = feature_names(contract, settings.excluded_from_model)
+    by_row = contracts.row_problems(current, contract, model_columns)
     problems = drift.quality_problems(reference, current, by_row, contract, 0.05)
-    assert problems[0] == f"600 of {len(current)} rows break the contract"
+    assert problems[0] == (
+        f"600 of {len(current)} rows break the contract "
+        "(first: age is below 18; annual_income is missing)"
+    )
     assert problems[1].startswith("annual_income: missing values rose from 0.0% to 20.0%")
+    assert len(problems) == 2
+
+
+def test_unseen_values_of_an_open_category_are_counted(
+    sample_frame: pd.DataFrame, contract_path: Path
+) -> None:
+    """With `unknown: other`, a value the contract does not list breaks no row: the model
+    sees it as the one `other` level, and the quality report counts it."""
+    raw = yaml.safe_load(contract_path.read_text(encoding="utf-8"))
+    raw["columns"]["purpose"]["unknown"] = "other"
+    open_contract = parse_contract(yaml.safe_dump(raw), contract_path)
+    current = same_population(open_contract)
+    current.loc[:4, "purpose"] = "crypto"
+    by_row = contracts.row_problems(current, open_contract, open_contract.learned_columns)
+    assert (by_row == "").all()
+    reference = features(sample_frame, open_contract)
+    assert drift.quality_problems(reference, current, by_row, open_contract, 0.05) == [
+        "purpose: 5 values the contract does not list (scored as other)"
+    ]
+    view = drift.drift_view(current, open_contract)
+    assert view.loc[:4, "purpose"].tolist() == [OTHER] * 5
 
 
 def write_batch(frame: pd.DataFrame, path: Path) -> Path:
@@ -137,24 +216,24 @@ def write_batch(frame: pd.DataFrame, path: Path) -> Path:
     return path
 
 
-def test_check_against_the_production_model(
-    lab: Lab, sample_frame: pd.DataFrame, contract: Contract, tmp_path: Path
-) -> None:
-    """With a production model on the server: a shifted batch drifts, and drift.json, the
-    self-contained HTML and the Markdown summary say which columns; a batch like the training
-    data does not."""
+def test_check_against_the_production_model(lab: Lab, contract: Contract, tmp_path: Path) -> None:
+    """With a production model on the server: a batch from a recession drifts, and drift.json,
+    the self-contained HTML and the Markdown summary say which columns; a batch like the
+    training data does not."""
     trained_at = 1_700_000_000
     lab.champion(lab.candidate("b" * 40, trained_at))
     a_day_later = datetime.fromtimestamp(trained_at, UTC) + timedelta(days=1)
     settings = lab.settings.drift
 
-    calm_batch = write_batch(same_population(sample_frame, contract), tmp_path / "calm.csv")
+    calm_batch = write_batch(same_population(contract), tmp_path / "calm.csv")
     calm = drift.check(lab.settings, calm_batch, a_day_later)
-    assert not calm["drift"] and not calm["retrain"]
+    assert not calm["drift"] and not calm["retrain"] and not calm["alert"]
+    assert calm["reference"]["md5"] == lineage.file_md5(lab.settings.data.raw)
 
-    shifted_batch = write_batch(shifted(sample_frame, contract), tmp_path / "shifted.csv")
-    result = drift.check(lab.settings, shifted_batch, a_day_later)
-    assert result["drift"] and set(SHIFTED) <= set(result["drifted_columns"])
+    moved_batch = write_batch(recession(contract), tmp_path / "recession.csv")
+    result = drift.check(lab.settings, moved_batch, a_day_later)
+    assert result["drift"] and result["alert"] and result["retrain"]
+    assert set(RECESSION_MOVES) <= set(result["drifted_columns"])
     assert result["model"]["version"] == 1
     assert json.loads(settings.report.read_text())["drifted_columns"] == result["drifted_columns"]
     assert settings.html.read_text(encoding="utf-8").lstrip().lower().startswith("<!doctype html")
@@ -162,30 +241,32 @@ def test_check_against_the_production_model(
 
 
 def test_check_reads_the_scores_production_served(
-    lab: Lab, sample_frame: pd.DataFrame, contract: Contract, tmp_path: Path
+    lab: Lab, contract: Contract, tmp_path: Path
 ) -> None:
     """After `predict` scored a batch, the drift check takes the batch's scores from the
     inference log; a served score the model would not give for that input is named as
     training-serving skew, and a batch the log has never seen is scored now."""
     lab.champion(lab.candidate("d" * 40, int(time.time())))
-    batch = write_batch(same_population(sample_frame, contract), tmp_path / "batch.csv")
+    batch = write_batch(same_population(contract), tmp_path / "batch.csv")
     scoring.predict(lab.settings, batch)
 
     served = drift.check(lab.settings, batch)
-    assert served["scores"]["served"] == 3000 and served["scores"]["scored_now"] == 0
+    assert served["scores"]["served"] == BATCH_ROWS and served["scores"]["scored_now"] == 0
     assert served["scores"]["skewed"] == 0 and served["quality"] == []
-    assert "Scores: 3000 as served (inference log), 0 scored now." in drift.summary(served)
+    assert f"Scores: {BATCH_ROWS} as served (inference log), 0 scored now." in drift.summary(served)
 
     log = pd.read_csv(lab.settings.predict.log)
     log.loc[:9, "probability"] = (log.loc[:9, "probability"] + 0.3).clip(upper=1)
     log.to_csv(lab.settings.predict.log, index=False)
     skewed = drift.check(lab.settings, batch)
     assert skewed["scores"]["skewed"] == 10
-    assert any("10 of 3000 served scores differ" in problem for problem in skewed["quality"])
+    assert any(
+        f"10 of {BATCH_ROWS} served scores differ" in problem for problem in skewed["quality"]
+    )
 
-    unseen = write_batch(shifted(sample_frame, contract), tmp_path / "unseen.csv")
+    unseen = write_batch(shifted(contract), tmp_path / "unseen.csv")
     assert drift.check(lab.settings, unseen)["scores"] == {
-        "log": str(lab.settings.predict.log), "served": 0, "scored_now": 3000, "skewed": 0,
+        "log": str(lab.settings.predict.log), "served": 0, "scored_now": BATCH_ROWS, "skewed": 0,
     }  # fmt: skip
 
     log.drop(columns=["input_sha256"]).to_csv(lab.settings.predict.log, index=False)
@@ -193,60 +274,59 @@ def test_check_reads_the_scores_production_served(
         drift.check(lab.settings, batch)
 
 
+def step_outputs(path: Path) -> dict[str, str]:
+    """The step outputs written to GITHUB_OUTPUT (the last value of each name)."""
+    found = re.findall(r"^(\w+)<<(EOF_\w+)\n(.*?)\n\2$", path.read_text(), re.MULTILINE | re.DOTALL)
+    return {name: value for name, _, value in found}
+
+
 def test_drift_command_exit_codes(
-    lab: Lab, sample_frame: pd.DataFrame, contract: Contract, tmp_path: Path
+    lab: Lab, contract: Contract, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """`drift` exits 0 without drift, 1 with it, and 2 when it cannot decide (a dropped
-    column), leaving drift.json with the reason."""
+    """`drift` exits 0 without drift, 1 on an alert (drift, or too many rows breaking the
+    contract), and 2 when it cannot decide (a dropped column), leaving drift.json with the
+    reason. With --github the verdict is a step output instead, and only 2 fails."""
     lab.champion(lab.candidate("c" * 40, int(time.time())))
-    lab_params = tmp_path / "lab-params.yaml"  # the Lab's settings, as the CLI reads them
-    lab_params.write_text(yaml.safe_dump(lab.settings.model_dump(mode="json")), encoding="utf-8")
-    params = ["--params", str(lab_params)]
-    calm = write_batch(same_population(sample_frame, contract), tmp_path / "calm.csv")
-    moved = write_batch(shifted(sample_frame, contract), tmp_path / "moved.csv")
-    broken = write_batch(features(sample_frame, contract).drop(columns=["age"]), tmp_path / "b.csv")
+    params = ["--params", str(lab.params_file(tmp_path / "lab-params.yaml"))]
+    calm = write_batch(same_population(contract), tmp_path / "calm.csv")
+    moved = write_batch(recession(contract), tmp_path / "moved.csv")
+    invalid_rows = same_population(contract)
+    invalid_rows.loc[invalid_rows.index % 10 == 0, "age"] = 7  # 10% break the contract
+    invalid = write_batch(invalid_rows, tmp_path / "invalid.csv")
+    broken = write_batch(same_population(contract).drop(columns=["age"]), tmp_path / "b.csv")
     assert main([*params, "drift", str(calm)]) == 0
     assert main([*params, "drift", str(moved)]) == 1
+    assert main([*params, "drift", str(invalid)]) == 1
+    report = json.loads(lab.settings.drift.report.read_text())
+    assert report["invalid"] and not report["drift"] and not report["retrain"]
+    assert report["invalid_share"] == 0.1
     assert main([*params, "drift", str(broken)]) == 2
     error = json.loads(lab.settings.drift.report.read_text())["error"]
     assert "column age is missing" in error
 
-
-def run_in(folder: Path, *command: str) -> str:
-    done = subprocess.run(command, cwd=folder, capture_output=True, text=True, check=True)
-    return done.stdout.strip()
+    output = tmp_path / "github-output"
+    monkeypatch.setenv("GITHUB_OUTPUT", str(output))
+    assert main([*params, "drift", "--github", str(invalid)]) == 0
+    said = step_outputs(output)
+    assert (said["alert"], said["retrain"]) == ("true", "false")
+    assert said["reason"] == "10% of rows break the data contract"
+    assert main([*params, "drift", "--github", str(moved)]) == 0
+    assert (step_outputs(output)["alert"], step_outputs(output)["retrain"]) == ("true", "true")
 
 
 def test_older_training_data_is_read_through_dvc(
-    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, dvc_repo: DvcRepo, workspace: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """When the checkout's data has moved on since the production model was trained, the
-    reference is read through DVC at the model's commit, from the remote (no local cache);
-    a wrong md5 or an unknown commit is an error that names the problem."""
-    repo, remote = tmp_path / "repo", tmp_path / "remote"
+    reference is fetched by its md5 from the DVC remote (no local cache); an md5 the remote
+    does not hold, no DVC repository, or bytes that do not match the md5 are errors that say
+    so, never another file taken for it."""
     raw = Path("data/raw/loans.csv")
-    (repo / raw.parent).mkdir(parents=True)
-    for name, value in {"NAME": "Drift Test", "EMAIL": "drift@localhost"}.items():
-        monkeypatch.setenv(f"GIT_AUTHOR_{name}", value)
-        monkeypatch.setenv(f"GIT_COMMITTER_{name}", value)
-    dvc = [sys.executable, "-m", "dvc"]
-    run_in(repo, "git", "init", "--quiet")
-    run_in(repo, *dvc, "init", "--quiet")
-    run_in(repo, *dvc, "remote", "add", "--default", "store", str(remote))
-
-    def commit_data(text: str) -> str:
-        (repo / raw).write_text(text, encoding="utf-8")
-        run_in(repo, *dvc, "add", "--quiet", str(raw))
-        run_in(repo, *dvc, "push", "--quiet")
-        run_in(repo, "git", "add", "--all")
-        run_in(repo, "git", "commit", "--quiet", "-m", "data")
-        return run_in(repo, "git", "rev-parse", "HEAD")
-
-    trained_sha = commit_data("age,defaulted\n30,0\n41,1\n")
-    trained_md5 = lineage.file_md5(repo / raw)
-    commit_data("age,defaulted\n30,0\n41,1\n52,0\n")
-    shutil.rmtree(repo / ".dvc" / "cache")  # as on a fresh runner: only the remote has it
-    monkeypatch.chdir(repo)
+    trained_sha = dvc_repo.commit_data(raw, b"age,defaulted\n30,0\n41,1\n")
+    trained_md5 = lineage.file_md5(dvc_repo.root / raw)
+    dvc_repo.commit_data(raw, b"age,defaulted\n30,0\n41,1\n52,0\n")
+    shutil.rmtree(dvc_repo.root / ".dvc" / "cache")  # as on a fresh runner: only the remote has it
+    monkeypatch.chdir(dvc_repo.root)
     moved = settings.model_copy(
         update={
             "data": settings.data.model_copy(update={"raw": raw}),
@@ -257,8 +337,17 @@ def test_older_training_data_is_read_through_dvc(
     found = drift.locate_reference(moved, trained_md5, trained_sha)
     assert found == drift.Reference(Path("ref/reference.csv"), trained_md5)
     assert found.path.read_text(encoding="utf-8") == "age,defaulted\n30,0\n41,1\n"
-    with pytest.raises(ValueError, match="md5 differs from the model's lineage tag"):
+    with pytest.raises(FileNotFoundError, match="neither in DVC's cache nor in its remote"):
         drift.locate_reference(moved, "0" * 32, trained_sha)
     found.path.unlink()  # else the copy fetched above is reused: its md5 matches
-    with pytest.raises(FileNotFoundError, match="cannot be read through DVC"):
-        drift.locate_reference(moved, trained_md5, "f" * 40)
+
+    cached = dvc_repo.root / ".dvc" / "cache" / "files" / "md5" / trained_md5[:2] / trained_md5[2:]
+    cached.chmod(0o644)
+    cached.write_bytes(b"age,defaulted\n99,1\n")  # a corrupted cache
+    with pytest.raises(ValueError, match="DVC returned bytes with md5"):
+        drift.locate_reference(moved, trained_md5, trained_sha)
+    assert not found.path.exists()
+
+    monkeypatch.chdir(workspace)  # no DVC repository here
+    with pytest.raises(FileNotFoundError, match="cannot be fetched through DVC"):
+        drift.locate_reference(moved, trained_md5, trained_sha)

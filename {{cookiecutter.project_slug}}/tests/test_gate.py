@@ -11,13 +11,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from conftest import Lab, free_port
 
-from {{ cookiecutter.package_name }} import gate, registry
+from {{ cookiecutter.package_name }} import gate, registry, stages
 from {{ cookiecutter.package_name }}.cli import main
 
-GOOD = {}  # the shipped training parameters
+GOOD = {}  # the tests' training parameters (fixtures/params.yaml)
 WORSE = {"n_estimators": 5, "max_depth": 2, "learning_rate": 0.5}  # ~0.025 lower ROC AUC
 BETTER = {"n_estimators": 600, "max_depth": 3, "learning_rate": 0.03}
 
@@ -66,6 +65,7 @@ def test_better_challenger_passes(lab: Lab) -> None:
     assert result["deltas"]["roc_auc"] > 0
     assert set(result["champion"]["metrics"]) == set(result["challenger"]["metrics"])
     assert result["interval"]["resamples"] == 1000
+    assert result["champion_training_overlap"] == 0
 
 
 def test_tie_within_noise_passes_and_is_repeatable(lab: Lab) -> None:
@@ -206,8 +206,7 @@ def test_gate_command_writes_gate_json_and_sets_the_exit_code(
     lab: Lab, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`gate` exits 0 on a pass and 1 on a failure, writing gate.json where params say."""
-    params = tmp_path / "lab-params.yaml"
-    params.write_text(yaml.safe_dump(lab.settings.model_dump(mode="json")), encoding="utf-8")
+    params = lab.params_file(tmp_path / "lab-params.yaml")
     report = lab.settings.gate.report
     lab.champion(lab.candidate(commit(1), 100, **GOOD))
     lab.candidate(commit(2), 200, **BETTER)
@@ -233,10 +232,38 @@ def test_champion_is_scored_on_its_own_columns(lab: Lab) -> None:
     each model is scored on the columns it was trained on, so the gate decides (here: the
     weaker challenger fails) instead of erring on a column mismatch."""
     lab.champion(lab.candidate(commit(1), 100, **GOOD))
-    narrower = ("gender", "credit_score", "debt_to_income")
+    narrower = ("credit_score", "debt_to_income")
     lab.with_settings(train={"exclude_columns": narrower})
     lab.candidate(commit(2), 200, exclude_columns=narrower)
     result = gate.run_gate(lab.settings)
     assert result["errors"] == []
     assert result["verdict"] == "fail"
     assert result["deltas"]["roc_auc"] < -0.01
+
+
+def test_a_champion_trained_on_evaluation_rows_is_refused(lab: Lab) -> None:
+    """When the evaluation set moved (here: a new split seed), rows the champion learned from
+    are now evaluation rows: the comparison would flatter it, so the gate refuses, naming how
+    many rows and the key that matched them."""
+    lab.champion(lab.candidate(commit(1), 100, **GOOD))
+    champion_train = lab.settings.split.train.read_bytes()
+    lab.with_settings(split={"seed": lab.settings.split.seed + 1})
+    stages.split(lab.settings)
+    lab.candidate(commit(2), 200, **GOOD)  # its run records the moved evaluation set
+    lab.settings.split.train.write_bytes(champion_train)  # the champion's split, found locally
+    result = gate.run_gate(lab.settings)
+    assert result["verdict"] == "error"
+    [error] = result["errors"]
+    assert "evaluation rows were in the training data of the champion (version 1)" in error
+    assert "matched by the key annual_income, loan_amount" in error
+
+
+def test_a_champion_without_its_training_split_md5_is_refused(lab: Lab) -> None:
+    """A champion whose lineage does not say what it was trained on cannot be shown to be
+    unseen by the evaluation set: the gate fails closed."""
+    champion = lab.champion(lab.candidate(commit(1), 100, **GOOD))
+    lab.client().delete_model_version_tag(lab.name, str(champion.number), "lineage.train_md5")
+    lab.candidate(commit(2), 200, **GOOD)
+    result = gate.run_gate(lab.settings)
+    assert result["verdict"] == "error"
+    assert any("records no training split md5" in e for e in result["errors"])

@@ -18,7 +18,7 @@ from {{ cookiecutter.package_name }}.settings import Settings, SettingsError, pa
 
 
 def write_params(params_path: Path, tmp_path: Path, **github: Any) -> Path:
-    """The shipped params with a known github section (and override label), plus changes."""
+    """The tests' params with a known github section (and override label), plus changes."""
     raw: dict[str, Any] = yaml.safe_load(params_path.read_text(encoding="utf-8"))
     raw["gate"]["override_label"] = "gate-override"
     raw["github"] = {
@@ -265,8 +265,8 @@ def test_unreachable_api_is_one_line(
 
 
 def test_shipped_reviewers_are_the_owner_and_the_risk_approver(settings: Settings) -> None:
-    """The shipped params.yaml gives staging to the model owner and production to the risk
-    approver, and requires the `gate` check on main."""
+    """The template's params (the tests' copy, fixtures/params.yaml) give staging to the model
+    owner and production to the risk approver, and require the `gate` check on main."""
     assert settings.github.staging_reviewers == (settings.tracking.model_owner,)
     assert settings.github.production_reviewers == (settings.tracking.risk_approver,)
     assert (settings.github.default_branch, settings.github.required_check) == ("main", "gate")

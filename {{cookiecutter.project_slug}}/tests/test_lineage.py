@@ -33,7 +33,7 @@ def test_recorded_bytes_are_the_local_file_when_it_matches(
     assert recorded_bytes(raw_data_path, md5, "0" * 40) == raw_data_path.read_bytes()
     other = tmp_path / "other.csv"
     other.write_bytes(raw_data_path.read_bytes() + b"1,2\n")
-    with pytest.raises(FileNotFoundError, match="cannot be read through DVC"):
+    with pytest.raises(FileNotFoundError, match="cannot be fetched through DVC"):
         recorded_bytes(other, md5, "0" * 40)
 
 

@@ -8,11 +8,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-import yaml
 from conftest import Lab
 
 from {{ cookiecutter.package_name }} import registry, tracking
 from {{ cookiecutter.package_name }}.cli import main
+from {{ cookiecutter.package_name }}.contract import Contract
 
 
 def commit(n: int) -> str:
@@ -28,6 +28,7 @@ def test_registering_sets_lineage_and_staging(lab: Lab) -> None:
     assert version.tags["lineage.git_sha"] == commit(1)
     for key in ("lineage.data_md5", "lineage.eval_md5", "lineage.params_hash", "lineage.lock_hash"):
         assert version.tags[key], key
+    assert version.tags["lineage.lock_hash"] != "missing"  # the project's uv.lock, read
     assert version.run_id == run.run_id
 
 
@@ -131,9 +132,7 @@ def test_registry_down_is_one_line_not_a_hang(lab: Lab, monkeypatch: pytest.Monk
 @pytest.fixture
 def lab_params(lab: Lab, tmp_path: Path) -> Path:
     """The lab's settings as a params file, for driving the CLI."""
-    path = tmp_path / "lab-params.yaml"
-    path.write_text(yaml.safe_dump(lab.settings.model_dump(mode="json")), encoding="utf-8")
-    return path
+    return lab.params_file(tmp_path / "lab-params.yaml")
 
 
 def gate_passed(lab: Lab, run: tracking.RunInfo) -> None:
@@ -146,7 +145,7 @@ def gate_passed(lab: Lab, run: tracking.RunInfo) -> None:
 
 
 def test_register_command_needs_a_passing_gate(
-    lab: Lab, lab_params: Path, capsys: pytest.CaptureFixture[str]
+    lab: Lab, lab_params: Path, contract: Contract, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`register` refuses a model whose gate did not pass, and registers one that did."""
     run = lab.candidate(commit(1), 100)
@@ -162,6 +161,10 @@ def test_register_command_needs_a_passing_gate(
     assert version.tags["gate.verdict"] == "pass"
     card = lab.client().get_model_version(lab.name, "1").description
     assert card.startswith(f"# Model card: {lab.name} version 1")
+    learned = [c for c in contract.learned_columns if c not in lab.settings.excluded_from_model]
+    lines = card.splitlines()
+    assert f"- Target `{contract.target.name}`; features: {', '.join(learned)}." in lines
+    assert f"- Not used as features: {lab.settings.fairness.sensitive_column}." in lines
 
 
 def test_lineage_answers_the_three_questions(

@@ -417,9 +417,13 @@ def test_no_params_changes_says_none() -> None:
 
 
 def test_unknown_base_says_not_available() -> None:
-    """When the base ref cannot be read the report says so instead of claiming no changes."""
+    """When the base ref cannot be read the report says so, and how to fix it, instead of
+    claiming no changes."""
     text = render_report(passing_gate(), None, None, "origin/main")
-    assert "`origin/main` is not available here (shallow clone?)." in text
+    assert (
+        "`origin/main` is not a git ref here (set BASE_REF=<branch or commit> to compare with; "
+        "a CI checkout needs fetch-depth: 0)."
+    ) in text.splitlines()
     assert "None." not in text.splitlines()
 
 
@@ -494,7 +498,7 @@ def card(gate: dict[str, Any] | None = None) -> str:
         version,
         passing_gate() if gate is None else gate,
         "Predicts whether a credit card customer defaults next month.",
-        ["limit_bal", "gender", "age", "pay_0"],
+        ["limit_bal", "age", "pay_0"],
         "default",
         ["gender"],
     )
@@ -514,7 +518,8 @@ def test_model_card_states_intended_use_and_owners() -> None:
 
 
 def test_model_card_lists_features_and_excluded_columns() -> None:
-    """Excluded columns are named as not used, and are absent from the feature list."""
+    """The card names the target and the features the model learned from, in their order,
+    and names the columns it did not use."""
     lines = card().splitlines()
     assert "- Target `default`; features: limit_bal, age, pay_0." in lines
     assert "- Not used as features: gender." in lines

@@ -270,8 +270,8 @@ def test_the_drift_issue_is_opened_once_then_updated_and_retraining_dispatched(
     the default branch with the reason."""
     actions_env(monkeypatch, tmp_path, "schedule", {})
     github.issues[5] = {"number": 5, "state": "open", "title": "Unrelated", "body": "hello"}
-    first = lifecycle.drift_alert(settings, drift.issue_body("## first"), "drift in age")
-    second = lifecycle.drift_alert(settings, drift.issue_body("## second"), "drift in age")
+    first = lifecycle.drift_alert(settings, drift.issue_body("## first"), "drift in age", True)
+    second = lifecycle.drift_alert(settings, drift.issue_body("## second"), "drift in age", True)
     assert first[0].startswith("opened issue #") and second[0] == first[0].replace(
         "opened", "updated"
     )
@@ -301,3 +301,23 @@ def test_the_retraining_pull_request_is_opened_from_its_branch(
         "base": "main",
         "body": "because",
     }
+
+
+def test_a_batch_that_only_breaks_the_contract_opens_the_issue_without_retraining(
+    github: FakeGitHub,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    params_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`drift-alert --retrain false` (rows breaking the contract, no drift): the issue is about
+    data quality, and no retraining is dispatched: the data, not the model, needs fixing."""
+    actions_env(monkeypatch, tmp_path, "schedule", {})
+    monkeypatch.setenv("DRIFT_SUMMARY", drift.issue_body("## 10% of rows break the contract"))
+    monkeypatch.setenv("REASON", "10% of rows break the data contract")
+    assert main(["--params", str(params_path), "drift-alert", "--retrain", "false"]) == 0
+    [issue] = github.issues.values()
+    assert issue["title"].startswith("Data quality: incoming data for ")
+    assert issue["body"].endswith("## 10% of rows break the contract")
+    assert github.dispatches == []
+    assert capsys.readouterr().out.startswith("opened issue #")

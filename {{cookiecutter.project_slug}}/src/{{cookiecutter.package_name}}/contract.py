@@ -54,7 +54,7 @@ class Column(_Strict):
     max: float | None = None
     values: tuple[str, ...] | None = None
     unknown: Literal["reject", "other"] = "reject"
-    max_null_fraction: float = Field(default=0.0, ge=0, lt=1)
+    max_null_fraction: float = Field(default=0.0, ge=0, le=1)
 
     @model_validator(mode="after")
     def _fits_its_type(self) -> Column:
@@ -269,56 +269,79 @@ def unseen_counts(frame: pd.DataFrame, contract: Contract) -> dict[str, int]:
     return counts
 
 
-def _yaml_booleans(raw: Any) -> list[str]:
-    """Where YAML turned an unquoted word into true/false inside strings the contract holds."""
-    if not isinstance(raw, dict):
-        return []
-    places = []
-    target = raw["target"] if isinstance(raw.get("target"), dict) else {}
-    for key in ("classes", "positive"):
-        value = target.get(key)
-        items = value if isinstance(value, list) else [value]
-        if any(isinstance(item, bool) for item in items):
-            places.append(f"target.{key}")
-    for name, column in (raw.get("columns") or {}).items():
-        if isinstance(column, dict) and any(
-            isinstance(v, bool) for v in column.get("values") or []
-        ):
-            places.append(f"columns.{name}.values")
-    return places
+def _pairs(node: yaml.Node | None) -> list[tuple[yaml.Node, yaml.Node]]:
+    return list(node.value) if isinstance(node, yaml.MappingNode) else []
 
 
-def _numbers_as_text(raw: Any) -> Any:
-    """`classes: [0, 1]` means the text "0" and "1" of the file: numbers become their text."""
+def _find(node: yaml.Node | None, key: str) -> yaml.Node | None:
+    return next((value for k, value in _pairs(node) if k.value == key), None)
+
+
+class _SourceText:
+    """The contract's names and values as the file writes them: YAML would read an unquoted
+    010 as the number 8, and yes/no/on/off as true/false, but the data holds text."""
+
+    def __init__(self) -> None:
+        self.booleans: list[str] = []
+
+    def scalar(self, node: yaml.Node | None, place: str) -> Any:
+        if not isinstance(node, yaml.ScalarNode):
+            return None  # absent, or not a scalar: the schema names the problem
+        if node.tag.endswith(":bool"):
+            self.booleans.append(place)
+        return node.value if node.tag.endswith((":int", ":float", ":bool", ":str")) else None
+
+    def sequence(self, node: yaml.Node | None, place: str) -> Any:
+        if not isinstance(node, yaml.SequenceNode):
+            return None
+        return [self.scalar(item, place) for item in node.value]
+
+
+def _raw_contract(text: str) -> tuple[Any, list[str]]:
+    """The parsed file with every name and value that stands for text in the data taken as
+    written, and the places where an unquoted word was one YAML reads as true/false."""
+    raw = yaml.safe_load(text)
+    document = yaml.compose(text, Loader=yaml.SafeLoader)
     if not isinstance(raw, dict):
-        return raw
-    target = raw.get("target")
-    if isinstance(target, dict):
-        for key in ("classes", "positive"):
-            value = target.get(key)
-            if isinstance(value, list):
-                target[key] = [v if isinstance(v, str) else str(v) for v in value]
-            elif isinstance(value, int | float) and not isinstance(value, bool):
-                target[key] = str(value)
-    for column in (raw.get("columns") or {}).values():
-        if isinstance(column, dict) and isinstance(column.get("values"), list):
-            column["values"] = [v if isinstance(v, str) else str(v) for v in column["values"]]
-    return raw
+        return raw, []
+    source = _SourceText()
+    target_node = _find(document, "target")
+    if isinstance(raw.get("target"), dict):
+        for key in ("name", "positive"):
+            if key in raw["target"]:
+                raw["target"][key] = source.scalar(_find(target_node, key), f"target.{key}")
+        if "classes" in raw["target"]:
+            raw["target"]["classes"] = source.sequence(
+                _find(target_node, "classes"), "target.classes"
+            )
+    if "key" in raw:
+        raw["key"] = source.sequence(_find(document, "key"), "key")
+    if isinstance(raw.get("columns"), dict):
+        columns = {}
+        for name_node, column_node in _pairs(_find(document, "columns")):
+            name = source.scalar(name_node, f"the column name {name_node.value}")
+            column = yaml.safe_load(yaml.serialize(column_node))
+            if isinstance(column, dict) and "values" in column:
+                column["values"] = source.sequence(
+                    _find(column_node, "values"), f"columns.{name}.values"
+                )
+            columns[name] = column
+        raw["columns"] = columns
+    return raw, source.booleans
 
 
 def parse_contract(text: str, source: Path) -> Contract:
     try:
-        raw = yaml.safe_load(text)
+        raw, booleans = _raw_contract(text)
     except yaml.YAMLError as error:
         raise ContractError(f"{source}: not valid YAML: {error}") from None
-    booleans = _yaml_booleans(raw)
     if booleans:
         raise ContractError(
-            f"{source}: {', '.join(booleans)}: unquoted {YAML_BOOLEAN_WORDS} are read by YAML "
-            'as true/false, not as the text in your data; quote them, e.g. "yes"'
+            f"{source}: {', '.join(dict.fromkeys(booleans))}: unquoted {YAML_BOOLEAN_WORDS} "
+            'are read by YAML as true/false, not as the text in your data; quote them, e.g. "yes"'
         )
     try:
-        return Contract.model_validate_json(json.dumps(_numbers_as_text(raw)))
+        return Contract.model_validate_json(json.dumps(raw))
     except ValidationError as error:
         raise ContractError(explain(error, source)) from None
 

@@ -35,7 +35,9 @@ from .contract import (
 MAX_CATEGORIES = 50  # more distinct values than this is text, not a category
 MAX_CATEGORY_SHARE = 0.2  # ... and so is a column where most values are new ones
 NULL_MARGIN = 0.05  # allowed share of missing values above the observed one
-ID_NAME = re.compile(r"(^|[_\W])(id|key|uuid|guid|number|no)$|^id[_\W]", re.IGNORECASE)
+# Whole numbers that differ on every row are an identifier only if named like one (or left
+# unnamed, as the index column pandas writes), not a count that happens to be unique.
+ID_NAME = re.compile(r"(^|[_\W])(id|key|uuid|guid|number|no)$|^id[_\W]|^unnamed", re.IGNORECASE)
 KNOWN_POSITIVES = ("1", "yes", "y", "true", "t")
 MAX_KEY_COLUMNS = 4
 
@@ -54,16 +56,22 @@ HEADER = """\
 """
 
 
+# Characters YAML would not read back as written: control characters and line separators.
+UNSAFE_IN_YAML = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff]")
+
+
 def _q(value: object) -> str:
-    """A YAML scalar that reads back as exactly this text (JSON strings are valid YAML)."""
-    return json.dumps(str(value), ensure_ascii=False)
+    """A YAML scalar that reads back as exactly this text: a JSON string (valid YAML), with
+    every character YAML could alter written as an escape, the rest as it is."""
+    text = json.dumps(str(value), ensure_ascii=False)
+    return UNSAFE_IN_YAML.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 
 
 def _null_fraction(values: pd.Series) -> float:
     observed = float(values.isna().mean())
     if observed == 0:
         return 0.0
-    return min(0.99, math.ceil((observed + NULL_MARGIN) * 100) / 100)
+    return min(1.0, math.ceil((observed + NULL_MARGIN) * 100) / 100)
 
 
 Fields = dict[str, str]  # a column's mapping: key -> YAML text of the value
@@ -78,7 +86,7 @@ def _describe(name: str, values: pd.Series) -> tuple[Fields, str]:
     """A column's type and settings, and a comment for the reviewer."""
     present = values.dropna()
     if present.empty:
-        return {"type": _q("text"), "max_null_fraction": "0.99"}, "every value is missing"
+        return {"type": _q("text"), "max_null_fraction": "1"}, "every value is missing"
     unique_per_row = present.nunique() == len(values)
     numbers = pd.to_numeric(present, errors="coerce")
     if numbers.notna().all():
@@ -132,6 +140,13 @@ def choose_key(frame: pd.DataFrame, candidates: list[str]) -> list[str]:
         key.append(name)
         if not frame.duplicated(subset=key).any():
             break
+    else:
+        return key
+    # Columns added early may have become unnecessary: drop each one the rest do without.
+    for name in list(key):
+        rest = [other for other in key if other != name]
+        if rest and not frame.duplicated(subset=rest).any():
+            key = rest
     return key
 
 
@@ -203,7 +218,10 @@ def write_contract(data: Path, target: str, positive: str, output: Path, force: 
         )
     if not data.is_file():
         raise ContractError(f"DATA={data}: no such file")
-    frame = pd.read_csv(data, dtype=str)
+    try:
+        frame = pd.read_csv(data, dtype=str)
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        raise ContractError(f"DATA={data}: not a readable UTF-8 CSV: {error}") from None
     text = draft(frame, target, positive, source=str(data))
     contract = parse_contract(text, output)
     output.parent.mkdir(parents=True, exist_ok=True)

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import yaml
 from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedSeq
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from .settings import DEFAULT_PARAMS, SettingsError, parse_settings
 
@@ -22,10 +24,40 @@ def _round_trip() -> YAML:
     return editor
 
 
-def set_param(key: str, value_text: str, path: Path = DEFAULT_PARAMS) -> object:
-    """Set the dotted `key` (e.g. fairness.sensitive_column) to `value_text` read as YAML
-    (an empty text is the empty string). The file is written only if the result is valid
-    settings; returns the value set."""
+def _quoted_where_needed(value: object) -> object:
+    """A string PyYAML (YAML 1.1, which reads params.yaml) would read as something else
+    (no, on, 010, 1e3) is written double-quoted; ruamel alone follows YAML 1.2's rules."""
+    if isinstance(value, list):
+        flow = CommentedSeq(_quoted_where_needed(item) for item in value)
+        flow.fa.set_flow_style()  # [a, b] on the key's line, as params.yaml writes lists
+        return flow
+    if isinstance(value, str) and yaml.safe_load(f"x: {value}" if value else "x: ''") != {
+        "x": value
+    }:
+        return DoubleQuotedScalarString(value)
+    return value
+
+
+def _word_or_value(node: yaml.Node) -> object:
+    """A plain yes/no/on/off stays that word (a column is called "no", not False)."""
+    if isinstance(node, yaml.ScalarNode) and node.tag.endswith(":bool"):
+        return node.value if node.value.lower() not in ("true", "false") else node.value == "true"
+    return yaml.safe_load(yaml.serialize(node))
+
+
+def read_value(text: str) -> object:
+    """A value typed on the command line, read as YAML ('[a, b]', 0.8, ''), words as words."""
+    if not text.strip():
+        return ""
+    node = yaml.compose(text, Loader=yaml.SafeLoader)
+    if isinstance(node, yaml.SequenceNode):
+        return [_word_or_value(item) for item in node.value]
+    return _word_or_value(node) if node is not None else ""
+
+
+def set_value(key: str, value: object, path: Path = DEFAULT_PARAMS) -> object:
+    """Set the dotted `key` (e.g. fairness.sensitive_column) to `value`. The file is written
+    only if the result is valid settings, with its comments and layout kept."""
     editor = _round_trip()
     document = editor.load(path.read_text(encoding="utf-8"))
     *parents, leaf = key.split(".")
@@ -36,14 +68,22 @@ def set_param(key: str, value_text: str, path: Path = DEFAULT_PARAMS) -> object:
         node = node[part]
     if not isinstance(node, dict) or leaf not in node:
         raise SettingsError(f"{path}: {key}: no such setting (make param changes existing ones)")
-    value = yaml.safe_load(value_text) if value_text.strip() else ""
-    node[leaf] = value
+    node[leaf] = _quoted_where_needed(value)
     buffer = io.StringIO()
     editor.dump(document, buffer)
     text = buffer.getvalue()
     parse_settings(yaml.safe_load(text), path)  # refuse to write settings that do not load
     path.write_text(text, encoding="utf-8")
     return value
+
+
+def set_param(key: str, value_text: str, path: Path = DEFAULT_PARAMS) -> object:
+    """`make param`: set `key` to the value typed (see read_value)."""
+    try:
+        value = read_value(value_text)
+    except yaml.YAMLError as error:
+        raise SettingsError(f"VALUE={value_text!r} is not a YAML value: {error}") from None
+    return set_value(key, value, path)
 
 
 def _dvc(*args: str) -> None:
@@ -56,24 +96,24 @@ def _dvc(*args: str) -> None:
 
 
 def use_data(source: Path, current: Path, path: Path = DEFAULT_PARAMS) -> list[str]:
-    """Make `source` the training data in place of `current` (the sample, at first): stop
-    tracking the old file and remove it from the work tree (DVC's cache and remote keep it),
-    copy the new one beside it, track it with DVC, and point data.raw at it."""
+    """Make `source` the training data in place of `current` (the sample, at first): copy it
+    beside the old file and track it with DVC, then stop tracking the old file and remove it
+    from the work tree (DVC's cache and remote keep it), and point data.raw at the new one."""
     if not source.is_file():
         raise SettingsError(f"DATA={source}: no such file")
     target = current.parent / source.name
     done = []
-    pointer = current.with_name(current.name + ".dvc")
-    if pointer.exists() and current.resolve() != target.resolve():
-        _dvc("remove", str(pointer))
-        current.unlink(missing_ok=True)
-        done.append(f"stopped tracking {current} (its pointer and the file; DVC's cache keeps it)")
     if source.resolve() != target.resolve():
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, target)
         done.append(f"copied {source} to {target}")
     _dvc("add", "--quiet", str(target))
     done.append(f"tracking {target} with DVC ({target}.dvc; git ignores the data itself)")
-    set_param("data.raw", str(target), path)
+    pointer = current.with_name(current.name + ".dvc")
+    if pointer.exists() and current.resolve() != target.resolve():
+        _dvc("remove", str(pointer))
+        current.unlink(missing_ok=True)
+        done.append(f"stopped tracking {current} (its pointer and the file; DVC's cache keeps it)")
+    set_value("data.raw", str(target), path)
     done.append(f"data.raw in {path} is now {target}")
     return done

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from . import data, evaluation, lineage, plots, tracking, training
-from .contract import load_contract
+from .contract import Contract, ContractError, load_contract
 from .settings import Settings
 from .validation import ValidationResult, validate_file
 
@@ -18,6 +18,24 @@ def _write_json(payload: dict[str, Any], path: Path) -> None:
     path.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
+def check_settings_against(contract: Contract, settings: Settings) -> None:
+    """The columns params.yaml names must be the contract's: said at validation, not when
+    training or the gate trips over them."""
+    sensitive = settings.fairness.sensitive_column
+    if sensitive and sensitive not in contract.columns:
+        raise ContractError(
+            f"fairness.sensitive_column {sensitive!r} is not a column of {settings.data.contract}: "
+            "make param KEY=fairness.sensitive_column VALUE=<column> (or VALUE='' to switch "
+            "the risk gate off)"
+        )
+    unknown = [name for name in settings.train.exclude_columns if name not in contract.columns]
+    if unknown:
+        raise ContractError(
+            f"train.exclude_columns names {', '.join(unknown)}, not columns of "
+            f"{settings.data.contract}"
+        )
+
+
 def validate(settings: Settings, source: Path | None = None) -> ValidationResult:
     """Check a CSV (the training data by default) against the contract.
 
@@ -25,6 +43,7 @@ def validate(settings: Settings, source: Path | None = None) -> ValidationResult
     on failure no report is left behind, so the next stage cannot run on bad data.
     """
     contract = load_contract(settings.data.contract)
+    check_settings_against(contract, settings)
     path = source or settings.data.raw
     result = validate_file(path, contract)
     if source is None:

@@ -100,7 +100,9 @@ def _describe_nulls(column: str, kwargs: dict[str, Any], result: dict[str, Any],
     )
 
 
-def _describe_failure(kind: str, kwargs: dict[str, Any], result: dict[str, Any], rows: int) -> str:
+def _describe_failure(
+    kind: str, kwargs: dict[str, Any], result: dict[str, Any], frame: pd.DataFrame
+) -> str:
     """One line in words for a failed table-level expectation."""
     column: str = kwargs.get("column") or ""
     if kind == "expect_table_columns_to_match_set":
@@ -111,11 +113,11 @@ def _describe_failure(kind: str, kwargs: dict[str, Any], result: dict[str, Any],
             f"the contract needs at least {kwargs['min_value']}"
         )
     if kind == "expect_column_values_to_not_be_null":
-        return _describe_nulls(column, kwargs, result, rows)
+        return _describe_nulls(column, kwargs, result, len(frame))
     if kind == "expect_column_distinct_values_to_contain_set":
         return (
             f"target {column!r}: needs both classes {list(kwargs['value_set'])}, "
-            f"found {_examples(result.get('observed_value') or [])}"
+            f"found only {_examples(sorted(frame[column].dropna().unique()))}"
         )
     return f"{kind} failed on {column!r}"
 
@@ -174,7 +176,7 @@ def validate_frame(frame: pd.DataFrame, contract: Contract) -> ValidationResult:
             continue  # a missing column is reported once, by the column-set check
         if column:
             reported_columns.add(column)
-        problems.append(_describe_failure(config.type, config.kwargs, result.result, len(frame)))
+        problems.append(_describe_failure(config.type, config.kwargs, result.result, frame))
     problems += _row_rule_problems(frame, contract, reported_columns)
     return ValidationResult(rows=len(frame), expectations=len(expectations), problems=problems)
 
