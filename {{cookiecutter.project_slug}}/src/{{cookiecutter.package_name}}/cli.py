@@ -13,41 +13,22 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import yaml
-
-from . import (
-    contract_draft,
-    drift,
-    gate,
-    github_api,
-    github_setup,
-    lifecycle,
-    lineage,
-    onboarding,
-    registry,
-    report,
-    retraining,
-    scoring,
-    stages,
-    tracking,
-    workflow,
-)
-from .contract import ContractError
+from .errors import ProjectError
 from .settings import DEFAULT_PARAMS, Settings, SettingsError, load_settings
 
-# Errors that end a step with one readable line instead of a traceback.
-EXPECTED_ERRORS = (
-    SettingsError,
-    ContractError,
-    registry.RegistryError,
-    tracking.TrackingUnavailable,
-    github_api.GithubError,
-    FileNotFoundError,
-    ValueError,
-)
+# Each command imports what it uses when it runs: `--help` and the light commands do not pay
+# for MLflow, XGBoost, Great Expectations or Evidently (seconds each).
+
+# Errors that end a step with one readable line instead of a traceback: the project's own
+# (bad params, contract or data; a registry, tracking server or GitHub that refused) and the
+# library errors that mean the same (a missing file, a value out of place).
+EXPECTED_ERRORS = (ProjectError, FileNotFoundError, ValueError)
+ALIASES = ("staging", "production")  # registry.STAGING, registry.PRODUCTION
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from . import stages
+
     result = stages.validate(load_settings(args.params), args.file)
     if not result.passed:
         for problem in result.problems:
@@ -58,6 +39,8 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _contract(args: argparse.Namespace) -> int:
+    from . import contract_draft
+
     settings = load_settings(args.params)
     source = args.data or settings.data.raw
     drafted = contract_draft.write_contract(
@@ -74,6 +57,8 @@ def _contract(args: argparse.Namespace) -> int:
 
 
 def _data(args: argparse.Namespace) -> int:
+    from . import onboarding
+
     settings = load_settings(args.params)
     for line in onboarding.use_data(args.file, settings.data.raw, args.params):
         print(line)
@@ -82,12 +67,16 @@ def _data(args: argparse.Namespace) -> int:
 
 
 def _param(args: argparse.Namespace) -> int:
+    from . import onboarding
+
     value = onboarding.set_param(args.key, args.value, args.params)
     print(f"{args.params}: {args.key} = {value!r}")
     return 0
 
 
 def _split(args: argparse.Namespace) -> int:
+    from . import stages
+
     train_rows, eval_rows = stages.split(load_settings(args.params))
     print(f"split: {train_rows} training rows, {eval_rows} evaluation rows")
     return 0
@@ -96,12 +85,16 @@ def _split(args: argparse.Namespace) -> int:
 def _settings_and_live_tracking(args: argparse.Namespace) -> Settings:
     """Settings for a step that writes to MLflow, after checking the server answers: a down
     server is reported in seconds, before any work is done."""
+    from . import tracking
+
     settings = load_settings(args.params)
     tracking.check_tracking(tracking.tracking_uri())
     return settings
 
 
 def _train(args: argparse.Namespace) -> int:
+    from . import stages
+
     settings = _settings_and_live_tracking(args)
     run = stages.train(settings)
     print(f"trained: {settings.train.model} (MLflow run {run.run_id})")
@@ -109,12 +102,16 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    from . import stages
+
     values = stages.evaluate(_settings_and_live_tracking(args))
     print("  ".join(f"{name}={value:.4f}" for name, value in values.items()))
     return 0
 
 
 def _check_clean(args: argparse.Namespace) -> int:
+    from . import lineage
+
     sha, dirty, _ = lineage.git_state()
     if sha == "none":
         raise SettingsError("no commit yet: commit first (git add -A && git commit -m ...)")
@@ -128,11 +125,15 @@ def _check_clean(args: argparse.Namespace) -> int:
 
 
 def _check_port(args: argparse.Namespace) -> int:
+    from . import tracking
+
     tracking.check_port_free(args.host, args.port)
     return 0
 
 
 def _check_tracking(args: argparse.Namespace) -> int:
+    from . import tracking
+
     uri = tracking.tracking_uri()
     tracking.check_tracking(uri, wait_seconds=args.wait)
     print(f"MLflow tracking server {uri} is up")
@@ -140,6 +141,8 @@ def _check_tracking(args: argparse.Namespace) -> int:
 
 
 def _gate(args: argparse.Namespace) -> int:
+    from . import gate, lifecycle, workflow
+
     settings = load_settings(args.params)
     override_by = args.override_by.strip()
     pull_request = None
@@ -158,6 +161,10 @@ def _gate(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
+    import yaml
+
+    from . import lifecycle, report, workflow
+
     settings = load_settings(args.params)
     result = lifecycle.read_gate_or_stopped(settings)
     validation_path = settings.data.validation_report
@@ -179,12 +186,16 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _comment(args: argparse.Namespace) -> int:
+    from . import lifecycle
+
     body = os.environ.get("REPORT") or args.body.read_text(encoding="utf-8")
     print(lifecycle.comment(args.pr, body))
     return 0
 
 
 def _register(args: argparse.Namespace) -> int:
+    from . import lifecycle, workflow
+
     version, created = lifecycle.register(load_settings(args.params), pr=args.pr)
     workflow.set_output("version", str(version.number))
     state = "registered" if created else "already registered"
@@ -193,6 +204,8 @@ def _register(args: argparse.Namespace) -> int:
 
 
 def _promote(args: argparse.Namespace) -> int:
+    from . import lifecycle
+
     approvers = [name.strip() for name in args.approved_by.split(",") if name.strip()]
     if args.approvals_of_run:
         approvers += lifecycle.deployment_approvers(args.approvals_of_run, args.to)
@@ -205,6 +218,8 @@ def _promote(args: argparse.Namespace) -> int:
 
 
 def _rollback(args: argparse.Namespace) -> int:
+    from . import lifecycle, registry
+
     restored, demoted = lifecycle.rollback(
         load_settings(args.params), args.version, args.reason, args.by
     )
@@ -216,6 +231,8 @@ def _rollback(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
+    from . import scoring
+
     settings = load_settings(args.params)
     scored = scoring.predict(settings, args.file, args.version)
     version = scored.version
@@ -237,6 +254,8 @@ def _drift(args: argparse.Namespace) -> int:
     """Exit 0: no drift; 1: an alert (drift or a stale model: retrain; or too many rows
     breaking the contract); 2: the check could not decide. With --github the verdict goes to
     the step outputs instead, and only 2 fails the step."""
+    from . import drift, workflow
+
     settings = load_settings(args.params)
     batch = args.file or settings.drift.batch
     try:
@@ -259,6 +278,8 @@ def _drift(args: argparse.Namespace) -> int:
 
 
 def _drift_alert(args: argparse.Namespace) -> int:
+    from . import drift, lifecycle
+
     settings = load_settings(args.params)
     summary = os.environ.get("DRIFT_SUMMARY") or drift.issue_body(
         settings.drift.summary.read_text(encoding="utf-8")
@@ -270,6 +291,8 @@ def _drift_alert(args: argparse.Namespace) -> int:
 
 
 def _fold(args: argparse.Namespace) -> int:
+    from . import retraining
+
     settings = load_settings(args.params)
     batch = args.file or settings.drift.batch
     rows = retraining.fold_batch(settings, batch)
@@ -278,12 +301,16 @@ def _fold(args: argparse.Namespace) -> int:
 
 
 def _propose(args: argparse.Namespace) -> int:
+    from . import retraining
+
     settings = load_settings(args.params)
     print(retraining.propose(settings, args.file or settings.drift.batch, args.reason))
     return 0
 
 
 def _lineage(args: argparse.Namespace) -> int:
+    from . import lifecycle
+
     versions = lifecycle.lineage(load_settings(args.params), args.data_md5, args.version)
     if args.json:
         print(json.dumps(versions, indent=2))
@@ -295,6 +322,8 @@ def _lineage(args: argparse.Namespace) -> int:
 
 
 def _github_setup(args: argparse.Namespace) -> int:
+    from . import github_api, github_setup
+
     settings = load_settings(args.params)
     for line in github_setup.setup(settings, github_api.client_from_env()):
         print(line)
@@ -405,9 +434,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     register_command.add_argument("--pr", default="", help="pull request number, for lineage")
     promote_command = command("promote", _promote, "Move an alias onto a version.")
-    promote_command.add_argument(
-        "--to", required=True, choices=[registry.STAGING, registry.PRODUCTION]
-    )
+    promote_command.add_argument("--to", required=True, choices=ALIASES)
     promote_command.add_argument(
         "--version", type=int, default=None, help="version number (default: the staging version)"
     )

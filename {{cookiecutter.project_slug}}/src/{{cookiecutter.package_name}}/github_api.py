@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from .errors import ProjectError
+
 API_VERSION = "2022-11-28"
 DEFAULT_API_URL = "https://api.github.com"
 TIMEOUT_SECONDS = 30
@@ -23,7 +25,7 @@ PAGE_SIZE = 100
 MAX_PAGES = 50  # 5,000 items: far beyond any real PR's comments or events
 
 
-class GithubError(Exception):
+class GithubError(ProjectError):
     """A GitHub API call failed; the message says which call and why."""
 
 

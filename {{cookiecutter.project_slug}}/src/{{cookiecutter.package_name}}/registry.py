@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from . import tracking
+from .errors import ProjectError
 
 if TYPE_CHECKING:
     from xgboost import XGBClassifier
@@ -29,7 +30,7 @@ PREVIOUS = "previous-production"
 ALIAS_ATTEMPTS = 5
 
 
-class RegistryError(RuntimeError):
+class RegistryError(ProjectError):
     """The registry cannot answer, refused, or is in a state we must not act on."""
 
 

@@ -21,6 +21,8 @@ from typing import Any
 import pandas as pd
 from xgboost import XGBClassifier
 
+from .errors import ProjectError
+
 DEFAULT_TRACKING_URI = "http://127.0.0.1:5000"
 # Fail fast: an unreachable or misconfigured server is reported, never waited out for minutes.
 CLIENT_DEFAULTS = {
@@ -41,7 +43,7 @@ CREDENTIAL_VARIABLES = (
 )
 
 
-class TrackingUnavailable(RuntimeError):
+class TrackingUnavailable(ProjectError):
     """The tracking server cannot be reached or refused us."""
 
 
