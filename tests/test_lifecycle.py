@@ -208,11 +208,15 @@ def test_retraining_opens_a_pull_request_with_the_folded_data(demo: dict[str, An
 
 
 def test_the_retraining_pull_request_goes_through_the_gate(demo: dict[str, Any]) -> None:
-    """The retraining PR is judged by the same gate, on the data with the batch folded in."""
+    """The retraining PR is judged by the same gate, on the data with the batch folded in,
+    after checking that no training row of the champion is in the evaluation set."""
     step = demo["pr-retrain"]
     number = str(step["pull_request"])
     assert step["gate"]["verdict"] in {"pass", "fail"}, step["gate"]["errors"]
     assert step["gate"]["eval"]["rows"] > demo["pr-better"]["gate"]["eval"]["rows"]
+    # The champion's training split, fetched through DVC by its md5: none of its rows moved
+    # into the grown evaluation set.
+    assert step["gate"]["champion_training_overlap"] == 0
     [body] = step["comments"][number]
     assert body.startswith(MARKER)
 
