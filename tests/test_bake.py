@@ -82,8 +82,11 @@ EXPECTED_FILES = [
     "src/credit_default_model/workflow.py",
     "tests/conftest.py",
     "tests/fake_github.py",
+    "tests/fixtures/contract.yaml",
     "tests/fixtures/golden_predictions.csv",
     "tests/fixtures/invalid_params/bad_primary_metric.yaml",
+    "tests/fixtures/invalid_params/critical_distance_below_threshold.yaml",
+    "tests/fixtures/invalid_params/critical_p_value_above_threshold.yaml",
     "tests/fixtures/invalid_params/exclude_columns_not_a_list.yaml",
     "tests/fixtures/invalid_params/fractional_integer.yaml",
     "tests/fixtures/invalid_params/missing_section.yaml",
@@ -93,7 +96,11 @@ EXPECTED_FILES = [
     "tests/fixtures/invalid_params/unknown_key_in_section.yaml",
     "tests/fixtures/invalid_params/unknown_section.yaml",
     "tests/fixtures/invalid_params/wrong_type.yaml",
+    "tests/fixtures/params.yaml",
+    "tests/synthetic.py",
     "tests/test_cli.py",
+    "tests/test_contract.py",
+    "tests/test_contract_draft.py",
     "tests/test_data.py",
     "tests/test_drift.py",
     "tests/test_evaluation.py",
@@ -101,6 +108,7 @@ EXPECTED_FILES = [
     "tests/test_gate.py",
     "tests/test_github_setup.py",
     "tests/test_lineage.py",
+    "tests/test_onboarding.py",
     "tests/test_registry.py",
     "tests/test_registry_auth.py",
     "tests/test_report.py",
@@ -184,6 +192,26 @@ def test_params_name_the_primary_metric(tmp_path: Path, answers: dict[str, str])
     project = bake(tmp_path, **answers)
     params = yaml.safe_load((project / "params.yaml").read_text(encoding="utf-8"))
     assert params["gate"]["primary_metric"] == answer(answers, "primary_metric")
+
+
+def _keys(node: object, prefix: str = "") -> set[str]:
+    if not isinstance(node, dict):
+        return {prefix}
+    return {key for name, value in node.items() for key in _keys(value, f"{prefix}.{name}")}
+
+
+def test_the_tests_own_settings_and_contract_match_the_shipped_ones(tmp_path: Path) -> None:
+    """The generated tests' own params and contract (tests/fixtures) are copies of the shipped
+    ones: every setting, the same values, so the tests test what a bake ships."""
+    project = bake(tmp_path)
+    for shipped, fixture in [
+        ("params.yaml", "tests/fixtures/params.yaml"),
+        ("data/contract.yaml", "tests/fixtures/contract.yaml"),
+    ]:
+        ours = yaml.safe_load((project / shipped).read_text(encoding="utf-8"))
+        theirs = yaml.safe_load((project / fixture).read_text(encoding="utf-8"))
+        assert _keys(theirs) == _keys(ours), fixture
+        assert theirs == ours, fixture
 
 
 @pytest.mark.parametrize("answers", SUPPORTED)

@@ -16,8 +16,9 @@ import pytest
 from {{ cookiecutter.package_name }}.onboarding import set_param, use_data
 from {{ cookiecutter.package_name }}.settings import SettingsError, load_settings
 
-# The project's own params.yaml: only ever read, and copied into tmp_path to be edited.
-PROJECT_PARAMS = Path(__file__).resolve().parents[1] / "params.yaml"
+# The tests' own copy of the shipped params.yaml (the project's may be edited by its user):
+# only ever read, and copied into tmp_path to be edited.
+PROJECT_PARAMS = Path(__file__).resolve().parent / "fixtures" / "params.yaml"
 OLD_DATA = Path("data/raw/loans.csv")
 
 

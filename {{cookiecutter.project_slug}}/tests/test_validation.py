@@ -85,15 +85,6 @@ def _single_target_class(frame: pd.DataFrame, contract: Contract) -> str:
     return _csv(frame.assign(defaulted=0))
 
 
-# The single-class message should say which classes it found; validation.py reads them from
-# Great Expectations' observed_value, which GE 1.x leaves empty for this expectation.
-FOUND_CLASSES_MISSING = pytest.mark.xfail(
-    reason="src bug: validation._describe_failure reads observed_value of "
-    "expect_column_distinct_values_to_contain_set, which Great Expectations sets to None on "
-    "failure, so the message ends in 'found ' with no classes",
-    strict=True,
-)
-
 # (case, how to build the bad CSV from the sample data, a problem line must contain this)
 BAD_INPUTS: list[tuple[str, Callable[[pd.DataFrame, Contract], str], str]] = [
     ("empty file", _empty_file, "the file is empty"),
@@ -128,10 +119,9 @@ BAD_INPUTS: list[tuple[str, Callable[[pd.DataFrame, Contract], str], str]] = [
     (
         "single target class",
         _single_target_class,
-        "target 'defaulted': needs both classes ['0', '1'], found '0'",
+        "target 'defaulted': needs both classes ['0', '1'], found only '0'",
     ),
 ]
-XFAIL = {"single target class": FOUND_CLASSES_MISSING}
 
 
 def test_the_sample_passes(
@@ -154,10 +144,7 @@ def test_every_contract_column_is_checked(contract: Contract) -> None:
 
 @pytest.mark.parametrize(
     ("build", "reason"),
-    [
-        pytest.param(build, reason, id=case, marks=XFAIL.get(case, ()))
-        for case, build, reason in BAD_INPUTS
-    ],
+    [pytest.param(build, reason, id=case) for case, build, reason in BAD_INPUTS],
 )
 def test_bad_data_fails_with_its_reason(
     build: Callable[[pd.DataFrame, Contract], str],
