@@ -325,8 +325,8 @@ def _score_and_compare(settings: Settings, override_by: str, result: dict[str, A
 def training_overlap(settings: Settings, contract: Contract, champion: registry.Version) -> int:
     """How many evaluation rows the champion was trained on: none, or the gate refuses (a
     champion scored on its own training rows looks better than it is). Its training split is
-    found by the md5 in its lineage (here, or through DVC at its commit); rows are matched by
-    the contract's row key."""
+    found by the md5 in its lineage (the local split, DVC's cache, or the DVC remote); rows are
+    matched by the contract's row key."""
     md5 = champion.tags.get("lineage.train_md5", "")
     if not md5:
         raise ValueError(
