@@ -110,7 +110,11 @@ BAD_INPUTS: list[tuple[str, Callable[[pd.DataFrame, Contract], str], str]] = [
         "column 'purpose': 1 rows: purpose is not a known category (e.g. 'crypto')",
     ),
     ("target column missing", _target_column_missing, "missing column(s): defaulted"),
-    ("target values missing", _target_values_missing, "column 'defaulted': 1 missing values"),
+    (
+        "target values missing",
+        _target_values_missing,
+        "column 'defaulted': the target is missing on 1 rows",
+    ),
     (
         "unknown target class",
         _unknown_target_class,

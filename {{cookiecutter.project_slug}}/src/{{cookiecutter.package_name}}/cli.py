@@ -46,6 +46,7 @@ def _contract(args: argparse.Namespace) -> int:
     drafted = contract_draft.write_contract(
         source, args.target, args.positive, settings.data.contract, args.force
     )
+    notes = contract_draft.review_notes(contract_draft.read_as_text(source), drafted)
     kinds = [column.type for column in drafted.columns.values()]
     counts = ", ".join(f"{kinds.count(kind)} {kind}" for kind in dict.fromkeys(kinds))
     print(
@@ -53,6 +54,8 @@ def _contract(args: argparse.Namespace) -> int:
         f"{drafted.target.name} (positive: {drafted.target.positive!r}), key "
         f"{', '.join(drafted.key_columns)}. Review it, then `make validate`."
     )
+    for note in notes:
+        print(f"  - {note}")
     return 0
 
 
@@ -242,7 +245,7 @@ def _predict(args: argparse.Namespace) -> int:
     )
     if len(scored.rejected):
         print(
-            f"rejected {len(scored.rejected)} rows that break the data contract: "
+            f"rejected {len(scored.rejected)} row(s) that break the data contract: "
             f"{settings.predict.rejected}",
             file=sys.stderr,
         )

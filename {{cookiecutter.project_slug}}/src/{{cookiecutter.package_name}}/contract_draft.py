@@ -39,7 +39,6 @@ NULL_MARGIN = 0.05  # allowed share of missing values above the observed one
 # unnamed, as the index column pandas writes), not a count that happens to be unique.
 ID_NAME = re.compile(r"(^|[_\W])(id|key|uuid|guid|number|no)$|^id[_\W]|^unnamed", re.IGNORECASE)
 KNOWN_POSITIVES = ("1", "yes", "y", "true", "t")
-MAX_KEY_COLUMNS = 4
 
 HEADER = """\
 # The data contract, drafted by `make contract` from {source} ({rows} rows).
@@ -133,10 +132,10 @@ def _entry(fields: Fields, comment: str) -> str:
 
 def choose_key(frame: pd.DataFrame, candidates: list[str]) -> list[str]:
     """The fewest columns (most distinct values first) whose values together tell the rows
-    apart; as many as MAX_KEY_COLUMNS when none do."""
+    apart; all of them when even those repeat (rows that repeat every value)."""
     ordered = sorted(candidates, key=lambda name: -frame[name].nunique())
     key: list[str] = []
-    for name in ordered[:MAX_KEY_COLUMNS]:
+    for name in ordered:
         key.append(name)
         if not frame.duplicated(subset=key).any():
             break
@@ -148,6 +147,54 @@ def choose_key(frame: pd.DataFrame, candidates: list[str]) -> list[str]:
         if rest and not frame.duplicated(subset=rest).any():
             key = rest
     return key
+
+
+def review_notes(frame: pd.DataFrame, contract: Contract) -> list[str]:
+    """What the person reviewing the drafted contract should know first."""
+    notes = []
+    key = contract.key_columns
+    if not any(contract.columns[name].type == "id" for name in key):
+        notes.append(
+            f"no id column: rows are keyed by {', '.join(key)}, values that identify a row; "
+            "correcting one of them moves that row between the splits (an id column is safer)"
+        )
+    shared = int(frame.duplicated(subset=key, keep=False).sum())
+    if shared:
+        notes.append(
+            f"{shared} rows share their key with another row: each such group stays in one "
+            "split; an id column would tell them apart"
+        )
+    unlabelled = int(frame[contract.target.name].isna().sum())
+    if unlabelled:
+        notes.append(
+            f"{contract.target.name} is missing on {unlabelled} rows: validation refuses "
+            "unlabelled rows; remove them from your data, then `make data` again"
+        )
+    kept_out = [f"{name} ({c.type})" for name, c in contract.columns.items() if not c.is_learned]
+    if kept_out:
+        notes.append(f"not learned from: {', '.join(kept_out)}")
+    renamed = [
+        name
+        for name in contract.columns
+        if any(c in name for c in FORBIDDEN_IN_FEATURE_NAMES)
+        and not contract.columns[name].is_learned
+    ]
+    if renamed:
+        notes.append(
+            f"{', '.join(renamed)}: the model cannot take '[', ']' or '<' in a column name; "
+            "rename it in your data to learn from it"
+        )
+    return notes
+
+
+def read_as_text(data: Path) -> pd.DataFrame:
+    """The CSV with every cell as its text (empty cells missing), as drafting reads it."""
+    if not data.is_file():
+        raise ContractError(f"DATA={data}: no such file")
+    try:
+        return pd.read_csv(data, dtype=str)
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        raise ContractError(f"DATA={data}: not a readable UTF-8 CSV: {error}") from None
 
 
 def positive_class(classes: list[str], positive: str, target: str) -> str:
@@ -216,12 +263,7 @@ def write_contract(data: Path, target: str, positive: str, output: Path, force: 
         raise ContractError(
             f"{output} exists: FORCE=1 to replace it (git keeps the old one if it was committed)"
         )
-    if not data.is_file():
-        raise ContractError(f"DATA={data}: no such file")
-    try:
-        frame = pd.read_csv(data, dtype=str)
-    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
-        raise ContractError(f"DATA={data}: not a readable UTF-8 CSV: {error}") from None
+    frame = read_as_text(data)
     text = draft(frame, target, positive, source=str(data))
     contract = parse_contract(text, output)
     output.parent.mkdir(parents=True, exist_ok=True)

@@ -1,15 +1,18 @@
 """Is a batch of new data still like the data the production model learned from?
 
 The reference is the data the production model was trained from, found through its lineage
-tags (the DVC md5 and the git commit). The batch's schema is checked first (Evidently would
-silently skip a missing column). Then Evidently compares every contract column, with the
-method and threshold set in params.yaml (PSI for numbers and chi-square for categories by
-default), and the model's scores on both (prediction drift); data quality (rows breaking the
-contract, growing null rates) is checked alongside. The batch's scores are the ones production
-served, read from the inference log that `predict` writes, where it holds them; a served score
-that differs from the model's own score of the same input is training-serving skew, a problem.
-The batch drifts when at least `drifted_share` of the columns do, or the scores do. A
-production model older than `max_staleness_days` asks for retraining too.
+tags (the DVC md5 and the git commit), and of it the rows of its frozen evaluation split: the
+model's scores on rows it was trained on are sharper than on any new data. The batch's schema
+is checked first (Evidently would silently skip a missing column). Then Evidently compares
+every learned contract column, with the method and threshold set in params.yaml (PSI for
+numbers and chi-square for categories by default), and the model's scores on both (prediction
+drift); data quality (rows breaking the contract, unseen categories, growing null rates) is
+checked alongside. The batch's scores are the ones production served, read from the inference
+log that `predict` writes, where it holds them; a served score that differs from the model's
+own score of the same input is training-serving skew, a problem. The batch drifts when at
+least `drifted_share` of the columns do, one column goes beyond its critical value, or the
+scores drift; too many rows breaking the contract is an alert of its own. A production model
+older than `max_staleness_days` asks for retraining too.
 """
 
 from __future__ import annotations
@@ -194,8 +197,9 @@ def summary(result: dict[str, Any]) -> str:
         f"{headline}{' (model stale: retrain)' if result['stale'] and not result['drift'] else ''}",
         "",
         f"Batch `{result['current']['path']}` ({result['current']['rows']} rows) against the "
-        f"training data of {result['model']['name']} version {result['model']['version']} "
-        f"(md5 `{result['reference']['md5']}`, {result['reference']['rows']} rows).",
+        f"{result['reference']['rows']} evaluation rows of the data "
+        f"{result['model']['name']} version {result['model']['version']} was trained and "
+        f"evaluated on (md5 `{result['reference']['md5']}`).",
         f"Drifted columns: {', '.join(result['drifted_columns']) or 'none'} "
         f"({result['drifted_share']:.0%}; drift from {result['thresholds']['drifted_share']:.0%}"
         + (
@@ -223,7 +227,7 @@ def summary(result: dict[str, Any]) -> str:
 def reason(result: dict[str, Any]) -> str:
     """Why the check raised an alert, in a few words (the retraining PR's title says it)."""
     reasons = []
-    if result.get("drifted_columns"):
+    if result.get("drift") and result.get("drifted_columns"):
         reasons.append(f"drift in {', '.join(result['drifted_columns'])}")
     if result.get("prediction_drifted"):
         reasons.append("prediction drift")
@@ -314,7 +318,14 @@ def check(settings: Settings, current_path: Path, now: datetime | None = None) -
         raise registry.RegistryError(f"{name} has no '{registry.PRODUCTION}' version to watch")
     md5 = version.tags.get("lineage.data_md5", "")
     reference_file = locate_reference(settings, md5, version.git_sha)
-    reference = data.read_raw(reference_file.path, contract)
+    trained_on = data.read_raw(reference_file.path, contract)
+    # The reference is the part of that data the model was evaluated on, never trained on: its
+    # scores on its own training rows are sharper than on any new data, and would make every
+    # batch look like prediction drift.
+    held_out = data.in_evaluation(
+        trained_on, contract.key_columns, settings.split.eval_fraction, settings.split.seed
+    )
+    reference = trained_on[held_out].reset_index(drop=True)
     model = registry.load_model(version)
     problems_by_row = scoring.row_problems(current, contract, model)
     clean = current[problems_by_row == ""].reset_index(drop=True)

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from . import contract as contracts
@@ -63,15 +64,23 @@ def score(
     frame: pd.DataFrame, contract: Contract, model: Any, version: registry.Version, threshold: float
 ) -> Scored:
     """Score the rows that keep the contract; set the others aside with their reasons."""
+    positive = contract.target.positive
+    negative = next(c for c in contract.target.classes if c != positive)
     problems = row_problems(frame, contract, model)
     good = frame[problems == ""]
     rejected = frame[problems != ""].assign(reason=problems[problems != ""])
     probability = probabilities(model, good, contract)
+    # The row's key (its id) comes first, so that scores can be joined back to their rows.
+    keys = {name: good[name].to_numpy() for name in contract.key_columns if name in good}
     predictions = pd.DataFrame(
         {
             "row": good.index,
+            **keys,
             "probability": probability.round(6).to_numpy(),
             "prediction": (probability >= threshold).astype(int).to_numpy(),
+            "predicted_class": np.where(
+                probability >= threshold, contract.target.positive, negative
+            ),
             "model_name": version.name,
             "model_version": version.number,
             "input_sha256": input_hashes(good, training.model_columns(model)).to_numpy(),

@@ -101,7 +101,7 @@ def _describe_nulls(column: str, kwargs: dict[str, Any], result: dict[str, Any],
 
 
 def _describe_failure(
-    kind: str, kwargs: dict[str, Any], result: dict[str, Any], frame: pd.DataFrame
+    kind: str, kwargs: dict[str, Any], result: dict[str, Any], frame: pd.DataFrame, target: str
 ) -> str:
     """One line in words for a failed table-level expectation."""
     column: str = kwargs.get("column") or ""
@@ -111,6 +111,12 @@ def _describe_failure(
         return (
             f"the file has {result.get('observed_value')} data rows; "
             f"the contract needs at least {kwargs['min_value']}"
+        )
+    if kind == "expect_column_values_to_not_be_null" and column == target:
+        return (
+            f"column {column!r}: the target is missing on {result.get('unexpected_count')} "
+            "rows; only labelled rows can be learned from: remove them from the data (then "
+            "`make data`)"
         )
     if kind == "expect_column_values_to_not_be_null":
         return _describe_nulls(column, kwargs, result, len(frame))
@@ -176,7 +182,11 @@ def validate_frame(frame: pd.DataFrame, contract: Contract) -> ValidationResult:
             continue  # a missing column is reported once, by the column-set check
         if column:
             reported_columns.add(column)
-        problems.append(_describe_failure(config.type, config.kwargs, result.result, frame))
+        problems.append(
+            _describe_failure(
+                config.type, config.kwargs, result.result, frame, contract.target.name
+            )
+        )
     problems += _row_rule_problems(frame, contract, reported_columns)
     return ValidationResult(rows=len(frame), expectations=len(expectations), problems=problems)
 
