@@ -98,6 +98,7 @@ EXPECTED_FILES = [
     "tests/fixtures/invalid_params/wrong_type.yaml",
     "tests/fixtures/params.yaml",
     "tests/synthetic.py",
+    "tests/test_bootstrap.py",
     "tests/test_cli.py",
     "tests/test_contract.py",
     "tests/test_contract_draft.py",

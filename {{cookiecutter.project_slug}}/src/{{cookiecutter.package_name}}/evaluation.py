@@ -51,3 +51,52 @@ def compute_metrics(
     if not_finite:
         raise ValueError(f"metrics are not finite: {', '.join(not_finite)}")
     return result
+
+
+def _score_groups(probability: np.ndarray, descending: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The rows in score order, and where each run of equal scores starts in that order."""
+    order = np.argsort(-probability if descending else probability, kind="stable")
+    ordered = probability[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    return order, starts
+
+
+def _grouped(weights: np.ndarray, order: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Per resample (row of `weights`), the weight of each run of equal scores."""
+    return np.add.reduceat(weights[:, order], starts, axis=1)
+
+
+def resampled_scores(
+    name: str, target: np.ndarray, probability: np.ndarray, counts: np.ndarray, threshold: float
+) -> np.ndarray:
+    """The metric on many bootstrap resamples at once, each given as how often each row was
+    drawn (a row of `counts`): the same values the scorers above give on the resampled rows,
+    computed with weights instead of copies (ties count half for ROC AUC, and average
+    precision steps at each distinct score, as scikit-learn's do)."""
+    positive = counts * target
+    negative = counts * (1 - target)
+    if name == "roc_auc":
+        order, starts = _score_groups(probability, descending=False)
+        pos, neg = _grouped(positive, order, starts), _grouped(negative, order, starts)
+        below = np.cumsum(neg, axis=1) - neg
+        pairs = pos.sum(axis=1) * neg.sum(axis=1)
+        return np.asarray((pos * (below + 0.5 * neg)).sum(axis=1) / pairs)
+    if name == "pr_auc":
+        order, starts = _score_groups(probability, descending=True)
+        pos, neg = _grouped(positive, order, starts), _grouped(negative, order, starts)
+        true_pos, false_pos = np.cumsum(pos, axis=1), np.cumsum(neg, axis=1)
+        drawn = true_pos + false_pos
+        precision = np.divide(
+            true_pos, drawn, out=np.zeros_like(drawn, dtype=float), where=drawn > 0
+        )
+        return np.asarray((pos * precision).sum(axis=1) / pos.sum(axis=1))
+    if name == "f1":
+        chosen = probability >= threshold
+        true_pos = positive[:, chosen].sum(axis=1)
+        wrong = negative[:, chosen].sum(axis=1) + positive[:, ~chosen].sum(axis=1)
+        denominator = 2 * true_pos + wrong
+        f1: np.ndarray = np.divide(
+            2 * true_pos, denominator, out=np.zeros(len(counts)), where=denominator > 0
+        )
+        return f1
+    raise ValueError(f"no resampled form of the metric {name!r}")

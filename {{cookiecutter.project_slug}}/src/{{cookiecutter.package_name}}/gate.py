@@ -20,7 +20,7 @@ import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -32,6 +32,7 @@ from .settings import GateSettings, Settings
 
 Verdict = Literal["pass", "fail", "overridden", "error"]
 MIN_USABLE_SHARE = 0.9  # of bootstrap resamples that hold both classes
+BOOTSTRAP_CELLS = 4_000_000  # resamples x rows scored at once: about 32 MB per model
 
 
 @dataclass(frozen=True)
@@ -67,10 +68,25 @@ class Scored:
         }
 
 
-def improvement(metric: str, challenger: float, champion: float) -> float:
+Score = TypeVar("Score", float, np.ndarray)
+
+
+def improvement(metric: str, challenger: Score, champion: Score) -> Score:
     """Positive when the challenger is better, whichever direction the metric runs."""
-    delta = challenger - champion
-    return -delta if metric in evaluation.LOWER_IS_BETTER else delta
+    delta: Score = challenger - champion
+    if metric in evaluation.LOWER_IS_BETTER:
+        flipped: Score = -delta
+        return flipped
+    return delta
+
+
+def _resample_counts(rng: np.random.Generator, rows: int, size: int) -> np.ndarray:
+    """How often each row is drawn, for `size` resamples of `rows` rows with replacement.
+    One draw call per resample, in order: the same seed draws the same rows as it always has
+    (one call for all of them would not: numpy buffers its 32-bit draws per call)."""
+    picks = np.stack([rng.integers(0, rows, rows) for _ in range(size)])
+    offsets = (np.arange(size)[:, None] * rows + picks).ravel()
+    return np.bincount(offsets, minlength=size * rows).reshape(size, rows).astype(float)
 
 
 def paired_bootstrap(
@@ -84,29 +100,32 @@ def paired_bootstrap(
     confidence: float,
 ) -> Interval:
     """Resample evaluation rows with replacement (the same rows for both models) and take the
-    percentile interval of the improvement. A fixed seed makes the verdict repeatable."""
+    percentile interval of the improvement. A fixed seed makes the verdict repeatable. The
+    resamples are scored together, as weights (evaluation.resampled_scores), in chunks that
+    keep memory bounded; a single-class resample has no AUC and counts as unusable."""
     rng = np.random.default_rng(seed)
     rows = len(target)
+    chunk = max(1, BOOTSTRAP_CELLS // max(rows, 1))
     differences = []
-    for _ in range(resamples):
-        pick = rng.integers(0, rows, rows)
-        sample = target[pick]
-        if sample.min() == sample.max():
-            continue  # a single-class resample has no AUC; count it as unusable
+    for start in range(0, resamples, chunk):
+        counts = _resample_counts(rng, rows, min(chunk, resamples - start))
+        positives = counts @ target
+        counts = counts[(positives > 0) & (positives < rows)]
         differences.append(
             improvement(
                 metric,
-                evaluation.score(metric, sample, challenger[pick], threshold),
-                evaluation.score(metric, sample, champion[pick], threshold),
+                evaluation.resampled_scores(metric, target, challenger, counts, threshold),
+                evaluation.resampled_scores(metric, target, champion, counts, threshold),
             )
         )
-    if len(differences) < MIN_USABLE_SHARE * resamples:
+    usable = np.concatenate(differences)
+    if len(usable) < MIN_USABLE_SHARE * resamples:
         raise ValueError(
-            f"only {len(differences)} of {resamples} bootstrap resamples hold both classes: "
+            f"only {len(usable)} of {resamples} bootstrap resamples hold both classes: "
             "the evaluation set is too small or too unbalanced to compare models"
         )
     tail = (1 - confidence) / 2
-    low, high = np.quantile(differences, [tail, 1 - tail])
+    low, high = np.quantile(usable, [tail, 1 - tail])
     estimate = improvement(
         metric,
         evaluation.score(metric, target, challenger, threshold),
