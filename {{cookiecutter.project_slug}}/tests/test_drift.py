@@ -228,7 +228,7 @@ def test_check_against_the_production_model(lab: Lab, contract: Contract, tmp_pa
     calm_batch = write_batch(same_population(contract), tmp_path / "calm.csv")
     calm = drift.check(lab.settings, calm_batch, a_day_later)
     assert not calm["drift"] and not calm["retrain"] and not calm["alert"]
-    assert calm["reference"]["md5"] == lineage.file_md5(lab.settings.data.raw)
+    assert calm["reference"]["md5"] == lineage.file_md5(lab.settings.split.eval)
 
     moved_batch = write_batch(recession(contract), tmp_path / "recession.csv")
     result = drift.check(lab.settings, moved_batch, a_day_later)
@@ -314,14 +314,14 @@ def test_drift_command_exit_codes(
     assert (step_outputs(output)["alert"], step_outputs(output)["retrain"]) == ("true", "true")
 
 
-def test_older_training_data_is_read_through_dvc(
+def test_an_older_evaluation_split_is_read_through_dvc(
     settings: Settings, dvc_repo: DvcRepo, workspace: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """When the checkout's data has moved on since the production model was trained, the
-    reference is fetched by its md5 from the DVC remote (no local cache); an md5 the remote
-    does not hold, no DVC repository, or bytes that do not match the md5 are errors that say
-    so, never another file taken for it."""
-    raw = Path("data/raw/loans.csv")
+    reference (its evaluation split) is fetched by its md5 from the DVC remote (no local
+    cache); an md5 the remote does not hold, no DVC repository, or bytes that do not match the
+    md5 are errors that say so, never another file taken for it."""
+    raw = Path("data/split/eval.csv")
     trained_sha = dvc_repo.commit_data(raw, b"age,defaulted\n30,0\n41,1\n")
     trained_md5 = lineage.file_md5(dvc_repo.root / raw)
     dvc_repo.commit_data(raw, b"age,defaulted\n30,0\n41,1\n52,0\n")
@@ -329,7 +329,7 @@ def test_older_training_data_is_read_through_dvc(
     monkeypatch.chdir(dvc_repo.root)
     moved = settings.model_copy(
         update={
-            "data": settings.data.model_copy(update={"raw": raw}),
+            "split": settings.split.model_copy(update={"eval": raw}),
             "drift": settings.drift.model_copy(update={"reference": Path("ref/reference.csv")}),
         }
     )

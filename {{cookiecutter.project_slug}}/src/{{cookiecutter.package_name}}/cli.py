@@ -65,7 +65,10 @@ def _data(args: argparse.Namespace) -> int:
     settings = load_settings(args.params)
     for line in onboarding.use_data(args.file, settings.data.raw, args.params):
         print(line)
-    print(f"next: make contract TARGET=<column> (it describes {args.file.name})")
+    print(
+        f"next: make contract TARGET=<column> POSITIVE=<value> FORCE=1 (it describes "
+        f"{args.file.name}; FORCE=1 replaces the contract of the data it replaced)"
+    )
     return 0
 
 
@@ -494,11 +497,11 @@ def build_parser() -> argparse.ArgumentParser:
     fold_command = command(
         "fold", _fold, "Append a labelled batch to the training data; dvc add and dvc push."
     )
-    fold_command.add_argument("file", type=Path, nargs="?", help="default: drift.batch")
+    fold_command.add_argument("file", type=input_file, nargs="?", help="default: drift.batch")
     propose_command = command(
         "propose", _propose, "Commit the folded data on a branch, push it, open the retraining PR."
     )
-    propose_command.add_argument("file", type=Path, nargs="?", help="default: drift.batch")
+    propose_command.add_argument("file", type=input_file, nargs="?", help="default: drift.batch")
     propose_command.add_argument("--reason", required=True, help="why retrain (drift, stale)")
     lineage_command = command(
         "lineage", _lineage, "Which versions used this data, how a version was made, what is live."

@@ -155,10 +155,16 @@ class Contract(_Strict):
         return {name: str for name in self.all_columns if name not in numeric}
 
 
+# Only an empty cell is a missing value: pandas would also take "NA" (Namibia), "None", "null"
+# or "n/a" for one, and a category or an id could silently lose values.
+MISSING_IS_EMPTY: dict[str, Any] = {"keep_default_na": False, "na_values": [""]}
+
+
 def read_csv(path: Path | IO[bytes], contract: Contract) -> pd.DataFrame:
     """A CSV as its text says: the contract's non-numeric columns as strings, numbers parsed
     where they parse; validation and scoring judge what is really there."""
-    return pd.read_csv(path, dtype=contract.text_dtypes(), keep_default_na=True)
+    frame: pd.DataFrame = pd.read_csv(path, dtype=contract.text_dtypes(), **MISSING_IS_EMPTY)
+    return frame
 
 
 def _text(values: pd.Series) -> pd.Series:
@@ -169,6 +175,7 @@ def _numeric_problems(name: str, column: Column, values: pd.Series) -> pd.Series
     numbers = pd.to_numeric(values, errors="coerce")
     problem = pd.Series("", index=values.index, dtype=object)
     problem[values.notna() & numbers.isna()] = f"{name} is not a number"
+    problem[numbers.notna() & ~np.isfinite(numbers)] = f"{name} is not a finite number"
     if column.type == "integer":
         problem[numbers.notna() & (numbers != np.floor(numbers))] = f"{name} is not a whole number"
     if column.min is not None:

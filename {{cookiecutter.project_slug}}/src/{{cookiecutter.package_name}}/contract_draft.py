@@ -6,7 +6,8 @@ What it decides, column by column (the target aside):
 - strings with few distinct values: `category` with those values, unseen values scored as
   `other`; two-valued yes/no-like strings: `boolean`;
 - short strings without spaces that differ on every row, and whole numbers named like an
-  identifier that do: `id`; other strings (free text, dates): `text`. Neither is learned from.
+  identifier that do: `id`; dates and times, and other strings (free text): `text`; numbers
+  written with a leading zero (zip codes) are codes, not numbers. Neither is learned from.
 - each column's observed share of missing values, with a margin, as `max_null_fraction`;
 - the row key: the first id column, or else the fewest columns whose values tell rows apart,
   so that the frozen evaluation set stays put when other columns change.
@@ -26,6 +27,7 @@ import pandas as pd
 from .contract import (
     FALSE_WORDS,
     FORBIDDEN_IN_FEATURE_NAMES,
+    MISSING_IS_EMPTY,
     TRUE_WORDS,
     Contract,
     ContractError,
@@ -39,6 +41,8 @@ NULL_MARGIN = 0.05  # allowed share of missing values above the observed one
 # unnamed, as the index column pandas writes), not a count that happens to be unique.
 ID_NAME = re.compile(r"(^|[_\W])(id|key|uuid|guid|number|no)$|^id[_\W]|^unnamed", re.IGNORECASE)
 KNOWN_POSITIVES = ("1", "yes", "y", "true", "t")
+# ISO dates and times, and day/month/year or month/day/year with / or . between.
+DATE = re.compile(r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2})?\S*)?|\d{1,2}[/.]\d{1,2}[/.]\d{2,4}")
 
 HEADER = """\
 # The data contract, drafted by `make contract` from {source} ({rows} rows).
@@ -87,8 +91,12 @@ def _describe(name: str, values: pd.Series) -> tuple[Fields, str]:
     if present.empty:
         return {"type": _q("text"), "max_null_fraction": "1"}, "every value is missing"
     unique_per_row = present.nunique() == len(values)
+    text = present.astype(str).str.strip()
+    if text.str.fullmatch(DATE).mean() >= 0.95:
+        return {"type": _q("text")}, "a date or time: kept out of the model"
     numbers = pd.to_numeric(present, errors="coerce")
-    if numbers.notna().all():
+    # "02134" is a code (a zip code, an account), not the number 2134.
+    if numbers.notna().all() and not text.str.match(r"0\d").any():
         whole = bool((numbers % 1 == 0).all())
         if whole and unique_per_row and ID_NAME.search(name):
             return {"type": _q("id")}, "a distinct whole number on every row"
@@ -96,7 +104,6 @@ def _describe(name: str, values: pd.Series) -> tuple[Fields, str]:
         if numbers.min() >= 0:
             fields["min"] = "0"
         return fields, f"observed {numbers.min():g} to {numbers.max():g}"
-    text = present.astype(str).str.strip()
     if _is_boolean(text):
         return {"type": _q("boolean")}, ""
     if unique_per_row and not text.str.contains(r"\s").any() and text.str.len().max() <= 64:
@@ -192,9 +199,10 @@ def read_as_text(data: Path) -> pd.DataFrame:
     if not data.is_file():
         raise ContractError(f"DATA={data}: no such file")
     try:
-        return pd.read_csv(data, dtype=str)
+        frame: pd.DataFrame = pd.read_csv(data, dtype=str, **MISSING_IS_EMPTY)
     except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
         raise ContractError(f"DATA={data}: not a readable UTF-8 CSV: {error}") from None
+    return frame
 
 
 def positive_class(classes: list[str], positive: str, target: str) -> str:

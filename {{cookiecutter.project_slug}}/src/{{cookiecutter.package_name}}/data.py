@@ -53,12 +53,24 @@ def row_sha256(frame: pd.DataFrame, prefix: str = "") -> pd.Series:
     return text.map(lambda row: hashlib.sha256(f"{prefix}{row}".encode()).hexdigest())
 
 
-def _key_buckets(keys: pd.DataFrame, seed: int) -> np.ndarray:
-    """A number in [0, 2**32) per row from the seed and the key columns' text alone."""
-    text = keys.astype("string").fillna("")
-    joined = text.iloc[:, 0]
-    for name in text.columns[1:]:
-        joined = joined.str.cat(text[name], sep="\x1f")
+def key_text(frame: pd.DataFrame, key: list[str]) -> pd.Series:
+    """Each row's identity as one text: its key columns' values, stripped as every rule of the
+    contract strips them, joined by a separator no value holds."""
+    missing = [name for name in key if name not in frame.columns]
+    if missing:
+        raise ContractError(
+            f"the data has no key column {', '.join(missing)}: the key decides the frozen "
+            "evaluation set; bring the column back, or change `key` in the contract (rows move)"
+        )
+    text = frame[key].astype("string").fillna("")
+    joined = text.iloc[:, 0].str.strip()
+    for name in key[1:]:
+        joined = joined.str.cat(text[name].str.strip(), sep="\x1f")
+    return joined
+
+
+def _key_buckets(joined: pd.Series, seed: int) -> np.ndarray:
+    """A number in [0, 2**32) per row from the seed and the row's key text alone."""
     prefix = f"{seed}\x1f".encode()
     return np.fromiter(
         (
@@ -76,13 +88,8 @@ def in_evaluation(
     """Whether each row belongs to the evaluation split, decided by the seed and the row's
     key alone. Adding rows, adding or dropping other columns, or correcting their values never
     moves a row between the splits, so a champion is never evaluated on rows it learned from."""
-    missing = [name for name in key if name not in frame.columns]
-    if missing:
-        raise ContractError(
-            f"the data has no key column {', '.join(missing)}: the key decides the frozen "
-            "evaluation set; bring the column back, or change `key` in the contract (rows move)"
-        )
-    buckets = _key_buckets(frame[key], seed) if len(frame) else np.zeros(0, dtype=np.uint64)
+    joined = key_text(frame, key)
+    buckets = _key_buckets(joined, seed) if len(frame) else np.zeros(0, dtype=np.uint64)
     return pd.Series(buckets < eval_fraction * 2**32, index=frame.index)
 
 
@@ -95,8 +102,8 @@ def split_frame(
 
 
 def key_digests(frame: pd.DataFrame, key: list[str]) -> pd.Series:
-    """Each row's identity: a digest of its key columns' text."""
-    return row_sha256(frame[key])
+    """Each row's identity: a digest of its key text."""
+    return key_text(frame, key).map(lambda text: hashlib.sha256(text.encode()).hexdigest())
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:

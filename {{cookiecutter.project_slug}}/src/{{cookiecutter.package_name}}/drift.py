@@ -1,8 +1,8 @@
 """Is a batch of new data still like the data the production model learned from?
 
-The reference is the data the production model was trained from, found through its lineage
-tags (the DVC md5 and the git commit), and of it the rows of its frozen evaluation split: the
-model's scores on rows it was trained on are sharper than on any new data. The batch's schema
+The reference is the production model's evaluation split, found through its lineage tags (the
+DVC md5 and the git commit): rows of its data it never learned from, since its scores on rows
+it was trained on are sharper than on any new data. The batch's schema
 is checked first (Evidently would silently skip a missing column). Then Evidently compares
 every learned contract column, with the method and threshold set in params.yaml (PSI for
 numbers and chi-square for categories by default), and the model's scores on both (prediction
@@ -249,16 +249,16 @@ class Reference:
 
 
 def locate_reference(settings: Settings, md5: str, git_sha: str) -> Reference:
-    """The data the production model was trained from (DVC md5 `md5`, as committed at
-    `git_sha`): a local copy if one matches, else read through DVC and kept at
-    drift.reference."""
-    for candidate in (settings.data.raw, settings.drift.reference):
+    """The production model's evaluation split (DVC md5 `md5`, made at `git_sha`): rows of the
+    data it was trained from that it never learned from. A local copy if one matches, else
+    fetched through DVC by that md5 and kept at drift.reference."""
+    for candidate in (settings.split.eval, settings.drift.reference):
         if candidate.exists() and lineage.file_md5(candidate) == md5:
             return Reference(candidate, md5)
     try:
-        content = lineage.recorded_bytes(settings.data.raw, md5, git_sha)
+        content = lineage.recorded_bytes(settings.split.eval, md5, git_sha)
     except FileNotFoundError as error:
-        raise FileNotFoundError(f"the production model's training data: {error}") from None
+        raise FileNotFoundError(f"the production model's evaluation split: {error}") from None
     target = settings.drift.reference
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(content)
@@ -316,16 +316,12 @@ def check(settings: Settings, current_path: Path, now: datetime | None = None) -
     version = registry.by_alias(client, name, registry.PRODUCTION)
     if version is None:
         raise registry.RegistryError(f"{name} has no '{registry.PRODUCTION}' version to watch")
-    md5 = version.tags.get("lineage.data_md5", "")
+    # The reference is the model's own evaluation split, as its lineage records it: its scores
+    # on rows it was trained on are sharper than on any new data, and would make every batch
+    # look like prediction drift.
+    md5 = version.tags.get("lineage.eval_md5", "")
     reference_file = locate_reference(settings, md5, version.git_sha)
-    trained_on = data.read_raw(reference_file.path, contract)
-    # The reference is the part of that data the model was evaluated on, never trained on: its
-    # scores on its own training rows are sharper than on any new data, and would make every
-    # batch look like prediction drift.
-    held_out = data.in_evaluation(
-        trained_on, contract.key_columns, settings.split.eval_fraction, settings.split.seed
-    )
-    reference = trained_on[held_out].reset_index(drop=True)
+    reference = data.read_raw(reference_file.path, contract)
     model = registry.load_model(version)
     problems_by_row = scoring.row_problems(current, contract, model)
     clean = current[problems_by_row == ""].reset_index(drop=True)

@@ -31,17 +31,24 @@ def _quoted_where_needed(value: object) -> object:
         flow = CommentedSeq(_quoted_where_needed(item) for item in value)
         flow.fa.set_flow_style()  # [a, b] on the key's line, as params.yaml writes lists
         return flow
-    if isinstance(value, str) and yaml.safe_load(f"x: {value}" if value else "x: ''") != {
-        "x": value
-    }:
+    if isinstance(value, str) and not _reads_back_as(value):
         return DoubleQuotedScalarString(value)
     return value
+
+
+def _reads_back_as(text: str) -> bool:
+    """Whether PyYAML reads `text`, written plain, back as that very text."""
+    try:
+        return bool(text) and yaml.safe_load(f"x: {text}") == {"x": text}
+    except yaml.YAMLError:
+        return False
 
 
 def _word_or_value(node: yaml.Node) -> object:
     """A plain yes/no/on/off stays that word (a column is called "no", not False)."""
     if isinstance(node, yaml.ScalarNode) and node.tag.endswith(":bool"):
-        return node.value if node.value.lower() not in ("true", "false") else node.value == "true"
+        word = node.value.lower()
+        return node.value if word not in ("true", "false") else word == "true"
     return yaml.safe_load(yaml.serialize(node))
 
 
