@@ -160,7 +160,8 @@ def _key(config: Any) -> tuple[str, str | None]:
 
 def validate_frame(frame: pd.DataFrame, contract: Contract) -> ValidationResult:
     """Check a frame (read by contract.read_csv) against the contract; at most one problem is
-    reported per column. A row is accepted here exactly when scoring would accept it."""
+    reported per column. Every row scoring would reject is rejected here, by the same rule
+    (validation also checks the columns the model does not take, and the target)."""
     expectations = build_expectations(contract)
     if not expectations:
         raise RuntimeError("the expectation suite is empty: it would pass any data")
