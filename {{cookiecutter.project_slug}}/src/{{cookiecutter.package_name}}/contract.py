@@ -171,6 +171,12 @@ def _text(values: pd.Series) -> pd.Series:
     return values.astype("string").str.strip()
 
 
+def _unlisted(values: pd.Series, column: Column) -> pd.Series:
+    """Per row, whether a category's value is present but not one of its listed values."""
+    listed = _text(values).isin(column.values or ()).fillna(False).to_numpy(dtype=bool)
+    return pd.Series(values.notna().to_numpy() & ~listed, index=values.index)
+
+
 def _numeric_problems(name: str, column: Column, values: pd.Series) -> pd.Series:
     numbers = pd.to_numeric(values, errors="coerce")
     problem = pd.Series("", index=values.index, dtype=object)
@@ -191,8 +197,7 @@ def _cell_problems(name: str, column: Column, values: pd.Series, is_key: bool) -
     if column.is_numeric:
         problem = _numeric_problems(name, column, values)
     elif column.type == "category" and column.unknown == "reject":
-        unknown = values.notna() & ~_text(values).isin(column.values or ()).fillna(False)
-        problem[unknown.to_numpy(dtype=bool)] = f"{name} is not a known category"
+        problem[_unlisted(values, column)] = f"{name} is not a known category"
     elif column.type == "boolean":
         words = _text(values).str.lower()
         wrong = values.notna() & ~words.isin(TRUE_WORDS | FALSE_WORDS).fillna(False)
@@ -254,7 +259,7 @@ def typed(frame: pd.DataFrame, contract: Contract, columns: list[str]) -> pd.Dat
         elif column.type == "category":
             text = _text(values)
             if column.unknown == "other":
-                text = text.where(text.isna() | text.isin(column.values or ()), OTHER)
+                text = text.mask(_unlisted(values, column), OTHER)
             result[name] = pd.Categorical(text.astype(object), categories=column.levels)
         elif column.type == "boolean":
             words = _text(values).str.lower()
@@ -269,10 +274,9 @@ def unseen_counts(frame: pd.DataFrame, contract: Contract) -> dict[str, int]:
     counts = {}
     for name, column in contract.columns.items():
         if column.unknown == "other" and name in frame.columns:
-            values = frame[name]
-            unseen = values.notna() & ~_text(values).isin(column.values or ()).fillna(False)
-            if int(unseen.sum()):
-                counts[name] = int(unseen.sum())
+            unseen = int(_unlisted(frame[name], column).sum())
+            if unseen:
+                counts[name] = unseen
     return counts
 
 

@@ -40,7 +40,6 @@ NULL_MARGIN = 0.05  # allowed share of missing values above the observed one
 # Whole numbers that differ on every row are an identifier only if named like one (or left
 # unnamed, as the index column pandas writes), not a count that happens to be unique.
 ID_NAME = re.compile(r"(^|[_\W])(id|key|uuid|guid|number|no)$|^id[_\W]|^unnamed", re.IGNORECASE)
-KNOWN_POSITIVES = ("1", "yes", "y", "true", "t")
 # ISO dates and times, and day/month/year or month/day/year with / or . between.
 DATE = re.compile(r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2})?\S*)?|\d{1,2}[/.]\d{1,2}[/.]\d{2,4}")
 
@@ -212,7 +211,7 @@ def positive_class(classes: list[str], positive: str, target: str) -> str:
                 f"POSITIVE={positive!r} is not a value of {target} (it holds {classes})"
             )
         return positive
-    known = [c for c in classes if c.lower() in KNOWN_POSITIVES]
+    known = [c for c in classes if c.lower() in TRUE_WORDS]
     if len(known) == 1:
         return known[0]
     raise ContractError(

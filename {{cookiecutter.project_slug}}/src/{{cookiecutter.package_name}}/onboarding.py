@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedSeq
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
+from . import retraining
 from .settings import DEFAULT_PARAMS, SettingsError, parse_settings
 
 
@@ -94,12 +94,7 @@ def set_param(key: str, value_text: str, path: Path = DEFAULT_PARAMS) -> object:
 
 
 def _dvc(*args: str) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "dvc", *args], capture_output=True, text=True, check=False
-    )
-    if done.returncode != 0:
-        detail = (done.stderr.strip() or done.stdout.strip()).splitlines()
-        raise SettingsError(f"dvc {' '.join(args)}: {detail[-1] if detail else 'failed'}")
+    retraining.run_tool(sys.executable, "-m", "dvc", *args)
 
 
 def use_data(source: Path, current: Path, path: Path = DEFAULT_PARAMS) -> list[str]:

@@ -17,6 +17,7 @@ import pandas as pd
 from . import contract as contracts
 from . import data, github_api, lineage, workflow
 from .contract import ContractError, load_contract
+from .errors import ProjectError
 from .settings import Settings
 
 BOT = ("github-actions[bot]", "41898282+github-actions[bot]@users.noreply.github.com")
@@ -54,21 +55,22 @@ def fold_batch(settings: Settings, batch_path: Path) -> int:
     # Folded as text, so the old rows keep their bytes exactly as they were written.
     old, new = data.read_text(settings.data.raw), data.read_text(batch_path)
     data.write_csv(merged(old, new, contract.all_columns), settings.data.raw)
-    _run(sys.executable, "-m", "dvc", "add", "--quiet", str(settings.data.raw))
-    _run(sys.executable, "-m", "dvc", "push", "--quiet")
+    run_tool(sys.executable, "-m", "dvc", "add", "--quiet", str(settings.data.raw))
+    run_tool(sys.executable, "-m", "dvc", "push", "--quiet")
     return len(batch)
 
 
-def _run(*command: str) -> str:
+def run_tool(*command: str) -> str:
+    """Run a tool (git, dvc); a failure is one line: the command and its last word on it."""
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         detail = (done.stderr.strip() or done.stdout.strip()).splitlines()
-        raise RuntimeError(f"{' '.join(command[:4])}: {detail[-1] if detail else 'failed'}")
+        raise ProjectError(f"{' '.join(command[:4])}: {detail[-1] if detail else 'failed'}")
     return done.stdout.strip()
 
 
 def _git(*args: str) -> str:
-    return _run("git", "-c", f"user.name={BOT[0]}", "-c", f"user.email={BOT[1]}", *args)
+    return run_tool("git", "-c", f"user.name={BOT[0]}", "-c", f"user.email={BOT[1]}", *args)
 
 
 def _auth_header(token: str) -> list[str]:
