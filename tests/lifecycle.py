@@ -24,6 +24,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -76,6 +77,10 @@ WORSE_PARAMS = {("train", "max_depth"): "8", ("train", "learning_rate"): "0.3"}
 BETTER_PARAMS = {("train", "max_depth"): "2", ("train", "n_estimators"): "600"}
 FORK_PARAMS = {("train", "learning_rate"): "0.06"}
 BATCH = "data/incoming/batch.csv"  # drift.batch in the generated params.yaml
+# What every event payload says of the repository: the jobs that hold a registry credential run
+# only when the run's ref is this default branch.
+REPOSITORY = {"repository": {"default_branch": "main"}}
+QUICK_TESTS = "-q -k test_settings"
 BATCH_ROWS = 2000
 
 
@@ -144,6 +149,13 @@ class ActRun:
         """The result of the job whose name ends with `suffix` ("missing" if it never ran)."""
         found = [result for name, result in self.jobs.items() if name.endswith(suffix)]
         return found[0] if found else "missing"
+
+
+def github_time() -> str:
+    """Now, as GitHub writes times (ISO 8601, UTC, seconds); a second apart from the last
+    call, so that "after the push" is never a tie."""
+    time.sleep(1.1)
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def read_json(path: Path) -> Any:
@@ -227,6 +239,14 @@ class Lifecycle:
         self.git("commit", "--quiet", "-am", message)
         return self.git("rev-parse", "HEAD")
 
+    def push_to(self, branch: str, message: str) -> str:
+        """Another commit on a pull request's branch (a README line: the model stays the same)."""
+        self.git("checkout", "--quiet", branch)
+        with (self.project / "README.md").open("a", encoding="utf-8") as readme:
+            readme.write(f"\n{message}\n")
+        self.git("commit", "--quiet", "-am", message)
+        return self.git("rev-parse", "HEAD")
+
     def merge(self, branch: str, number: int) -> str:
         """Merge like GitHub's merge button; GitHub then knows the PR of the merge commit."""
         self.git("checkout", "--quiet", "main")
@@ -266,8 +286,11 @@ class Lifecycle:
         payload: dict[str, Any],
         actor: str,
         from_fork: bool = False,
+        pytest_addopts: str = "",
     ) -> ActRun:
-        """Run one workflow. A fork's pull request gets no secrets: they arrive empty."""
+        """Run one workflow. A fork's pull request gets no secrets: they arrive empty.
+        `pytest_addopts` is the repository variable PYTEST_ADDOPTS that the project's test job
+        passes on (the first pull request runs the whole suite; later ones a part of it)."""
         mlflow_uri = "" if from_fork else self.mlflow_uri
         event = self.work / "event.json"
         event.write_text(json.dumps(payload), encoding="utf-8")
@@ -285,6 +308,7 @@ class Lifecycle:
             "--secret", f"MLFLOW_TRACKING_URI={mlflow_uri}",
             "--secret", f"{TOKEN_NAME}={self.token}",
             "--var", f"DVC_REMOTE_URL={self.dvc_remote}",
+            "--var", f"PYTEST_ADDOPTS={pytest_addopts}",
             "--env", f"GITHUB_API_URL={self.github.url}",
             "--env", f"ACT_ARTIFACTS={artifacts}",
             *standin_flags(self.project),
@@ -325,14 +349,22 @@ class Lifecycle:
         return ActRun(jobs, log, done.returncode, round(time.monotonic() - started, 1))
 
     def pull_request_event(self, number: int, sha: str, branch: str, labels: list[str]) -> Any:
+        """The event of a pull request by the model owner. GitHub records a run for the head
+        when it is pushed: the override counts only for a label applied after that."""
         pull = {
             "number": number,
+            "user": {"login": MODEL_OWNER},
             "head": {"ref": branch, "sha": sha},
             "base": {"ref": "main"},
             "labels": [{"name": name} for name in labels],
         }
+        if not any(run["head_sha"] == sha for run in self.github.workflow_runs):
+            self.github.workflow_runs.append(
+                {"id": len(self.github.workflow_runs) + 1, "event": "pull_request",
+                 "head_sha": sha, "created_at": github_time()}
+            )  # fmt: skip
         action = "labeled" if labels else "opened"
-        return {"action": action, "number": number, "pull_request": pull}
+        return {"action": action, "number": number, "pull_request": pull, **REPOSITORY}
 
     def record(
         self, step: str, title: str, run: ActRun, pull_request: int | None = None
@@ -383,7 +415,10 @@ class Lifecycle:
         sha = self.git("rev-parse", branch)
         payload = self.pull_request_event(number, sha, branch, labels)
         self.git("checkout", "--quiet", branch)
-        run = self.act("pull_request", "pr.yml", payload, MODEL_OWNER, from_fork=fork)
+        # The project's own suite runs whole on the first pull request; later ones run a
+        # quick part of it, to keep the demo short (the job and its place in the check stay).
+        addopts = "" if not self.records else QUICK_TESTS
+        run = self.act("pull_request", "pr.yml", payload, MODEL_OWNER, fork, addopts)
         return self.record(step, title, run, pull_request=number)
 
     def main_run(self, step: str, title: str, approvals: list[tuple[str, str]]) -> Any:
@@ -396,7 +431,7 @@ class Lifecycle:
             for env, login in approvals
         ]
         sha = self.git("rev-parse", "HEAD")
-        payload = {"ref": "refs/heads/main", "after": sha, "head_commit": {"id": sha}}
+        payload = {"ref": "refs/heads/main", "after": sha, "head_commit": {"id": sha}, **REPOSITORY}
         return self.record(step, title, self.act("push", "main.yml", payload, MODEL_OWNER))
 
     def run(self) -> list[dict[str, Any]]:
@@ -412,11 +447,20 @@ class Lifecycle:
         self.pr("pr-worse", "PR #2: clearly worse parameters", 2, "worse-model", [])
         self.github.issue_events[2] = [
             {"id": 1, "event": "labeled", "label": {"name": OVERRIDE_LABEL},
-             "actor": {"login": RISK_APPROVER}}
+             "actor": {"login": RISK_APPROVER}, "created_at": github_time()}
         ]  # fmt: skip
         self.pr(
             "pr-worse-override",
             f"PR #2 again: {RISK_APPROVER} applies the {OVERRIDE_LABEL} label",
+            2,
+            "worse-model",
+            [OVERRIDE_LABEL],
+        )
+
+        self.push_to("worse-model", "A commit pushed after the override was given.")
+        self.pr(
+            "pr-worse-pushed",
+            "PR #2 after a new push: the earlier override label no longer counts",
             2,
             "worse-model",
             [OVERRIDE_LABEL],
@@ -429,7 +473,7 @@ class Lifecycle:
         self.main_run("merge-better", "Merge #3: register v2 and promote it", both)
 
         self.git("checkout", "--quiet", "main")
-        payload = {"inputs": {"reason": "v2 misbehaves in production", "version": ""}}
+        payload = {"inputs": {"reason": "v2 misbehaves in production", "version": ""}, **REPOSITORY}
         self.record(
             "rollback",
             "Rollback: production back to the previous version",
@@ -464,7 +508,7 @@ class Lifecycle:
         self.publish_main()
 
     def drift_run(self, step: str, title: str) -> Any:
-        payload = {"schedule": "17 5 * * 1"}
+        payload = {"schedule": "17 5 * * 1", **REPOSITORY}
         return self.record(step, title, self.act("schedule", "drift.yml", payload, "github"))
 
     def monitor(self) -> None:
@@ -475,7 +519,7 @@ class Lifecycle:
         self.land_batch(1.0, 302, "New batch: riskier applicants")
         self.drift_run("drift-shifted", "drift.yml on a shifted batch: issue and retraining")
         dispatched = self.github.dispatches[-1] if self.github.dispatches else {"inputs": {}}
-        payload = {"inputs": dispatched["inputs"]}
+        payload = {"inputs": dispatched["inputs"], **REPOSITORY}
         self.record(
             "retrain",
             "retrain.yml, as dispatched: fold the batch in, open a pull request",

@@ -21,6 +21,7 @@ from cookiecutter.main import cookiecutter
 
 TEMPLATE = Path(__file__).resolve().parents[1]
 CLI = "credit-default-model"
+PACKAGE = "credit_default_model"
 METRICS = {"roc_auc", "pr_auc", "f1", "precision", "recall", "log_loss", "brier"}
 LINEAGE_TAGS = {
     "lineage.git_sha",
@@ -177,15 +178,62 @@ def test_second_repro_does_nothing(project: Project) -> None:
     assert len(project.runs()) == before
 
 
+def test_editing_a_module_reruns_exactly_the_stages_that_run_it(project: Project) -> None:
+    """For every module of the package, an edit makes DVC see exactly the stages that run it
+    as changed (what `dvc repro` re-runs); the project's own test ties each stage's list to
+    the modules its command imports."""
+    stages = yaml.safe_load((project.root / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
+    dvc = str(project.root / ".venv" / "bin" / "dvc")
+    package = project.root / "src" / PACKAGE
+    for module in sorted(package.glob("*.py")):
+        dependency = f"src/{PACKAGE}/{module.name}"
+        expected = {name for name, stage in stages.items() if dependency in stage["deps"]}
+        original = module.read_bytes()
+        module.write_bytes(original + b"\n# an edit\n")
+        try:
+            changed = set(json.loads(project.run(dvc, "status", "--json").stdout or "{}"))
+        finally:
+            module.write_bytes(original)
+        assert changed == expected, module.name
+    assert json.loads(project.run(dvc, "status", "--json").stdout or "{}") == {}
+
+
 def test_outputs_round_trip_through_the_dvc_remote(project: Project) -> None:
-    """`make push` stores data and outputs in the local remote; `make pull` brings them back."""
+    """`make push` stores data and outputs in the local remote; `make pull` brings back the
+    tracked data only (CI builds what it gates), and `dvc pull` the outputs too."""
     project.make("push")
     model = project.root / "models/model.ubj"
-    original = model.read_bytes()
-    model.unlink()
+    raw = project.root / "data/raw/loans.csv"
+    originals = {path: path.read_bytes() for path in (model, raw)}
+    for path in originals:
+        path.unlink()
     project.run("rm", "-rf", ".dvc/cache")
     project.make("pull")
-    assert model.read_bytes() == original
+    assert raw.read_bytes() == originals[raw]
+    assert not model.exists()
+    project.run(str(project.root / ".venv" / "bin" / "dvc"), "pull")
+    assert model.read_bytes() == originals[model]
+
+
+def test_a_changed_object_in_the_remote_is_refused(project: Project) -> None:
+    """DVC re-hashes what `make pull` downloads: the data file changed inside the remote (a
+    label flipped) is not pulled, and the pull fails."""
+    raw = project.root / "data/raw/loans.csv"
+    original = raw.read_bytes()
+    md5 = yaml.safe_load((project.root / "data/raw/loans.csv.dvc").read_text())["outs"][0]["md5"]
+    stored = project.remote / "files" / "md5" / md5[:2] / md5[2:]
+    stored.chmod(0o644)
+    stored.write_bytes(original.replace(b",0\n", b",1\n", 1))
+    try:
+        raw.unlink()
+        project.run("rm", "-rf", ".dvc/cache")
+        refused = project.make("pull", check=False)
+        assert refused.returncode != 0
+        assert not raw.exists()
+    finally:
+        stored.write_bytes(original)
+        project.make("pull")
+    assert raw.read_bytes() == original
 
 
 def test_bad_data_stops_the_pipeline(project: Project, tmp_path: Path) -> None:
@@ -227,6 +275,7 @@ def test_gate_register_promote_and_rollback_through_make(project: Project) -> No
     assert "registered: credit-default-model version 1" in project.make("register").stdout
     assert "already registered" in project.make("register").stdout
     project.env["APPROVED_BY"] = "risk-approver"
+    assert "staging: credit-default-model version 1" in project.make("promote", "TO=staging").stdout
     assert "production: credit-default-model version 1" in project.make("promote").stdout
     lineage = project.make("lineage").stdout
     assert "version 1 [production, staging]" in lineage

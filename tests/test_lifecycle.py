@@ -61,6 +61,7 @@ def test_first_pr_passes_on_absolute_thresholds(demo: dict[str, Any]) -> None:
     written as one comment, and every job of pr.yml succeeds; nothing is registered."""
     step = demo["pr-first"]
     assert step["jobs"] == {
+        "pr/checks": "success",
         "model/pipeline/model": "success",
         "pr/comment": "success",
         "pr/gate": "success",
@@ -72,10 +73,12 @@ def test_first_pr_passes_on_absolute_thresholds(demo: dict[str, Any]) -> None:
 
 
 def test_merge_registers_v1_and_promotes_it_with_its_approvers(demo: dict[str, Any]) -> None:
-    """Merging registers version 1 with its lineage and PR, then the staging and production
-    jobs move the aliases and write who approved each environment on the version."""
+    """Merging retrains and re-gates with the read credential, the registry job registers
+    version 1 (the bytes the gate scored, by digest) with its lineage and PR, then the staging
+    and production jobs move the aliases and write who approved each environment on it."""
     step = demo["merge-first"]
     assert set(step["jobs"].values()) == {"success"}, step["jobs"]
+    assert {"main/register", "main/staging", "main/production"} <= set(step["jobs"])
     registry = step["registry"]
     assert registry["aliases"] == {"staging": "1", "production": "1"}
     tags = registry["versions"]["1"]
@@ -83,6 +86,7 @@ def test_merge_registers_v1_and_promotes_it_with_its_approvers(demo: dict[str, A
     assert tags["promotion.staging.approved_by"] == MODEL_OWNER
     assert tags["promotion.production.approved_by"] == RISK_APPROVER
     assert tags["lineage.git_dirty"] == "false" and len(tags["lineage.git_sha"]) == 40
+    assert tags["model.sha256"] == step["gate"]["challenger"]["model_sha256"]
 
 
 def test_worse_pr_is_blocked_and_the_comment_says_why(demo: dict[str, Any]) -> None:
@@ -107,6 +111,17 @@ def test_override_label_lets_the_same_pr_pass_and_is_recorded(demo: dict[str, An
     assert "Gate overridden" in body and f"Override applied by @{RISK_APPROVER}" in body
     assert any(r["method"] == "PATCH" for r in step["requests"])
     assert step["gate"]["pull_request"]["override_label"] == OVERRIDE_LABEL
+
+
+def test_a_push_after_the_override_label_makes_it_stale(demo: dict[str, Any]) -> None:
+    """A commit pushed after the label was applied is not what the reviewer overrode: the gate
+    fails again and the comment says the label predates the last push."""
+    step = demo["pr-worse-pushed"]
+    assert step["jobs"]["pr/gate"] == "failure"
+    assert step["gate"]["verdict"] == "fail"
+    assert step["gate"]["pull_request"]["override_by"] is None
+    [body] = comment_bodies(step, 2)
+    assert "Gate failed" in body and "before the last push" in body
 
 
 def test_better_pr_passes_against_the_champion(demo: dict[str, Any]) -> None:

@@ -96,6 +96,12 @@ def test_zizmor_is_clean(root: Path) -> None:
     assert "No findings to report" in done.stdout + done.stderr
 
 
+def test_no_secret_is_used_outside_an_environment(root: Path) -> None:
+    """zizmor's auditor persona finds no secret referenced by a job outside an environment."""
+    done = run(tool("zizmor"), "--offline", "--persona", "auditor", str(root / ".github"), cwd=root)
+    assert "secrets-outside-env" not in done.stdout, done.stdout[-3000:]
+
+
 def test_files_match_githubs_schemas(root: Path) -> None:
     """Workflows, composite actions and the dependabot config validate against their schemas."""
     checks = {
@@ -177,27 +183,80 @@ def test_write_permissions_go_only_where_something_is_written(project: Path) -> 
 
 
 def test_the_aggregate_check_always_runs_after_everything(project: Path) -> None:
-    """The required `gate` job needs the model and comment jobs and runs whatever they did."""
+    """The required `gate` job needs the project's checks, the model and the comment jobs and
+    runs whatever they did."""
     gate = jobs(project, "pr.yml")["gate"]
-    assert gate["needs"] == ["model", "comment"]
+    assert gate["needs"] == ["checks", "model", "comment"]
     assert gate["if"] == "${{ always() }}"
 
 
+def test_pull_requests_run_the_projects_own_lint_and_tests(project: Path) -> None:
+    """pr.yml runs `make lint` and `make test` in the job the aggregate check needs."""
+    runs = [step.get("run") for step in jobs(project, "pr.yml")["checks"]["steps"]]
+    assert "make lint" in runs and "make test" in runs
+
+
+ON_DEFAULT_BRANCH = (
+    "${{ github.ref == format('refs/heads/{0}', github.event.repository.default_branch) }}"
+)
+WRITE_SECRETS = re.compile(r"secrets\.(MLFLOW_WRITE_\w+)")
+
+
+def test_registry_write_credentials_live_only_in_default_branch_environments(
+    project: Path,
+) -> None:
+    """The credential that can change the registry is read only by jobs in the registry,
+    staging or production environment, each limited to the default branch; pull request,
+    pipeline and drift jobs get the read credential, under its own secret names."""
+    holders = set()
+    for path in workflows(project):
+        for job_id, job in load(path)["jobs"].items():
+            if WRITE_SECRETS.search(yaml.safe_dump(job)):
+                holders.add((path.name, job_id))
+                assert job.get("environment") in {"registry", "staging", "production"}
+                assert job.get("if") == ON_DEFAULT_BRANCH, f"{path.name}: {job_id}"
+    assert holders == {
+        ("main.yml", "register"),
+        ("main.yml", "staging"),
+        ("main.yml", "production"),
+        ("rollback.yml", "rollback"),
+    }
+    for name in ("pr.yml", "main.yml"):
+        secrets = jobs(project, name)["model"]["secrets"]
+        assert secrets["MLFLOW_TRACKING_USERNAME"] == "${{ secrets.MLFLOW_READ_USERNAME }}"
+    assert jobs(project, "main.yml")["model"]["if"] == ON_DEFAULT_BRANCH
+
+
+def test_ci_gates_what_ci_built(project: Path) -> None:
+    """The pipeline rebuilds every stage from scratch; `make pull` fetches only the tracked
+    data, verified, never pipeline outputs someone pushed."""
+    runs = [step.get("run") for step in jobs(project, "pipeline.yml")["model"]["steps"]]
+    assert runs.index("make pull") < runs.index("make rebuild") < runs.index("make gate")
+    makefile = (project / "Makefile").read_text(encoding="utf-8")
+    assert "dvc repro --force --no-run-cache" in makefile
+    pull = makefile.split("\npull:", 1)[1].split("\n\n", 1)[0]
+    assert "verify true" in pull and "dvc pull $$(find data -name '*.dvc')" in pull
+
+
 def test_deployments_go_through_environments(project: Path) -> None:
-    """Staging and production promotions, and rollback, run in their GitHub Environments."""
+    """Registration, staging and production promotions, and rollback, run in their GitHub
+    Environments, in that order."""
     main = jobs(project, "main.yml")
+    assert main["register"]["environment"] == "registry"
     assert main["staging"]["environment"] == "staging"
     assert main["production"]["environment"] == "production"
-    assert main["production"]["needs"] == ["model", "staging"]
+    assert main["production"]["needs"] == ["register", "staging"]
     assert jobs(project, "rollback.yml")["rollback"]["environment"] == "production"
 
 
 def test_registration_and_promotion_are_never_cancelled(project: Path) -> None:
-    """Registration and production promotion queue per repository and never cancel a running
-    one; a newer push to a pull request cancels the older run."""
+    """Registration and every alias move (rollback too) queue per repository and never cancel
+    a running one; a newer push to a pull request cancels the older run."""
     main = jobs(project, "main.yml")
-    for job_id in ("model", "production"):
-        assert main[job_id]["concurrency"]["cancel-in-progress"] is False, job_id
+    assert main["register"]["concurrency"]["cancel-in-progress"] is False
+    groups = {main[job]["concurrency"]["group"] for job in ("staging", "production")}
+    rollback = load(project / ".github" / "workflows" / "rollback.yml")
+    assert groups == {rollback["concurrency"]["group"]}
     pr = load(project / ".github" / "workflows" / "pr.yml")
     assert pr["concurrency"]["cancel-in-progress"] is True
 
@@ -210,13 +269,20 @@ def test_shared_steps_live_in_one_reusable_workflow(project: Path) -> None:
         assert jobs(project, workflow)["model"]["uses"] == "./.github/workflows/pipeline.yml"
 
 
-def test_codeowners_name_the_answers(project: Path) -> None:
-    """CODEOWNERS gives everything to the model owner and the gate's thresholds to the risk
-    approver."""
-    rules = {
-        line.split()[0]: line.split()[1:]
+def test_codeowners_give_the_risk_approver_everything_that_computes_the_verdict(
+    project: Path,
+) -> None:
+    """CODEOWNERS gives the README and tests to the model owner, and to the risk approver
+    alone every file the verdict depends on: the package, Makefile, dvc.yaml, params, the
+    contract, the data pointers, the locked environment and the workflows."""
+    rules = [
+        (line.split()[0], line.split()[1:])
         for line in (project / ".github" / "CODEOWNERS").read_text().splitlines()
         if line.strip() and not line.startswith("#")
-    }
-    assert rules["*"] == ["@model-owner"]
-    assert rules["/params.yaml"] == ["@risk-approver"]
+    ]
+    assert rules[0] == ("*", ["@model-owner"])
+    risk = {pattern for pattern, owners in rules if owners == ["@risk-approver"]}
+    assert len(risk) == len(rules) - 1  # no other owner shares a risk line
+    for needed in ("/src/", "/Makefile", "/dvc.yaml", "/params.yaml", "/data/contract.yaml",
+                   "*.dvc", "/pyproject.toml", "/uv.lock", "/.github/"):  # fmt: skip
+        assert needed in risk, needed

@@ -329,9 +329,29 @@ class Lab:
     """A registry workbench on the real server: its own model name, outputs under tmp_path, and
     candidates trained from the tests' data with chosen parameters and commit facts."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, repository: Path) -> None:
         self.settings = settings
+        self.repository = repository
+        self.commits: list[str] = []
         stages.split(settings)
+
+    def git(self, *args: str) -> str:
+        identity = ["-c", "user.name=Lab", "-c", "user.email=lab@localhost"]
+        done = subprocess.run(
+            ["git", *identity, "-c", "commit.gpgsign=false", *args],
+            cwd=self.repository, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        return done.stdout.strip()
+
+    def commit(self, n: int) -> str:
+        """The n-th commit (from 1) of a linear history in the test's git repository: a
+        larger n is a newer commit, as git's ancestry tells the registry."""
+        if not (self.repository / ".git").exists():
+            self.git("init", "--quiet", "--initial-branch=main")
+        while len(self.commits) < n:
+            self.git("commit", "--quiet", "--allow-empty", "-m", f"commit {len(self.commits) + 1}")
+            self.commits.append(self.git("rev-parse", "HEAD"))
+        return self.commits[n - 1]
 
     @property
     def name(self) -> str:
@@ -377,14 +397,25 @@ class Lab:
     def client(self) -> Any:
         return registry.connect()
 
+    def history(self) -> lineage.History:
+        return lineage.branch_history("main")
+
     def register(self, run: tracking.RunInfo) -> registry.Version:
-        version, _ = registry.register(self.client(), self.name, run, {})
+        """Register the run's model (the bytes it logged), as the gate would have scored it."""
+        digest = training.model_digest(registry.logged_model_bytes(self.client(), run))
+        version, _ = registry.register(self.client(), self.name, run, digest, {})
         return version
+
+    def promote(self, alias: str, number: int | None, force: bool = False) -> registry.Version:
+        promoted, _ = registry.promote(
+            self.client(), self.name, alias, number, [], force, self.history()
+        )
+        return promoted
 
     def champion(self, run: tracking.RunInfo) -> registry.Version:
         """Register a run and put it in production."""
         version = self.register(run)
-        registry.promote(self.client(), self.name, registry.PRODUCTION, version.number, [], False)
+        self.promote(registry.PRODUCTION, version.number)
         return version
 
     def params_file(self, path: Path) -> Path:
@@ -406,7 +437,7 @@ def lab(mlflow_server: str, tmp_params: Path, monkeypatch: pytest.MonkeyPatch) -
             "gate": base.gate.model_copy(update={"resamples": 1000}),
         }
     )
-    return Lab(settings)
+    return Lab(settings, Path.cwd())
 
 
 @pytest.fixture

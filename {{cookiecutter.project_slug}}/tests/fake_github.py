@@ -18,6 +18,7 @@ import pytest
 
 TOKEN = "test-token-123"
 REPO = "acme/credit-model"
+BOT = {"login": "github-actions[bot]", "type": "Bot"}  # the author of a GITHUB_TOKEN's writes
 USERS = {"model-owner": 101, "risk-approver": 202}
 TEAMS = {("acme", "risk-team"): 303}
 
@@ -59,6 +60,8 @@ class FakeGitHub:
     team_members: dict[tuple[str, str], set[str]] = field(default_factory=dict)
     # workflow run id -> its deployment reviews
     approvals: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # workflow runs (id, event, head_sha, created_at), as GET .../actions/runs lists them
+    workflow_runs: list[dict[str, Any]] = field(default_factory=list)
     # (method, path) -> (status, message): answer that call with an error
     failures: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)
     next_id: int = 1000
@@ -136,7 +139,7 @@ class FakeGitHub:
             case "GET", [*prefix, "issues", number, "comments"] if prefix == repo:
                 return 200, self.page(self.comments.get(int(number), []), query)
             case "POST", [*prefix, "issues", number, "comments"] if prefix == repo:
-                comment = {"id": self.new_id(), "body": body["body"]}
+                comment = {"id": self.new_id(), "body": body["body"], "user": BOT}
                 self.comments.setdefault(int(number), []).append(comment)
                 return 201, comment
             case "PATCH", [*prefix, "issues", "comments", comment_id] if prefix == repo:
@@ -149,7 +152,7 @@ class FakeGitHub:
                 listed = [i for i in self.issues.values() if i["state"] == "open"]
                 return 200, self.page(listed, query)
             case "POST", [*prefix, "issues"] if prefix == repo:
-                issue = {"number": self.new_number(), "state": "open", **body}
+                issue = {"number": self.new_number(), "state": "open", **body, "user": BOT}
                 self.issues[issue["number"]] = issue
                 return 201, issue
             case "PATCH", [*prefix, "issues", number] if prefix == repo:
@@ -166,6 +169,15 @@ class FakeGitHub:
                 pull = {"number": self.new_number(), "state": "open", **body}
                 self.pulls.append(pull)
                 return 201, pull
+            case "GET", [*prefix, "actions", "runs"] if prefix == repo:
+                asked = dict(part.split("=", 1) for part in query.split("&") if "=" in part)
+                wanted = {key: asked[key] for key in ("event", "head_sha") if key in asked}
+                runs = [  # newest first
+                    r for r in reversed(self.workflow_runs)
+                    if all(r.get(key) == value for key, value in wanted.items())
+                ]  # fmt: skip
+                listed = self.page(runs, query)
+                return 200, {"total_count": len(runs), "workflow_runs": listed}
             case "GET", [*prefix, "actions", "runs", run_id, "approvals"] if prefix == repo:
                 return 200, self.approvals.get(run_id, [])
         return 404, {"message": "Not Found"}

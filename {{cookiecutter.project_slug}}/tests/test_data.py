@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
+from {{ cookiecutter.package_name }} import data
 from {{ cookiecutter.package_name }}.contract import Contract, ContractError, typed
 from {{ cookiecutter.package_name }}.data import features_and_target, in_evaluation, split_frame
 from {{ cookiecutter.package_name }}.settings import Settings
@@ -168,3 +171,26 @@ def test_unknown_exclude_column_is_refused(sample_frame: pd.DataFrame, contract:
     """Excluding a column the contract does not have (a typo, say) is an error that names it."""
     with pytest.raises(ContractError, match="gendre"):
         features_and_target(model_view(sample_frame, contract), contract, ("gendre",))
+
+
+def test_a_csv_for_people_shows_formulas_as_text(tmp_path: Path) -> None:
+    """Text cells that a spreadsheet would run as a formula (=, +, -, @ first) are written
+    with a quote in front; numbers, negative ones too (even as text), and other text are left
+    as they are."""
+    frame = pd.DataFrame(
+        {
+            "note": ['=HYPERLINK("https://evil.example","x")', "+1+cmd", "-2+3", "@SUM(A1)", "-2"],
+            "amount": [-1.5, 2.0, 3.0, 4.0, 5.0],
+        }
+    )
+    path = tmp_path / "rejected.csv"
+    data.write_csv_for_people(frame, path)
+    written = pd.read_csv(path)
+    assert written["note"].tolist() == [
+        '\'=HYPERLINK("https://evil.example","x")',
+        "'+1+cmd",
+        "'-2+3",
+        "'@SUM(A1)",
+        "-2",
+    ]
+    assert written["amount"].tolist() == [-1.5, 2.0, 3.0, 4.0, 5.0]

@@ -21,115 +21,149 @@ WORSE = {"n_estimators": 5, "max_depth": 2, "learning_rate": 0.5}  # ~0.025 lowe
 BETTER = {"n_estimators": 600, "max_depth": 3, "learning_rate": 0.03}
 
 
-def commit(n: int) -> str:
-    return f"{n:040x}"
-
-
 def test_first_model_passes_on_absolute_thresholds(lab: Lab) -> None:
     """With nothing registered, a good model passes on floors and ceilings alone."""
-    lab.candidate(commit(1), 100, **GOOD)
+    lab.candidate(lab.commit(1), 100, **GOOD)
     result = gate.run_gate(lab.settings)
-    assert result["verdict"] == "pass", result
-    assert result["first_model"] is True
-    assert result["champion"] is None
-    assert result["eval"]["md5"] == result["challenger"]["eval_md5"]
+    assert result.verdict == "pass", result.errors
+    assert result.first_model is True
+    assert result.champion is None
+    assert result.eval.md5 == result.challenger.eval_md5
 
 
 def test_first_model_below_a_floor_fails(lab: Lab) -> None:
     """A first model under an absolute floor fails: no champion does not mean no bar."""
     lab.with_settings(gate={"floors": {"roc_auc": 0.99}})
-    lab.candidate(commit(1), 100, **GOOD)
+    lab.candidate(lab.commit(1), 100, **GOOD)
     result = gate.run_gate(lab.settings)
-    assert result["verdict"] == "fail"
-    assert any("below the floor 0.99" in p for p in result["performance_problems"])
+    assert result.verdict == "fail"
+    assert any("below the floor 0.99" in p for p in result.performance_problems)
 
 
 def test_worse_challenger_fails_with_the_reason(lab: Lab) -> None:
     """A clearly worse challenger fails on the primary metric's interval, with numbers."""
-    lab.champion(lab.candidate(commit(1), 100, **GOOD))
-    lab.candidate(commit(2), 200, **WORSE)
+    lab.champion(lab.candidate(lab.commit(1), 100, **GOOD))
+    lab.candidate(lab.commit(2), 200, **WORSE)
     result = gate.run_gate(lab.settings)
-    assert result["verdict"] == "fail"
-    assert result["interval"]["high"] < 0
-    assert result["deltas"]["roc_auc"] < -0.01
-    assert any("roc_auc: may be worse" in p for p in result["performance_problems"])
-    assert result["champion"]["version"] == 1
+    assert result.verdict == "fail"
+    assert result.interval.high < 0
+    assert result.deltas["roc_auc"] < -0.01
+    assert any("roc_auc: may be worse" in p for p in result.performance_problems)
+    assert result.champion.version == 1
 
 
 def test_better_challenger_passes(lab: Lab) -> None:
     """A better challenger passes, with both models' metrics and the interval recorded."""
-    lab.champion(lab.candidate(commit(1), 100, **GOOD))
-    lab.candidate(commit(2), 200, **BETTER)
+    lab.champion(lab.candidate(lab.commit(1), 100, **GOOD))
+    lab.candidate(lab.commit(2), 200, **BETTER)
     result = gate.run_gate(lab.settings)
-    assert result["verdict"] == "pass", result
-    assert result["deltas"]["roc_auc"] > 0
-    assert set(result["champion"]["metrics"]) == set(result["challenger"]["metrics"])
-    assert result["interval"]["resamples"] == 1000
-    assert result["champion_training_overlap"] == 0
+    assert result.verdict == "pass", result.errors
+    assert result.deltas["roc_auc"] > 0
+    assert set(result.champion.metrics) == set(result.challenger.metrics)
+    assert result.interval.resamples == 1000
+    assert result.champion_training_overlap == 0
 
 
 def test_tie_within_noise_passes_and_is_repeatable(lab: Lab) -> None:
     """A challenger that differs from the champion only by noise passes non-inferiority, and
     the verdict and interval are identical on a second run (fixed bootstrap seed)."""
-    lab.champion(lab.candidate(commit(1), 100, **GOOD))
-    lab.candidate(commit(2), 200, seed=43)
+    lab.champion(lab.candidate(lab.commit(1), 100, **GOOD))
+    lab.candidate(lab.commit(2), 200, seed=43)
     first, second = gate.run_gate(lab.settings), gate.run_gate(lab.settings)
-    assert first["verdict"] == "pass", first
-    assert first["interval"]["low"] < 0 < first["interval"]["high"]
-    assert first["interval"] == second["interval"]
+    assert first.verdict == "pass", first.errors
+    assert first.interval.low < 0 < first.interval.high
+    assert first.interval == second.interval
 
 
 def test_tie_fails_a_superiority_rule(lab: Lab) -> None:
     """Under a superiority rule a tie is not enough: the challenger must be shown better."""
     lab.with_settings(gate={"rule": "superiority", "margin": 0.0})
-    lab.champion(lab.candidate(commit(1), 100, **GOOD))
-    lab.candidate(commit(2), 200, seed=43)
+    lab.champion(lab.candidate(lab.commit(1), 100, **GOOD))
+    lab.candidate(lab.commit(2), 200, seed=43)
     result = gate.run_gate(lab.settings)
-    assert result["verdict"] == "fail"
-    assert any("not shown better" in p for p in result["performance_problems"])
+    assert result.verdict == "fail"
+    assert any("not shown better" in p for p in result.performance_problems)
 
 
 def test_override_turns_a_performance_failure_into_a_recorded_pass(lab: Lab) -> None:
     """An override lets a worse model through as "overridden", and says who did it."""
-    lab.champion(lab.candidate(commit(1), 100, **GOOD))
-    lab.candidate(commit(2), 200, **WORSE)
+    lab.champion(lab.candidate(lab.commit(1), 100, **GOOD))
+    lab.candidate(lab.commit(2), 200, **WORSE)
     result = gate.run_gate(lab.settings, override_by="octocat")
-    assert result["verdict"] == "overridden"
-    assert result["passed"] is True
-    assert result["override"] == {"requested_by": "octocat", "applied": True}
-    assert result["performance_problems"]
+    assert result.verdict == "overridden"
+    assert result.passed is True
+    assert (result.override.requested_by, result.override.applied) == ("octocat", True)
+    assert result.performance_problems
 
 
 def test_risk_failure_blocks_an_auc_win_even_with_override(lab: Lab) -> None:
     """A challenger that wins on AUC but fails the risk gate is blocked; no override helps."""
-    lab.champion(lab.candidate(commit(1), 100, **GOOD))
-    lab.candidate(commit(2), 200, **BETTER)
+    lab.champion(lab.candidate(lab.commit(1), 100, **GOOD))
+    lab.candidate(lab.commit(2), 200, **BETTER)
     lab.with_settings(fairness={"min_disparate_impact": 0.999})
     result = gate.run_gate(lab.settings, override_by="octocat")
-    assert result["deltas"]["roc_auc"] > 0
-    assert result["verdict"] == "fail"
-    assert result["passed"] is False
-    assert any("disparate impact" in p for p in result["risk"]["problems"])
+    assert result.deltas["roc_auc"] > 0
+    assert result.verdict == "fail"
+    assert result.passed is False
+    assert any("disparate impact" in p for p in result.risk.problems)
 
 
 def test_risk_gate_is_off_without_a_sensitive_column(lab: Lab) -> None:
     """An empty fairness.sensitive_column turns the risk gate off, and the result says so."""
     lab.with_settings(fairness={"sensitive_column": ""})
-    lab.candidate(commit(1), 100, **GOOD)
+    lab.candidate(lab.commit(1), 100, **GOOD)
     result = gate.run_gate(lab.settings)
-    assert result["verdict"] == "pass"
-    assert result["risk"] == {"enabled": False, "problems": []}
+    assert result.verdict == "pass"
+    assert result.risk is not None and not result.risk.enabled and result.risk.problems == ()
 
 
 def test_deleted_champion_fails_closed(lab: Lab) -> None:
     """Versions without a production alias (the champion's version was deleted) fail closed."""
-    champion = lab.champion(lab.candidate(commit(1), 100, **GOOD))
-    lab.register(lab.candidate(commit(2), 200, **GOOD))
+    champion = lab.champion(lab.candidate(lab.commit(1), 100, **GOOD))
+    lab.register(lab.candidate(lab.commit(2), 200, **GOOD))
     lab.client().delete_model_version(lab.name, str(champion.number))
-    lab.candidate(commit(3), 300, **GOOD)
+    lab.candidate(lab.commit(3), 300, **GOOD)
     result = gate.run_gate(lab.settings)
-    assert result["verdict"] == "error"
-    assert any("no 'production' alias" in e for e in result["errors"])
+    assert result.verdict == "error"
+    assert any("no 'production' alias" in e for e in result.errors)
+
+
+def test_a_champion_changed_in_the_artifact_store_is_an_error(lab: Lab) -> None:
+    """A champion whose stored bytes were replaced after registration is not scored: the
+    verdict is error, naming the version."""
+    from test_registry import overwrite_model_file
+
+    champion = lab.champion(lab.candidate(lab.commit(1), 100, **GOOD))
+    lab.candidate(lab.commit(2), 200, **BETTER)
+    overwrite_model_file(lab, champion, lab.settings.train.model.read_bytes())
+    result = gate.run_gate(lab.settings)
+    assert result.verdict == "error"
+    assert any(f"{lab.name} version 1: the stored model" in e for e in result.errors)
+
+
+def test_the_gate_records_the_digest_of_the_bytes_it_scored(lab: Lab) -> None:
+    """gate.json names the sha256 of the model file it scored, and refuses when the run's
+    logged model is other bytes than that file (so registration could register others)."""
+    from {{ cookiecutter.package_name }} import training
+
+    lab.candidate(lab.commit(1), 100, **GOOD)
+    scored = lab.settings.train.model.read_bytes()
+    result = gate.run_gate(lab.settings)
+    assert result.challenger.model_sha256 == training.model_digest(scored)
+    other = training.train_model(*_features(lab), lab.settings.train.model_copy(update=WORSE))
+    training.save_model(other, lab.settings.train.model)
+    result = gate.run_gate(lab.settings)
+    assert result.verdict == "error"
+    assert any("is not" in e and "retrain" in e for e in result.errors)
+
+
+def _features(lab: Lab) -> tuple[pd.DataFrame, pd.Series]:
+    from {{ cookiecutter.package_name }} import data
+    from {{ cookiecutter.package_name }}.contract import load_contract
+
+    contract = load_contract(lab.settings.data.contract)
+    frame = data.read_typed(lab.settings.split.train, contract)
+    return data.features_and_target(frame, contract, lab.settings.excluded_from_model)
 
 
 def test_single_class_evaluation_set_fails_closed(lab: Lab) -> None:
@@ -137,20 +171,20 @@ def test_single_class_evaluation_set_fails_closed(lab: Lab) -> None:
     evaluation = lab.settings.split.eval
     frame = pd.read_csv(evaluation)
     frame[frame["defaulted"] == 0].to_csv(evaluation, index=False)
-    lab.candidate(commit(1), 100, **GOOD)  # its run records the single-class split's md5
+    lab.candidate(lab.commit(1), 100, **GOOD)  # its run records the single-class split's md5
     result = gate.run_gate(lab.settings)
-    assert result["verdict"] == "error"
-    assert any("single class" in e for e in result["errors"])
+    assert result.verdict == "error"
+    assert any("single class" in e for e in result.errors)
 
 
 def test_challenger_scored_on_other_data_is_refused(lab: Lab) -> None:
     """If the evaluation split changed after training, the gate refuses to compare."""
-    lab.candidate(commit(1), 100, **GOOD)
+    lab.candidate(lab.commit(1), 100, **GOOD)
     evaluation = lab.settings.split.eval
     evaluation.write_text(evaluation.read_text() + evaluation.read_text().splitlines()[1] + "\n")
     result = gate.run_gate(lab.settings)
-    assert result["verdict"] == "error"
-    assert any("recorded evaluation split md5" in e for e in result["errors"])
+    assert result.verdict == "error"
+    assert any("recorded evaluation split md5" in e for e in result.errors)
 
 
 def test_non_finite_metric_and_constant_predictions_fail_closed() -> None:
@@ -171,8 +205,8 @@ def test_non_finite_metric_and_constant_predictions_fail_closed() -> None:
 def test_latency_and_size_limits_are_enforced(lab: Lab) -> None:
     """A model slower or bigger than params allow fails the performance gate."""
     lab.with_settings(gate={"max_latency_ms_per_row": 1e-9, "max_model_mb": 1e-6})
-    lab.candidate(commit(1), 100, **GOOD)
-    problems = gate.run_gate(lab.settings)["performance_problems"]
+    lab.candidate(lab.commit(1), 100, **GOOD)
+    problems = gate.run_gate(lab.settings).performance_problems
     assert any("ms per row" in p for p in problems)
     assert any("MB, more than" in p for p in problems)
 
@@ -182,24 +216,24 @@ def test_registry_down_fails_closed_within_30_seconds(
 ) -> None:
     """With the registry unreachable, `gate` exits 1 quickly, naming the server, and writes a
     gate.json whose verdict is error."""
-    lab.candidate(commit(1), 100, **GOOD)
+    lab.candidate(lab.commit(1), 100, **GOOD)
     closed = f"http://127.0.0.1:{free_port()}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", closed)
     started = time.monotonic()
     result = gate.run_gate(lab.settings)
     assert time.monotonic() - started <= 30
-    assert result["verdict"] == "error"
-    assert any(closed in e and "not reachable" in e for e in result["errors"])
+    assert result.verdict == "error"
+    assert any(closed in e and "not reachable" in e for e in result.errors)
 
 
 def test_empty_credentials_fail_closed(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
     """A tracking URI that is set but empty (a fork's PR has no secrets) is an error, not a
     fallback to some default server."""
-    lab.candidate(commit(1), 100, **GOOD)
+    lab.candidate(lab.commit(1), 100, **GOOD)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "")
     result = gate.run_gate(lab.settings)
-    assert result["verdict"] == "error"
-    assert any("set but empty" in e for e in result["errors"])
+    assert result.verdict == "error"
+    assert any("set but empty" in e for e in result.errors)
 
 
 def test_gate_command_writes_gate_json_and_sets_the_exit_code(
@@ -208,11 +242,11 @@ def test_gate_command_writes_gate_json_and_sets_the_exit_code(
     """`gate` exits 0 on a pass and 1 on a failure, writing gate.json where params say."""
     params = lab.params_file(tmp_path / "lab-params.yaml")
     report = lab.settings.gate.report
-    lab.champion(lab.candidate(commit(1), 100, **GOOD))
-    lab.candidate(commit(2), 200, **BETTER)
+    lab.champion(lab.candidate(lab.commit(1), 100, **GOOD))
+    lab.candidate(lab.commit(2), 200, **BETTER)
     assert main(["--params", str(params), "gate"]) == 0
     assert json.loads(report.read_text())["verdict"] == "pass"
-    lab.candidate(commit(3), 300, **WORSE)
+    lab.candidate(lab.commit(3), 300, **WORSE)
     assert main(["--params", str(params), "gate"]) == 1
     assert json.loads(report.read_text())["verdict"] == "fail"
     captured = capsys.readouterr()
@@ -222,7 +256,7 @@ def test_gate_command_writes_gate_json_and_sets_the_exit_code(
 
 def test_registry_versions_are_untouched_by_the_gate(lab: Lab) -> None:
     """Judging never writes to the registry: no versions, no aliases appear."""
-    lab.candidate(commit(1), 100, **GOOD)
+    lab.candidate(lab.commit(1), 100, **GOOD)
     gate.run_gate(lab.settings)
     assert registry.all_versions(lab.client(), lab.name) == []
 
@@ -231,29 +265,29 @@ def test_champion_is_scored_on_its_own_columns(lab: Lab) -> None:
     """A challenger that stops using some columns is compared with a champion that used them:
     each model is scored on the columns it was trained on, so the gate decides (here: the
     weaker challenger fails) instead of erring on a column mismatch."""
-    lab.champion(lab.candidate(commit(1), 100, **GOOD))
+    lab.champion(lab.candidate(lab.commit(1), 100, **GOOD))
     narrower = ("credit_score", "debt_to_income")
     lab.with_settings(train={"exclude_columns": narrower})
-    lab.candidate(commit(2), 200, exclude_columns=narrower)
+    lab.candidate(lab.commit(2), 200, exclude_columns=narrower)
     result = gate.run_gate(lab.settings)
-    assert result["errors"] == []
-    assert result["verdict"] == "fail"
-    assert result["deltas"]["roc_auc"] < -0.01
+    assert result.errors == ()
+    assert result.verdict == "fail"
+    assert result.deltas["roc_auc"] < -0.01
 
 
 def test_a_champion_trained_on_evaluation_rows_is_refused(lab: Lab) -> None:
     """When the evaluation set moved (here: a new split seed), rows the champion learned from
     are now evaluation rows: the comparison would flatter it, so the gate refuses, naming how
     many rows and the key that matched them."""
-    lab.champion(lab.candidate(commit(1), 100, **GOOD))
+    lab.champion(lab.candidate(lab.commit(1), 100, **GOOD))
     champion_train = lab.settings.split.train.read_bytes()
     lab.with_settings(split={"seed": lab.settings.split.seed + 1})
     stages.split(lab.settings)
-    lab.candidate(commit(2), 200, **GOOD)  # its run records the moved evaluation set
+    lab.candidate(lab.commit(2), 200, **GOOD)  # its run records the moved evaluation set
     lab.settings.split.train.write_bytes(champion_train)  # the champion's split, found locally
     result = gate.run_gate(lab.settings)
-    assert result["verdict"] == "error"
-    [error] = result["errors"]
+    assert result.verdict == "error"
+    [error] = result.errors
     assert "evaluation rows were in the training data of the champion (version 1)" in error
     assert "matched by the key annual_income, loan_amount" in error
 
@@ -261,9 +295,9 @@ def test_a_champion_trained_on_evaluation_rows_is_refused(lab: Lab) -> None:
 def test_a_champion_without_its_training_split_md5_is_refused(lab: Lab) -> None:
     """A champion whose lineage does not say what it was trained on cannot be shown to be
     unseen by the evaluation set: the gate fails closed."""
-    champion = lab.champion(lab.candidate(commit(1), 100, **GOOD))
+    champion = lab.champion(lab.candidate(lab.commit(1), 100, **GOOD))
     lab.client().delete_model_version_tag(lab.name, str(champion.number), "lineage.train_md5")
-    lab.candidate(commit(2), 200, **GOOD)
+    lab.candidate(lab.commit(2), 200, **GOOD)
     result = gate.run_gate(lab.settings)
-    assert result["verdict"] == "error"
-    assert any("records no training split md5" in e for e in result["errors"])
+    assert result.verdict == "error"
+    assert any("records no training split md5" in e for e in result.errors)

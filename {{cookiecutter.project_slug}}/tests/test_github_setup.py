@@ -52,6 +52,12 @@ FIRST_RUN = [
     ("PUT", f"/repos/{REPO}/environments/production"),
     ("GET", f"/repos/{REPO}/environments/production/deployment-branch-policies"),
     ("POST", f"/repos/{REPO}/environments/production/deployment-branch-policies"),
+    ("PUT", f"/repos/{REPO}/environments/registry"),
+    ("GET", f"/repos/{REPO}/environments/registry/deployment-branch-policies"),
+    ("POST", f"/repos/{REPO}/environments/registry/deployment-branch-policies"),
+    ("PUT", f"/repos/{REPO}/environments/monitoring"),
+    ("GET", f"/repos/{REPO}/environments/monitoring/deployment-branch-policies"),
+    ("POST", f"/repos/{REPO}/environments/monitoring/deployment-branch-policies"),
     ("PUT", f"/repos/{REPO}/branches/main/protection"),
     ("GET", f"/repos/{REPO}/labels/gate-override"),
     ("POST", f"/repos/{REPO}/labels"),
@@ -71,8 +77,12 @@ def test_first_run_makes_exactly_these_calls(
         "deploys only from main (branch policy added)",
         "environment production: reviewers risk-approver (User 202); self-review prevented; "
         "deploys only from main (branch policy added)",
-        "branch main: protected; requires check 'gate' (up to date), 1 code-owner approval, "
-        "stale approvals dismissed, admins included",
+        "environment registry: reviewers none; self-review prevented; "
+        "deploys only from main (branch policy added)",
+        "environment monitoring: reviewers none; self-review prevented; "
+        "deploys only from main (branch policy added)",
+        "branch main: protected; requires check 'gate' from GitHub Actions (up to date), "
+        "1 code-owner approval, stale approvals dismissed, admins included",
         "label gate-override: created",
     ]
 
@@ -81,12 +91,12 @@ def test_environment_bodies_have_the_documented_shape(github: FakeGitHub, params
     """Each environment gets its reviewers as numeric ids typed User, no self-review, and
     deployments limited to custom branch policies naming only main."""
     assert run(params) == 0
-    expected_reviewers = {"staging": 101, "production": 202}
-    for name, user_id in expected_reviewers.items():
+    expected_reviewers = {"staging": [101], "production": [202], "registry": [], "monitoring": []}
+    for name, user_ids in expected_reviewers.items():
         assert github.environments[name] == {
             "wait_timer": 0,
             "prevent_self_review": True,
-            "reviewers": [{"type": "User", "id": user_id}],
+            "reviewers": [{"type": "User", "id": user_id} for user_id in user_ids],
             "deployment_branch_policy": {
                 "protected_branches": False,
                 "custom_branch_policies": True,
@@ -102,7 +112,12 @@ def test_branch_protection_and_label_bodies(github: FakeGitHub, params: Path) ->
     dismissed, no push restrictions), and the override label is created by its name."""
     assert run(params) == 0
     assert github.protection["main"] == {
-        "required_status_checks": {"strict": True, "contexts": ["gate"]},
+        # The check by its app (GitHub Actions, 15368): a commit status named "gate" that
+        # anyone with write access can post does not satisfy it.
+        "required_status_checks": {
+            "strict": True,
+            "checks": [{"context": "gate", "app_id": 15368}],
+        },
         "enforce_admins": True,
         "required_pull_request_reviews": {
             "dismiss_stale_reviews": True,
@@ -145,9 +160,11 @@ def test_second_run_creates_nothing_twice(
     assert {name: len(p) for name, p in github.branch_policies.items()} == {
         "staging": 1,
         "production": 1,
+        "registry": 1,
+        "monitoring": 1,
     }
     out = capsys.readouterr().out
-    assert out.count("branch policy already present") == 2
+    assert out.count("branch policy already present") == 4
     assert "label gate-override: already exists" in out
 
 
@@ -156,7 +173,7 @@ def test_existing_policy_and_label_are_found_in_a_preconfigured_repository(
 ) -> None:
     """A repository set up by hand (a main policy among others, the label present) gets no POST
     at all: the listed policies and the label are recognised."""
-    for name in ("staging", "production"):
+    for name in ("staging", "production", "registry", "monitoring"):
         github.branch_policies[name] = [
             {"id": 1, "node_id": "x", "name": "release/*", "type": "branch"},
             {"id": 2, "node_id": "y", "name": "main", "type": "branch"},

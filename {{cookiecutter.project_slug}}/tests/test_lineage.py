@@ -12,7 +12,13 @@ import pytest
 import yaml
 from conftest import DvcRepo
 
-from {{ cookiecutter.package_name }}.lineage import file_md5, git_state, params_hash, recorded_bytes
+from {{ cookiecutter.package_name }}.lineage import (
+    check_pointer,
+    file_md5,
+    git_state,
+    params_hash,
+    recorded_bytes,
+)
 from {{ cookiecutter.package_name }}.settings import Settings, load_settings
 
 
@@ -35,6 +41,18 @@ def test_recorded_bytes_are_the_local_file_when_it_matches(
     other.write_bytes(raw_data_path.read_bytes() + b"1,2\n")
     with pytest.raises(FileNotFoundError, match="cannot be fetched through DVC"):
         recorded_bytes(other, md5, "0" * 40)
+
+
+def test_data_that_is_not_what_its_pointer_names_is_refused(dvc_repo: DvcRepo) -> None:
+    """A tracked file changed after DVC recorded it (a label flipped by hand, or pulled from a
+    changed remote without verification) is refused, naming the file and both md5s."""
+    relative = Path("data/loans.csv")
+    dvc_repo.commit_data(relative, b"id,defaulted\n1,0\n2,1\n")
+    path = dvc_repo.root / relative
+    check_pointer(path)
+    path.write_bytes(b"id,defaulted\n1,1\n2,1\n")
+    with pytest.raises(ValueError, match=r"loans\.csv has md5 .* but .*loans\.csv\.dvc records"):
+        check_pointer(path)
 
 
 def test_md5_changes_with_one_byte(raw_data_path: Path, tmp_path: Path) -> None:

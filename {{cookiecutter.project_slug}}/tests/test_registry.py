@@ -10,22 +10,21 @@ from pathlib import Path
 import pytest
 from conftest import Lab
 
-from {{ cookiecutter.package_name }} import registry, tracking
+from {{ cookiecutter.package_name }} import registry, tracking, training
 from {{ cookiecutter.package_name }}.cli import main
 from {{ cookiecutter.package_name }}.contract import Contract
+from {{ cookiecutter.package_name }}.gate_result import GateResult, ScoredModel, Verdict
 
 
-def commit(n: int) -> str:
-    return f"{n:040x}"
-
-
-def test_registering_sets_lineage_and_staging(lab: Lab) -> None:
-    """A registered version carries the run's lineage tags and gets the staging alias."""
-    run = lab.candidate(commit(1), 100)
+def test_registering_records_lineage_and_the_model_digest(lab: Lab) -> None:
+    """A registered version carries the run's lineage tags and the sha256 of its model bytes;
+    registration moves no alias (staging moves in the staging job)."""
+    run = lab.candidate(lab.commit(1), 100)
     version = lab.register(run)
     assert version.number == 1
-    assert version.aliases == (registry.STAGING,)
-    assert version.tags["lineage.git_sha"] == commit(1)
+    assert version.aliases == ()
+    assert version.digest == training.model_digest(lab.settings.train.model.read_bytes())
+    assert version.tags["lineage.git_sha"] == lab.commit(1)
     for key in ("lineage.data_md5", "lineage.eval_md5", "lineage.params_hash", "lineage.lock_hash"):
         assert version.tags[key], key
     assert version.tags["lineage.lock_hash"] != "missing"  # the project's uv.lock, read
@@ -34,16 +33,17 @@ def test_registering_sets_lineage_and_staging(lab: Lab) -> None:
 
 def test_same_commit_registers_once(lab: Lab) -> None:
     """Registering the same commit again returns the same version, never a second one."""
-    run = lab.candidate(commit(1), 100)
+    run = lab.candidate(lab.commit(1), 100)
     first = lab.register(run)
-    again, created = registry.register(lab.client(), lab.name, run, {})
+    digest = training.model_digest(lab.settings.train.model.read_bytes())
+    again, created = registry.register(lab.client(), lab.name, run, digest, {})
     assert (again.number, created) == (first.number, False)
     assert [v.number for v in registry.all_versions(lab.client(), lab.name)] == [1]
 
 
 def test_same_commit_registered_concurrently_leaves_one_version(lab: Lab) -> None:
     """Two simultaneous registrations of one commit end with a single version."""
-    run = lab.candidate(commit(1), 100)
+    run = lab.candidate(lab.commit(1), 100)
     with ThreadPoolExecutor(max_workers=2) as pool:
         numbers = {v.number for v in pool.map(lambda _: lab.register(run), range(2))}
     survivors = registry.all_versions(lab.client(), lab.name)
@@ -53,17 +53,17 @@ def test_same_commit_registered_concurrently_leaves_one_version(lab: Lab) -> Non
 
 def test_eight_concurrent_commits_get_eight_versions(lab: Lab) -> None:
     """Eight different commits registered at once become eight distinct versions."""
-    runs = [lab.candidate(commit(n), 100 + n, n_estimators=20) for n in range(8)]
+    runs = [lab.candidate(lab.commit(n + 1), 100 + n, n_estimators=20) for n in range(8)]
     with ThreadPoolExecutor(max_workers=8) as pool:
         versions = list(pool.map(lab.register, runs))
     assert len({v.number for v in versions}) == 8
     stored = registry.all_versions(lab.client(), lab.name)
-    assert sorted(v.git_sha for v in stored) == sorted(commit(n) for n in range(8))
+    assert sorted(v.git_sha for v in stored) == sorted(lab.commit(n + 1) for n in range(8))
 
 
 def test_dirty_run_is_not_registered(lab: Lab) -> None:
     """A model trained from uncommitted work cannot be registered."""
-    run = lab.candidate(commit(1), 100)
+    run = lab.candidate(lab.commit(1), 100)
     lab.client().set_tag(run.run_id, "lineage.git_dirty", "true")
     with pytest.raises(registry.RegistryError, match="clean git commit"):
         lab.register(run)
@@ -71,10 +71,11 @@ def test_dirty_run_is_not_registered(lab: Lab) -> None:
 
 def test_promotion_keeps_the_replaced_version_for_rollback(lab: Lab) -> None:
     """Promoting v2 moves production and leaves v1 as previous-production, with approvers."""
-    lab.champion(lab.candidate(commit(1), 100))
-    second = lab.register(lab.candidate(commit(2), 200))
+    lab.champion(lab.candidate(lab.commit(1), 100))
+    second = lab.register(lab.candidate(lab.commit(2), 200))
+    assert lab.promote(registry.STAGING, None).number == second.number  # the newest commit's
     promoted, replaced = registry.promote(
-        lab.client(), lab.name, registry.PRODUCTION, None, ["alice", "bob"], False
+        lab.client(), lab.name, registry.PRODUCTION, None, ["alice", "bob"], False, lab.history()
     )
     assert promoted.number == second.number
     assert replaced is not None and replaced.number == 1
@@ -87,20 +88,20 @@ def test_promotion_keeps_the_replaced_version_for_rollback(lab: Lab) -> None:
 
 def test_older_commit_is_not_promoted_over_a_newer_champion(lab: Lab) -> None:
     """A version from an older commit cannot replace a newer champion, unless forced."""
-    older = lab.register(lab.candidate(commit(1), 100))
-    lab.champion(lab.candidate(commit(2), 200))
+    older = lab.register(lab.candidate(lab.commit(1), 100))
+    lab.champion(lab.candidate(lab.commit(2), 200))
     client = lab.client()
     with pytest.raises(registry.RegistryError, match="older than production"):
-        registry.promote(client, lab.name, registry.PRODUCTION, older.number, [], False)
+        lab.promote(registry.PRODUCTION, older.number)
     assert registry.aliases(client, lab.name)[registry.PRODUCTION] == 2
-    registry.promote(client, lab.name, registry.PRODUCTION, older.number, [], True)
+    lab.promote(registry.PRODUCTION, older.number, force=True)
     assert registry.aliases(client, lab.name)[registry.PRODUCTION] == older.number
 
 
 def test_rollback_restores_the_previous_version_with_the_reason(lab: Lab) -> None:
     """Rollback points production back at the previous version and records why and who."""
-    lab.champion(lab.candidate(commit(1), 100))
-    lab.champion(lab.candidate(commit(2), 200))
+    lab.champion(lab.candidate(lab.commit(1), 100))
+    lab.champion(lab.candidate(lab.commit(2), 200))
     restored, demoted = registry.rollback(
         lab.client(), lab.name, None, "latency spike in prod", "oncall"
     )
@@ -115,9 +116,108 @@ def test_rollback_restores_the_previous_version_with_the_reason(lab: Lab) -> Non
 
 def test_rollback_without_a_previous_version_is_refused(lab: Lab) -> None:
     """With only one version ever in production there is nothing to roll back to."""
-    lab.champion(lab.candidate(commit(1), 100))
+    lab.champion(lab.candidate(lab.commit(1), 100))
     with pytest.raises(registry.RegistryError, match="no 'previous-production'"):
         registry.rollback(lab.client(), lab.name, None, "why not", "oncall")
+
+
+def overwrite_model_file(lab: Lab, version: registry.Version, content: bytes) -> None:
+    """What anyone who may write the artifact store can do: replace a version's model file."""
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+    location = lab.client().get_model_version_download_uri(version.name, str(version.number))
+    local = lab.settings.train.model.parent / registry.MODEL_FILE
+    local.write_bytes(content)
+    get_artifact_repository(location).log_artifact(str(local))
+
+
+def test_a_changed_artifact_is_never_loaded(lab: Lab) -> None:
+    """A version whose stored model bytes were replaced after registration is refused, naming
+    the version, instead of being scored or served."""
+    champion = lab.champion(lab.candidate(lab.commit(1), 100))
+    lab.candidate(lab.commit(2), 200, n_estimators=20)
+    overwrite_model_file(lab, champion, lab.settings.train.model.read_bytes())
+    with pytest.raises(registry.RegistryError, match=f"{lab.name} version 1: the stored model"):
+        registry.load_model(lab.client(), champion)
+
+
+def test_loading_never_runs_code_named_by_the_stored_mlmodel(lab: Lab, tmp_path: Path) -> None:
+    """An MLmodel rewritten to name code of its own does not matter: the model is loaded from
+    its checked bytes by XGBoost, and the code is never imported."""
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+    champion = lab.champion(lab.candidate(lab.commit(1), 100))
+    witness = tmp_path / "imported"
+    evil = tmp_path / "evil" / "code"
+    evil.mkdir(parents=True)
+    (evil / "planted.py").write_text(f"open({str(witness)!r}, 'w').write('ran')\n")
+    (evil.parent / "MLmodel").write_text(
+        "flavors:\n  python_function:\n    loader_module: planted\n    code: code\n"
+        "  xgboost:\n    code: code\n    data: model.ubj\n    model_class: planted.Model\n"
+    )
+    location = lab.client().get_model_version_download_uri(champion.name, str(champion.number))
+    get_artifact_repository(location).log_artifacts(str(evil.parent))
+    model = registry.load_model(lab.client(), champion)
+    assert model.get_booster().num_features() > 0
+    assert not witness.exists()
+
+
+def test_a_version_without_a_digest_is_not_loaded(lab: Lab) -> None:
+    """A version registered around the gate (no model.sha256) cannot be loaded."""
+    import mlflow
+
+    run = lab.candidate(lab.commit(1), 100)
+    created = mlflow.register_model(run.model_uri, lab.name)
+    version = registry.get_version(lab.client(), lab.name, int(created.version))
+    with pytest.raises(registry.RegistryError, match=r"records no model\.sha256"):
+        registry.load_model(lab.client(), version)
+
+
+def test_a_look_alike_version_of_the_commit_is_refused(lab: Lab) -> None:
+    """A version pre-registered under this commit's sha with other bytes is not "already
+    registered": registration refuses it and names it."""
+    import mlflow
+
+    sha = lab.commit(1)
+    other = lab.candidate(sha, 100, n_estimators=20)
+    run_tags = lab.client().get_run(other.run_id).data.tags
+    mlflow.register_model(other.model_uri, lab.name, tags={**run_tags, "model.sha256": "0" * 64})
+    gated = lab.candidate(sha, 100)
+    with pytest.raises(registry.RegistryError, match=r"claims commit .* refusing"):
+        lab.register(gated)
+
+
+def test_newer_is_decided_by_git_not_by_a_commit_time_tag(lab: Lab) -> None:
+    """A version whose run claims a commit time in 2100 does not pin staging: the newer
+    commit on the branch still moves it, and the 2100 one cannot move production backwards."""
+    future = lab.register(lab.candidate(lab.commit(1), 4_102_444_800))
+    assert lab.promote(registry.STAGING, None).number == future.number
+    newer = lab.register(lab.candidate(lab.commit(2), 100))
+    assert lab.promote(registry.STAGING, None).number == newer.number
+    lab.promote(registry.PRODUCTION, newer.number)
+    with pytest.raises(registry.RegistryError, match="older than production"):
+        lab.promote(registry.PRODUCTION, future.number)
+
+
+def test_a_commit_not_on_the_branch_is_never_staged_or_promoted(lab: Lab) -> None:
+    """A version naming a commit the default branch does not hold is never staging's, and a
+    promotion over it cannot be ordered, so it is refused."""
+    stray = lab.register(lab.candidate("f" * 40, 100))
+    with pytest.raises(registry.RegistryError, match="nothing to stage"):
+        lab.promote(registry.STAGING, None)
+    lab.promote(registry.PRODUCTION, stray.number)  # an empty production needs no order
+    real = lab.register(lab.candidate(lab.commit(1), 100))
+    with pytest.raises(registry.RegistryError, match="not on HEAD"):
+        lab.promote(registry.PRODUCTION, real.number)
+
+
+def test_rollback_only_returns_to_a_version_that_was_in_production(lab: Lab) -> None:
+    """A version that never served cannot be put in production by a rollback."""
+    lab.champion(lab.candidate(lab.commit(1), 100))
+    never = lab.register(lab.candidate(lab.commit(2), 200))
+    with pytest.raises(registry.RegistryError, match="never in production"):
+        registry.rollback(lab.client(), lab.name, never.number, "try it", "oncall")
+    assert registry.aliases(lab.client(), lab.name)[registry.PRODUCTION] == 1
 
 
 def test_registry_down_is_one_line_not_a_hang(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -135,26 +235,36 @@ def lab_params(lab: Lab, tmp_path: Path) -> Path:
     return lab.params_file(tmp_path / "lab-params.yaml")
 
 
-def gate_passed(lab: Lab, run: tracking.RunInfo) -> None:
-    """Write the gate.json that `register` requires, as a passing gate would."""
-    report = lab.settings.gate.report
-    report.parent.mkdir(parents=True, exist_ok=True)
-    report.write_text(
-        json.dumps({"verdict": "pass", "passed": True, "challenger": {"run_id": run.run_id}})
-    )
+def gate_result(lab: Lab, run: tracking.RunInfo, verdict: Verdict) -> None:
+    """Write the gate.json that `register` reads, as a gate with this verdict would."""
+    GateResult(
+        model_name=lab.name,
+        primary_metric="roc_auc",
+        rule="non_inferiority",
+        margin=0.01,
+        verdict=verdict,
+        passed=verdict in ("pass", "overridden"),
+        challenger=ScoredModel(
+            eval_md5="0" * 32,
+            metrics={},
+            latency_ms_per_row=0.0,
+            run_id=run.run_id,
+            experiment_id=run.experiment_id,
+            model_uri=run.model_uri,
+            model_sha256=training.model_digest(lab.settings.train.model.read_bytes()),
+        ),
+    ).write(lab.settings.gate.report)
 
 
 def test_register_command_needs_a_passing_gate(
     lab: Lab, lab_params: Path, contract: Contract, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`register` refuses a model whose gate did not pass, and registers one that did."""
-    run = lab.candidate(commit(1), 100)
-    report = lab.settings.gate.report
-    report.parent.mkdir(parents=True, exist_ok=True)
-    report.write_text(json.dumps({"verdict": "fail", "passed": False}))
+    run = lab.candidate(lab.commit(1), 100)
+    gate_result(lab, run, "fail")
     assert main(["--params", str(lab_params), "register"]) == 1
     assert "only a passing model is registered" in capsys.readouterr().err
-    gate_passed(lab, run)
+    gate_result(lab, run, "pass")
     assert main(["--params", str(lab_params), "register", "--pr", "7"]) == 0
     version = registry.get_version(lab.client(), lab.name, 1)
     assert version.tags["github.pr"] == "7"
@@ -172,9 +282,11 @@ def test_lineage_answers_the_three_questions(
 ) -> None:
     """lineage finds versions by data md5, explains one version with its approvers, and says
     what is in production, as text and as JSON."""
-    lab.champion(lab.candidate(commit(1), 100))
-    second = lab.register(lab.candidate(commit(2), 200))
-    registry.promote(lab.client(), lab.name, registry.PRODUCTION, None, ["alice"], False)
+    lab.champion(lab.candidate(lab.commit(1), 100))
+    second = lab.register(lab.candidate(lab.commit(2), 200))
+    registry.promote(
+        lab.client(), lab.name, registry.PRODUCTION, second.number, ["alice"], False, lab.history()
+    )
     data_md5 = second.tags["lineage.data_md5"]
     capsys.readouterr()  # MLflow's own registration messages
 
@@ -184,7 +296,7 @@ def test_lineage_answers_the_three_questions(
 
     assert main(["--params", str(lab_params), "lineage", "--version", "2"]) == 0
     text = capsys.readouterr().out
-    assert f"trained from commit {commit(2)}" in text
+    assert f"trained from commit {lab.commit(2)}" in text
     assert "promotion.production.approved_by: alice" in text
 
     assert main(["--params", str(lab_params), "lineage", "--json"]) == 0

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from {{ cookiecutter.package_name }}.evaluation import METRIC_NAMES
+from {{ cookiecutter.package_name }}.gate_result import GateResult
 from {{ cookiecutter.package_name }}.report import (
     HEADLINES,
     MARKER,
@@ -105,6 +106,7 @@ def passing_gate() -> dict[str, Any]:
             "resamples": 1000,
         },
         "primary_metric": "roc_auc",
+        "thresholds": {},
         "rule": "non_inferiority",
         "margin": 0.01,
         "override": {"requested_by": None, "applied": False},
@@ -124,7 +126,8 @@ def render(
     validation: dict[str, Any] | None = None,
     changes: list[tuple[str, Any, Any]] | None = None,
 ) -> str:
-    return render_report(gate, validation, [] if changes is None else changes, "origin/main")
+    typed = GateResult.model_validate(gate)
+    return render_report(typed, validation, [] if changes is None else changes, "origin/main")
 
 
 def table_rows(text: str) -> dict[str, list[str]]:
@@ -396,7 +399,7 @@ def test_validation_report_is_summarised() -> None:
         validation={"passed": False, "rows": 1200, "expectations": 27, "problems": ["age < 18"]},
     )
     assert "### Data validation: ❌ failed" in failed
-    assert "- age < 18" in failed.splitlines()
+    assert "- age \\< 18" in failed.splitlines()  # shown as "age < 18", never as HTML
 
 
 def test_params_changes_are_tabled() -> None:
@@ -419,7 +422,7 @@ def test_no_params_changes_says_none() -> None:
 def test_unknown_base_says_not_available() -> None:
     """When the base ref cannot be read the report says so, and how to fix it, instead of
     claiming no changes."""
-    text = render_report(passing_gate(), None, None, "origin/main")
+    text = render_report(GateResult.model_validate(passing_gate()), None, None, "origin/main")
     assert (
         "`origin/main` is not a git ref here (set BASE_REF=<branch or commit> to compare with; "
         "a CI checkout needs fetch-depth: 0)."
@@ -496,7 +499,7 @@ def card(gate: dict[str, Any] | None = None) -> str:
     }
     return model_card(
         version,
-        passing_gate() if gate is None else gate,
+        GateResult.model_validate(passing_gate() if gate is None else gate),
         "Predicts whether a credit card customer defaults next month.",
         ["limit_bal", "age", "pay_0"],
         "default",
@@ -528,7 +531,7 @@ def test_model_card_lists_features_and_excluded_columns() -> None:
 def test_model_card_with_nothing_excluded_says_none() -> None:
     """With no excluded columns the card says none rather than leaving a blank."""
     version = {"name": "m", "version": 1, "tags": {}}
-    text = model_card(version, passing_gate(), "d", ["a", "b"], "y", [])
+    text = model_card(version, GateResult.model_validate(passing_gate()), "d", ["a", "b"], "y", [])
     assert "- Not used as features: none." in text.splitlines()
 
 
@@ -569,3 +572,24 @@ def test_model_card_risk_off() -> None:
     text = card(gate)
     assert "The risk gate is off (no sensitive column)." in text.splitlines()
     assert "disparate impact" not in text
+
+
+def test_values_from_data_and_params_cannot_forge_markdown() -> None:
+    """A column name, a parameter value or a problem text that holds Markdown (a table cell,
+    a link, an image, HTML, a mention) is shown as text: no cell, link or mention comes of it."""
+    gate = passing_gate()
+    gate["risk"]["column"] = "gender` | forged | `x"
+    gate["risk"]["groups"] = {
+        "[click](https://evil.example) @everyone": gate["risk"]["groups"]["male"]
+    }
+    gate.update(verdict="fail", passed=False)
+    gate["performance_problems"] = ["<img src=x> ![pwn](https://evil.example/p.png) @octocat |x|"]
+    changes = [("train.max_depth", 4, "6 | `forged` | cell")]
+    text = render(gate, changes=changes)
+    assert "](https://evil.example" not in text.replace("\\]", "")
+    assert "<img" not in text.replace("\\<", "")
+    assert "@octocat" not in text and "@everyone" not in text
+    [row] = [line for line in text.splitlines() if line.startswith("| `train.max_depth`")]
+    assert row.replace("\\|", "").count("|") == 4  # three cells, however the value reads
+    [group] = [line for line in text.splitlines() if "evil.example" in line and "| 412 |" in line]
+    assert group.replace("\\|", "").count("|") == 5

@@ -5,10 +5,13 @@ step outputs and job summary."""
 from __future__ import annotations
 
 import json
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from fake_github import REPO, FakeGitHub
 
 from {{ cookiecutter.package_name }} import drift, lifecycle, workflow
@@ -33,16 +36,68 @@ def actions_env(
     return workflow.RunContext.from_env()
 
 
-def labelled(github: FakeGitHub, *events: tuple[str, str, str]) -> None:
-    """Issue events on PR, each (event, label, actor), oldest first."""
+PUSHED = "2026-11-23T10:00:00Z"  # when the PR's head was pushed (its first run)
+HEAD = "feedface"
+AUTHOR = "pr-author"
+
+
+def labelled(github: FakeGitHub, *events: tuple[str, str, str] | tuple[str, str, str, str]) -> None:
+    """Issue events on PR, each (event, label, actor[, when]), oldest first; by default after
+    the head was pushed."""
     github.issue_events[PR] = [
-        {"id": n, "event": kind, "label": {"name": label}, "actor": {"login": actor}}
-        for n, (kind, label, actor) in enumerate(events)
+        {
+            "id": n,
+            "event": event[0],
+            "label": {"name": event[1]},
+            "actor": {"login": event[2]},
+            "created_at": event[3]
+            if len(event) > 3
+            else f"2026-11-23T11:{n // 60:02d}:{n % 60:02d}Z",
+        }
+        for n, event in enumerate(events)
+    ]
+    github.workflow_runs = [
+        {"id": 1, "event": "pull_request", "head_sha": HEAD, "created_at": PUSHED}
     ]
 
 
 def pull(*labels: str) -> dict[str, Any]:
-    return {"number": PR, "labels": [{"name": name} for name in labels]}
+    return {
+        "number": PR,
+        "labels": [{"name": name} for name in labels],
+        "user": {"login": AUTHOR},
+        "head": {"sha": HEAD},
+    }
+
+
+@pytest.fixture
+def default_branch(settings: Settings) -> Callable[[Settings], None]:
+    """Commit params (the tests' settings by default) as origin/main's params.yaml, in a git
+    repository in the test's own folder: where the override's reviewers are read from."""
+
+    def commit(params: Settings) -> None:
+        git = [
+            "git",
+            "-c",
+            "user.name=T",
+            "-c",
+            "user.email=t@localhost",
+            "-c",
+            "commit.gpgsign=false",
+        ]
+        Path("params.yaml").write_text(
+            yaml.safe_dump(params.model_dump(mode="json")), encoding="utf-8"
+        )
+        for args in (
+            ["init", "--quiet", "--initial-branch=main"],
+            ["add", "params.yaml"],
+            ["commit", "--quiet", "-m", "params"],
+            ["update-ref", "refs/remotes/origin/main", "HEAD"],
+        ):
+            subprocess.run([*git, *args], check=True, capture_output=True)
+
+    commit(settings)
+    return commit
 
 
 def test_a_pull_request_event_names_its_own_pull_request(
@@ -71,40 +126,49 @@ def test_a_push_finds_the_merged_pull_request_of_its_commit(
 @pytest.mark.parametrize(
     ("events", "expected"),
     [
-        ([("labeled", "gate-override", "risk-approver")], "risk-approver"),
-        ([("labeled", "gate-override", "alice"), ("labeled", "gate-override", "bob")], "bob"),
-        ([("labeled", "gate-override", "alice"), ("unlabeled", "gate-override", "bob")], None),
-        ([("labeled", "other", "mallory")], None),
+        ([("labeled", "gate-override", "risk-approver")], ["risk-approver"]),
+        (
+            [("labeled", "gate-override", "alice"), ("labeled", "gate-override", "bob")],
+            ["alice", "bob"],
+        ),
+        ([("labeled", "gate-override", "alice"), ("unlabeled", "gate-override", "bob")], []),
+        ([("labeled", "other", "mallory")], []),
     ],
-    ids=["applied", "last-applier-wins", "removed-again", "another-label"],
+    ids=["applied", "both-appliers", "removed-again", "another-label"],
 )
 def test_who_applied_the_override_label(
     github: FakeGitHub,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
     events: list[tuple[str, str, str]],
-    expected: str | None,
+    expected: list[str],
 ) -> None:
-    """The override belongs to whoever applied the label last, unless it was removed since."""
+    """The label's applications in force are those since it was last removed."""
     labelled(github, *events)
     run = actions_env(monkeypatch, tmp_path, "pull_request", {"pull_request": pull()})
-    assert workflow.label_applied_by(client_from_env(), run, PR, "gate-override") == expected
+    found = workflow.label_applications(client_from_env(), run, PR, "gate-override")
+    assert [applied.actor for applied in found] == expected
 
 
-def test_label_history_is_read_past_the_first_page(
+def test_label_history_is_read_to_its_end(
     github: FakeGitHub, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """A busy PR has more than 100 events: the applier on page 3 is still found."""
-    labelled(github, *[("labeled", "wip", "bot")] * 230, ("labeled", "gate-override", "carol"))
+    """A PR flooded with 6,000 events still shows who applied the label last."""
+    labelled(github, *[("labeled", "wip", "bot")] * 6000, ("labeled", "gate-override", "carol"))
     run = actions_env(monkeypatch, tmp_path, "pull_request", {"pull_request": pull()})
-    assert workflow.label_applied_by(client_from_env(), run, PR, "gate-override") == "carol"
-    assert [r.query for r in github.requests] == [f"per_page=100&page={n}" for n in (1, 2, 3)]
+    found = workflow.label_applications(client_from_env(), run, PR, "gate-override")
+    assert [applied.actor for applied in found] == ["carol"]
 
 
 def test_pull_request_facts_carry_the_override(
-    github: FakeGitHub, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, settings: Settings
+    github: FakeGitHub,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    settings: Settings,
+    default_branch: Callable[[Settings], None],
 ) -> None:
-    """With the override label on the PR, the gate learns the PR number and who applied it."""
+    """With the override label applied by a production reviewer after the last push, the gate
+    learns the PR number and who overrode."""
     label = settings.gate.override_label
     labelled(github, ("labeled", label, "risk-approver"))
     actions_env(monkeypatch, tmp_path, "pull_request", {"pull_request": pull(label)})
@@ -114,21 +178,62 @@ def test_pull_request_facts_carry_the_override(
         "override_label": label,
         "label_applied_by": "risk-approver",
         "override_by": "risk-approver",
+        "override_refused": [],
     }
 
 
-def test_only_a_production_reviewer_may_override(
-    github: FakeGitHub, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, settings: Settings
+def with_reviewers(settings: Settings, *handles: str) -> Settings:
+    github = settings.github.model_copy(update={"production_reviewers": handles})
+    return settings.model_copy(update={"github": github})
+
+
+@pytest.mark.parametrize(
+    ("actor", "when", "reason"),
+    [
+        ("eager-intern", None, "eager-intern is not a production reviewer on the default branch"),
+        ("risk-approver", "2026-11-23T09:59:59Z", "risk-approver applied it before the last push"),
+        (AUTHOR, None, f"{AUTHOR} is the pull request's author"),
+    ],
+    ids=["not-a-reviewer", "stale-label", "own-pull-request"],
+)
+def test_an_override_that_does_not_bind_to_the_reviewed_head_grants_nothing(
+    github: FakeGitHub,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    settings: Settings,
+    default_branch: Callable[[Settings], None],
+    actor: str,
+    when: str | None,
+    reason: str,
 ) -> None:
-    """A label applied by someone who is not a production reviewer grants nothing, and the
-    report says who tried."""
+    """A label from someone who is not a production reviewer, one applied before the last
+    push, or one the author applied to their own PR (even as a reviewer) grants nothing, and
+    the report says who tried and why."""
+    reviewers = with_reviewers(settings, "risk-approver", AUTHOR)
+    default_branch(reviewers)
     label = settings.gate.override_label
-    labelled(github, ("labeled", label, "eager-intern"))
+    labelled(github, ("labeled", label, actor, *([when] if when else [])))
     actions_env(monkeypatch, tmp_path, "pull_request", {"pull_request": pull(label)})
-    facts = lifecycle.pull_request_facts(settings)
-    assert facts["label_applied_by"] == "eager-intern"
+    facts = lifecycle.pull_request_facts(reviewers)
     assert facts["override_by"] is None
-    assert "eager-intern, who is not a production reviewer" in facts["problem"]
+    assert reason in facts["problem"]
+
+
+def test_reviewers_come_from_the_default_branch_not_the_pull_request(
+    github: FakeGitHub,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    settings: Settings,
+    default_branch: Callable[[Settings], None],
+) -> None:
+    """A PR whose params.yaml lists its own helper as production reviewer does not make them
+    one: the list is read from the default branch."""
+    label = settings.gate.override_label
+    labelled(github, ("labeled", label, "helper"))
+    actions_env(monkeypatch, tmp_path, "pull_request", {"pull_request": pull(label)})
+    facts = lifecycle.pull_request_facts(with_reviewers(settings, "helper"))
+    assert facts["override_by"] is None
+    assert "helper is not a production reviewer" in facts["problem"]
 
 
 @pytest.mark.parametrize(("member", "granted"), [(True, "dana"), (False, None)])
@@ -137,16 +242,14 @@ def test_a_team_reviewer_overrides_through_its_members(
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
     settings: Settings,
+    default_branch: Callable[[Settings], None],
     member: bool,
     granted: str | None,
 ) -> None:
     """With a team as production reviewer, an active member of it may override; anyone
     else, including someone GitHub will not confirm, may not."""
-    team = settings.model_copy(
-        update={
-            "github": settings.github.model_copy(update={"production_reviewers": ("acme/risk",)})
-        }
-    )
+    team = with_reviewers(settings, "acme/risk")
+    default_branch(team)
     if member:
         github.team_members[("acme", "risk")] = {"dana"}
     label = settings.gate.override_label
@@ -183,6 +286,20 @@ def test_the_report_comment_is_written_once_then_updated(
         ("POST", f"/repos/{REPO}/issues/{PR}/comments"),
         ("PATCH", f"/repos/{REPO}/issues/comments/{github.comments[PR][1]['id']}"),
     ]
+
+
+def test_a_planted_marker_in_someone_elses_comment_is_never_edited(
+    github: FakeGitHub, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A stranger's comment carrying the report's marker is not "the" report: the bot writes
+    its own comment and leaves theirs as it was."""
+    planted = {"id": 1, "body": f"{MARKER}\nall green, trust me", "user": {"login": "mallory"}}
+    github.comments[PR] = [dict(planted)]
+    actions_env(monkeypatch, tmp_path, "pull_request", {"pull_request": pull()})
+    monkeypatch.setenv("REPORT", f"{MARKER}\nthe real report")
+    assert main(["comment", "--pr", str(PR)]) == 0
+    assert github.comments[PR][0] == planted
+    assert github.comments[PR][1]["body"] == f"{MARKER}\nthe real report"
 
 
 def test_a_report_without_its_marker_is_refused(
@@ -321,3 +438,48 @@ def test_a_batch_that_only_breaks_the_contract_opens_the_issue_without_retrainin
     assert issue["body"].endswith("## 10% of rows break the contract")
     assert github.dispatches == []
     assert capsys.readouterr().out.startswith("opened issue #")
+
+
+def test_the_token_is_not_sent_on_a_redirect_to_another_host(
+    github: FakeGitHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GitHub may redirect (a renamed repository); a redirect to another host gets the
+    request without the token."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    seen: list[str | None] = []
+
+    class Elsewhere(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(self.headers.get("Authorization"))
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"[]")
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    class Redirecting(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(301)
+            self.send_header("Location", f"http://localhost:{other.server_address[1]}/moved")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    other = ThreadingHTTPServer(("127.0.0.1", 0), Elsewhere)
+    first = ThreadingHTTPServer(("127.0.0.1", 0), Redirecting)
+    for server in (other, first):
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("GITHUB_API_URL", f"http://127.0.0.1:{first.server_address[1]}")
+        assert client_from_env().request("GET", "/repos/acme/old-name/issues") == []
+    finally:
+        for server in (other, first):
+            server.shutdown()
+            server.server_close()
+    assert seen == [None]

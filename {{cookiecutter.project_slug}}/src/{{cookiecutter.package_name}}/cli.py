@@ -148,22 +148,22 @@ def _check_tracking(args: argparse.Namespace) -> int:
 
 def _gate(args: argparse.Namespace) -> int:
     from . import gate, lifecycle, workflow
+    from .gate_result import PullRequest
 
     settings = load_settings(args.params)
     override_by = args.override_by.strip()
     pull_request = None
     if args.github:
-        pull_request = lifecycle.pull_request_facts(settings)
-        override_by = override_by or (pull_request.get("override_by") or "")
-    result = gate.run_gate(settings, override_by=override_by)
-    result["pull_request"] = pull_request
-    gate.write_result(result, settings.gate.report)
-    workflow.set_output("verdict", result["verdict"])
-    print(f"gate: {result['verdict']} (details in {settings.gate.report})")
-    reasons = result["errors"] + (result["risk"] or {}).get("problems", [])
-    for reason in reasons + result["performance_problems"]:
+        pull_request = PullRequest.model_validate(lifecycle.pull_request_facts(settings))
+        override_by = override_by or (pull_request.override_by or "")
+    result = gate.run_gate(settings, override_by=override_by, pull_request=pull_request)
+    result.write(settings.gate.report)
+    workflow.set_output("verdict", result.verdict)
+    workflow.set_output("result", result.model_dump_json())
+    print(f"gate: {result.verdict} (details in {settings.gate.report})")
+    for reason in (*result.errors, *result.risk_problems, *result.performance_problems):
         print(f"  - {reason}", file=sys.stderr)
-    return 0 if result["passed"] else 1
+    return 0 if result.passed else 1
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -201,8 +201,10 @@ def _comment(args: argparse.Namespace) -> int:
 
 def _register(args: argparse.Namespace) -> int:
     from . import lifecycle, workflow
+    from .gate_result import GateResult
 
-    version, created = lifecycle.register(load_settings(args.params), pr=args.pr)
+    gate = GateResult.parse(args.gate_result, "--gate-result") if args.gate_result else None
+    version, created = lifecycle.register(load_settings(args.params), pr=args.pr, gate=gate)
     workflow.set_output("version", str(version.number))
     state = "registered" if created else "already registered"
     print(f"{state}: {version.name} version {version.number} (commit {version.git_sha})")
@@ -436,9 +438,14 @@ def build_parser() -> argparse.ArgumentParser:
     register_command = command(
         "register",
         _register,
-        "Register this commit's gated model (once per commit); alias staging.",
+        "Register the bytes the gate scored, once per commit; no alias moves.",
     )
     register_command.add_argument("--pr", default="", help="pull request number, for lineage")
+    register_command.add_argument(
+        "--gate-result",
+        default="",
+        help="gate.json's text, as the job that gated hands it over (default: the file)",
+    )
     promote_command = command("promote", _promote, "Move an alias onto a version.")
     promote_command.add_argument("--to", required=True, choices=ALIASES)
     promote_command.add_argument(

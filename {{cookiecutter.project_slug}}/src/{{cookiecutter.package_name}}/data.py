@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 from typing import IO
 
@@ -109,3 +110,32 @@ def key_digests(frame: pd.DataFrame, key: list[str]) -> pd.Series:
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(path, index=False, lineterminator="\n")
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def neutralised(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with every text cell that a spreadsheet would run as a formula (one starting
+    with =, +, -, @, a tab or a carriage return, and is not a plain number) prefixed with a
+    quote, so it shows as text. For files people open (predictions, rejected rows); never for
+    data the pipeline reads."""
+    safe = frame.copy()
+    for name in safe.columns:
+        if safe[name].dtype == object:
+            column = safe[name]
+            risky = column.map(
+                lambda v: (
+                    isinstance(v, str)
+                    and v.startswith(FORMULA_STARTS)
+                    and not PLAIN_NUMBER.fullmatch(v)
+                )
+            )
+            safe[name] = column.where(~risky, "'" + column.astype(str))
+    return safe
+
+
+def write_csv_for_people(frame: pd.DataFrame, path: Path) -> None:
+    """A CSV someone will open in a spreadsheet: formulas in it are shown, not run."""
+    write_csv(neutralised(frame), path)

@@ -28,6 +28,7 @@ import pandas as pd
 from . import contract as contracts
 from . import data, lineage, registry, scoring, training
 from .contract import Contract, ContractError, load_contract
+from .report import text
 from .settings import P_VALUE_METHODS, DriftSettings, Settings
 
 PREDICTION = "prediction"
@@ -200,10 +201,10 @@ def summary(result: dict[str, Any]) -> str:
         f"{result['reference']['rows']} evaluation rows of the data "
         f"{result['model']['name']} version {result['model']['version']} was trained and "
         f"evaluated on (md5 `{result['reference']['md5']}`).",
-        f"Drifted columns: {', '.join(result['drifted_columns']) or 'none'} "
+        f"Drifted columns: {', '.join(map(text, result['drifted_columns'])) or 'none'} "
         f"({result['drifted_share']:.0%}; drift from {result['thresholds']['drifted_share']:.0%}"
         + (
-            f"; beyond the critical value: {', '.join(result['critical_columns'])}"
+            f"; beyond the critical value: {', '.join(map(text, result['critical_columns']))}"
             if result["critical_columns"]
             else ""
         )
@@ -217,10 +218,11 @@ def summary(result: dict[str, Any]) -> str:
     for name, column in result["columns"].items():
         mark = "❌" if column["drifted"] else "✅"
         lines.append(
-            f"| {name} | {column['method']} | {column['value']:.4f} | {column['threshold']:g} "
-            f"| {mark} |"
+            f"| {text(name)} | {column['method']} | {column['value']:.4f} "
+            f"| {column['threshold']:g} | {mark} |"
         )
-    lines += ["", "Data quality: " + ("; ".join(result["quality"]) or "no problems") + "."]
+    quality = "; ".join(map(text, result["quality"])) or "no problems"
+    lines += ["", f"Data quality: {quality}."]
     return "\n".join(lines) + "\n"
 
 
@@ -322,7 +324,7 @@ def check(settings: Settings, current_path: Path, now: datetime | None = None) -
     md5 = version.tags.get("lineage.eval_md5", "")
     reference_file = locate_reference(settings, md5, version.git_sha)
     reference = data.read_raw(reference_file.path, contract)
-    model = registry.load_model(version)
+    model = registry.load_model(client, version)
     problems_by_row = scoring.row_problems(current, contract, model)
     clean = current[problems_by_row == ""].reset_index(drop=True)
     served, scores = batch_scores(model, version, clean, contract, settings.predict.log)

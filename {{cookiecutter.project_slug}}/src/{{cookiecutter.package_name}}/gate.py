@@ -15,35 +15,24 @@ here, on the same frozen evaluation split. Three kinds of outcome, reported sepa
 from __future__ import annotations
 
 import io
-import json
 import math
 import time
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Any, Literal, TypeVar
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import pandas as pd
-from xgboost import XGBClassifier
 
 from . import data, evaluation, fairness, lineage, registry, tracking, training
 from .contract import Contract, load_contract
+from .gate_result import GateResult, Interval, PullRequest, Verdict
 from .settings import GateSettings, Settings
 
-Verdict = Literal["pass", "fail", "overridden", "error"]
+if TYPE_CHECKING:
+    from xgboost import XGBClassifier
+
 MIN_USABLE_SHARE = 0.9  # of bootstrap resamples that hold both classes
 BOOTSTRAP_CELLS = 4_000_000  # resamples x rows scored at once: about 32 MB per model
-
-
-@dataclass(frozen=True)
-class Interval:
-    """Bootstrap confidence interval of the improvement (challenger better = positive)."""
-
-    estimate: float
-    low: float
-    high: float
-    confidence: float
-    resamples: int
 
 
 @dataclass
@@ -132,7 +121,11 @@ def paired_bootstrap(
         evaluation.score(metric, target, champion, threshold),
     )
     return Interval(
-        round(estimate, 6), round(float(low), 6), round(float(high), 6), confidence, resamples
+        estimate=round(estimate, 6),
+        low=round(float(low), 6),
+        high=round(float(high), 6),
+        confidence=confidence,
+        resamples=resamples,
     )
 
 
@@ -223,9 +216,12 @@ def decide(
     return "pass"
 
 
-def run_gate(settings: Settings, override_by: str = "") -> dict[str, Any]:
+def run_gate(
+    settings: Settings, override_by: str = "", pull_request: PullRequest | None = None
+) -> GateResult:
     """Score both models and decide. Never raises for a gate that cannot decide: the result
-    then carries verdict "error" and the reason."""
+    then carries verdict "error" and the reason. `pull_request`: what the workflow run knows
+    of its pull request (recorded as it is)."""
     gate = settings.gate
     result: dict[str, Any] = {
         "model_name": settings.tracking.model_name,
@@ -251,13 +247,15 @@ def run_gate(settings: Settings, override_by: str = "") -> dict[str, Any]:
         ValueError,
     ) as error:
         result["errors"].append(str(error))
+    result["errors"] = [tracking.without_secrets(error) for error in result["errors"]]
     risk = result["risk"] or {}
     result["verdict"] = decide(
         result["errors"], risk.get("problems", []), result["performance_problems"], override_by
     )
     result["override"]["applied"] = result["verdict"] == "overridden"
     result["passed"] = result["verdict"] in ("pass", "overridden")
-    return result
+    result["pull_request"] = pull_request
+    return GateResult.model_validate(result)
 
 
 def _score_and_compare(settings: Settings, override_by: str, result: dict[str, Any]) -> None:
@@ -268,6 +266,7 @@ def _score_and_compare(settings: Settings, override_by: str, result: dict[str, A
     contract = load_contract(settings.data.contract)
     frame = data.read_typed(settings.split.eval, contract)
     _, target = data.features_and_target(frame, contract, settings.excluded_from_model)
+    lineage.check_pointer(settings.data.raw)
     eval_md5 = lineage.file_md5(settings.split.eval)
     threshold = settings.evaluate.decision_threshold
     result["eval"] = {"path": str(settings.split.eval), "md5": eval_md5, "rows": len(frame)}
@@ -281,7 +280,18 @@ def _score_and_compare(settings: Settings, override_by: str, result: dict[str, A
             f"the challenger's run recorded evaluation split md5 {recorded} but the split here "
             f"is {eval_md5}: run `dvc repro` so both describe the same data"
         )
-    challenger_model = training.load_model(settings.train.model)
+    # The bytes scored are the bytes digested, and the run holds the same bytes: registration
+    # registers the run's copy only if its digest is this one.
+    challenger_bytes = training.model_bytes(settings.train.model)
+    digest = training.model_digest(challenger_bytes)
+    logged = training.model_digest(registry.logged_model_bytes(client, run))
+    if logged != digest:
+        raise ValueError(
+            f"the model run {run.run_id} logged (sha256 {logged[:16]}...) is not "
+            f"{settings.train.model} (sha256 {digest[:16]}...): retrain (`dvc repro`) so the "
+            "file scored here is the one the run holds"
+        )
+    challenger_model = training.model_from_bytes(challenger_bytes)
     challenger = score_model(
         "challenger",
         challenger_model,
@@ -290,8 +300,14 @@ def _score_and_compare(settings: Settings, override_by: str, result: dict[str, A
         threshold,
         eval_md5,
     )
-    challenger.model_mb = settings.train.model.stat().st_size / 1e6
-    challenger.details = {"run_id": run.run_id, "git_sha": run_tags.get("lineage.git_sha")}
+    challenger.model_mb = len(challenger_bytes) / 1e6
+    challenger.details = {
+        "run_id": run.run_id,
+        "experiment_id": run.experiment_id,
+        "model_uri": run.model_uri,
+        "git_sha": run_tags.get("lineage.git_sha"),
+        "model_sha256": digest,
+    }
     result["challenger"] = challenger.summary()
 
     champion_version = registry.champion(client, settings.tracking.model_name)
@@ -300,7 +316,7 @@ def _score_and_compare(settings: Settings, override_by: str, result: dict[str, A
     performance = threshold_problems(challenger, gate)
     if champion_version is not None:
         result["champion_training_overlap"] = training_overlap(settings, contract, champion_version)
-        champion_model = registry.load_model(champion_version)
+        champion_model = registry.load_model(client, champion_version)
         champion = score_model(
             "champion",
             champion_model,
@@ -314,6 +330,7 @@ def _score_and_compare(settings: Settings, override_by: str, result: dict[str, A
             "run_id": champion_version.run_id,
             "git_sha": champion_version.git_sha,
             "trained_with_eval_md5": champion_version.tags.get("lineage.eval_md5"),
+            "model_sha256": champion_version.digest,
         }
         result["champion"] = champion.summary()
         problems += sanity_problems(champion)
@@ -333,7 +350,7 @@ def _score_and_compare(settings: Settings, override_by: str, result: dict[str, A
             gate.seed,
             gate.confidence,
         )
-        result["interval"] = asdict(interval)
+        result["interval"] = interval
         comparison = comparison_problem(gate.primary_metric, interval, gate.rule, gate.margin)
         performance += [comparison] if comparison else []
     result["errors"] += problems
@@ -386,8 +403,3 @@ def _risk(
         settings.fairness.min_group_size,
     )
     return {"enabled": True, **assessed.as_dict()}
-
-
-def write_result(result: dict[str, Any], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n", encoding="utf-8")

@@ -14,7 +14,7 @@ import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from .errors import ProjectError
 
@@ -22,7 +22,9 @@ API_VERSION = "2022-11-28"
 DEFAULT_API_URL = "https://api.github.com"
 TIMEOUT_SECONDS = 30
 PAGE_SIZE = 100
-MAX_PAGES = 50  # 5,000 items: far beyond any real PR's comments or events
+# 100,000 items: a bound against a server that never ends a list, far beyond what anyone can
+# pile onto a pull request to hide an event (a smaller bound let 5,000 label events block it).
+MAX_PAGES = 1000
 
 
 class GithubError(ProjectError):
@@ -36,6 +38,27 @@ class GithubApiError(GithubError):
         self.method, self.path, self.status = method, path, status
         detail = f": {message}" if message else ""
         super().__init__(f"GitHub API {method} {path} -> {status}{detail}")
+
+
+class _NoCredentialsElsewhere(urllib.request.HTTPRedirectHandler):
+    """Follow redirects, but never send the token to another host than the one asked."""
+
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: Any,
+        code: int,
+        msg: str,
+        headers: Any,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        redirected = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if redirected is not None and urlsplit(newurl).netloc != urlsplit(req.full_url).netloc:
+            redirected.remove_header("Authorization")
+        return redirected
+
+
+_OPENER = urllib.request.build_opener(_NoCredentialsElsewhere)
 
 
 def segment(value: str) -> str:
@@ -61,7 +84,7 @@ class Client:
         if data is not None:
             request.add_header("Content-Type", "application/json")
         try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
+            with _OPENER.open(request, timeout=TIMEOUT_SECONDS) as response:
                 raw = response.read()
         except urllib.error.HTTPError as error:
             raise GithubApiError(method, path, error.code, _message(error)) from None

@@ -2,7 +2,10 @@
 
 - environments `staging` and `production`: required reviewers (resolved to numeric ids),
   no self-review, deployments only from the default branch (a custom branch policy);
-- branch protection on the default branch: the aggregate check and a code-owner review;
+- environments `registry` (the credential that registers) and `monitoring` (drift and
+  retraining): no reviewers, deployments only from the default branch;
+- branch protection on the default branch: the aggregate check, as reported by the GitHub
+  Actions app (no other app or status can stand in for it), and a code-owner review;
 - the PR label that overrides a performance failure of the gate.
 
 Running it again changes nothing that is already right and creates nothing twice. It talks to
@@ -19,6 +22,9 @@ from .github_api import Client, GithubError, segment
 from .settings import Settings
 
 ENVIRONMENTS = ("staging", "production")
+# Environments whose secrets only default-branch jobs may read; nobody approves them.
+BRANCH_ONLY_ENVIRONMENTS = ("registry", "monitoring")
+GITHUB_ACTIONS_APP_ID = 15368  # the app that reports workflow jobs' check runs
 LABEL_COLOR = "d93f0b"
 LABEL_DESCRIPTION = "Lets a PR merge although the model gate failed on performance (never risk)"
 
@@ -84,7 +90,7 @@ def configure_environment(
         },
     )
     policy = ensure_branch_policy(client, repository, name, branch)
-    names = ", ".join(reviewer.describe() for reviewer in reviewers)
+    names = ", ".join(reviewer.describe() for reviewer in reviewers) or "none"
     return (
         f"environment {name}: reviewers {names}; self-review prevented; "
         f"deploys only from {branch} (branch policy {policy})"
@@ -109,7 +115,10 @@ def protect_branch(client: Client, repository: str, branch: str, check: str) -> 
         "PUT",
         f"/repos/{repository}/branches/{segment(branch)}/protection",
         {
-            "required_status_checks": {"strict": True, "contexts": [check]},
+            "required_status_checks": {
+                "strict": True,
+                "checks": [{"context": check, "app_id": GITHUB_ACTIONS_APP_ID}],
+            },
             "enforce_admins": True,
             "required_pull_request_reviews": {
                 "dismiss_stale_reviews": True,
@@ -120,7 +129,7 @@ def protect_branch(client: Client, repository: str, branch: str, check: str) -> 
         },
     )
     return (
-        f"branch {branch}: protected; requires check {check!r} (up to date), "
+        f"branch {branch}: protected; requires check {check!r} from GitHub Actions (up to date), "
         "1 code-owner approval, stale approvals dismissed, admins included"
     )
 
@@ -155,6 +164,10 @@ def setup(settings: Settings, client: Client) -> list[str]:
             client, repository, environment, reviewers[environment], github.default_branch
         )
         for environment in ENVIRONMENTS
+    ]
+    done += [
+        configure_environment(client, repository, environment, [], github.default_branch)
+        for environment in BRANCH_ONLY_ENVIRONMENTS
     ]
     done.append(protect_branch(client, repository, github.default_branch, github.required_check))
     done.append(ensure_label(client, repository, settings.gate.override_label))

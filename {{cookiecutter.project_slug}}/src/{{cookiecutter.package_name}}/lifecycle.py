@@ -7,49 +7,74 @@ registry.py and to GitHub through workflow.py, and returns plain data for the CL
 
 from __future__ import annotations
 
-import json
 import tomllib
 from pathlib import Path
 from typing import Any
 
 from . import data, drift, github_api, registry, report, tracking, workflow
 from .contract import load_contract
-from .settings import Settings
+from .gate_result import GateResult
+from .lineage import branch_history
+from .settings import Settings, parse_settings
 
 PYPROJECT = Path("pyproject.toml")
 
 
-def read_gate(settings: Settings) -> dict[str, Any]:
-    path = settings.gate.report
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no gate result (run the gate first)")
-    result: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    return result
+def read_gate(settings: Settings) -> GateResult:
+    return GateResult.read(settings.gate.report)
 
 
-def read_gate_or_stopped(settings: Settings) -> dict[str, Any]:
+def read_gate_or_stopped(settings: Settings) -> GateResult:
     """gate.json, or, when the pipeline stopped before the gate, a result that says so: the
     report must still explain a red check."""
     if settings.gate.report.exists():
         return read_gate(settings)
-    return {
-        "verdict": "error",
-        "passed": False,
-        "primary_metric": settings.gate.primary_metric,
-        "errors": [
-            f"the pipeline stopped before the gate ({settings.gate.report} was not written): "
-            "see the failed step in the job log"
-        ],
-        "risk": None,
-        "performance_problems": [],
-        "deltas": {},
-    }
+    gate = settings.gate
+    return GateResult(
+        model_name=settings.tracking.model_name,
+        primary_metric=gate.primary_metric,
+        rule=gate.rule,
+        margin=gate.margin,
+        verdict="error",
+        passed=False,
+        errors=(
+            f"the pipeline stopped before the gate ({gate.report} was not written): "
+            "see the failed step in the job log",
+        ),
+    )
+
+
+def reviewers_on_default_branch(settings: Settings) -> tuple[str, ...]:
+    """github.production_reviewers as the default branch has them: a pull request that adds
+    its author to the list in its own params.yaml does not make them a reviewer."""
+    ref = f"origin/{settings.github.default_branch}"
+    raw = report.base_params(ref)
+    if raw is None:
+        raise github_api.GithubError(
+            f"params.yaml of {ref} cannot be read (fetch-depth: 0?): nobody may override"
+        )
+    return parse_settings(raw, Path(f"{ref}:params.yaml")).github.production_reviewers
+
+
+def _override_refusal(
+    applied: workflow.Labelling, author: str, pushed_at: str | None, allowed: bool
+) -> str | None:
+    """Why one application of the override label does not count, or None when it does."""
+    if applied.actor.lower() == author.lower():
+        return "is the pull request's author"
+    if not allowed:
+        return "is not a production reviewer on the default branch"
+    if pushed_at is None or applied.at <= pushed_at:
+        return "applied it before the last push to the pull request (re-apply it to this head)"
+    return None
 
 
 def pull_request_facts(settings: Settings) -> dict[str, Any]:
-    """The pull request this GitHub Actions run is about, who applied the override label, and
-    whether that person may override: only a production reviewer (a listed user, or a member of
-    a listed team) may, since the override lets a weaker model towards production.
+    """The pull request this GitHub Actions run is about, and whether its override label
+    counts. It counts only when applied after the last push to the head (so it binds to what
+    was reviewed), by a production reviewer listed in the default branch's params.yaml (a
+    user, or a member of a listed team), who is not the pull request's author. Everyone else
+    who applied it is named with the reason.
 
     A GitHub API failure is recorded, not raised: the gate still decides, only without the
     override (so a failing model stays failed) and without the PR number in its lineage.
@@ -60,6 +85,7 @@ def pull_request_facts(settings: Settings) -> dict[str, Any]:
         "override_label": label,
         "label_applied_by": None,
         "override_by": None,
+        "override_refused": [],
     }
     try:
         run = workflow.RunContext.from_env()
@@ -70,15 +96,24 @@ def pull_request_facts(settings: Settings) -> dict[str, Any]:
         facts["number"] = int(pull["number"])
         if label not in workflow.label_names(pull):
             return facts
-        actor = workflow.label_applied_by(client, run, facts["number"], label)
-        facts["label_applied_by"] = actor
-        reviewers = settings.github.production_reviewers
-        if actor and workflow.is_one_of(client, actor, reviewers):
-            facts["override_by"] = actor
-        elif actor:
-            facts["problem"] = (
-                f"the {label} label was applied by {actor}, who is not a production reviewer "
-                f"({', '.join(reviewers)}): no override"
+        applications = workflow.label_applications(client, run, facts["number"], label)
+        if not applications:
+            facts["problem"] = f"the {label} label's history shows nobody applying it: no override"
+            return facts
+        facts["label_applied_by"] = applications[-1].actor
+        reviewers = reviewers_on_default_branch(settings)
+        author = str((pull.get("user") or {}).get("login") or "")
+        pushed_at = workflow.head_pushed_at(client, run, str((pull.get("head") or {}).get("sha")))
+        for applied in applications:
+            allowed = workflow.is_one_of(client, applied.actor, reviewers)
+            refusal = _override_refusal(applied, author, pushed_at, allowed)
+            if refusal is None:
+                facts["override_by"] = applied.actor
+            else:
+                facts["override_refused"].append(f"{applied.actor} {refusal}")
+        if facts["override_by"] is None:
+            facts["problem"] = f"the {label} label does not count: " + "; ".join(
+                facts["override_refused"]
             )
     except (github_api.GithubError, KeyError, ValueError) as error:
         facts["problem"] = f"pull request not read from GitHub: {error}"
@@ -133,31 +168,45 @@ def _description() -> str:
     return str(project.get("description", "(no description)"))
 
 
-def register(settings: Settings, pr: str = "") -> tuple[registry.Version, bool]:
-    """Register this commit's model if the gate let it through; once per commit."""
-    gate = read_gate(settings)
-    if not gate.get("passed"):
+def register(
+    settings: Settings, pr: str = "", gate: GateResult | None = None
+) -> tuple[registry.Version, bool]:
+    """Register the model the gate let through, once per commit: the run and the bytes
+    gate.json names (`gate`: its text handed over by the job that gated, else the file)."""
+    gate = gate if gate is not None else read_gate(settings)
+    if not gate.passed:
         raise registry.RegistryError(
-            f"the gate's verdict is {gate.get('verdict')!r}: only a passing model is registered"
+            f"the gate's verdict is {gate.verdict!r}: only a passing model is registered"
         )
-    run = tracking.RunInfo.read(settings.train.run_info)
-    if gate.get("challenger", {}).get("run_id") != run.run_id:
+    challenger = gate.challenger
+    if challenger is None or not (challenger.model_sha256 and challenger.model_uri):
         raise registry.RegistryError(
-            f"gate.json judged run {gate.get('challenger', {}).get('run_id')} but the trained "
-            f"model is run {run.run_id}: run the gate again"
+            "gate.json names no run, model or sha256 of the model it scored: run the gate again"
+        )
+    digest = challenger.model_sha256
+    run = tracking.RunInfo(
+        run_id=challenger.run_id,
+        experiment_id=challenger.experiment_id,
+        model_uri=challenger.model_uri,
+    )
+    trained = settings.train.run_info
+    if trained.exists() and tracking.RunInfo.read(trained).run_id != run.run_id:
+        raise registry.RegistryError(
+            f"gate.json judged run {run.run_id} but the trained model is run "
+            f"{tracking.RunInfo.read(trained).run_id}: run the gate again"
         )
     client = registry.connect()
     extra = {
-        "gate.verdict": str(gate["verdict"]),
-        "gate.override_by": str(gate.get("override", {}).get("requested_by") or ""),
+        "gate.verdict": gate.verdict,
+        "gate.override_by": gate.override.requested_by or "",
         "owner.model": settings.tracking.model_owner,
         "owner.risk": settings.tracking.risk_approver,
     }
-    pr = pr or str((gate.get("pull_request") or {}).get("number") or "")
+    pr = pr or str((gate.pull_request.number if gate.pull_request else None) or "")
     if pr:
         extra["github.pr"] = pr
     name = settings.tracking.model_name
-    version, created = registry.register(client, name, run, extra)
+    version, created = registry.register(client, name, run, digest, extra)
     if created:
         contract = load_contract(settings.data.contract)
         features = data.feature_names(contract, settings.excluded_from_model)
@@ -179,7 +228,10 @@ def promote(
     settings: Settings, to: str, number: int | None, approvers: list[str], force: bool
 ) -> tuple[registry.Version, registry.Version | None]:
     client = registry.connect()
-    return registry.promote(client, settings.tracking.model_name, to, number, approvers, force)
+    history = branch_history(settings.github.default_branch)
+    return registry.promote(
+        client, settings.tracking.model_name, to, number, approvers, force, history
+    )
 
 
 def rollback(

@@ -10,6 +10,7 @@ import hashlib
 import json
 import platform
 import subprocess
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
@@ -28,6 +29,27 @@ def file_md5(path: Path) -> str:
         for chunk in iter(lambda: stream.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def check_pointer(path: Path) -> None:
+    """A DVC-tracked file must hold the bytes its pointer (`<file>.dvc`) records: data changed
+    outside DVC, or pulled without verification from a changed remote, is refused."""
+    pointer = path.with_name(path.name + ".dvc")
+    if not pointer.exists():
+        return  # not tracked by DVC here (the tests' own data)
+    import yaml
+
+    recorded = str(
+        ((yaml.safe_load(pointer.read_text(encoding="utf-8")) or {}).get("outs") or [{}])[0].get(
+            "md5"
+        )
+    )
+    found = file_md5(path)
+    if found != recorded:
+        raise ValueError(
+            f"{path} has md5 {found} but {pointer} records {recorded}: the data is not what "
+            "the commit names (changed by hand, or pulled unverified): `dvc pull` it again"
+        )
 
 
 def recorded_bytes(path: Path, md5: str, git_sha: str) -> bytes:
@@ -74,6 +96,32 @@ def _git(*args: str) -> str | None:
     except (OSError, subprocess.CalledProcessError):
         return None
     return done.stdout.strip()
+
+
+@dataclass(frozen=True)
+class History:
+    """The default branch's commits, newest first: which of two commits is newer is decided
+    here, by git ancestry, never by a commit time a tag or a committer could set."""
+
+    positions: dict[str, int]  # sha -> 0 for the branch head, growing into the past
+    ref: str
+
+    def knows(self, sha: str) -> bool:
+        return sha in self.positions
+
+    def is_older(self, sha: str, than: str) -> bool:
+        """Whether commit `sha` comes before commit `than` on the branch (both known)."""
+        return self.positions[sha] > self.positions[than]
+
+
+def branch_history(branch: str) -> History:
+    """The history of `origin/<branch>` when the remote branch is known (a CI checkout with
+    full history), else of HEAD (a local clone, the tests)."""
+    for ref in (f"origin/{branch}", "HEAD"):
+        listed = _git("rev-list", "--topo-order", ref, "--")
+        if listed is not None:
+            return History({sha: n for n, sha in enumerate(listed.split())}, ref)
+    return History({}, "none")
 
 
 def git_state() -> tuple[str, bool, int]:

@@ -2,24 +2,30 @@
 
 - `staging` and `production` are aliases; `production` is the champion.
 - `previous-production` is the version `production` last pointed at: rollback's target.
-- A version is identified by the git commit it was trained from: registering the same commit
-  twice returns the same version.
-- An older commit never replaces a newer champion unless forced.
+- A version is its model's bytes: the sha256 the gate scored is written on it at registration,
+  and every load fetches the bytes, checks them against it, and loads them with XGBoost itself.
+- A commit is registered once; an existing version for it counts only if it holds the bytes
+  the gate scored.
+- Which commit is newer is git's answer (ancestry on the default branch), never a tag's: an
+  older commit never replaces a newer one unless forced.
 
 Every problem is a RegistryError with one line of reason; nothing here passes by default.
 """
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import tracking
+from . import tracking, training
 from .errors import ProjectError
+from .lineage import History
 
 if TYPE_CHECKING:
     from xgboost import XGBClassifier
@@ -28,6 +34,8 @@ STAGING = "staging"
 PRODUCTION = "production"
 PREVIOUS = "previous-production"
 ALIAS_ATTEMPTS = 5
+DIGEST_TAG = "model.sha256"
+MODEL_FILE = "model.ubj"  # the file MLflow's XGBoost flavour stores the model's bytes in
 
 
 class RegistryError(ProjectError):
@@ -50,7 +58,17 @@ class Version:
 
     @property
     def commit_time(self) -> int:
+        """When its commit was made, as its run recorded it: for a model's age, never for
+        deciding which version is newer (a tag anyone with registry access could set)."""
         return int(self.tags.get("lineage.git_commit_time", "0") or 0)
+
+    @property
+    def digest(self) -> str:
+        return self.tags.get(DIGEST_TAG, "")
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} version {self.number}"
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -82,13 +100,50 @@ def registry_errors(action: str) -> Iterator[None]:
         raise RegistryError(f"{action}: {reason} ({code})") from None
 
 
-def load_model(version: Version) -> XGBClassifier:
-    """The XGBoost model a registered version holds, as MLflow stored it."""
+def _download_model_file(artifact_uri: str, action: str) -> bytes:
+    """The model file under an MLflow artifact location (a logged model's or a version's)."""
     import mlflow
 
-    with registry_errors(f"loading {version.name} version {version.number}"):
-        model: XGBClassifier = mlflow.xgboost.load_model(f"models:/{version.name}/{version.number}")
-    return model
+    with tempfile.TemporaryDirectory() as folder, registry_errors(action):
+        local = mlflow.artifacts.download_artifacts(
+            artifact_uri=f"{artifact_uri.rstrip('/')}/{MODEL_FILE}", dst_path=folder
+        )
+        return Path(local).read_bytes()
+
+
+def logged_model_bytes(client: Any, run: tracking.RunInfo) -> bytes:
+    """The model bytes a training run logged to MLflow (what registration would register)."""
+    model_id = run.model_uri.removeprefix("models:/")
+    with registry_errors(f"reading the model logged by run {run.run_id}"):
+        location = client.get_logged_model(model_id).artifact_location
+    return _download_model_file(location, f"fetching the model logged by run {run.run_id}")
+
+
+def version_bytes(client: Any, version: Version) -> bytes:
+    """A registered version's model bytes, checked against the digest written on it at
+    registration. Bytes changed since (the artifact store is writable by more hands than the
+    registry) or a version without a digest (not registered by this project) are refused."""
+    if not version.digest:
+        raise RegistryError(
+            f"{version.label} records no {DIGEST_TAG}: it was not registered through the gate, "
+            "so nothing says which bytes are the model; refusing to load it"
+        )
+    with registry_errors(f"locating {version.label}"):
+        location = client.get_model_version_download_uri(version.name, str(version.number))
+    content = _download_model_file(location, f"fetching {version.label}")
+    found = training.model_digest(content)
+    if found != version.digest:
+        raise RegistryError(
+            f"{version.label}: the stored model's sha256 is {found[:16]}..., not the "
+            f"{version.digest[:16]}... registered: its artifact was changed after registration; "
+            "refusing to load it"
+        )
+    return content
+
+
+def load_model(client: Any, version: Version) -> XGBClassifier:
+    """The model a registered version holds: its checked bytes, loaded by XGBoost itself."""
+    return training.model_from_bytes(version_bytes(client, version))
 
 
 def connect() -> Any:
@@ -162,17 +217,42 @@ def champion(client: Any, name: str) -> Version | None:
     return None
 
 
-def version_for_commit(client: Any, name: str, sha: str) -> Version | None:
-    """The oldest version trained from this commit, if any."""
-    matches = [v for v in all_versions(client, name) if v.git_sha == sha]
-    return matches[0] if matches else None
+def versions_for_commit(client: Any, name: str, sha: str) -> list[Version]:
+    """The versions tagged as trained from this commit, oldest first."""
+    return [v for v in all_versions(client, name) if v.git_sha == sha]
+
+
+def _create_registered_model(client: Any, name: str) -> None:
+    """Create the registered model unless it exists (a concurrent registration may win)."""
+    try:
+        client.create_registered_model(name)
+    except Exception as error:
+        if getattr(error, "error_code", "") != "RESOURCE_ALREADY_EXISTS":
+            raise
+
+
+def _accepted(existing: Version, digest: str) -> Version:
+    """An existing version of this commit stands for the gated model only if it holds the
+    gated bytes; one with other bytes under this commit's name is a look-alike."""
+    if existing.digest != digest:
+        raise RegistryError(
+            f"{existing.label} claims commit {existing.git_sha[:12]} but holds model "
+            f"{existing.digest[:16] or 'with no digest'}, not the gated {digest[:16]}...: "
+            "refusing to treat it as this commit's model (who registered it? delete it, "
+            "then register again)"
+        )
+    return existing
 
 
 def register(
-    client: Any, name: str, run: tracking.RunInfo, extra_tags: dict[str, str]
+    client: Any,
+    name: str,
+    run: tracking.RunInfo,
+    digest: str,
+    extra_tags: dict[str, str],
 ) -> tuple[Version, bool]:
-    """Register the run's model once per commit, then point `staging` at the version of the
-    newest commit registered (usually this one; never an older one).
+    """Register the bytes the gate scored (digest) from the run that logged them, once per
+    commit. Aliases are not touched: `staging` moves in the staging job (promote).
 
     Returns the version and whether it was created now. Concurrent registrations of the same
     commit can both create a version; the later ones are deleted again, so one survives.
@@ -186,51 +266,49 @@ def register(
             f"run {run.run_id} was not trained from a clean git commit (sha {sha}, dirty "
             f"{lineage.get('lineage.git_dirty')}): only committed work can be registered"
         )
-    existing = version_for_commit(client, name, sha)
-    if existing is not None:
-        return existing, False
-
-    import mlflow
-
-    with registry_errors(f"registering {name} from run {run.run_id}"):
-        created = mlflow.register_model(
-            run.model_uri, name, tags={**lineage, **extra_tags, "registered_at": now()}
+    existing = versions_for_commit(client, name, sha)
+    if existing:
+        return _accepted(existing[0], digest), False
+    logged = training.model_digest(logged_model_bytes(client, run))
+    if logged != digest:
+        raise RegistryError(
+            f"run {run.run_id} logged a model with sha256 {logged[:16]}..., not the "
+            f"{digest[:16]}... the gate scored: refusing to register other bytes"
         )
-    survivor = version_for_commit(client, name, sha)
-    if survivor is not None and survivor.number != int(created.version):
+
+    tags = {**lineage, **extra_tags, DIGEST_TAG: digest, "registered_at": now()}
+    with registry_errors(f"registering {name} from run {run.run_id}"):
+        _create_registered_model(client, name)
+        # The client call, not mlflow.register_model: that one also tags the run's logged
+        # model, which would need the registering credential to write the experiment too.
+        created = client.create_model_version(
+            name,
+            run.model_uri,
+            run_id=run.run_id,
+            tags=tags,
+            model_id=run.model_uri.removeprefix("models:/"),
+        )
+    survivor = versions_for_commit(client, name, sha)[0]
+    if survivor.number != int(created.version):
         with registry_errors(f"removing duplicate version {created.version}"):
             client.delete_model_version(name, created.version)
-        return survivor, False
-    advance_staging(client, name)
-    return get_version(client, name, int(created.version)), True
+        return _accepted(survivor, digest), False
+    version = get_version(client, name, int(created.version))
+    version_bytes(client, version)  # what was registered is what was gated, read back
+    return version, True
 
 
-def _newest(versions: list[Version]) -> Version:
-    """The version of the newest commit. Per commit only its oldest version counts: a newer
-    duplicate from a concurrent registration of the same commit is about to be deleted."""
+def _newest(versions: list[Version], history: History) -> Version | None:
+    """The version of the newest commit on the default branch. Per commit only its oldest
+    version counts (a newer duplicate from a concurrent registration is about to be deleted);
+    a version whose commit is not on the branch is never staging's."""
     first_per_commit: dict[str, Version] = {}
     for version in versions:  # oldest first
-        first_per_commit.setdefault(version.git_sha, version)
-    return max(first_per_commit.values(), key=lambda v: (v.commit_time, v.number))
-
-
-def advance_staging(client: Any, name: str) -> Version:
-    """Point `staging` at the version from the newest commit.
-
-    Concurrent registrations all converge: each one re-reads the versions after its write and
-    corrects the alias if a newer commit was registered meanwhile, so a slow run for an old
-    commit cannot leave staging behind.
-    """
-    for _ in range(ALIAS_ATTEMPTS):
-        newest = _newest(all_versions(client, name))
-        if aliases(client, name).get(STAGING) != newest.number:
-            try:
-                _set_alias_checked(client, name, STAGING, newest.number)
-            except RegistryError:
-                continue  # the version vanished (a duplicate being removed): look again
-        if _newest(all_versions(client, name)).number == newest.number:
-            return newest
-    raise RegistryError(f"{STAGING} kept moving under concurrent registrations; run again")
+        if history.knows(version.git_sha):
+            first_per_commit.setdefault(version.git_sha, version)
+    if not first_per_commit:
+        return None
+    return min(first_per_commit.values(), key=lambda v: history.positions[v.git_sha])
 
 
 def _set_alias_checked(client: Any, name: str, alias: str, number: int) -> None:
@@ -253,21 +331,32 @@ def _set_alias_checked(client: Any, name: str, alias: str, number: int) -> None:
     )
 
 
-def move_alias(client: Any, name: str, alias: str, target: Version, force: bool) -> Version | None:
+def move_alias(
+    client: Any, name: str, alias: str, target: Version, force: bool, history: History
+) -> Version | None:
     """Point `alias` at `target`; return the version it pointed at before.
 
     An older commit never replaces a newer one unless forced: a slow pipeline run for an old
-    commit must not overwrite what a newer run already put there.
+    commit must not overwrite what a newer run already put there. Older means an ancestor on
+    the default branch; a commit the branch does not hold cannot be ordered, and is refused.
     """
     current = by_alias(client, name, alias)
     if current is not None and current.number == target.number:
         return current
-    if current is not None and not force and target.commit_time < current.commit_time:
-        raise RegistryError(
-            f"version {target.number} (commit {target.git_sha[:12]}) is older than "
-            f"{alias} version {current.number} (commit {current.git_sha[:12]}): refusing to "
-            "move the alias backwards (use --force, or rollback)"
-        )
+    if current is not None and not force:
+        unknown = [v for v in (target, current) if not history.knows(v.git_sha)]
+        if unknown:
+            raise RegistryError(
+                f"{unknown[0].label} names commit {unknown[0].git_sha[:12]}, which is not on "
+                f"{history.ref}: cannot tell whether it is newer than the other; refusing to "
+                f"move {alias} (use --force, or rollback)"
+            )
+        if history.is_older(target.git_sha, current.git_sha):
+            raise RegistryError(
+                f"version {target.number} (commit {target.git_sha[:12]}) is older than "
+                f"{alias} version {current.number} (commit {current.git_sha[:12]}): refusing "
+                "to move the alias backwards (use --force, or rollback)"
+            )
     _set_alias_checked(client, name, alias, target.number)
     return current
 
@@ -285,17 +374,27 @@ def promote(
     number: int | None,
     approvers: list[str],
     force: bool,
+    history: History,
 ) -> tuple[Version, Version | None]:
-    """Move alias `to` onto a version (by default the one `staging` points at). For production
+    """Move alias `to` onto a version (by default: for staging the newest commit's version, for
+    production the one `staging` points at), after checking its bytes. For production
     the replaced version keeps the `previous-production` alias, and the approvers and time are
     written on the promoted version. Returns (promoted, replaced)."""
-    if number is None:
+    if number is None and to == STAGING:
+        candidate = _newest(all_versions(client, name), history)
+        if candidate is None:
+            raise RegistryError(
+                f"no version of {name} was trained from a commit of {history.ref}: nothing "
+                "to stage (is the history fetched? fetch-depth: 0)"
+            )
+    elif number is None:
         candidate = by_alias(client, name, STAGING)
         if candidate is None:
             raise RegistryError(f"{name} has no '{STAGING}' version to promote")
     else:
         candidate = get_version(client, name, number)
-    replaced = move_alias(client, name, to, candidate, force=force)
+    version_bytes(client, candidate)  # only the gated bytes are ever promoted
+    replaced = move_alias(client, name, to, candidate, force, history)
     if to == PRODUCTION and replaced is not None and replaced.number != candidate.number:
         _set_alias_checked(client, name, PREVIOUS, replaced.number)
     set_tags(
@@ -308,6 +407,11 @@ def promote(
         },
     )
     return get_version(client, name, candidate.number), replaced
+
+
+def was_in_production(version: Version) -> bool:
+    """Whether a promotion (or a rollback) once put this version in production."""
+    return f"promotion.{PRODUCTION}.at" in version.tags or "rollback.at" in version.tags
 
 
 def rollback(
@@ -327,6 +431,12 @@ def rollback(
         raise RegistryError(f"{name} has no '{PREVIOUS}' version to roll back to: name one")
     if target.number == current.number:
         raise RegistryError(f"version {target.number} is already in production")
+    if not was_in_production(target):
+        raise RegistryError(
+            f"{target.label} was never in production: a rollback only returns to a version "
+            "that was (promote a new one through the gate instead)"
+        )
+    version_bytes(client, target)  # only the gated bytes go back into production
     _set_alias_checked(client, name, PRODUCTION, target.number)
     _set_alias_checked(client, name, PREVIOUS, current.number)
     when = now()

@@ -1,17 +1,21 @@
 """Markdown for people: the gate report (PR comment and job summary) and the model card.
 
 Both are built from files the pipeline already wrote (gate.json, the validation report,
-params.yaml), so what a reviewer reads is exactly what the gate decided on.
+params.yaml), so what a reviewer reads is exactly what the gate decided on. Every value that
+comes from data, params or tags goes in through `text`: it cannot forge a table cell, a link,
+an image, HTML or a mention.
 """
 
 from __future__ import annotations
 
+import re
 import subprocess
 from typing import Any
 
 import yaml
 
 from .evaluation import LOWER_IS_BETTER, METRIC_NAMES
+from .gate_result import GateResult
 
 # A hidden line that lets the workflow find and update its own comment instead of adding one.
 MARKER = "<!-- {{ cookiecutter.project_slug }}:gate-report -->"
@@ -23,6 +27,27 @@ HEADLINES = {
     "fail": "❌ Gate failed",
     "error": "⛔ Gate could not decide, so it fails",
 }
+
+
+# What could start a table cell, link, image, HTML tag, code span, emphasis or issue link.
+MARKDOWN_SPECIAL = re.compile(r"([\\`*\[\]<>#!|~])")
+WORD_JOINER = "\u2060"  # between @ and a name: shown as "@name", never a mention
+
+
+def text(value: object) -> str:
+    """A value from data, params or tags as inert Markdown: on one line, with every character
+    that Markdown or HTML would read as syntax escaped, and no @mention."""
+    line = " ".join(str(value).split())
+    return MARKDOWN_SPECIAL.sub(r"\\\1", line).replace("@", "@" + WORD_JOINER)
+
+
+def code(value: object) -> str:
+    """A name or value (a column, a parameter, a tag) as a code span, where nothing is syntax;
+    one that holds a backtick or a line break goes in as escaped text instead."""
+    raw = str(value)
+    if "`" in raw or "\n" in raw or "\r" in raw:
+        return text(raw)
+    return "`" + raw.replace("|", "\\|") + "`"
 
 
 def _number(value: Any, digits: int = 4) -> str:
@@ -58,31 +83,31 @@ def base_params(ref: str, path: str = "params.yaml") -> Any | None:
     return yaml.safe_load(done.stdout) if done.returncode == 0 else None
 
 
-def _verdict_section(gate: dict[str, Any]) -> list[str]:
-    lines = [f"## {HEADLINES[gate['verdict']]}", ""]
-    if gate.get("first_model"):
+def _verdict_section(gate: GateResult) -> list[str]:
+    lines = [f"## {HEADLINES[gate.verdict]}", ""]
+    if gate.first_model:
         lines.append("First model for this name: judged on absolute thresholds only.")
-    for error in gate.get("errors", []):
-        lines.append(f"- ⛔ {error}")
-    for problem in (gate.get("risk") or {}).get("problems", []):
-        lines.append(f"- ❌ risk: {problem}")
-    for problem in gate.get("performance_problems", []):
-        lines.append(f"- {'⚠️' if gate['verdict'] == 'overridden' else '❌'} {problem}")
-    override = gate.get("override") or {}
-    if override.get("applied"):
-        lines.append(f"- Override applied by @{override['requested_by']}.")
-    problem = (gate.get("pull_request") or {}).get("problem")
-    if problem:
-        lines.append(f"- ⚠️ {problem}")
+    lines += [f"- ⛔ {text(error)}" for error in gate.errors]
+    lines += [f"- ❌ risk: {text(problem)}" for problem in gate.risk_problems]
+    mark = "⚠️" if gate.verdict == "overridden" else "❌"
+    lines += [f"- {mark} {text(problem)}" for problem in gate.performance_problems]
+    pull = gate.pull_request
+    if gate.override.applied:
+        lines.append(f"- Override applied by @{gate.override.requested_by}.")
+        if pull and pull.override_refused:
+            refused = "; ".join(text(reason) for reason in pull.override_refused)
+            lines.append(f"- Override label also applied, not counted: {refused}.")
+    if pull and pull.problem:
+        lines.append(f"- ⚠️ {text(pull.problem)}")
     return [*lines, ""]
 
 
-def _comparison_section(gate: dict[str, Any]) -> list[str]:
-    challenger = (gate.get("challenger") or {}).get("metrics") or {}
-    if not challenger:
+def _comparison_section(gate: GateResult) -> list[str]:
+    if gate.challenger is None or not gate.challenger.metrics:
         return []
-    champion = (gate.get("champion") or {}).get("metrics") or {}
-    version = (gate.get("champion") or {}).get("version")
+    challenger = gate.challenger.metrics
+    champion = gate.champion.metrics if gate.champion else {}
+    version = gate.champion.version if gate.champion else None
     lines = [
         "### Champion vs challenger",
         "",
@@ -91,19 +116,19 @@ def _comparison_section(gate: dict[str, Any]) -> list[str]:
     ]
     for name in METRIC_NAMES:
         arrow = " ↓" if name in LOWER_IS_BETTER else ""
-        marker = " **(primary)**" if name == gate["primary_metric"] else ""
+        marker = " **(primary)**" if name == gate.primary_metric else ""
         lines.append(
             f"| {name}{arrow}{marker} | {_number(champion.get(name))} | "
-            f"{_number(challenger.get(name))} | {_signed(gate['deltas'].get(name))} |"
+            f"{_number(challenger.get(name))} | {_signed(gate.deltas.get(name))} |"
         )
-    interval = gate.get("interval")
+    interval = gate.interval
     if interval:
         lines += [
             "",
-            f"Improvement in {gate['primary_metric']}: {interval['estimate']:+.4f}, "
-            f"{interval['confidence']:.0%} paired-bootstrap interval {interval['low']:+.4f} to "
-            f"{interval['high']:+.4f} ({interval['resamples']} resamples); rule: "
-            f"{gate['rule'].replace('_', '-')} with margin {gate['margin']:g}.",
+            f"Improvement in {gate.primary_metric}: {interval.estimate:+.4f}, "
+            f"{interval.confidence:.0%} paired-bootstrap interval {interval.low:+.4f} to "
+            f"{interval.high:+.4f} ({interval.resamples} resamples); rule: "
+            f"{gate.rule.replace('_', '-')} with margin {gate.margin:g}.",
         ]
     lines += ["", *_chart(champion, challenger), ""]
     return lines
@@ -125,30 +150,30 @@ def _chart(champion: dict[str, float], challenger: dict[str, float]) -> list[str
     return [*lines, "```"]
 
 
-def _risk_section(gate: dict[str, Any]) -> list[str]:
-    risk = gate.get("risk")
+def _risk_section(gate: GateResult) -> list[str]:
+    risk = gate.risk
     if risk is None:
         return ["### Risk gate", "", "Not assessed: the gate stopped before it (see above).", ""]
-    if not risk.get("enabled"):
+    if not risk.enabled:
         return ["### Risk gate", "", "Off: no sensitive column is set in params.yaml.", ""]
-    thresholds = gate.get("fairness_thresholds", {})
+    thresholds = gate.fairness_thresholds
     lines = [
-        f"### Risk gate: {'✅ passed' if risk.get('passed') else '❌ failed'} "
-        f"(column `{risk['column']}`)",
+        f"### Risk gate: {'✅ passed' if risk.passed else '❌ failed'} "
+        f"(column {code(risk.column)})",
         "",
         "| group | rows | selection rate | true positive rate |",
         "|---|---:|---:|---:|",
     ]
-    for name, group in sorted(risk.get("groups", {}).items()):
+    for name, group in sorted(risk.groups.items()):
         lines.append(
-            f"| {name} | {group['size']} | {_number(group['selection_rate'], 3)} | "
-            f"{_number(group['true_positive_rate'], 3)} |"
+            f"| {text(name)} | {group.size} | {_number(group.selection_rate, 3)} | "
+            f"{_number(group.true_positive_rate, 3)} |"
         )
     lines += [
         "",
-        f"Disparate impact {_number(risk.get('disparate_impact'), 3)} "
+        f"Disparate impact {_number(risk.disparate_impact, 3)} "
         f"(at least {thresholds.get('min_disparate_impact', MISSING)}); equal-opportunity "
-        f"difference {_number(risk.get('equal_opportunity_difference'), 3)} "
+        f"difference {_number(risk.equal_opportunity_difference, 3)} "
         f"(at most {thresholds.get('max_equal_opportunity_difference', MISSING)}).",
         "",
     ]
@@ -165,7 +190,7 @@ def _validation_section(validation: dict[str, Any] | None) -> list[str]:
         f"{validation.get('rows')} rows checked against {validation.get('expectations')} "
         "expectations of the data contract.",
     ]
-    lines += [f"- {problem}" for problem in validation.get("problems", [])]
+    lines += [f"- {text(problem)}" for problem in validation.get("problems", [])]
     return [*lines, ""]
 
 
@@ -181,21 +206,23 @@ def _params_section(changes: list[tuple[str, Any, Any]] | None, base: str) -> li
     if not changes:
         return [*lines, "None.", ""]
     lines += ["| parameter | base | this change |", "|---|---|---|"]
-    lines += [f"| `{key}` | `{old}` | `{new}` |" for key, old, new in changes]
+    lines += [f"| {code(key)} | {code(old)} | {code(new)} |" for key, old, new in changes]
     return [*lines, ""]
 
 
 def render_report(
-    gate: dict[str, Any],
+    gate: GateResult,
     validation: dict[str, Any] | None,
     changes: list[tuple[str, Any, Any]] | None,
     base: str,
 ) -> str:
     """The whole report: verdict first, then the evidence."""
-    challenger = gate.get("challenger") or {}
+    challenger = gate.challenger
     footer = (
-        f"<sub>Evaluation split `{(gate.get('eval') or {}).get('md5', '?')}` · challenger run "
-        f"`{challenger.get('run_id', '?')}` · commit `{challenger.get('git_sha', '?')}`</sub>"
+        f"<sub>Evaluation split `{gate.eval.md5 if gate.eval else '?'}` · challenger run "
+        f"`{challenger.run_id if challenger else '?'}` · commit "
+        f"`{(challenger.git_sha if challenger else None) or '?'}` · model sha256 "
+        f"`{(challenger.model_sha256 if challenger else '')[:16] or '?'}`</sub>"
     )
     sections = [
         [MARKER],
@@ -211,7 +238,7 @@ def render_report(
 
 def model_card(
     version: dict[str, Any],
-    gate: dict[str, Any],
+    gate: GateResult,
     description: str,
     features: list[str],
     target: str,
@@ -220,8 +247,8 @@ def model_card(
     """A model card for one registered version: what it is for, what it learned from, how well
     it does, how it treats groups, and how it was made."""
     tags = version["tags"]
-    metrics = (gate.get("challenger") or {}).get("metrics") or {}
-    risk = gate.get("risk") or {}
+    metrics = gate.challenger.metrics if gate.challenger else {}
+    risk = gate.risk
     lines = [
         f"# Model card: {version['name']} version {version['version']}",
         "",
@@ -236,8 +263,9 @@ def model_card(
         f"- Training data md5 `{tags.get('lineage.data_md5')}`; train split "
         f"`{tags.get('lineage.train_md5')}`; frozen evaluation split "
         f"`{tags.get('lineage.eval_md5')}`.",
-        f"- Target `{target}`; features: {', '.join(features)}.",
-        f"- Not used as features: {', '.join(excluded) or 'none'}.",
+        f"- Model sha256 `{tags.get('model.sha256')}`.",
+        f"- Target {code(target)}; features: {', '.join(text(name) for name in features)}.",
+        f"- Not used as features: {', '.join(text(name) for name in excluded) or 'none'}.",
         "",
         "## Metrics on the evaluation split",
         "",
@@ -245,20 +273,20 @@ def model_card(
         "|---|---:|",
         *[f"| {name} | {value:.4f} |" for name, value in metrics.items()],
         "",
-        f"Gate verdict: **{gate.get('verdict', 'unknown')}**.",
+        f"Gate verdict: **{gate.verdict}**.",
         "",
         "## Risk",
         "",
     ]
-    if risk.get("enabled"):
+    if risk is not None and risk.enabled:
         lines += [
-            f"Sensitive column `{risk['column']}`: disparate impact "
-            f"{_number(risk.get('disparate_impact'), 3)}, equal-opportunity difference "
-            f"{_number(risk.get('equal_opportunity_difference'), 3)}; "
-            f"{'passed' if risk.get('passed') else 'failed'}.",
+            f"Sensitive column {code(risk.column)}: disparate impact "
+            f"{_number(risk.disparate_impact, 3)}, equal-opportunity difference "
+            f"{_number(risk.equal_opportunity_difference, 3)}; "
+            f"{'passed' if risk.passed else 'failed'}.",
         ]
     else:
         lines.append("The risk gate is off (no sensitive column).")
     lines += ["", "## Lineage", "", "| tag | value |", "|---|---|"]
-    lines += [f"| `{key}` | `{value}` |" for key, value in sorted(tags.items())]
+    lines += [f"| {code(key)} | {code(value)} |" for key, value in sorted(tags.items())]
     return "\n".join(lines) + "\n"

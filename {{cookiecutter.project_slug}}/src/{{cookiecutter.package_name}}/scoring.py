@@ -102,9 +102,9 @@ def predict(settings: Settings, source: Path, number: int | None = None) -> Scor
     frame = data.read_raw(source, contract)
     client = registry.connect()
     version = resolve(client, settings.tracking.model_name, settings.predict.alias, number)
-    model = registry.load_model(version)
+    model = registry.load_model(client, version)
     scored = score(frame, contract, model, version, settings.evaluate.decision_threshold)
-    data.write_csv(scored.predictions, settings.predict.output)
-    data.write_csv(scored.rejected, settings.predict.rejected)
+    data.write_csv_for_people(scored.predictions, settings.predict.output)
+    data.write_csv_for_people(scored.rejected, settings.predict.rejected)
     append_log(scored.predictions, settings.predict.log, datetime.now(UTC))
     return scored

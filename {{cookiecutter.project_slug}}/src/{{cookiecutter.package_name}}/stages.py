@@ -1,16 +1,23 @@
 """The pipeline stages that dvc.yaml runs: each reads its inputs, calls the pure functions of
-the other modules, and writes its outputs. Paths come from the settings, never from here."""
+the other modules, and writes its outputs. Paths come from the settings, never from here.
+
+Each stage imports the modules it runs inside its own function: so a stage runs (and dvc.yaml
+lists as its dependencies) only the code it needs, and validate never waits for xgboost or
+matplotlib to import. tests/test_pipeline_deps.py checks dvc.yaml against these imports.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from . import data, evaluation, lineage, plots, tracking, training
 from .contract import Contract, ContractError, load_contract
 from .settings import Settings
-from .validation import ValidationResult, validate_file
+
+if TYPE_CHECKING:
+    from . import tracking
+    from .validation import ValidationResult
 
 
 def _write_json(payload: dict[str, Any], path: Path) -> None:
@@ -42,6 +49,8 @@ def validate(settings: Settings, source: Path | None = None) -> ValidationResult
     The report is written only for the training data, where it is the DVC stage's output;
     on failure no report is left behind, so the next stage cannot run on bad data.
     """
+    from .validation import validate_file
+
     contract = load_contract(settings.data.contract)
     check_settings_against(contract, settings)
     path = source or settings.data.raw
@@ -57,6 +66,8 @@ def validate(settings: Settings, source: Path | None = None) -> ValidationResult
 
 def split(settings: Settings) -> tuple[int, int]:
     """Cut the validated data into the train split and the frozen evaluation split."""
+    from . import data
+
     contract = load_contract(settings.data.contract)
     frame = data.read_raw(settings.data.raw, contract)
     train, evaluation_set = data.split_frame(
@@ -69,6 +80,8 @@ def split(settings: Settings) -> tuple[int, int]:
 
 def train(settings: Settings) -> tracking.RunInfo:
     """Fit the model, save its bytes for DVC, and record the run with its lineage in MLflow."""
+    from . import data, lineage, tracking, training
+
     contract = load_contract(settings.data.contract)
     frame = data.read_typed(settings.split.train, contract)
     features, target = data.features_and_target(frame, contract, settings.excluded_from_model)
@@ -88,6 +101,8 @@ def train(settings: Settings) -> tracking.RunInfo:
 
 def evaluate(settings: Settings) -> dict[str, float]:
     """Score the model on the frozen evaluation split; write metrics and plots; log them."""
+    from . import data, evaluation, plots, tracking, training
+
     contract = load_contract(settings.data.contract)
     frame = data.read_typed(settings.split.eval, contract)
     features, target = data.features_and_target(frame, contract, settings.excluded_from_model)

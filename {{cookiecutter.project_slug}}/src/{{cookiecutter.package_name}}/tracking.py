@@ -12,6 +12,7 @@ import os
 import socket
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import asdict, dataclass
 from importlib import metadata
@@ -76,6 +77,27 @@ def tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
 
 
+def public_uri(uri: str) -> str:
+    """The server's address without what may be secret in it (user:password@, a query)."""
+    parts = urllib.parse.urlsplit(uri)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return urllib.parse.urlunsplit((parts.scheme, f"{host}{port}", parts.path, "", ""))
+
+
+def without_secrets(text: str) -> str:
+    """Text for a report or an artifact: the tracking URI (which may carry credentials) and
+    the tracking credentials themselves replaced by what is safe to show."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or ""
+    if uri:
+        text = text.replace(uri, public_uri(uri))
+    for name in CREDENTIAL_VARIABLES:
+        secret = os.environ.get(name) or ""
+        if len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return text
+
+
 def configure() -> str:
     """Point MLflow at the tracking server with fail-fast client settings; return its URI."""
     for name, value in CLIENT_DEFAULTS.items():
@@ -105,7 +127,9 @@ def check_tracking(uri: str, wait_seconds: float = 0.0) -> None:
         except (urllib.error.URLError, OSError) as error:
             problem = str(getattr(error, "reason", error))
         if time.monotonic() >= deadline:
-            raise TrackingUnavailable(f"MLflow tracking server {uri} is not reachable: {problem}")
+            raise TrackingUnavailable(
+                f"MLflow tracking server {public_uri(uri)} is not reachable: {problem}"
+            )
         time.sleep(1)
 
 

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
-
-import pandas as pd
-from xgboost import XGBClassifier
+from typing import TYPE_CHECKING
 
 from .settings import TrainSettings
+
+if TYPE_CHECKING:  # xgboost (with scikit-learn and scipy) is imported where a model is made
+    import pandas as pd
+    from xgboost import XGBClassifier
 
 
 def make_model(params: TrainSettings) -> XGBClassifier:
     """An untrained classifier; a fixed seed and thread count make its bytes reproducible."""
+    from xgboost import XGBClassifier
+
     return XGBClassifier(
         n_estimators=params.n_estimators,
         max_depth=params.max_depth,
@@ -39,16 +44,37 @@ def save_model(model: XGBClassifier, path: Path) -> None:
     model.save_model(path)
 
 
-def load_model(path: Path) -> XGBClassifier:
+def model_bytes(path: Path) -> bytes:
+    """The trained model's file, as the gate scores it and the registry checks it."""
     if not path.exists():
         raise FileNotFoundError(f"{path}: no trained model (run the train stage first)")
+    return path.read_bytes()
+
+
+def model_digest(content: bytes) -> str:
+    """The identity of a model: the sha256 of its bytes (not a tag anyone could set)."""
+    return hashlib.sha256(content).hexdigest()
+
+
+def model_from_bytes(content: bytes) -> XGBClassifier:
+    """A model from its bytes, by XGBoost's own loader: nothing in the bytes can run code, so
+    these are the only bytes of a registered model we ever load (never MLflow's loader, which
+    imports whatever the stored MLmodel names)."""
+    from xgboost import XGBClassifier
+
     model = XGBClassifier()
-    model.load_model(path)
+    model.load_model(bytearray(content))
     return model
+
+
+def load_model(path: Path) -> XGBClassifier:
+    return model_from_bytes(model_bytes(path))
 
 
 def predict_proba(model: XGBClassifier, features: pd.DataFrame) -> pd.Series:
     """Probability of the positive class, indexed like the input."""
+    import pandas as pd
+
     return pd.Series(model.predict_proba(features)[:, 1], index=features.index, name="probability")
 
 

@@ -74,19 +74,45 @@ def label_names(pull: Mapping[str, Any]) -> list[str]:
     return [str(label.get("name")) for label in pull.get("labels") or []]
 
 
-def label_applied_by(client: Client, run: RunContext, number: int, label: str) -> str | None:
-    """Who applied `label` to the pull request, from its event history: the actor of the last
-    `labeled` event for it, unless it was removed afterwards."""
+@dataclass(frozen=True)
+class Labelling:
+    """One application of a label: who applied it, and when (GitHub's time, ISO 8601 UTC)."""
+
+    actor: str
+    at: str
+
+
+def label_applications(client: Client, run: RunContext, number: int, label: str) -> list[Labelling]:
+    """The applications of `label` still in force on the pull request: the `labeled` events
+    since it was last removed, oldest first."""
     events = client.get_all(f"{run.repo_path}/issues/{number}/events")
-    actor = None
+    applied: list[Labelling] = []
     for event in events:  # oldest first
         if (event.get("label") or {}).get("name") != label:
             continue
         if event.get("event") == "labeled":
-            actor = (event.get("actor") or {}).get("login")
+            actor = str((event.get("actor") or {}).get("login") or "")
+            applied.append(Labelling(actor, str(event.get("created_at") or "")))
         elif event.get("event") == "unlabeled":
-            actor = None
-    return actor
+            applied = []
+    return applied
+
+
+def head_pushed_at(client: Client, run: RunContext, head_sha: str) -> str | None:
+    """When the pull request's head commit was pushed, in GitHub's own clock: the creation of
+    the first pull_request run for it (a committer's date can be set to anything)."""
+    path = (
+        f"{run.repo_path}/actions/runs?event=pull_request&head_sha={segment(head_sha)}&per_page=100"
+    )
+    found = client.request("GET", path) or {}
+    times = [
+        str(r.get("created_at")) for r in found.get("workflow_runs") or [] if r.get("created_at")
+    ]
+    total = int(found.get("total_count") or 0)
+    if total > len(times):  # runs are listed newest first: the first one is on the last page
+        last = client.request("GET", f"{path}&page={(total + 99) // 100}") or {}
+        times += [str(r.get("created_at")) for r in last.get("workflow_runs") or []]
+    return min(times) if times else None
 
 
 def is_one_of(client: Client, login: str, handles: tuple[str, ...]) -> bool:
@@ -109,12 +135,21 @@ def is_one_of(client: Client, login: str, handles: tuple[str, ...]) -> bool:
     return False
 
 
+BOT_LOGIN = "github-actions[bot]"  # who writes with a workflow's GITHUB_TOKEN
+
+
+def _ours(item: Mapping[str, Any], marker: str) -> bool:
+    """A comment or issue this project's workflows wrote: the marker alone is not enough, since
+    anyone can paste it into a comment of their own."""
+    return marker in (item.get("body") or "") and (item.get("user") or {}).get("login") == BOT_LOGIN
+
+
 def upsert_comment(client: Client, run: RunContext, number: int, body: str, marker: str) -> str:
-    """Edit the pull request's comment that carries `marker`, or write it the first time."""
+    """Edit the pull request's comment that the bot wrote with `marker`, or write it."""
     if marker not in body:
         raise GithubError("the report has no marker: the next run could not find this comment")
     comments = client.get_all(f"{run.repo_path}/issues/{number}/comments")
-    ours = [comment for comment in comments if marker in (comment.get("body") or "")]
+    ours = [comment for comment in comments if _ours(comment, marker)]
     if ours:
         comment_id = ours[0]["id"]
         client.request("PATCH", f"{run.repo_path}/issues/comments/{comment_id}", {"body": body})
@@ -124,11 +159,11 @@ def upsert_comment(client: Client, run: RunContext, number: int, body: str, mark
 
 
 def upsert_issue(client: Client, run: RunContext, title: str, body: str, marker: str) -> str:
-    """Edit the open issue that carries `marker`, or open it the first time."""
+    """Edit the open issue that the bot opened with `marker`, or open it the first time."""
     if marker not in body:
         raise GithubError("the issue text has no marker: the next run could not find it")
     issues = client.get_all(f"{run.repo_path}/issues?state=open")
-    ours = [i for i in issues if marker in (i.get("body") or "") and "pull_request" not in i]
+    ours = [i for i in issues if _ours(i, marker) and "pull_request" not in i]
     if ours:
         number = ours[0]["number"]
         client.request("PATCH", f"{run.repo_path}/issues/{number}", {"title": title, "body": body})
