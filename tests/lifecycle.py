@@ -349,8 +349,8 @@ class Lifecycle:
         return ActRun(jobs, log, done.returncode, round(time.monotonic() - started, 1))
 
     def pull_request_event(self, number: int, sha: str, branch: str, labels: list[str]) -> Any:
-        """The event of a pull request by the model owner. GitHub records a run for the head
-        when it is pushed: the override counts only for a label applied after that."""
+        """The event of a pull request by the model owner, and the workflow run GitHub lists
+        for it: the override counts only for a label applied after the head's latest push."""
         pull = {
             "number": number,
             "user": {"login": MODEL_OWNER},
@@ -358,11 +358,11 @@ class Lifecycle:
             "base": {"ref": "main"},
             "labels": [{"name": name} for name in labels],
         }
-        if not any(run["head_sha"] == sha for run in self.github.workflow_runs):
-            self.github.workflow_runs.append(
-                {"id": len(self.github.workflow_runs) + 1, "event": "pull_request",
-                 "head_sha": sha, "created_at": github_time()}
-            )  # fmt: skip
+        self.github.workflow_runs.append(
+            {"id": len(self.github.workflow_runs) + 1, "event": "pull_request", "head_sha": sha,
+             "head_branch": branch, "pull_requests": [{"number": number}],
+             "created_at": github_time()}
+        )  # fmt: skip
         action = "labeled" if labels else "opened"
         return {"action": action, "number": number, "pull_request": pull, **REPOSITORY}
 

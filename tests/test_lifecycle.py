@@ -32,7 +32,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     env.pop("MAKEFLAGS", None)
     try:
         done = subprocess.run(
-            ["make", "demo"], cwd=TEMPLATE, env=env, capture_output=True, text=True, timeout=1500
+            ["make", "demo"], cwd=TEMPLATE, env=env, capture_output=True, text=True, timeout=2700
         )
         assert done.returncode == 0, done.stdout[-5000:] + done.stderr[-3000:]
         records = json.loads((demo_dir / "lifecycle.json").read_text(encoding="utf-8"))

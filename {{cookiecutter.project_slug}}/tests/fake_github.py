@@ -46,6 +46,7 @@ class FakeGitHub:
     environments: dict[str, dict[str, Any]] = field(default_factory=dict)
     branch_policies: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     protection: dict[str, Any] = field(default_factory=dict)
+    workflow_permissions: dict[str, Any] = field(default_factory=dict)
     # pull request number -> its comments, and its issue events (oldest first)
     comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     issue_events: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
@@ -60,7 +61,8 @@ class FakeGitHub:
     team_members: dict[tuple[str, str], set[str]] = field(default_factory=dict)
     # workflow run id -> its deployment reviews
     approvals: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    # workflow runs (id, event, head_sha, created_at), as GET .../actions/runs lists them
+    # workflow runs (id, event, head_sha, head_branch, pull_requests, created_at), oldest first,
+    # as GET .../actions/runs lists them (newest first, filtered by event, branch, head_sha)
     workflow_runs: list[dict[str, Any]] = field(default_factory=list)
     # (method, path) -> (status, message): answer that call with an error
     failures: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)
@@ -118,6 +120,9 @@ class FakeGitHub:
                 policy = {"id": self.new_id(), "name": body["name"], "type": body["type"]}
                 self.branch_policies.setdefault(name, []).append(policy)
                 return 200, policy
+            case "PUT", [*prefix, "actions", "permissions", "workflow"] if prefix == repo:
+                self.workflow_permissions = body
+                return 204, None
             case "PUT", [*prefix, "branches", branch, "protection"] if prefix == repo:
                 self.protection[branch] = body
                 return 200, {"url": f"{self.url}{path}"}
@@ -172,6 +177,8 @@ class FakeGitHub:
             case "GET", [*prefix, "actions", "runs"] if prefix == repo:
                 asked = dict(part.split("=", 1) for part in query.split("&") if "=" in part)
                 wanted = {key: asked[key] for key in ("event", "head_sha") if key in asked}
+                if "branch" in asked:
+                    wanted["head_branch"] = unquote(asked["branch"])
                 runs = [  # newest first
                     r for r in reversed(self.workflow_runs)
                     if all(r.get(key) == value for key, value in wanted.items())

@@ -226,6 +226,18 @@ def test_registry_down_fails_closed_within_30_seconds(
     assert any(closed in e and "not reachable" in e for e in result.errors)
 
 
+def test_no_credential_reaches_the_gate_result(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tracking URI that carries a user and password, and the password variable, never
+    appear in gate.json (which is uploaded and rendered): the server is named without them."""
+    lab.candidate(lab.commit(1), 100, **GOOD)
+    port = free_port()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://ci-bot:hunter2-secret@127.0.0.1:{port}")
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "another-secret-42")
+    written = gate.run_gate(lab.settings).model_dump_json()
+    assert "hunter2-secret" not in written and "another-secret-42" not in written
+    assert f"127.0.0.1:{port}" in written
+
+
 def test_empty_credentials_fail_closed(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
     """A tracking URI that is set but empty (a fork's PR has no secrets) is an error, not a
     fallback to some default server."""

@@ -59,6 +59,7 @@ FIRST_RUN = [
     ("GET", f"/repos/{REPO}/environments/monitoring/deployment-branch-policies"),
     ("POST", f"/repos/{REPO}/environments/monitoring/deployment-branch-policies"),
     ("PUT", f"/repos/{REPO}/branches/main/protection"),
+    ("PUT", f"/repos/{REPO}/actions/permissions/workflow"),
     ("GET", f"/repos/{REPO}/labels/gate-override"),
     ("POST", f"/repos/{REPO}/labels"),
 ]
@@ -83,6 +84,7 @@ def test_first_run_makes_exactly_these_calls(
         "deploys only from main (branch policy added)",
         "branch main: protected; requires check 'gate' from GitHub Actions (up to date), "
         "1 code-owner approval, stale approvals dismissed, admins included",
+        "workflow tokens: read-only by default, cannot approve pull requests",
         "label gate-override: created",
     ]
 
@@ -125,6 +127,10 @@ def test_branch_protection_and_label_bodies(github: FakeGitHub, params: Path) ->
             "required_approving_review_count": 1,
         },
         "restrictions": None,
+    }
+    assert github.workflow_permissions == {
+        "default_workflow_permissions": "read",
+        "can_approve_pull_request_reviews": False,
     }
     [label] = github.bodies("POST", r"/labels$")
     assert label["name"] == "gate-override"

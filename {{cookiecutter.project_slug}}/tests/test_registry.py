@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import Lab
 
-from {{ cookiecutter.package_name }} import registry, tracking, training
+from {{ cookiecutter.package_name }} import lineage, registry, tracking, training
 from {{ cookiecutter.package_name }}.cli import main
 from {{ cookiecutter.package_name }}.contract import Contract
 from {{ cookiecutter.package_name }}.gate_result import GateResult, ScoredModel, Verdict
@@ -252,6 +252,7 @@ def gate_result(lab: Lab, run: tracking.RunInfo, verdict: Verdict) -> None:
             experiment_id=run.experiment_id,
             model_uri=run.model_uri,
             model_sha256=training.model_digest(lab.settings.train.model.read_bytes()),
+            lineage=lineage.observed(lab.settings),
         ),
     ).write(lab.settings.gate.report)
 
@@ -275,6 +276,19 @@ def test_register_command_needs_a_passing_gate(
     lines = card.splitlines()
     assert f"- Target `{contract.target.name}`; features: {', '.join(learned)}." in lines
     assert f"- Not used as features: {lab.settings.fairness.sensitive_column}." in lines
+
+
+def test_run_tags_changed_after_the_gate_are_not_registered(
+    lab: Lab, lab_params: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Whoever may log runs may rewrite a run's tags: a run whose commit or data md5 was
+    changed after the gate saw the checkout is refused, not registered under a false lineage."""
+    run = lab.candidate(lab.commit(1), 100)
+    gate_result(lab, run, "pass")
+    lab.client().set_tag(run.run_id, "lineage.git_sha", "e" * 40)
+    assert main(["--params", str(lab_params), "register"]) == 1
+    assert "were changed after training" in capsys.readouterr().err
+    assert registry.all_versions(lab.client(), lab.name) == []
 
 
 def test_lineage_answers_the_three_questions(

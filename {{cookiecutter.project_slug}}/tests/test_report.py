@@ -209,7 +209,8 @@ def test_failure_lists_every_reason() -> None:
 def test_error_lists_the_error() -> None:
     """A gate that could not decide shows the error that stopped it under the headline."""
     lines = verdict_lines(render(_gate_with_verdict("error")))
-    assert "- ⛔ the model registry at http://mlflow:5000 is unreachable" in lines
+    # shown as written, only not linked: text() puts a word joiner inside "://"
+    assert "- ⛔ the model registry at http:\u2060//mlflow:5000 is unreachable" in lines
 
 
 def test_error_before_any_scoring_still_renders() -> None:
@@ -587,6 +588,7 @@ def test_values_from_data_and_params_cannot_forge_markdown() -> None:
     changes = [("train.max_depth", 4, "6 | `forged` | cell")]
     text = render(gate, changes=changes)
     assert "](https://evil.example" not in text.replace("\\]", "")
+    assert "https://evil" not in text  # no bare link either
     assert "<img" not in text.replace("\\<", "")
     assert "@octocat" not in text and "@everyone" not in text
     [row] = [line for line in text.splitlines() if line.startswith("| `train.max_depth`")]

@@ -38,6 +38,7 @@ def actions_env(
 
 PUSHED = "2026-11-23T10:00:00Z"  # when the PR's head was pushed (its first run)
 HEAD = "feedface"
+BRANCH = "better-model"
 AUTHOR = "pr-author"
 
 
@@ -56,9 +57,19 @@ def labelled(github: FakeGitHub, *events: tuple[str, str, str] | tuple[str, str,
         }
         for n, event in enumerate(events)
     ]
-    github.workflow_runs = [
-        {"id": 1, "event": "pull_request", "head_sha": HEAD, "created_at": PUSHED}
-    ]
+    github.workflow_runs = [pr_run(1, HEAD, PUSHED)]
+
+
+def pr_run(run_id: int, sha: str, created_at: str) -> dict[str, Any]:
+    """A pull_request workflow run of PR, as GitHub lists it."""
+    return {
+        "id": run_id,
+        "event": "pull_request",
+        "head_sha": sha,
+        "head_branch": BRANCH,
+        "pull_requests": [{"number": PR}],
+        "created_at": created_at,
+    }
 
 
 def pull(*labels: str) -> dict[str, Any]:
@@ -66,7 +77,7 @@ def pull(*labels: str) -> dict[str, Any]:
         "number": PR,
         "labels": [{"name": name} for name in labels],
         "user": {"login": AUTHOR},
-        "head": {"sha": HEAD},
+        "head": {"sha": HEAD, "ref": BRANCH},
     }
 
 
@@ -217,6 +228,30 @@ def test_an_override_that_does_not_bind_to_the_reviewed_head_grants_nothing(
     facts = lifecycle.pull_request_facts(reviewers)
     assert facts["override_by"] is None
     assert reason in facts["problem"]
+
+
+def test_a_label_given_to_another_head_does_not_follow_a_force_push_back(
+    github: FakeGitHub,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    settings: Settings,
+    default_branch: Callable[[Settings], None],
+) -> None:
+    """Head X is pushed, replaced by Y, Y is given the label, and X is force-pushed again: X
+    was pushed first long ago, but its latest push comes after the label, so it does not
+    count."""
+    label = settings.gate.override_label
+    labelled(github, ("labeled", label, "risk-approver", "2026-11-23T11:00:00Z"))
+    github.workflow_runs = [
+        pr_run(1, HEAD, "2026-11-23T10:00:00Z"),
+        pr_run(2, "0ther", "2026-11-23T10:30:00Z"),
+        pr_run(3, "0ther", "2026-11-23T11:00:01Z"),  # the run the label started
+        pr_run(4, HEAD, "2026-11-23T11:30:00Z"),
+    ]
+    actions_env(monkeypatch, tmp_path, "pull_request", {"pull_request": pull(label)})
+    facts = lifecycle.pull_request_facts(settings)
+    assert facts["override_by"] is None
+    assert "before the last push" in facts["problem"]
 
 
 def test_reviewers_come_from_the_default_branch_not_the_pull_request(

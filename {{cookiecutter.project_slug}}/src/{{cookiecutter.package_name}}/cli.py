@@ -269,10 +269,13 @@ def _drift(args: argparse.Namespace) -> int:
     try:
         result = drift.check(settings, batch)
     except EXPECTED_ERRORS as error:
+        from .tracking import without_secrets
+
+        reason = without_secrets(str(error))  # drift.json and the summary are for people
         drift.write_outputs(
-            {"error": str(error), "retrain": False, "alert": False}, None, settings.drift
+            {"error": reason, "retrain": False, "alert": False}, None, settings.drift
         )
-        workflow.add_summary(drift.summary({"error": str(error)}))
+        workflow.add_summary(drift.summary({"error": reason}))
         print(f"error: {error}", file=sys.stderr)
         return 2
     text = drift.summary(result)

@@ -189,7 +189,7 @@ def decide(
 def summary(result: dict[str, Any]) -> str:
     """Markdown for the issue and the job summary: verdict first, then every column."""
     if result.get("error"):
-        return f"## ⛔ Drift check could not decide\n\n- {result['error']}\n"
+        return f"## ⛔ Drift check could not decide\n\n- {text(result['error'])}\n"
     verdict = "drift detected" if result["drift"] else "no drift"
     if result["invalid"]:
         verdict += f"; {result['invalid_share']:.0%} of rows break the data contract"

@@ -43,6 +43,7 @@ class ScoredModel(Record):
     latency_ms_per_row: float
     model_mb: float | None = None
     model_sha256: str = ""  # the sha256 of the exact bytes scored
+    lineage: dict[str, str] = {}  # challenger: commit and md5s as the checkout showed them
     run_id: str = ""
     git_sha: str | None = None
     experiment_id: str = ""  # challenger: the run registration registers from

@@ -41,7 +41,8 @@ class GithubApiError(GithubError):
 
 
 class _NoCredentialsElsewhere(urllib.request.HTTPRedirectHandler):
-    """Follow redirects, but never send the token to another host than the one asked."""
+    """Follow redirects, but never send the token to another host than the one asked, nor
+    over another scheme (https to http would send it in the clear)."""
 
     def redirect_request(
         self,
@@ -53,7 +54,11 @@ class _NoCredentialsElsewhere(urllib.request.HTTPRedirectHandler):
         newurl: str,
     ) -> urllib.request.Request | None:
         redirected = super().redirect_request(req, fp, code, msg, headers, newurl)
-        if redirected is not None and urlsplit(newurl).netloc != urlsplit(req.full_url).netloc:
+        before, after = urlsplit(req.full_url), urlsplit(newurl)
+        if redirected is not None and (before.scheme, before.netloc) != (
+            after.scheme,
+            after.netloc,
+        ):
             redirected.remove_header("Authorization")
         return redirected
 

@@ -6,6 +6,8 @@
   retraining): no reviewers, deployments only from the default branch;
 - branch protection on the default branch: the aggregate check, as reported by the GitHub
   Actions app (no other app or status can stand in for it), and a code-owner review;
+- workflow tokens read-only by default and unable to approve pull requests (a workflow could
+  otherwise approve the very pull request it runs for);
 - the PR label that overrides a performance failure of the gate.
 
 Running it again changes nothing that is already right and creates nothing twice. It talks to
@@ -134,6 +136,16 @@ def protect_branch(client: Client, repository: str, branch: str, check: str) -> 
     )
 
 
+def restrict_workflow_tokens(client: Client, repository: str) -> str:
+    """GITHUB_TOKEN read-only unless a job asks for more, and never a pull request approver."""
+    client.request(
+        "PUT",
+        f"/repos/{repository}/actions/permissions/workflow",
+        {"default_workflow_permissions": "read", "can_approve_pull_request_reviews": False},
+    )
+    return "workflow tokens: read-only by default, cannot approve pull requests"
+
+
 def ensure_label(client: Client, repository: str, name: str) -> str:
     """Create the override label if the repository does not have it; an existing one is kept
     as it is (its colour and description may have been chosen on purpose)."""
@@ -170,5 +182,6 @@ def setup(settings: Settings, client: Client) -> list[str]:
         for environment in BRANCH_ONLY_ENVIRONMENTS
     ]
     done.append(protect_branch(client, repository, github.default_branch, github.required_check))
+    done.append(restrict_workflow_tokens(client, repository))
     done.append(ensure_label(client, repository, settings.gate.override_label))
     return done

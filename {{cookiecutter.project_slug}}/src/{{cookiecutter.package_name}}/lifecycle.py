@@ -14,7 +14,7 @@ from typing import Any
 from . import data, drift, github_api, registry, report, tracking, workflow
 from .contract import load_contract
 from .gate_result import GateResult
-from .lineage import branch_history
+from .lineage import branch_history, git_state
 from .settings import Settings, parse_settings
 
 PYPROJECT = Path("pyproject.toml")
@@ -103,7 +103,7 @@ def pull_request_facts(settings: Settings) -> dict[str, Any]:
         facts["label_applied_by"] = applications[-1].actor
         reviewers = reviewers_on_default_branch(settings)
         author = str((pull.get("user") or {}).get("login") or "")
-        pushed_at = workflow.head_pushed_at(client, run, str((pull.get("head") or {}).get("sha")))
+        pushed_at = workflow.head_pushed_at(client, run, pull)
         for applied in applications:
             allowed = workflow.is_one_of(client, applied.actor, reviewers)
             refusal = _override_refusal(applied, author, pushed_at, allowed)
@@ -168,6 +168,26 @@ def _description() -> str:
     return str(project.get("description", "(no description)"))
 
 
+def _check_run_tags(observed: dict[str, str], run: tracking.RunInfo) -> None:
+    """The run's lineage tags, which go on the version, must say what the gate saw in the
+    checkout, and the commit must be the one checked out here: run tags can be rewritten by
+    anyone who may log runs, between the gate and this registration."""
+    here = git_state()[0]
+    if not observed or observed.get("lineage.git_sha") != here:
+        raise registry.RegistryError(
+            f"gate.json was not made from the commit checked out here ({here[:12]}): run the "
+            "gate again on this commit"
+        )
+    with registry.registry_errors(f"reading run {run.run_id}"):
+        tags = dict(registry.connect().get_run(run.run_id).data.tags)
+    changed = sorted(key for key, value in observed.items() if tags.get(key) != value)
+    if changed:
+        raise registry.RegistryError(
+            f"run {run.run_id}'s tags {', '.join(changed)} are not what the gate saw in the "
+            "checkout: they were changed after training; refusing to register (retrain)"
+        )
+
+
 def register(
     settings: Settings, pr: str = "", gate: GateResult | None = None
 ) -> tuple[registry.Version, bool]:
@@ -189,6 +209,7 @@ def register(
         experiment_id=challenger.experiment_id,
         model_uri=challenger.model_uri,
     )
+    _check_run_tags(challenger.lineage, run)
     trained = settings.train.run_info
     if trained.exists() and tracking.RunInfo.read(trained).run_id != run.run_id:
         raise registry.RegistryError(

@@ -100,8 +100,10 @@ def _git(*args: str) -> str | None:
 
 @dataclass(frozen=True)
 class History:
-    """The default branch's commits, newest first: which of two commits is newer is decided
-    here, by git ancestry, never by a commit time a tag or a committer could set."""
+    """The default branch's own line of commits (its first parents: each push or merge to it),
+    newest first: which of two commits is newer is decided here, by their place on that line,
+    never by a commit time a tag or a committer could set. A commit of a merged branch is not
+    on the line; only the branch's own commits are ever registered."""
 
     positions: dict[str, int]  # sha -> 0 for the branch head, growing into the past
     ref: str
@@ -118,7 +120,7 @@ def branch_history(branch: str) -> History:
     """The history of `origin/<branch>` when the remote branch is known (a CI checkout with
     full history), else of HEAD (a local clone, the tests)."""
     for ref in (f"origin/{branch}", "HEAD"):
-        listed = _git("rev-list", "--topo-order", ref, "--")
+        listed = _git("rev-list", "--first-parent", ref, "--")
         if listed is not None:
             return History({sha: n for n, sha in enumerate(listed.split())}, ref)
     return History({}, "none")
@@ -147,16 +149,25 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
-def lineage_tags(settings: Settings) -> dict[str, str]:
-    """Tags for the training run: code, data, parameters, environment."""
-    sha, dirty, committed = git_state()
-    tags = {
+def observed(settings: Settings) -> dict[str, str]:
+    """The lineage facts the checkout itself shows (commit, data and split md5s): what a run's
+    tags must say. The gate records them; registration compares the run's tags with them, since
+    anyone who may write runs (the pull requests' credential) may rewrite those tags."""
+    sha, dirty, _ = git_state()
+    return {
         "lineage.git_sha": sha,
         "lineage.git_dirty": str(dirty).lower(),
-        "lineage.git_commit_time": str(committed),
         "lineage.data_md5": file_md5(settings.data.raw),
         "lineage.train_md5": file_md5(settings.split.train),
         "lineage.eval_md5": file_md5(settings.split.eval),
+    }
+
+
+def lineage_tags(settings: Settings) -> dict[str, str]:
+    """Tags for the training run: code, data, parameters, environment."""
+    tags = {
+        **observed(settings),
+        "lineage.git_commit_time": str(git_state()[2]),
         "lineage.params_hash": params_hash(settings),
         "lineage.lock_hash": file_sha256(LOCKFILE),
     }

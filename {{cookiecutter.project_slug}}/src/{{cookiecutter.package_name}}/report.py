@@ -36,9 +36,12 @@ WORD_JOINER = "\u2060"  # between @ and a name: shown as "@name", never a mentio
 
 def text(value: object) -> str:
     """A value from data, params or tags as inert Markdown: on one line, with every character
-    that Markdown or HTML would read as syntax escaped, and no @mention."""
-    line = " ".join(str(value).split())
-    return MARKDOWN_SPECIAL.sub(r"\\\1", line).replace("@", "@" + WORD_JOINER)
+    that Markdown or HTML would read as syntax escaped, no @mention and no bare link."""
+    line = MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(value).split()))
+    # GitHub links bare addresses by themselves: a joiner inside `://` and `www.` stops it.
+    for pattern in ("@", "://", "www."):
+        line = line.replace(pattern, pattern[0] + WORD_JOINER + pattern[1:])
+    return line
 
 
 def code(value: object) -> str:

@@ -91,8 +91,9 @@ def without_secrets(text: str) -> str:
     uri = os.environ.get("MLFLOW_TRACKING_URI") or ""
     if uri:
         text = text.replace(uri, public_uri(uri))
-    for name in CREDENTIAL_VARIABLES:
-        secret = os.environ.get(name) or ""
+    secrets = [os.environ.get(name) or "" for name in CREDENTIAL_VARIABLES]
+    secrets.append(urllib.parse.urlsplit(uri).password or "")
+    for secret in secrets:
         if len(secret) >= 4:
             text = text.replace(secret, "***")
     return text

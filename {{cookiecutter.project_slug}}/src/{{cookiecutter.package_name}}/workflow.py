@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .github_api import Client, GithubError, segment
+from .github_api import MAX_PAGES, PAGE_SIZE, Client, GithubError, segment
 
 
 @dataclass(frozen=True)
@@ -98,21 +98,28 @@ def label_applications(client: Client, run: RunContext, number: int, label: str)
     return applied
 
 
-def head_pushed_at(client: Client, run: RunContext, head_sha: str) -> str | None:
-    """When the pull request's head commit was pushed, in GitHub's own clock: the creation of
-    the first pull_request run for it (a committer's date can be set to anything)."""
-    path = (
-        f"{run.repo_path}/actions/runs?event=pull_request&head_sha={segment(head_sha)}&per_page=100"
-    )
-    found = client.request("GET", path) or {}
-    times = [
-        str(r.get("created_at")) for r in found.get("workflow_runs") or [] if r.get("created_at")
-    ]
-    total = int(found.get("total_count") or 0)
-    if total > len(times):  # runs are listed newest first: the first one is on the last page
-        last = client.request("GET", f"{path}&page={(total + 99) // 100}") or {}
-        times += [str(r.get("created_at")) for r in last.get("workflow_runs") or []]
-    return min(times) if times else None
+def head_pushed_at(client: Client, run: RunContext, pull: Mapping[str, Any]) -> str | None:
+    """When the pull request's head commit was last pushed onto its branch, in GitHub's own
+    clock (a committer's date can be set to anything): the first of the newest unbroken series
+    of the pull request's runs for this head. A push of any other commit in between, even one
+    force-pushed away again, starts the series anew. None when GitHub lists no run for it."""
+    head = str((pull.get("head") or {}).get("sha") or "")
+    branch = str((pull.get("head") or {}).get("ref") or "")
+    number = pull.get("number")
+    path = f"{run.repo_path}/actions/runs?event=pull_request&branch={segment(branch)}&per_page=100"
+    since = None
+    for page in range(1, MAX_PAGES + 1):
+        runs = (client.request("GET", f"{path}&page={page}") or {}).get("workflow_runs") or []
+        for found in runs:  # newest first
+            numbers = [p.get("number") for p in found.get("pull_requests") or []]
+            if numbers and number not in numbers:
+                continue  # another pull request from a branch of the same name
+            if found.get("head_sha") != head:
+                return since
+            since = str(found.get("created_at") or since)
+        if len(runs) < PAGE_SIZE:
+            break
+    return since
 
 
 def is_one_of(client: Client, login: str, handles: tuple[str, ...]) -> bool:
