@@ -20,6 +20,8 @@ from lifecycle import MODEL_OWNER, OVERRIDE_LABEL, RISK_APPROVER
 from test_baked_project import TEMPLATE, clean_env, free_port
 
 MARKER = "<!-- credit-default-model:gate-report -->"
+# The first test waits for the whole demo (its fixture), longer than pytest-timeout's default.
+pytestmark = pytest.mark.timeout(3000)
 
 
 @pytest.fixture(scope="module")
