@@ -227,17 +227,6 @@ def test_registry_write_credentials_live_only_in_default_branch_environments(
     assert jobs(project, "main.yml")["model"]["if"] == ON_DEFAULT_BRANCH
 
 
-def test_the_pull_request_job_that_may_write_runs_the_base_branchs_code(project: Path) -> None:
-    """The comment job (pull-requests: write) checks out the base commit: code a pull request
-    brings never runs with a token that may write."""
-    [checkout] = [
-        step
-        for step in jobs(project, "pr.yml")["comment"]["steps"]
-        if step.get("uses", "").startswith("actions/checkout@")
-    ]
-    assert checkout["with"]["ref"] == "${{ github.event.pull_request.base.sha }}"
-
-
 def test_ci_gates_what_ci_built(project: Path) -> None:
     """The pipeline rebuilds every stage from scratch; `make pull` fetches only the tracked
     data, verified, never pipeline outputs someone pushed."""
