@@ -168,7 +168,7 @@ def _description() -> str:
     return str(project.get("description", "(no description)"))
 
 
-def _check_run_tags(observed: dict[str, str], run: tracking.RunInfo) -> None:
+def _check_run_tags(client: Any, observed: dict[str, str], run: tracking.RunInfo) -> None:
     """The run's lineage tags, which go on the version, must say what the gate saw in the
     checkout, and the commit must be the one checked out here: run tags can be rewritten by
     anyone who may log runs, between the gate and this registration."""
@@ -179,7 +179,7 @@ def _check_run_tags(observed: dict[str, str], run: tracking.RunInfo) -> None:
             "gate again on this commit"
         )
     with registry.registry_errors(f"reading run {run.run_id}"):
-        tags = dict(registry.connect().get_run(run.run_id).data.tags)
+        tags = dict(client.get_run(run.run_id).data.tags)
     changed = sorted(key for key, value in observed.items() if tags.get(key) != value)
     if changed:
         raise registry.RegistryError(
@@ -209,7 +209,6 @@ def register(
         experiment_id=challenger.experiment_id,
         model_uri=challenger.model_uri,
     )
-    _check_run_tags(challenger.lineage, run)
     trained = settings.train.run_info
     if trained.exists() and tracking.RunInfo.read(trained).run_id != run.run_id:
         raise registry.RegistryError(
@@ -217,6 +216,7 @@ def register(
             f"{tracking.RunInfo.read(trained).run_id}: run the gate again"
         )
     client = registry.connect()
+    _check_run_tags(client, challenger.lineage, run)
     extra = {
         "gate.verdict": gate.verdict,
         "gate.override_by": gate.override.requested_by or "",
