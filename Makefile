@@ -40,6 +40,13 @@ demo: install ## Bake the default project and run its whole model lifecycle thro
 test: install ## Run the template's whole test suite
 	$(RUN) pytest
 
+ROWS ?= 12000
+REPEAT ?= 3
+
+.PHONY: bench
+bench: install ## Time each step of a default bake with ROWS rows beside its bare limit (build/bench)
+	$(RUN) python tests/benchmark.py --rows $(ROWS) --repeat $(REPEAT) --folder "$(CURDIR)/build/bench"
+
 .PHONY: lint
 lint: install ## ruff on the template's own code (the generated project is linted after baking, by the tests)
 	$(RUN) ruff check hooks tests

@@ -274,6 +274,31 @@ def test_check_reads_the_scores_production_served(
         drift.check(lab.settings, batch)
 
 
+def test_served_scores_keep_only_this_version_and_batch_in_any_chunk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The log is read a few rows at a time: another model's or version's rows, and inputs
+    not in the batch, are never kept; the latest score of an input wins across chunks."""
+    monkeypatch.setattr(drift, "LOG_CHUNK_ROWS", 2)
+    rows = [
+        ("other-model", 3, "a", 0.9),
+        ("m", 3, "a", 0.1),
+        ("m", 2, "b", 0.8),
+        ("m", 3, "z", 0.5),
+        ("m", 3, "a", 0.2),
+    ]
+    log = tmp_path / "log.csv"
+    frame = pd.DataFrame(
+        rows, columns=["model_name", "model_version", "input_sha256", "probability"]
+    )
+    frame.assign(timestamp="t", row=0)[scoring.LOG_COLUMNS].to_csv(log, index=False)
+    version = scoring.registry.Version(name="m", number=3, run_id="r", tags={})
+    served = drift.served_scores(log, version, pd.Series(["a", "b", "c"]))
+    assert served.tolist()[0] == 0.2 and served.iloc[1:].isna().all()
+    pd.DataFrame(columns=scoring.LOG_COLUMNS).to_csv(log, index=False)
+    assert drift.served_scores(log, version, pd.Series(["a"])).isna().all()
+
+
 def step_outputs(path: Path) -> dict[str, str]:
     """The step outputs written to GITHUB_OUTPUT (the last value of each name)."""
     found = re.findall(r"^(\w+)<<(EOF_\w+)\n(.*?)\n\2$", path.read_text(), re.MULTILINE | re.DOTALL)

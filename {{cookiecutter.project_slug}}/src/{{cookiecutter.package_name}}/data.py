@@ -46,12 +46,31 @@ def features_and_target(
     return frame[feature_names(contract, exclude)], frame[contract.target.name]
 
 
+def _joined(text: pd.DataFrame) -> pd.Series:
+    """Each row's cells joined by a separator no value holds, as column operations."""
+    first = text.iloc[:, 0]
+    return first.str.cat(text.iloc[:, 1:], sep="\x1f") if text.shape[1] > 1 else first
+
+
+def _sha256_each(texts: pd.Series, prefix: bytes = b"") -> list[bytes]:
+    """The SHA-256 of `prefix` + each text (one C call per row, the prefix hashed once)."""
+    seeded = hashlib.sha256(prefix)
+
+    def digest(text: str) -> bytes:
+        state = seeded.copy()
+        state.update(text.encode())
+        return state.digest()
+
+    return [digest(text) for text in texts.tolist()]
+
+
 def row_sha256(frame: pd.DataFrame, prefix: str = "") -> pd.Series:
     """SHA-256 (hex) of each row's values as text, after `prefix`: the same values, the same
     digest, wherever the row sits in the frame. (sha256 rather than pandas' own row hash,
     whose values a pandas release may change: these digests are kept for years.)"""
-    text = frame.astype("string").fillna("").agg("\x1f".join, axis=1)
-    return text.map(lambda row: hashlib.sha256(f"{prefix}{row}".encode()).hexdigest())
+    text = _joined(frame.astype("string").fillna(""))
+    digests = _sha256_each(text, prefix.encode())
+    return pd.Series([digest.hex() for digest in digests], index=frame.index, dtype=object)
 
 
 def key_text(frame: pd.DataFrame, key: list[str]) -> pd.Series:
@@ -64,23 +83,14 @@ def key_text(frame: pd.DataFrame, key: list[str]) -> pd.Series:
             "evaluation set; bring the column back, or change `key` in the contract (rows move)"
         )
     text = frame[key].astype("string").fillna("")
-    joined = text.iloc[:, 0].str.strip()
-    for name in key[1:]:
-        joined = joined.str.cat(text[name].str.strip(), sep="\x1f")
-    return joined
+    return _joined(text.apply(lambda column: column.str.strip()))
 
 
 def _key_buckets(joined: pd.Series, seed: int) -> np.ndarray:
-    """A number in [0, 2**32) per row from the seed and the row's key text alone."""
-    prefix = f"{seed}\x1f".encode()
-    return np.fromiter(
-        (
-            int.from_bytes(hashlib.sha256(prefix + row.encode()).digest()[:4], "big")
-            for row in joined
-        ),
-        dtype=np.uint64,
-        count=len(joined),
-    )
+    """A number in [0, 2**32) per row from the seed and the row's key text alone: the first
+    four bytes of sha256(seed, separator, key text), big-endian."""
+    first_bytes = b"".join(digest[:4] for digest in _sha256_each(joined, f"{seed}\x1f".encode()))
+    return np.frombuffer(first_bytes, dtype=">u4").astype(np.uint64)
 
 
 def in_evaluation(
@@ -89,8 +99,7 @@ def in_evaluation(
     """Whether each row belongs to the evaluation split, decided by the seed and the row's
     key alone. Adding rows, adding or dropping other columns, or correcting their values never
     moves a row between the splits, so a champion is never evaluated on rows it learned from."""
-    joined = key_text(frame, key)
-    buckets = _key_buckets(joined, seed) if len(frame) else np.zeros(0, dtype=np.uint64)
+    buckets = _key_buckets(key_text(frame, key), seed)
     return pd.Series(buckets < eval_fraction * 2**32, index=frame.index)
 
 
@@ -104,7 +113,8 @@ def split_frame(
 
 def key_digests(frame: pd.DataFrame, key: list[str]) -> pd.Series:
     """Each row's identity: a digest of its key text."""
-    return key_text(frame, key).map(lambda text: hashlib.sha256(text.encode()).hexdigest())
+    digests = _sha256_each(key_text(frame, key))
+    return pd.Series([digest.hex() for digest in digests], index=frame.index, dtype=object)
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:

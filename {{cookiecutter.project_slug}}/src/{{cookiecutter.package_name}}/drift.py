@@ -34,6 +34,7 @@ from .settings import P_VALUE_METHODS, DriftSettings, Settings
 PREDICTION = "prediction"
 # The log keeps scores to 6 decimals; a larger difference is not rounding.
 SKEW_TOLERANCE = 1e-5
+LOG_CHUNK_ROWS = 500_000  # the inference log is read in pieces: memory stays flat as it grows
 # A hidden line that lets the drift workflow find its one issue again instead of opening more.
 MARKER = "<!-- {{ cookiecutter.project_slug }}:drift-report -->"
 
@@ -269,16 +270,32 @@ def locate_reference(settings: Settings, md5: str, git_sha: str) -> Reference:
 
 def served_scores(log: Path, version: registry.Version, hashes: pd.Series) -> pd.Series:
     """Per input hash, the latest score `version` served for it according to the inference
-    log (missing where the log has none)."""
+    log (missing where the log has none). Only the log rows of this version and this batch
+    are kept, a chunk at a time, of the four columns needed."""
     if not log.exists():
         return pd.Series(float("nan"), index=hashes.index)
-    entries = pd.read_csv(log, dtype={"input_sha256": str, "model_name": str})
-    missing = sorted(set(scoring.LOG_COLUMNS) - set(entries.columns))
+    header = pd.read_csv(log, nrows=0).columns
+    missing = sorted(set(scoring.LOG_COLUMNS) - set(header))
     if missing:
         raise ValueError(f"{log} is not an inference log: no column {', '.join(missing)}")
-    mine = entries[
-        (entries["model_name"] == version.name) & (entries["model_version"] == version.number)
+    wanted = pd.Index(hashes.unique())
+    chunks = pd.read_csv(
+        log,
+        usecols=["model_name", "model_version", "input_sha256", "probability"],
+        dtype={"input_sha256": str, "model_name": str},
+        chunksize=LOG_CHUNK_ROWS,
+    )
+    kept = [
+        chunk[
+            (chunk["model_name"] == version.name)
+            & (chunk["model_version"] == version.number)
+            & chunk["input_sha256"].isin(wanted)
+        ]
+        for chunk in chunks
     ]
+    if not kept:
+        return pd.Series(float("nan"), index=hashes.index)
+    mine = pd.concat(kept)
     latest = mine.drop_duplicates("input_sha256", keep="last").set_index("input_sha256")
     return hashes.map(latest["probability"]).astype("float64")
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics
 
-from .settings import LOWER_IS_BETTER
+from .settings import LOWER_IS_BETTER, METRIC_NAMES
 
 __all__ = ["LOWER_IS_BETTER", "METRIC_NAMES", "compute_metrics", "score"]
 
@@ -31,7 +31,6 @@ SCORERS: dict[str, Scorer] = {
     "log_loss": lambda y, p, t: metrics.log_loss(y, p, labels=[0, 1]),
     "brier": lambda y, p, t: metrics.brier_score_loss(y, p),
 }
-METRIC_NAMES = tuple(SCORERS)
 
 
 def score(name: str, target: np.ndarray, probability: np.ndarray, threshold: float) -> float:

@@ -11,8 +11,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from . import data, drift, github_api, registry, report, tracking, workflow
-from .contract import load_contract
+from . import github_api, registry, report, tracking, workflow
 from .gate_result import GateResult
 from .lineage import branch_history, git_state
 from .settings import Settings, parse_settings
@@ -142,6 +141,8 @@ def deployment_approvers(run_id: str, environment: str) -> list[str]:
 def drift_alert(settings: Settings, body: str, why: str, retrain: bool) -> list[str]:
     """The one drift issue (opened, or updated on the next run) and, when retraining is asked
     for (not for a batch that only breaks the contract), a retrain.yml run."""
+    from . import drift  # pandas and the contract: only this command needs them
+
     run = workflow.RunContext.from_env()
     client = github_api.client_from_env()
     name = settings.tracking.model_name
@@ -229,6 +230,9 @@ def register(
     name = settings.tracking.model_name
     version, created = registry.register(client, name, run, digest, extra)
     if created:
+        from . import data  # pandas and the contract: only a new version's model card
+        from .contract import load_contract
+
         contract = load_contract(settings.data.contract)
         features = data.feature_names(contract, settings.excluded_from_model)
         card = report.model_card(

@@ -14,8 +14,8 @@ from typing import Any
 
 import yaml
 
-from .evaluation import LOWER_IS_BETTER, METRIC_NAMES
 from .gate_result import GateResult
+from .settings import LOWER_IS_BETTER, METRIC_NAMES
 
 # A hidden line that lets the workflow find and update its own comment instead of adding one.
 MARKER = "<!-- {{ cookiecutter.project_slug }}:gate-report -->"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -19,6 +19,7 @@ DEFAULT_PARAMS = Path("params.yaml")
 
 PrimaryMetric = Literal["roc_auc", "pr_auc", "f1"]
 MetricName = Literal["roc_auc", "pr_auc", "f1", "precision", "recall", "log_loss", "brier"]
+METRIC_NAMES: tuple[str, ...] = get_args(MetricName)
 LOWER_IS_BETTER = frozenset({"log_loss", "brier"})
 P_VALUE_METHODS = frozenset({"ks", "chisquare"})  # drift methods whose value is a p-value
 # A registered model name goes into registry queries: keep it to plain characters.

@@ -17,12 +17,13 @@ import urllib.request
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
-from xgboost import XGBClassifier
+from typing import TYPE_CHECKING, Any
 
 from .errors import ProjectError
+
+if TYPE_CHECKING:  # for type hints only: pandas and xgboost cost seconds to import
+    import pandas as pd
+    from xgboost import XGBClassifier
 
 DEFAULT_TRACKING_URI = "http://127.0.0.1:5000"
 # Fail fast: an unreachable or misconfigured server is reported, never waited out for minutes.

@@ -1,0 +1,258 @@
+"""The bare limit of each step that tests/benchmark.py times: one plain process that imports
+what the step really needs, once, and does the same work, with none of the project's code.
+
+It runs in the baked project's environment (it needs XGBoost) and reads the project's own
+params.yaml and data/contract.yaml, so the work is the same: the same rows, the same split
+rule, the same model parameters, the same bootstrap (seed, resamples, interval). Each task
+prints one JSON line; the benchmark measures the process's wall time and peak memory.
+
+    python bench_bare.py <task> <project folder> [batch.csv]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+# What the project's steps import besides pandas, numpy and XGBoost: their import is part of
+# the limit (counted once per process), their work is not.
+HEAVY_IMPORTS = {
+    "validate": ["great_expectations"],
+    "train": ["mlflow"],
+    "evaluate": ["mlflow", "sklearn.metrics"],
+    "pipeline": ["great_expectations", "mlflow", "sklearn.metrics"],
+    "gate": ["mlflow", "sklearn.metrics"],
+    "predict": ["mlflow"],
+    "drift": ["mlflow", "evidently"],
+}
+
+
+class Project:
+    """The baked project's settings and contract, read as plain YAML."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.params = yaml.safe_load((root / "params.yaml").read_text())
+        self.contract = yaml.safe_load((root / self.params["data"]["contract"]).read_text())
+        self.columns: dict[str, dict[str, Any]] = self.contract["columns"]
+        self.target = self.contract["target"]["name"]
+        skipped = {"text", "id", *self.params["train"]["exclude_columns"]}
+        sensitive = self.params["fairness"]["sensitive_column"]
+        self.features = [
+            name
+            for name, column in self.columns.items()
+            if column["type"] not in skipped and name not in {sensitive, *skipped}
+        ]
+
+    def path(self, section: str, key: str) -> Path:
+        return self.root / self.params[section][key]
+
+    def read(self, path: Path) -> pd.DataFrame:
+        numeric = {n for n, c in self.columns.items() if c["type"] in ("integer", "float")}
+        text = {n: str for n in [*self.columns, self.target] if n not in numeric}
+        return pd.read_csv(path, dtype=text, keep_default_na=False, na_values=[""])
+
+    def model_view(self, frame: pd.DataFrame) -> pd.DataFrame:
+        view = {}
+        for name in self.features:
+            column = self.columns[name]
+            if column["type"] == "category":
+                view[name] = pd.Categorical(frame[name].str.strip(), categories=column["values"])
+            else:
+                view[name] = frame[name].astype("float64")
+        return pd.DataFrame(view)
+
+    def target_of(self, frame: pd.DataFrame) -> np.ndarray:
+        positive = self.contract["target"]["positive"]
+        return (frame[self.target].str.strip() == positive).to_numpy(dtype=int)
+
+
+def validate(project: Project, frame: pd.DataFrame) -> int:
+    """The contract's rules as column operations: nulls, ranges, category values, row count."""
+    failed = 0
+    for name, column in project.columns.items():
+        values = frame[name]
+        failed += int(values.isna().mean() > column.get("max_null_fraction", 0))
+        if column["type"] in ("integer", "float"):
+            failed += int((values < column.get("min", -np.inf)).any())
+            failed += int((values > column.get("max", np.inf)).any())
+        elif column["type"] == "category":
+            failed += int((~values.dropna().isin(column["values"])).any())
+    return failed + int(len(frame) < project.contract["min_rows"])
+
+
+def split(project: Project, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The project's split rule: sha256 of the seed and the key text, first 4 bytes."""
+    key = frame[project.contract["key"]].astype("string").fillna("")
+    joined = key.iloc[:, 0].str.strip()
+    for name in key.columns[1:]:
+        joined = joined.str.cat(key[name].str.strip(), sep="\x1f")
+    prefix = f"{project.params['split']['seed']}\x1f".encode()
+    buckets = np.array(
+        [int.from_bytes(hashlib.sha256(prefix + k.encode()).digest()[:4]) for k in joined],
+        dtype=np.uint64,
+    )
+    held_out = buckets < project.params["split"]["eval_fraction"] * 2**32
+    return frame[~held_out], frame[held_out]
+
+
+def fit(project: Project, frame: pd.DataFrame) -> Any:
+    from xgboost import XGBClassifier
+
+    p = project.params["train"]
+    model = XGBClassifier(
+        n_estimators=p["n_estimators"],
+        max_depth=p["max_depth"],
+        learning_rate=p["learning_rate"],
+        subsample=p["subsample"],
+        colsample_bytree=p["colsample_bytree"],
+        min_child_weight=p["min_child_weight"],
+        reg_lambda=p["reg_lambda"],
+        random_state=p["seed"],
+        n_jobs=p["n_jobs"],
+        tree_method="hist",
+        enable_categorical=True,
+        eval_metric="logloss",
+    )
+    model.fit(project.model_view(frame), project.target_of(frame))
+    return model
+
+
+def load(path: Path) -> Any:
+    from xgboost import XGBClassifier
+
+    model = XGBClassifier()
+    model.load_model(bytearray(path.read_bytes()))
+    return model
+
+
+def scores(project: Project, model: Any, frame: pd.DataFrame) -> np.ndarray:
+    return np.asarray(model.predict_proba(project.model_view(frame))[:, 1])
+
+
+def metrics(target: np.ndarray, probability: np.ndarray, threshold: float) -> dict[str, float]:
+    from sklearn import metrics as m
+
+    labels = (probability >= threshold).astype(int)
+    return {
+        "roc_auc": m.roc_auc_score(target, probability),
+        "pr_auc": m.average_precision_score(target, probability),
+        "f1": m.f1_score(target, labels, zero_division=0),
+        "precision": m.precision_score(target, labels, zero_division=0),
+        "recall": m.recall_score(target, labels, zero_division=0),
+        "log_loss": m.log_loss(target, probability, labels=[0, 1]),
+        "brier": m.brier_score_loss(target, probability),
+    }
+
+
+def weighted_auc(target: np.ndarray, probability: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """ROC AUC of each resample (a row of draw counts): sorted once, ties count half."""
+    order = np.argsort(probability, kind="stable")
+    ordered = probability[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    pos = np.add.reduceat((counts * target)[:, order], starts, axis=1)
+    neg = np.add.reduceat((counts * (1 - target))[:, order], starts, axis=1)
+    below = np.cumsum(neg, axis=1) - neg
+    return np.asarray((pos * (below + 0.5 * neg)).sum(axis=1) / (pos.sum(1) * neg.sum(1)))
+
+
+def bootstrap(target: np.ndarray, champion: np.ndarray, challenger: np.ndarray, gate: dict) -> dict:
+    """The paired bootstrap of the ROC AUC difference: one draw call per resample, in order."""
+    rng = np.random.default_rng(gate["seed"])
+    rows, differences = len(target), []
+    chunk = max(1, 20_000_000 // rows)
+    for start in range(0, gate["resamples"], chunk):
+        size = min(chunk, gate["resamples"] - start)
+        counts = np.zeros((size, rows))
+        for i in range(size):
+            counts[i] = np.bincount(rng.integers(0, rows, rows), minlength=rows)
+        positives = counts @ target
+        counts = counts[(positives > 0) & (positives < rows)]
+        differences.append(
+            weighted_auc(target, challenger, counts) - weighted_auc(target, champion, counts)
+        )
+    tail = (1 - gate["confidence"]) / 2
+    low, high = np.quantile(np.concatenate(differences), [tail, 1 - tail])
+    return {"low": round(float(low), 6), "high": round(float(high), 6)}
+
+
+def run(task: str, project: Project, batch: Path | None) -> dict[str, Any]:
+    threshold = project.params["evaluate"]["decision_threshold"]
+    model_path = project.path("train", "model")
+    out = project.root.parent / "bare"  # beside the project: its git tree stays clean
+    out.mkdir(parents=True, exist_ok=True)
+    if task == "validate":
+        return {"failed": validate(project, project.read(project.path("data", "raw")))}
+    if task == "split":
+        train, held_out = split(project, project.read(project.path("data", "raw")))
+        train.to_csv(out / "train.csv", index=False)
+        held_out.to_csv(out / "eval.csv", index=False)
+        return {"train": len(train), "eval": len(held_out)}
+    if task == "train":
+        fit(project, project.read(project.path("split", "train"))).save_model(out / "model.ubj")
+        return {}
+    if task == "evaluate":
+        frame = project.read(project.path("split", "eval"))
+        probability = scores(project, load(model_path), frame)
+        return metrics(project.target_of(frame), probability, threshold)
+    if task == "pipeline":
+        frame = project.read(project.path("data", "raw"))
+        failed = validate(project, frame)
+        train, held_out = split(project, frame)
+        train.to_csv(out / "train.csv", index=False)
+        held_out.to_csv(out / "eval.csv", index=False)
+        model = fit(project, train)
+        model.save_model(out / "model.ubj")
+        probability = scores(project, model, held_out)
+        return {"failed": failed, **metrics(project.target_of(held_out), probability, threshold)}
+    if task == "gate":
+        frame = project.read(project.path("split", "eval"))
+        target = project.target_of(frame)
+        champion = scores(project, load(out / "champion.ubj"), frame)
+        challenger = scores(project, load(model_path), frame)
+        return bootstrap(target, champion, challenger, project.params["gate"])
+    if task == "report":
+        gate = json.loads(project.path("gate", "report").read_text())
+        (out / "report.md").write_text(json.dumps(gate, indent=2))
+        return {}
+    if task == "predict":
+        assert batch is not None
+        frame = project.read(batch)
+        frame.assign(probability=scores(project, load(model_path), frame)).to_csv(
+            out / "predictions.csv", index=False
+        )
+        return {}
+    if task == "drift":
+        assert batch is not None
+        from evidently import Dataset, Report
+        from evidently.presets import DataDriftPreset
+
+        reference = project.read(project.path("split", "eval"))[project.features]
+        current = project.read(batch)[project.features]
+        current = current.assign(prediction=scores(project, load(model_path), current))
+        reference = reference.assign(prediction=scores(project, load(model_path), reference))
+        snapshot = Report([DataDriftPreset()]).run(
+            Dataset.from_pandas(current), Dataset.from_pandas(reference)
+        )
+        (out / "drift.json").write_text(snapshot.json())
+        return {}
+    raise SystemExit(f"unknown task {task!r}")
+
+
+def main() -> None:
+    task, root = sys.argv[1], Path(sys.argv[2])
+    batch = Path(sys.argv[3]) if len(sys.argv) > 3 else None
+    for module in HEAVY_IMPORTS.get(task, []):
+        __import__(module)
+    print(json.dumps(run(task, Project(root), batch)))
+
+
+if __name__ == "__main__":
+    main()

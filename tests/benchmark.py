@@ -1,0 +1,209 @@
+"""How close the pull-request loop runs to the physical limit: `make bench [ROWS=1000000]`.
+
+Bakes the default project, gives it ROWS rows of the sample's generator, registers a champion
+from it, then times every step the way a person or a workflow runs it (a make target or a
+`dvc repro` of one stage, a fresh process each) beside its bare limit measured in the same run:
+one plain process that imports what the step needs once and does the same work
+(tests/bench_bare.py). Each figure is the median of REPEAT runs; peak memory is the largest
+process's resident set. Prints a table and writes it as JSON. Not a test: the README's
+"Benchmark" section says how to read it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from cookiecutter.main import cookiecutter
+from sample_data import SHIPPED_SEED, make_loans, to_csv
+from test_baked_project import TEMPLATE, clean_env, free_port
+
+BARE = Path(__file__).resolve().parent / "bench_bare.py"
+RUN = ["uv", "run", "--locked"]
+STAGES = ("validate", "split", "train", "evaluate")
+REBUILD = "dvc repro -f (make rebuild)"
+
+
+def timed(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float, str]:
+    """Wall seconds and peak resident MiB of the command's largest process, and its stdout.
+    The child's rusage covers every descendant it waited for (make -> uv -> python)."""
+    started = time.perf_counter()
+    child = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None
+    output = child.stdout.read()
+    _, status, usage = os.wait4(child.pid, 0)
+    seconds = time.perf_counter() - started
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode not in (0, 1):
+        raise SystemExit(f"{' '.join(command)} exited {child.returncode}:\n{output}")
+    return seconds, usage.ru_maxrss / 1024, output
+
+
+class Bench:
+    def __init__(self, root: Path, env: dict[str, str], repeat: int) -> None:
+        self.root, self.env, self.repeat = root, env, repeat
+        self.python = str(root / ".venv/bin/python")
+        self.rows: list[dict[str, Any]] = []
+
+    def run(self, *command: str) -> str:
+        done = subprocess.run(
+            command, cwd=self.root, env=self.env, capture_output=True, text=True, check=False
+        )
+        if done.returncode:
+            raise SystemExit(f"{' '.join(command)} exited {done.returncode}:\n{done.stderr}")
+        return done.stdout
+
+    def median(self, command: list[str]) -> tuple[float, float, str]:
+        runs = [timed(command, self.root, self.env) for _ in range(self.repeat)]
+        seconds = statistics.median(run[0] for run in runs)
+        return seconds, max(run[1] for run in runs), runs[-1][2]
+
+    def measure(self, step: str, command: list[str], bare: str | None, *args: str) -> str:
+        """Time the step and its bare limit, alternating, and keep the row."""
+        seconds, mib, output = self.median(command)
+        row: dict[str, Any] = {"step": step, "seconds": round(seconds, 2), "peak_mib": round(mib)}
+        if bare:
+            bare_seconds, bare_mib, bare_output = self.median(
+                [self.python, str(BARE), bare, str(self.root), *args]
+            )
+            row.update(
+                bare_seconds=round(bare_seconds, 2),
+                bare_peak_mib=round(bare_mib),
+                ratio=round(seconds / bare_seconds, 2),
+                memory_ratio=round(mib / bare_mib, 2),
+                bare_result=json.loads(bare_output.strip().splitlines()[-1]),
+            )
+        self.rows.append(row)
+        print(table_line(row), flush=True)
+        return output
+
+
+def table_line(row: dict[str, Any]) -> str:
+    bare = (
+        f"{row['bare_seconds']:8.2f} {row['bare_peak_mib']:7d}  {row['ratio']:5.2f}x "
+        f"{row['memory_ratio']:5.2f}x"
+        if "bare_seconds" in row
+        else f"{'-':>8} {'-':>7}  {'-':>6} {'-':>6}"
+    )
+    return f"{row['step']:<26} {row['seconds']:8.2f} {row['peak_mib']:7d}  {bare}"
+
+
+HEADER = (
+    f"{'step':<26} {'seconds':>8} {'MiB':>7}  {'bare s':>8} {'bare MiB':>7}  "
+    f"{'time':>6} {'memory':>6}"
+)
+
+
+def bake(folder: Path, rows: int, port: int) -> tuple[Path, dict[str, str]]:
+    """The default project with `rows` rows of the sample's generator, set up and committed."""
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    root = Path(cookiecutter(str(TEMPLATE), no_input=True, output_dir=str(folder)))
+    (root / "data/raw/loans.csv").write_text(to_csv(make_loans(rows, SHIPPED_SEED)))
+    batch = folder / "batch.csv"
+    batch.write_text(to_csv(make_loans(rows, SHIPPED_SEED + 1)))
+    # What the project's Makefile exports, for the steps run without make and for the bare ones.
+    env = clean_env(
+        MLFLOW_PORT=str(port),
+        MLFLOW_TRACKING_URI=f"http://127.0.0.1:{port}",
+        MLFLOW_DISABLE_TELEMETRY="true",
+        OMP_WAIT_POLICY="PASSIVE",
+        DVC_REMOTE=str(folder / "dvc-remote"),
+    )
+    for command in (
+        ["make", "setup"],
+        ["git", "add", "-A"],
+        ["git", "commit", "--quiet", "-m", f"{rows} rows"],
+        ["make", "mlflow-server"],
+    ):
+        subprocess.run(command, cwd=root, env=env, check=True, capture_output=True)
+    return root, env
+
+
+def champion(bench: Bench) -> None:
+    """This commit's model, registered and in production: the gate's champion. Then a deeper
+    model is committed, so the gate compares two different models."""
+    bench.run("make", "release")
+    bench.run("make", "promote")
+    bare = bench.root.parent / "bare"
+    bare.mkdir(exist_ok=True)
+    shutil.copyfile(bench.root / "models/model.ubj", bare / "champion.ubj")
+    bench.run("make", "param", "KEY=train.max_depth", "VALUE=5")
+    bench.run("git", "commit", "--quiet", "-am", "A deeper model")
+
+
+def same_interval(bench: Bench) -> bool:
+    gate = json.loads((bench.root / "reports/gate.json").read_text())
+    interval = gate["interval"]
+    bare = next(row for row in bench.rows if row["step"] == "gate")["bare_result"]
+    return bool(interval["low"] == bare["low"] and interval["high"] == bare["high"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=12_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--folder", type=Path, default=TEMPLATE / "build/bench")
+    args = parser.parse_args()
+    if args.rows < 2_000:
+        raise SystemExit(
+            "--rows: the contract asks for at least 1000 rows in each split; use 2000 or more"
+        )
+    root, env = bake(args.folder, args.rows, free_port())
+    batch = str(args.folder / "batch.csv")
+    bench = Bench(root, env, args.repeat)
+    try:
+        champion(bench)
+        print(f"{args.rows} rows, median of {args.repeat}\n{HEADER}", flush=True)
+        bench.measure("<cli> --help", [str(root / ".venv/bin" / root.name), "--help"], None)
+        for stage in STAGES:
+            bench.measure(f"stage {stage}", [*RUN, "dvc", "repro", "-f", "-s", stage], stage)
+        bench.measure(REBUILD, ["make", "rebuild"], "pipeline")
+        # The command itself where make would turn its verdict (exit 1) into make's exit 2.
+        cli = [*RUN, root.name]
+        bench.measure("gate", [*cli, "gate"], "gate")
+        bench.measure("report", ["make", "report"], "report")
+        bench.measure("predict", ["make", "predict", f"INPUT={batch}"], "predict", batch)
+        bench.measure("drift", [*cli, "drift", batch], "drift", batch)
+    finally:
+        subprocess.run(["make", "mlflow-stop"], cwd=root, env=env, capture_output=True)
+    summary = pr_loop(bench.rows)
+    print(table_line(summary))
+    print(f"gate interval as the bare bootstrap's: {'yes' if same_interval(bench) else 'NO'}")
+    result = {"rows": args.rows, "repeat": args.repeat, "steps": [*bench.rows, summary]}
+    out = args.folder / f"bench-{args.rows}.json"
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"written: {out}")
+
+
+def pr_loop(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """What a pull request waits for: rebuild, gate, report, beside their bare limits."""
+    parts = [
+        row for row in rows if row["step"] in ("dvc repro -f (make rebuild)", "gate", "report")
+    ]
+    seconds = sum(row["seconds"] for row in parts)
+    bare = sum(row["bare_seconds"] for row in parts)
+    mib = max(row["peak_mib"] for row in parts)
+    bare_mib = max(row["bare_peak_mib"] for row in parts)
+    return {
+        "step": "PR loop (rebuild+gate+report)",
+        "seconds": round(seconds, 2),
+        "peak_mib": mib,
+        "bare_seconds": round(bare, 2),
+        "bare_peak_mib": bare_mib,
+        "ratio": round(seconds / bare, 2),
+        "memory_ratio": round(mib / bare_mib, 2),
+    }
+
+
+if __name__ == "__main__":
+    sys.exit(main())
