@@ -25,8 +25,7 @@ import yaml
 # the limit (counted once per process), their work is not.
 HEAVY_IMPORTS = {
     "validate": ["great_expectations"],
-    "train": ["mlflow"],
-    "evaluate": ["mlflow", "sklearn.metrics"],
+    "train": ["mlflow", "sklearn.metrics"],
     "pipeline": ["great_expectations", "mlflow", "sklearn.metrics"],
     "gate": ["mlflow", "sklearn.metrics"],
     "predict": ["mlflow"],
@@ -196,11 +195,10 @@ def run(task: str, project: Project, batch: Path | None) -> dict[str, Any]:
         held_out.to_csv(out / "eval.csv", index=False)
         return {"train": len(train), "eval": len(held_out)}
     if task == "train":
-        fit(project, project.read(project.path("split", "train"))).save_model(out / "model.ubj")
-        return {}
-    if task == "evaluate":
+        model = fit(project, project.read(project.path("split", "train")))
+        model.save_model(out / "model.ubj")
         frame = project.read(project.path("split", "eval"))
-        probability = scores(project, load(model_path), frame)
+        probability = scores(project, model, frame)
         return metrics(project.target_of(frame), probability, threshold)
     if task == "pipeline":
         frame = project.read(project.path("data", "raw"))

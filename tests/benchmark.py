@@ -28,7 +28,7 @@ from test_baked_project import TEMPLATE, clean_env, free_port
 
 BARE = Path(__file__).resolve().parent / "bench_bare.py"
 RUN = ["uv", "run", "--locked"]
-STAGES = ("validate", "split", "train", "evaluate")
+STAGES = ("validate", "split", "train")
 REBUILD = "dvc repro -f (make rebuild)"
 
 

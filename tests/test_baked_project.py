@@ -127,10 +127,10 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
 
 
 def test_repro_runs_every_stage(project: Project) -> None:
-    """`make repro` runs validate, split, train and evaluate and writes every metric."""
+    """`make repro` runs validate, split and train (which evaluates) and writes every metric."""
     assert project.first_repro is not None
     output = project.first_repro.stdout
-    for stage in ("validate", "split", "train", "evaluate"):
+    for stage in ("validate", "split", "train"):
         assert f"Running stage '{stage}'" in output
     metrics = json.loads((project.root / "reports/metrics.json").read_text())
     assert METRICS <= metrics.keys()
@@ -138,7 +138,7 @@ def test_repro_runs_every_stage(project: Project) -> None:
 
 
 def test_plots_are_written(project: Project) -> None:
-    """The evaluate stage writes the five evaluation plots as PNG images."""
+    """The train stage writes the five evaluation plots as PNG images."""
     plots = sorted(p.name for p in (project.root / "reports/plots").glob("*.png"))
     assert plots == [
         "calibration.png",

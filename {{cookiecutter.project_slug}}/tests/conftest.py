@@ -389,7 +389,7 @@ class Lab:
         tracking.configure()
         run = tracking.log_training_run(
             settings.tracking.experiment, model, {"n_estimators": params.n_estimators},
-            tags, features.head(5),
+            tags, features.head(5), metrics={}, plots=[],
         )  # fmt: skip
         run.write(params.run_info)
         return run

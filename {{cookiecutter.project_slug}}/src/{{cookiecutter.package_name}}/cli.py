@@ -102,15 +102,8 @@ def _train(args: argparse.Namespace) -> int:
     from . import stages
 
     settings = _settings_and_live_tracking(args)
-    run = stages.train(settings)
+    run, values = stages.train(settings)
     print(f"trained: {settings.train.model} (MLflow run {run.run_id})")
-    return 0
-
-
-def _evaluate(args: argparse.Namespace) -> int:
-    from . import stages
-
-    values = stages.evaluate(_settings_and_live_tracking(args))
     print("  ".join(f"{name}={value:.4f}" for name, value in values.items()))
     return 0
 
@@ -390,8 +383,12 @@ def build_parser() -> argparse.ArgumentParser:
     param_command.add_argument("key", help="dotted key, e.g. fairness.sensitive_column")
     param_command.add_argument("value", help="the value, as YAML ('' for the empty string)")
     command("split", _split, "Cut the data into the train and frozen evaluation splits.")
-    command("train", _train, "Train the model and record it in MLflow with its lineage.")
-    command("evaluate", _evaluate, "Score the model on the evaluation split; write metrics, plots.")
+    command(
+        "train",
+        _train,
+        "Train the model, score it on the evaluation split (metrics, plots) and record both "
+        "in MLflow with its lineage.",
+    )
     command("check-clean", _check_clean, "Fail unless the work tree is a clean commit.")
     port = command("check-port", _check_port, "Fail when something listens on HOST:PORT.")
     port.add_argument("host")

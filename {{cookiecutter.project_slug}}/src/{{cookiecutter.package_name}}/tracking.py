@@ -170,8 +170,11 @@ def log_training_run(
     params: dict[str, Any],
     tags: dict[str, str],
     example: pd.DataFrame,
+    metrics: dict[str, float],
+    plots: list[Path],
 ) -> RunInfo:
-    """Record params, lineage tags and the model itself as one MLflow run."""
+    """Record params, lineage tags, the model itself, its evaluation metrics and plot images
+    as one MLflow run."""
     import mlflow
     from mlflow.models import infer_signature
 
@@ -186,18 +189,11 @@ def log_training_run(
             signature=signature,
             pip_requirements=model_requirements(),
         )
+        mlflow.log_metrics(metrics)
+        for plot in plots:
+            mlflow.log_artifact(str(plot), artifact_path="plots")
     return RunInfo(
         run_id=run.info.run_id,
         experiment_id=run.info.experiment_id,
         model_uri=logged.model_uri,
     )
-
-
-def log_evaluation(run: RunInfo, values: dict[str, float], plots: list[Path]) -> None:
-    """Attach evaluation metrics and plot images to the training run."""
-    import mlflow
-
-    with mlflow.start_run(run_id=run.run_id):
-        mlflow.log_metrics(values)
-        for plot in plots:
-            mlflow.log_artifact(str(plot), artifact_path="plots")
