@@ -87,6 +87,29 @@ def test_missing_params_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert "file not found" in capsys.readouterr().err
 
 
+def test_a_project_error_is_one_line_and_a_bug_keeps_its_traceback(
+    tmp_params: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The CLI catches the project's own error family once (exit 1, one line); any other
+    exception, a library's ValueError say, is a bug and reaches the person with its traceback."""
+    from {{ cookiecutter.package_name }} import stages
+    from {{ cookiecutter.package_name }}.errors import ProjectError
+
+    def refuse(*_: object) -> None:
+        raise ProjectError("the data says no")
+
+    monkeypatch.setattr(stages, "split", refuse)
+    assert main(["--params", str(tmp_params), "split"]) == 1
+    assert capsys.readouterr().err == "error: the data says no\n"
+
+    def crash(*_: object) -> None:
+        raise ValueError("a bug in a library")
+
+    monkeypatch.setattr(stages, "split", crash)
+    with pytest.raises(ValueError, match="a bug in a library"):
+        main(["--params", str(tmp_params), "split"])
+
+
 def test_check_tracking_fails_fast_on_a_closed_port(
     closed_port_uri: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

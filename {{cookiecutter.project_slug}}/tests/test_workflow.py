@@ -311,10 +311,8 @@ def test_the_report_comment_is_written_once_then_updated(
     """The first run writes the comment; later runs edit it, and other comments are left be."""
     github.comments[PR] = [{"id": 1, "body": "Looks good to me"}]
     actions_env(monkeypatch, tmp_path, "pull_request", {"pull_request": pull()})
-    monkeypatch.setenv("REPORT", f"{MARKER}\nfirst")
-    assert main(["comment", "--pr", str(PR)]) == 0
-    monkeypatch.setenv("REPORT", f"{MARKER}\nsecond")
-    assert main(["comment", "--pr", str(PR)]) == 0
+    assert main(["comment", "--pr", str(PR), "--text", f"{MARKER}\nfirst"]) == 0
+    assert main(["comment", "--pr", str(PR), "--text", f"{MARKER}\nsecond"]) == 0
     bodies = [comment["body"] for comment in github.comments[PR]]
     assert bodies == ["Looks good to me", f"{MARKER}\nsecond"]
     assert [(r.method, r.path) for r in github.requests if r.method != "GET"] == [
@@ -331,8 +329,7 @@ def test_a_planted_marker_in_someone_elses_comment_is_never_edited(
     planted = {"id": 1, "body": f"{MARKER}\nall green, trust me", "user": {"login": "mallory"}}
     github.comments[PR] = [dict(planted)]
     actions_env(monkeypatch, tmp_path, "pull_request", {"pull_request": pull()})
-    monkeypatch.setenv("REPORT", f"{MARKER}\nthe real report")
-    assert main(["comment", "--pr", str(PR)]) == 0
+    assert main(["comment", "--pr", str(PR), "--text", f"{MARKER}\nthe real report"]) == 0
     assert github.comments[PR][0] == planted
     assert github.comments[PR][1]["body"] == f"{MARKER}\nthe real report"
 
@@ -342,8 +339,7 @@ def test_a_report_without_its_marker_is_refused(
 ) -> None:
     """A body the next run could not find again would duplicate comments: nothing is sent."""
     actions_env(monkeypatch, tmp_path, "pull_request", {"pull_request": pull()})
-    monkeypatch.setenv("REPORT", "no marker here")
-    assert main(["comment", "--pr", str(PR)]) == 1
+    assert main(["comment", "--pr", str(PR), "--text", "no marker here"]) == 1
     assert github.requests == []
 
 
@@ -465,9 +461,10 @@ def test_a_batch_that_only_breaks_the_contract_opens_the_issue_without_retrainin
     """`drift-alert --retrain false` (rows breaking the contract, no drift): the issue is about
     data quality, and no retraining is dispatched: the data, not the model, needs fixing."""
     actions_env(monkeypatch, tmp_path, "schedule", {})
-    monkeypatch.setenv("DRIFT_SUMMARY", drift.issue_body("## 10% of rows break the contract"))
-    monkeypatch.setenv("REASON", "10% of rows break the data contract")
-    assert main(["--params", str(params_path), "drift-alert", "--retrain", "false"]) == 0
+    summary = drift.issue_body("## 10% of rows break the contract")
+    reason = "10% of rows break the data contract"
+    alert = ["drift-alert", "--retrain", "false", "--reason", reason, "--summary", summary]
+    assert main(["--params", str(params_path), *alert]) == 0
     [issue] = github.issues.values()
     assert issue["title"].startswith("Data quality: incoming data for ")
     assert issue["body"].endswith("## 10% of rows break the contract")

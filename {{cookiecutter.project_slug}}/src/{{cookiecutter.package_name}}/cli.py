@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -20,9 +19,9 @@ from .settings import DEFAULT_PARAMS, Settings, SettingsError, load_settings
 # for MLflow, XGBoost, Great Expectations or Evidently (seconds each).
 
 # Errors that end a step with one readable line instead of a traceback: the project's own
-# (bad params, contract or data; a registry, tracking server or GitHub that refused) and the
-# library errors that mean the same (a missing file, a value out of place).
-EXPECTED_ERRORS = (ProjectError, FileNotFoundError, ValueError)
+# (bad params, contract or data; a registry, tracking server or GitHub that refused) and a
+# file that is not there. Anything else is a bug and keeps its traceback.
+EXPECTED_ERRORS = (ProjectError, FileNotFoundError)
 ALIASES = ("staging", "production")  # registry.STAGING, registry.PRODUCTION
 
 
@@ -187,7 +186,7 @@ def _report(args: argparse.Namespace) -> int:
 def _comment(args: argparse.Namespace) -> int:
     from . import lifecycle
 
-    body = os.environ.get("REPORT") or args.body.read_text(encoding="utf-8")
+    body = args.text or args.body.read_text(encoding="utf-8")
     print(lifecycle.comment(args.pr, body))
     return 0
 
@@ -285,11 +284,8 @@ def _drift_alert(args: argparse.Namespace) -> int:
     from . import drift, lifecycle
 
     settings = load_settings(args.params)
-    summary = os.environ.get("DRIFT_SUMMARY") or drift.issue_body(
-        settings.drift.summary.read_text(encoding="utf-8")
-    )
-    why = os.environ.get("REASON") or "drift"
-    for line in lifecycle.drift_alert(settings, summary, why, args.retrain == "true"):
+    summary = args.summary or drift.issue_body(settings.drift.summary.read_text(encoding="utf-8"))
+    for line in lifecycle.drift_alert(settings, summary, args.reason, args.retrain == "true"):
         print(line)
     return 0
 
@@ -433,8 +429,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--body",
         type=Path,
         default=Path("reports/report.md"),
-        help="Markdown file, unless REPORT holds the text (default: %(default)s)",
+        help="Markdown file, unless --text is given (default: %(default)s)",
     )
+    comment_command.add_argument("--text", default="", help="the report's Markdown itself")
     register_command = command(
         "register",
         _register,
@@ -500,6 +497,10 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["true", "false"],
         default="true",
         help="dispatch retrain.yml (false: the batch only breaks the contract)",
+    )
+    alert_command.add_argument("--reason", default="drift", help="why (default: %(default)s)")
+    alert_command.add_argument(
+        "--summary", default="", help="the issue's Markdown (default: from drift.summary)"
     )
     fold_command = command(
         "fold", _fold, "Append a labelled batch to the training data; dvc add and dvc push."

@@ -162,8 +162,15 @@ MISSING_IS_EMPTY: dict[str, Any] = {"keep_default_na": False, "na_values": [""]}
 
 def read_csv(path: Path | IO[bytes], contract: Contract) -> pd.DataFrame:
     """A CSV as its text says: the contract's non-numeric columns as strings, numbers parsed
-    where they parse; validation and scoring judge what is really there."""
-    frame: pd.DataFrame = pd.read_csv(path, dtype=contract.text_dtypes(), **MISSING_IS_EMPTY)
+    where they parse; validation and scoring judge what is really there. A file that is not
+    a CSV at all is a ContractError naming it."""
+    name = getattr(path, "name", path)
+    try:
+        frame: pd.DataFrame = pd.read_csv(path, dtype=contract.text_dtypes(), **MISSING_IS_EMPTY)
+    except pd.errors.EmptyDataError:
+        raise ContractError(f"{name}: the file is empty") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as error:
+        raise ContractError(f"{name}: not a CSV: {error}") from None
     return frame
 
 

@@ -28,6 +28,7 @@ import pandas as pd
 from . import contract as contracts
 from . import data, lineage, registry, scoring, training
 from .contract import Contract, ContractError, load_contract
+from .errors import MissingInputError, ProjectError
 from .report import text
 from .settings import P_VALUE_METHODS, DriftSettings, Settings
 
@@ -261,7 +262,7 @@ def locate_reference(settings: Settings, md5: str, git_sha: str) -> Reference:
     try:
         content = lineage.recorded_bytes(settings.split.eval, md5, git_sha)
     except FileNotFoundError as error:
-        raise FileNotFoundError(f"the production model's evaluation split: {error}") from None
+        raise MissingInputError(f"the production model's evaluation split: {error}") from None
     target = settings.drift.reference
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(content)
@@ -277,7 +278,7 @@ def served_scores(log: Path, version: registry.Version, hashes: pd.Series) -> pd
     header = pd.read_csv(log, nrows=0).columns
     missing = sorted(set(scoring.LOG_COLUMNS) - set(header))
     if missing:
-        raise ValueError(f"{log} is not an inference log: no column {', '.join(missing)}")
+        raise ProjectError(f"{log} is not an inference log: no column {', '.join(missing)}")
     wanted = pd.Index(hashes.unique())
     chunks = pd.read_csv(
         log,

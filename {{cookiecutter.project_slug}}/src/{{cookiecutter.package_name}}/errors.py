@@ -9,3 +9,7 @@ keeps its traceback. It stays a ValueError so that callers that catch ValueError
 
 class ProjectError(ValueError):
     """A problem with the project's inputs or its servers, said in one line."""
+
+
+class MissingInputError(ProjectError, FileNotFoundError):
+    """A file a step needs is not there: the message says which, and what makes it."""

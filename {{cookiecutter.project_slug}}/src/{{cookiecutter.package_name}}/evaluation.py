@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics
 
+from .errors import ProjectError
 from .settings import LOWER_IS_BETTER, METRIC_NAMES
 
 __all__ = ["LOWER_IS_BETTER", "METRIC_NAMES", "compute_metrics", "score"]
@@ -43,12 +44,12 @@ def compute_metrics(
     """All metrics for one model. A single-class target has no ROC or PR curve: that is an
     error here, not a NaN that could slip through a gate."""
     if target.nunique() < 2:
-        raise ValueError("the evaluation set holds a single class: its metrics are undefined")
+        raise ProjectError("the evaluation set holds a single class: its metrics are undefined")
     y, p = target.to_numpy(), probability.to_numpy()
     result = {name: round(score(name, y, p, threshold), 6) for name in SCORERS}
     not_finite = [name for name, value in result.items() if not math.isfinite(value)]
     if not_finite:
-        raise ValueError(f"metrics are not finite: {', '.join(not_finite)}")
+        raise ProjectError(f"metrics are not finite: {', '.join(not_finite)}")
     return result
 
 

@@ -25,6 +25,7 @@ import pandas as pd
 
 from . import data, evaluation, fairness, lineage, registry, tracking, training
 from .contract import Contract, load_contract
+from .errors import ProjectError
 from .gate_result import GateResult, Interval, PullRequest, Verdict
 from .settings import GateSettings, Settings
 
@@ -109,7 +110,7 @@ def paired_bootstrap(
         )
     usable = np.concatenate(differences)
     if len(usable) < MIN_USABLE_SHARE * resamples:
-        raise ValueError(
+        raise ProjectError(
             f"only {len(usable)} of {resamples} bootstrap resamples hold both classes: "
             "the evaluation set is too small or too unbalanced to compare models"
         )
@@ -193,7 +194,7 @@ def score_model(
         probability = training.predict_proba(model, features)
         timings.append(time.perf_counter() - started)
     if probability.isna().any():
-        raise ValueError(f"{label}: predicted probabilities contain NaN")
+        raise ProjectError(f"{label}: predicted probabilities contain NaN")
     return Scored(
         label=label,
         eval_md5=eval_md5,
@@ -276,7 +277,7 @@ def _score_and_compare(settings: Settings, override_by: str, result: dict[str, A
         run_tags = dict(client.get_run(run.run_id).data.tags)
     recorded = run_tags.get("lineage.eval_md5")
     if recorded != eval_md5:
-        raise ValueError(
+        raise ProjectError(
             f"the challenger's run recorded evaluation split md5 {recorded} but the split here "
             f"is {eval_md5}: run `dvc repro` so both describe the same data"
         )
@@ -286,7 +287,7 @@ def _score_and_compare(settings: Settings, override_by: str, result: dict[str, A
     digest = training.model_digest(challenger_bytes)
     logged = training.model_digest(registry.logged_model_bytes(client, run))
     if logged != digest:
-        raise ValueError(
+        raise ProjectError(
             f"the model run {run.run_id} logged (sha256 {logged[:16]}...) is not "
             f"{settings.train.model} (sha256 {digest[:16]}...): retrain (`dvc repro`) so the "
             "file scored here is the one the run holds"
@@ -336,7 +337,7 @@ def _score_and_compare(settings: Settings, override_by: str, result: dict[str, A
         result["champion"] = champion.summary()
         problems += sanity_problems(champion)
         if champion.eval_md5 != challenger.eval_md5:
-            raise ValueError("champion and challenger were scored on different evaluation data")
+            raise ProjectError("champion and challenger were scored on different evaluation data")
         result["deltas"] = {
             name: round(challenger.metrics[name] - champion.metrics[name], 6)
             for name in challenger.metrics
@@ -366,7 +367,7 @@ def training_overlap(settings: Settings, contract: Contract, champion: registry.
     matched by the contract's row key."""
     md5 = champion.tags.get("lineage.train_md5", "")
     if not md5:
-        raise ValueError(
+        raise ProjectError(
             f"the champion (version {champion.number}) records no training split md5: cannot "
             "check that none of its training rows are in the evaluation set"
         )
@@ -376,7 +377,7 @@ def training_overlap(settings: Settings, contract: Contract, champion: registry.
     evaluation_keys = data.key_digests(data.read_raw(settings.split.eval, contract), key)
     overlap = int(evaluation_keys.isin(set(data.key_digests(trained_on, key))).sum())
     if overlap:
-        raise ValueError(
+        raise ProjectError(
             f"{overlap} of the {len(evaluation_keys)} evaluation rows were in the training data "
             f"of the champion (version {champion.number}), matched by the key "
             f"{', '.join(key)}: the comparison would flatter the champion. The evaluation set "
@@ -392,7 +393,7 @@ def _risk(
     if not column:
         return {"enabled": False, "problems": []}
     if column not in frame.columns:
-        raise ValueError(f"fairness.sensitive_column {column!r} is not in the evaluation data")
+        raise ProjectError(f"fairness.sensitive_column {column!r} is not in the evaluation data")
     assessed = fairness.assess(
         column,
         frame[column],

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from .errors import ProjectError
+from .errors import MissingInputError, ProjectError
 
 Verdict = Literal["pass", "fail", "overridden", "error"]
 
@@ -138,5 +138,5 @@ class GateResult(Record):
     @classmethod
     def read(cls, path: Path) -> GateResult:
         if not path.exists():
-            raise FileNotFoundError(f"{path}: no gate result (run the gate first)")
+            raise MissingInputError(f"{path}: no gate result (run the gate first)")
         return cls.parse(path.read_text(encoding="utf-8"), str(path))

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from .errors import MissingInputError, ProjectError
 from .settings import Settings
 
 LOCKFILE = Path("uv.lock")
@@ -46,7 +47,7 @@ def check_pointer(path: Path) -> None:
     )
     found = file_md5(path)
     if found != recorded:
-        raise ValueError(
+        raise ProjectError(
             f"{path} has md5 {found} but {pointer} records {recorded}: the data is not what "
             "the commit names (changed by hand, or pulled unverified): `dvc pull` it again"
         )
@@ -70,13 +71,13 @@ def recorded_bytes(path: Path, md5: str, git_sha: str) -> bytes:
         if not cached.exists():
             repo.cloud.pull([HashInfo("md5", md5)])
     except (DvcException, OSError) as error:
-        raise FileNotFoundError(f"{where} cannot be fetched through DVC: {error}") from None
+        raise MissingInputError(f"{where} cannot be fetched through DVC: {error}") from None
     if not cached.exists():
-        raise FileNotFoundError(f"{where} is neither in DVC's cache nor in its remote")
+        raise MissingInputError(f"{where} is neither in DVC's cache nor in its remote")
     content = cached.read_bytes()
     found = hashlib.md5(content, usedforsecurity=False).hexdigest()
     if found != md5:
-        raise ValueError(f"{where}: DVC returned bytes with md5 {found}")
+        raise ProjectError(f"{where}: DVC returned bytes with md5 {found}")
     return content
 
 

@@ -19,7 +19,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import ProjectError
+from .errors import MissingInputError, ProjectError
 
 if TYPE_CHECKING:  # for type hints only: pandas and xgboost cost seconds to import
     import pandas as pd
@@ -64,7 +64,7 @@ class RunInfo:
     @classmethod
     def read(cls, path: Path) -> RunInfo:
         if not path.exists():
-            raise FileNotFoundError(f"{path}: no training run recorded (run the train stage first)")
+            raise MissingInputError(f"{path}: no training run recorded (run the train stage first)")
         return cls(**json.loads(path.read_text(encoding="utf-8")))
 
 

@@ -6,6 +6,7 @@ import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .errors import MissingInputError, ProjectError
 from .settings import TrainSettings
 
 if TYPE_CHECKING:  # xgboost (with scikit-learn and scipy) is imported where a model is made
@@ -47,7 +48,7 @@ def save_model(model: XGBClassifier, path: Path) -> None:
 def model_bytes(path: Path) -> bytes:
     """The trained model's file, as the gate scores it and the registry checks it."""
     if not path.exists():
-        raise FileNotFoundError(f"{path}: no trained model (run the train stage first)")
+        raise MissingInputError(f"{path}: no trained model (run the train stage first)")
     return path.read_bytes()
 
 
@@ -82,7 +83,7 @@ def model_columns(model: XGBClassifier) -> list[str]:
     """The columns a trained model takes, in its order (its own record of them)."""
     names = model.get_booster().feature_names
     if not names:
-        raise ValueError("the model records no feature names: cannot tell which columns it takes")
+        raise ProjectError("the model records no feature names: cannot tell which columns it takes")
     return list(names)
 
 
@@ -92,5 +93,5 @@ def model_inputs(model: XGBClassifier, frame: pd.DataFrame) -> pd.DataFrame:
     names = model_columns(model)
     missing = [name for name in names if name not in frame.columns]
     if missing:
-        raise ValueError(f"the model takes columns the data does not have: {missing}")
+        raise ProjectError(f"the model takes columns the data does not have: {missing}")
     return frame[names]

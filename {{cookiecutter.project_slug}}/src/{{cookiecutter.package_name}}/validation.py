@@ -198,8 +198,6 @@ def validate_file(path: Path, contract: Contract) -> ValidationResult:
         frame = contracts.read_csv(path, contract)
     except FileNotFoundError:
         return ValidationResult(rows=0, expectations=0, problems=[f"{path}: file not found"])
-    except pd.errors.EmptyDataError:
-        return ValidationResult(rows=0, expectations=0, problems=[f"{path}: the file is empty"])
-    except (pd.errors.ParserError, UnicodeDecodeError) as error:
-        return ValidationResult(rows=0, expectations=0, problems=[f"{path}: not a CSV: {error}"])
+    except contracts.ContractError as error:  # empty, or not a CSV
+        return ValidationResult(rows=0, expectations=0, problems=[str(error)])
     return validate_frame(frame, contract)
