@@ -109,11 +109,11 @@ def table_line(row: dict[str, Any]) -> str:
         if "bare_seconds" in row
         else f"{'-':>8} {'-':>7}  {'-':>6} {'-':>6}"
     )
-    return f"{row['step']:<26} {row['seconds']:8.2f} {row['peak_mib']:7d}  {bare}"
+    return f"{row['step']:<30} {row['seconds']:8.2f} {row['peak_mib']:7d}  {bare}"
 
 
 HEADER = (
-    f"{'step':<26} {'seconds':>8} {'MiB':>7}  {'bare s':>8} {'bare MiB':>7}  "
+    f"{'step':<30} {'seconds':>8} {'MiB':>7}  {'bare s':>8} {'bare MiB':>7}  "
     f"{'time':>6} {'memory':>6}"
 )
 
