@@ -81,8 +81,9 @@ BATCH = "data/incoming/batch.csv"  # drift.batch in the generated params.yaml
 # only when the run's ref is this default branch.
 REPOSITORY = {"repository": {"default_branch": "main"}}
 # The part of the project's suite its test job runs here: one file, so that pytest does not
-# import every test module (and with them MLflow, XGBoost and Great Expectations) to collect.
-QUICK_TESTS = "-q tests/test_settings.py"
+# import every test module (and with them MLflow, XGBoost and Great Expectations) to collect,
+# in one process (worker processes would cost more than the file).
+QUICK_TESTS = "-q -n 0 tests/test_settings.py"
 BATCH_ROWS = 2000
 
 
