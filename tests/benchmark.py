@@ -64,6 +64,8 @@ def timed(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, fl
 
 
 class Bench:
+    """The baked project under measurement, and the rows of the table so far."""
+
     def __init__(self, root: Path, env: dict[str, str], repeat: int) -> None:
         self.root, self.env, self.repeat = root, env, repeat
         self.python = str(root / ".venv/bin/python")
@@ -83,7 +85,7 @@ class Bench:
         return seconds, max(run[1] for run in runs), runs[-1][2]
 
     def measure(self, step: str, command: list[str], bare: str | None, *args: str) -> str:
-        """Time the step and its bare limit, alternating, and keep the row."""
+        """Time the step REPEAT times, then its bare limit REPEAT times; keep the row."""
         seconds, mib, output = self.median(command)
         row: dict[str, Any] = {"step": step, "seconds": round(seconds, 2), "peak_mib": round(mib)}
         if bare:
