@@ -87,6 +87,14 @@ def test_missing_params_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert "file not found" in capsys.readouterr().err
 
 
+def test_the_default_params_file_is_the_settings_one() -> None:
+    """The command line names params.yaml without importing the settings (for a fast
+    `--help`): the same file the settings read by default."""
+    from {{ cookiecutter.package_name }} import cli, settings
+
+    assert cli.DEFAULT_PARAMS == settings.DEFAULT_PARAMS
+
+
 def test_a_project_error_is_one_line_and_a_bug_keeps_its_traceback(
     tmp_params: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -11,18 +11,29 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import ProjectError
-from .settings import DEFAULT_PARAMS, Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from .settings import Settings
 
 # Each command imports what it uses when it runs: `--help` and the light commands do not pay
-# for MLflow, XGBoost, Great Expectations or Evidently (seconds each).
+# for MLflow, XGBoost, Great Expectations or Evidently (seconds each), nor for the settings'
+# pydantic models (0.3 s), which only the commands that read params.yaml import.
+DEFAULT_PARAMS = Path("params.yaml")  # settings.DEFAULT_PARAMS
 
 # Errors that end a step with one readable line instead of a traceback: the project's own
 # (bad params, contract or data; a registry, tracking server or GitHub that refused) and a
 # file that is not there. Anything else is a bug and keeps its traceback.
 EXPECTED_ERRORS = (ProjectError, FileNotFoundError)
 ALIASES = ("staging", "production")  # registry.STAGING, registry.PRODUCTION
+
+
+def load_settings(path: Path) -> Settings:
+    from . import settings
+
+    return settings.load_settings(path)
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -109,6 +120,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def _check_clean(args: argparse.Namespace) -> int:
     from . import lineage
+    from .settings import SettingsError
 
     sha, dirty, _ = lineage.git_state()
     if sha == "none":
