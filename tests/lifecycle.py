@@ -289,11 +289,10 @@ class Lifecycle:
         payload: dict[str, Any],
         actor: str,
         from_fork: bool = False,
-        pytest_addopts: str = QUICK_TESTS,
     ) -> ActRun:
-        """Run one workflow. A fork's pull request gets no secrets: they arrive empty.
-        `pytest_addopts` is the repository variable PYTEST_ADDOPTS that the project's test job
-        passes on."""
+        """Run one workflow. A fork's pull request gets no secrets: they arrive empty. The
+        repository variable PYTEST_ADDOPTS, which the project's test job passes on, is
+        QUICK_TESTS."""
         mlflow_uri = "" if from_fork else self.mlflow_uri
         event = self.work / "event.json"
         event.write_text(json.dumps(payload), encoding="utf-8")
@@ -311,7 +310,7 @@ class Lifecycle:
             "--secret", f"MLFLOW_TRACKING_URI={mlflow_uri}",
             "--secret", f"{TOKEN_NAME}={self.token}",
             "--var", f"DVC_REMOTE_URL={self.dvc_remote}",
-            "--var", f"PYTEST_ADDOPTS={pytest_addopts}",
+            "--var", f"PYTEST_ADDOPTS={QUICK_TESTS}",
             "--env", f"GITHUB_API_URL={self.github.url}",
             # One mypy cache for every run's lint, as a warm runner cache would be: mypy
             # re-checks whatever changed, so the lint proves the same.

@@ -64,13 +64,17 @@ def _sha256_each(texts: pd.Series, prefix: bytes = b"") -> list[bytes]:
     return [digest(text) for text in texts.tolist()]
 
 
+def _sha256_hex(texts: pd.Series, prefix: bytes = b"") -> pd.Series:
+    """The same digests as hex text, indexed like `texts`."""
+    digests = _sha256_each(texts, prefix)
+    return pd.Series([digest.hex() for digest in digests], index=texts.index, dtype=object)
+
+
 def row_sha256(frame: pd.DataFrame, prefix: str = "") -> pd.Series:
     """SHA-256 (hex) of each row's values as text, after `prefix`: the same values, the same
     digest, wherever the row sits in the frame. (sha256 rather than pandas' own row hash,
     whose values a pandas release may change: these digests are kept for years.)"""
-    text = _joined(frame.astype("string").fillna(""))
-    digests = _sha256_each(text, prefix.encode())
-    return pd.Series([digest.hex() for digest in digests], index=frame.index, dtype=object)
+    return _sha256_hex(_joined(frame.astype("string").fillna("")), prefix.encode())
 
 
 def key_text(frame: pd.DataFrame, key: list[str]) -> pd.Series:
@@ -113,8 +117,7 @@ def split_frame(
 
 def key_digests(frame: pd.DataFrame, key: list[str]) -> pd.Series:
     """Each row's identity: a digest of its key text."""
-    digests = _sha256_each(key_text(frame, key))
-    return pd.Series([digest.hex() for digest in digests], index=frame.index, dtype=object)
+    return _sha256_hex(key_text(frame, key))
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
