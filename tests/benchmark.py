@@ -24,7 +24,8 @@ from typing import Any
 
 from cookiecutter.main import cookiecutter
 from sample_data import SHIPPED_SEED, make_loans, to_csv
-from test_baked_project import TEMPLATE, Project, free_port
+from servers import free_port
+from test_baked_project import TEMPLATE, Project
 
 BARE = Path(__file__).resolve().parent / "bench_bare.py"
 RUN = ["uv", "run", "--locked"]

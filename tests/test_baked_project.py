@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 from cookiecutter.main import cookiecutter
+from servers import free_port
 
 TEMPLATE = Path(__file__).resolve().parents[1]
 CLI = "credit-default-model"
@@ -36,12 +36,6 @@ LINEAGE_TAGS = {
     "lineage.version.mlflow",
     "lineage.version.pandas",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def clean_env(**extra: str) -> dict[str, str]:

@@ -19,7 +19,8 @@ from pathlib import Path
 import byod_data
 import pytest
 from cookiecutter.main import cookiecutter
-from test_baked_project import CLI, TEMPLATE, Project, free_port
+from servers import free_port
+from test_baked_project import CLI, TEMPLATE, Project
 
 ROWS, HELD_OUT = 4_000, 1_000
 # The README's placeholders, and what this test's user types instead.

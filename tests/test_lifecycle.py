@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 from lifecycle import MODEL_OWNER, OVERRIDE_LABEL, RISK_APPROVER
-from test_baked_project import TEMPLATE, clean_env, free_port
+from servers import free_port
+from test_baked_project import TEMPLATE, clean_env
 
 MARKER = "<!-- credit-default-model:gate-report -->"
 # The first test waits for the whole demo (its fixture), longer than pytest-timeout's default.

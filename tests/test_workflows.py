@@ -164,8 +164,9 @@ def test_every_generated_step_is_one_make_task(project: Path) -> None:
 
 
 def test_write_permissions_go_only_where_something_is_written(project: Path) -> None:
-    """`pull-requests: write` only for the report comment and the retraining PR, `issues:
-    write` only for the drift issue, `contents: write` only to push the retraining branch."""
+    """`pull-requests: write` only for the report comment and the bots' pull requests
+    (retraining, template update), `issues: write` only for the drift issue, `contents:
+    write` only to push the bots' branches."""
     writers = {
         (path.name, job_id, scope)
         for path in workflows(project)
@@ -177,9 +178,23 @@ def test_write_permissions_go_only_where_something_is_written(project: Path) -> 
         ("pr.yml", "comment", "pull-requests"),
         ("retrain.yml", "propose", "pull-requests"),
         ("retrain.yml", "propose", "contents"),
+        ("template.yml", "propose", "pull-requests"),
+        ("template.yml", "propose", "contents"),
         ("drift.yml", "alert", "issues"),
         ("drift.yml", "alert", "actions"),
     }
+
+
+def test_every_job_runs_on_the_runner_the_repository_names(project: Path) -> None:
+    """A repository variable RUNS_ON picks the runner of every job (a self-hosted or larger
+    one for bigger data); unset, GitHub's hosted ubuntu-latest."""
+    runners = {
+        (path.name, job_id): job.get("runs-on")
+        for path in workflows(project)
+        for job_id, job in load(path)["jobs"].items()
+        if "uses" not in job  # a call of the reusable workflow runs where its own jobs say
+    }
+    assert runners and set(runners.values()) == {"${{ vars.RUNS_ON || 'ubuntu-latest' }}"}
 
 
 def test_the_aggregate_check_always_runs_after_everything(project: Path) -> None:

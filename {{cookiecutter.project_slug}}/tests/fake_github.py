@@ -171,9 +171,32 @@ class FakeGitHub:
                 self.dispatches.append({"workflow": workflow, **body})
                 return 204, None
             case "POST", [*prefix, "pulls"] if prefix == repo:
+                if any(p["head"] == body["head"] and p["state"] == "open" for p in self.pulls):
+                    return 422, {"message": "Validation Failed", "errors": [
+                        {"resource": "PullRequest", "code": "custom",
+                         "message": f"A pull request already exists for {body['head']}."}
+                    ]}  # fmt: skip
                 pull = {"number": self.new_number(), "state": "open", **body}
                 self.pulls.append(pull)
                 return 201, pull
+            case "GET", [*prefix, "pulls"] if prefix == repo:
+                # `head` is user:ref-name (or organization:ref-name); `state` defaults to open.
+                pairs = (part.split("=", 1) for part in query.split("&") if "=" in part)
+                asked = {key: unquote(value) for key, value in pairs}
+                owner = self.repository.split("/")[0]
+                listed = [
+                    p for p in self.pulls
+                    if p["state"] == asked.get("state", "open")
+                    and ("head" not in asked or f"{owner}:{p['head']}" == asked["head"])
+                    and ("base" not in asked or p["base"] == asked["base"])
+                ]  # fmt: skip
+                return 200, self.page(listed, query)
+            case "PATCH", [*prefix, "pulls", number] if prefix == repo:
+                pulls = [p for p in self.pulls if p["number"] == int(number)]
+                if not pulls:
+                    return 404, {"message": "Not Found"}
+                pulls[0].update(body)
+                return 200, pulls[0]
             case "GET", [*prefix, "actions", "runs"] if prefix == repo:
                 asked = dict(part.split("=", 1) for part in query.split("&") if "=" in part)
                 wanted = {key: asked[key] for key in ("event", "head_sha") if key in asked}

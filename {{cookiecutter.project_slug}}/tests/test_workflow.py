@@ -9,6 +9,7 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 import yaml
@@ -435,7 +436,8 @@ def test_the_drift_issue_is_opened_once_then_updated_and_retraining_dispatched(
 def test_the_retraining_pull_request_is_opened_from_its_branch(
     github: FakeGitHub, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """The pull request names its branch, the base and why."""
+    """The pull request names its branch, the base and why; a second run for the same branch
+    updates that pull request (GitHub would refuse a second one from the branch)."""
     run = actions_env(monkeypatch, tmp_path, "workflow_dispatch", {})
     said = workflow.open_pull_request(
         client_from_env(), run, "retrain/x", "main", "Retrain: drift", "because"
@@ -449,6 +451,17 @@ def test_the_retraining_pull_request_is_opened_from_its_branch(
         "base": "main",
         "body": "because",
     }
+    again = workflow.open_pull_request(
+        client_from_env(), run, "retrain/x", "main", "Retrain: more drift", "still"
+    )
+    [pull] = github.pulls
+    assert again == f"updated pull request #{pull['number']} from retrain/x"
+    assert (pull["title"], pull["body"]) == ("Retrain: more drift", "still")
+    owner = REPO.split("/")[0]
+    listed = [r for r in github.requests if r.method == "GET" and r.path.endswith("/pulls")]
+    assert [unquote(r.query) for r in listed] == [
+        f"state=open&head={owner}:retrain/x&base=main"
+    ] * 2
 
 
 def test_a_batch_that_only_breaks_the_contract_opens_the_issue_without_retraining(

@@ -342,6 +342,36 @@ def _github_setup(args: argparse.Namespace) -> int:
     return 0
 
 
+def _template_check(args: argparse.Namespace) -> int:
+    from . import template_update
+
+    if template_update.is_current():
+        print("template: this project is at the template's newest commit")
+        return 0
+    print("template: newer changes exist; `make template-update` brings them in")
+    return 1
+
+
+def _template_update(args: argparse.Namespace) -> int:
+    from . import template_update
+
+    changed = template_update.update()
+    if not changed:
+        print("template: nothing to change")
+        return 0
+    print(f"template: {len(changed)} file(s) changed; review `git diff HEAD`, then commit:")
+    for name in changed:
+        print(f"  {name}")
+    return 0
+
+
+def _template_propose(args: argparse.Namespace) -> int:
+    from . import template_update
+
+    print(template_update.propose(load_settings(args.params).github.default_branch))
+    return 0
+
+
 def input_file(text: str) -> Path:
     """A CSV named on the command line: refused at once when it is not there."""
     if not text.strip():
@@ -534,6 +564,21 @@ def build_parser() -> argparse.ArgumentParser:
         "github-setup",
         _github_setup,
         "Set up GitHub (GITHUB_TOKEN): environment reviewers, branch protection, override label.",
+    )
+    command(
+        "template-check",
+        _template_check,
+        "Is this project at its template's newest commit? (.cruft.json; exit 1: it is behind)",
+    )
+    command(
+        "template-update",
+        _template_update,
+        "Apply the template's later changes to the work tree (three-way merge; needs it clean).",
+    )
+    command(
+        "template-propose",
+        _template_propose,
+        "In GitHub Actions: the template's changes on branch template-update, as ONE PR.",
     )
     return parser
 

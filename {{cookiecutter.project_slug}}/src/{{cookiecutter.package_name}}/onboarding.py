@@ -13,7 +13,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedSeq
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
-from . import retraining
+from . import branches
 from .settings import DEFAULT_PARAMS, SettingsError, parse_settings
 
 
@@ -94,7 +94,7 @@ def set_param(key: str, value_text: str, path: Path = DEFAULT_PARAMS) -> object:
 
 
 def _dvc(*args: str) -> None:
-    retraining.run_tool(sys.executable, "-m", "dvc", *args)
+    branches.run_tool(sys.executable, "-m", "dvc", *args)
 
 
 def use_data(source: Path, current: Path, path: Path = DEFAULT_PARAMS) -> list[str]:

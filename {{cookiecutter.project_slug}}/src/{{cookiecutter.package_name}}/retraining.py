@@ -5,22 +5,17 @@ registers a model: the PR workflow does, on the branch this opens.
 
 from __future__ import annotations
 
-import base64
 import os
-import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 
+from . import branches, data, github_api, lineage, workflow
 from . import contract as contracts
-from . import data, github_api, lineage, workflow
 from .contract import ContractError, load_contract
-from .errors import ProjectError
 from .settings import Settings
-
-BOT = ("github-actions[bot]", "41898282+github-actions[bot]@users.noreply.github.com")
 
 
 def merged(raw: pd.DataFrame, batch: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
@@ -55,30 +50,9 @@ def fold_batch(settings: Settings, batch_path: Path) -> int:
     # Folded as text, so the old rows keep their bytes exactly as they were written.
     old, new = data.read_text(settings.data.raw), data.read_text(batch_path)
     data.write_csv(merged(old, new, contract.all_columns), settings.data.raw)
-    run_tool(sys.executable, "-m", "dvc", "add", "--quiet", str(settings.data.raw))
-    run_tool(sys.executable, "-m", "dvc", "push", "--quiet")
+    branches.run_tool(sys.executable, "-m", "dvc", "add", "--quiet", str(settings.data.raw))
+    branches.run_tool(sys.executable, "-m", "dvc", "push", "--quiet")
     return len(batch)
-
-
-def run_tool(*command: str) -> str:
-    """Run a tool (git, dvc); a failure is one line: the command and its last word on it."""
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        detail = (done.stderr.strip() or done.stdout.strip()).splitlines()
-        raise ProjectError(f"{' '.join(command[:4])}: {detail[-1] if detail else 'failed'}")
-    return done.stdout.strip()
-
-
-def _git(*args: str) -> str:
-    return run_tool("git", "-c", f"user.name={BOT[0]}", "-c", f"user.email={BOT[1]}", *args)
-
-
-def _auth_header(token: str) -> list[str]:
-    """The token for one push, the way actions/checkout would have stored it (we don't)."""
-    if not token:
-        return []
-    basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
-    return ["-c", f"http.extraheader=AUTHORIZATION: basic {basic}"]
 
 
 def propose(settings: Settings, batch_path: Path, reason: str) -> str:
@@ -86,12 +60,9 @@ def propose(settings: Settings, batch_path: Path, reason: str) -> str:
     pointer = Path(f"{settings.data.raw}.dvc")
     md5 = lineage.file_md5(settings.data.raw)
     branch = f"retrain/{datetime.now(UTC):%Y%m%d}-{md5[:8]}"
-    _git("checkout", "-B", branch)
-    _git("add", str(pointer))
     title = f"Retrain on {batch_path.name}: {reason}"
-    _git("commit", "--quiet", "-m", title)
-    token = os.environ.get("GITHUB_TOKEN", "")
-    _git(*_auth_header(token), "push", "--quiet", "--force", "origin", f"HEAD:refs/heads/{branch}")
+    branches.commit_on_branch(branch, [str(pointer)], title)
+    branches.push(branch, os.environ.get("GITHUB_TOKEN", ""))
     body = (
         f"The drift check asked for retraining ({reason}).\n\n"
         f"This adds `{batch_path}` to `{settings.data.raw}` (DVC md5 now `{md5}`). The pull "

@@ -191,7 +191,15 @@ def dispatch(
 def open_pull_request(
     client: Client, run: RunContext, head: str, base: str, title: str, body: str
 ) -> str:
-    """Open a pull request from branch `head` into `base`."""
+    """The ONE open pull request from branch `head` into `base`: opened, or, where one is
+    already open from that branch (a second run), its title and body updated."""
+    owner = run.repository.split("/")[0]
+    query = f"state=open&head={segment(f'{owner}:{head}')}&base={segment(base)}"
+    found = client.request("GET", f"{run.repo_path}/pulls?{query}") or []
+    if found:
+        number = found[0]["number"]
+        client.request("PATCH", f"{run.repo_path}/pulls/{number}", {"title": title, "body": body})
+        return f"updated pull request #{number} from {head}"
     created = client.request(
         "POST", f"{run.repo_path}/pulls", {"title": title, "head": head, "base": base, "body": body}
     )

@@ -1,0 +1,44 @@
+"""A change a bot proposes: git and dvc run as tools, a commit on a branch by the Actions bot,
+and a push with the job's token for that one command (the checkout keeps no credential)."""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+
+from .errors import ProjectError
+
+BOT = ("github-actions[bot]", "41898282+github-actions[bot]@users.noreply.github.com")
+
+
+def run_tool(*command: str) -> str:
+    """Run a tool (git, dvc); a failure is one line: the command and its last word on it."""
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        detail = (done.stderr.strip() or done.stdout.strip()).splitlines()
+        raise ProjectError(f"{' '.join(command[:4])}: {detail[-1] if detail else 'failed'}")
+    return done.stdout.strip()
+
+
+def git(*args: str) -> str:
+    return run_tool("git", "-c", f"user.name={BOT[0]}", "-c", f"user.email={BOT[1]}", *args)
+
+
+def commit_on_branch(branch: str, paths: list[str], message: str) -> None:
+    """Commit these paths (their additions, changes and removals) on `branch`, made from HEAD."""
+    git("checkout", "-B", branch)
+    git("add", "--all", "--", *paths)
+    git("commit", "--quiet", "-m", message)
+
+
+def _auth_header(token: str) -> list[str]:
+    """The token for one push, the way actions/checkout would have stored it (we don't)."""
+    if not token:
+        return []
+    basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
+    return ["-c", f"http.extraheader=AUTHORIZATION: basic {basic}"]
+
+
+def push(branch: str, token: str) -> None:
+    """Push HEAD to `branch` on origin, replacing what a previous run pushed there."""
+    git(*_auth_header(token), "push", "--quiet", "--force", "origin", f"HEAD:refs/heads/{branch}")

@@ -1,0 +1,98 @@
+"""The template this project was baked from, and bringing in its later changes (cruft).
+
+`.cruft.json` records the template (a git URL or path), the template commit the project is at,
+and the answers it was baked with: `cruft create` writes it, and `cruft link <template>` adds
+it to a project baked with plain cookiecutter; an update renders the template at that commit
+and at its newest, both with the same answers, and applies the difference to this project with
+a three-way merge, so a file the project also changed elsewhere keeps both changes. A change
+that collides with the project's own stops with the files named: nothing half-merged is
+committed or proposed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from . import branches, github_api, workflow
+from .errors import MissingInputError, ProjectError
+
+CRUFT_FILE = Path(".cruft.json")
+BRANCH = "template-update"
+
+
+def linked_template(project: Path = Path()) -> dict[str, Any]:
+    """The template and commit the project records; a one-line error if it records none."""
+    path = project / CRUFT_FILE
+    if not path.is_file():
+        raise MissingInputError(
+            f"{path} not found: this project is not linked to its template; run "
+            "`uvx cruft link <template git URL>` once (README: Template updates) and commit it"
+        )
+    state = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(state, dict) or not {"template", "commit"} <= state.keys():
+        raise ProjectError(f"{path}: not a cruft file (no template or commit)")
+    return state
+
+
+def is_current(project: Path = Path()) -> bool:
+    """Whether the project is at its template's newest commit (the template is fetched)."""
+    import cruft  # GitPython and cookiecutter: only the template commands pay for them
+
+    linked_template(project)
+    return bool(cruft.check(project_dir=project))
+
+
+def update(project: Path = Path()) -> list[str]:
+    """Apply the template's changes since the recorded commit to the work tree; the files
+    changed. Needs a clean work tree, and refuses to leave a conflict behind."""
+    import cruft
+
+    linked_template(project)
+    if branches.git("-C", str(project), "status", "--porcelain"):
+        raise ProjectError("the work tree has uncommitted changes: commit or stash them first")
+    if not cruft.update(project_dir=project, skip_apply_ask=True):
+        raise ProjectError("cruft could not update the project (see above)")
+    conflicts = _conflicts(project)
+    if conflicts:
+        raise ProjectError(
+            f"the template's changes collide with this project's in {', '.join(conflicts)}: "
+            "resolve them by hand (git diff), then commit"
+        )
+    changed = branches.git("-C", str(project), "diff", "--name-only", "HEAD")
+    added = branches.git("-C", str(project), "ls-files", "--others", "--exclude-standard")
+    return sorted({*changed.splitlines(), *added.splitlines()})
+
+
+def _conflicts(project: Path) -> list[str]:
+    """Files a three-way merge left unmerged, and rejected hunks (*.rej) of the fallback."""
+    unmerged = branches.git("-C", str(project), "diff", "--name-only", "--diff-filter=U")
+    rejected = [str(path.relative_to(project)) for path in project.rglob("*.rej")]
+    return sorted({*unmerged.splitlines(), *rejected})
+
+
+def propose(default_branch: str, project: Path = Path()) -> str:
+    """In GitHub Actions: the template's changes committed on `template-update` and proposed as
+    ONE pull request (updated, not duplicated, while it is open); the gate then judges it."""
+    if is_current(project):
+        return "template: up to date, nothing to propose"
+    before = linked_template(project)
+    changed = update(project)
+    after = linked_template(project)
+    title = f"Update from the template ({before['commit'][:8]} -> {after['commit'][:8]})"
+    branches.commit_on_branch(BRANCH, changed, title)
+    branches.push(BRANCH, os.environ.get("GITHUB_TOKEN", ""))
+    listed = "\n".join(f"- `{name}`" for name in changed)
+    body = (
+        f"The template `{after['template']}` moved from `{before['commit']}` to "
+        f"`{after['commit']}`. Its changes, applied to this project with a three-way merge "
+        f"(`make template-update`):\n\n{listed}\n\n"
+        "The pull request gate judges this like any other change: review the diff, and "
+        "nothing reaches the registry without the gate and the approvals."
+    )
+    run = workflow.RunContext.from_env()
+    return workflow.open_pull_request(
+        github_api.client_from_env(), run, BRANCH, default_branch, title, body
+    )

@@ -1,0 +1,142 @@
+"""Template updates: a project baked by cruft from a small template of its own (a git repository
+in a temporary folder) sees the template's later commits, takes them in with its own changes
+kept, refuses to half-merge a collision, and is proposed as ONE pull request."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import cruft
+import pytest
+from fake_github import REPO, FakeGitHub
+
+from {{ cookiecutter.package_name }} import template_update
+from {{ cookiecutter.package_name }}.cli import main
+from {{ cookiecutter.package_name }}.errors import ProjectError
+
+# The small template's questions and project folder, spelled in pieces: this file is itself
+# rendered from the template this project was baked from, which would otherwise fill them in.
+QUESTIONS = "cookiecutter" + ".json"
+FOLDER = "{" * 2 + "cookie" + "cutter.project_slug" + "}" * 2
+NOTES = ["first line from the template", "middle", "", "", "", "last line from the template"]
+
+
+def git(folder: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", "-c", "user.name=Test", "-c", "user.email=test@localhost", *args],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
+def commit_template(template: Path, notes: list[str], message: str) -> None:
+    """A one-question template whose project holds notes.txt (one line per entry)."""
+    (template / QUESTIONS).write_text('{"project_slug": "demo"}\n')
+    project = template / FOLDER
+    project.mkdir(parents=True, exist_ok=True)
+    (project / "notes.txt").write_text("\n".join(notes) + "\n")
+    git(template, "add", "-A")
+    git(template, "commit", "--quiet", "-m", message)
+
+
+@pytest.fixture
+def baked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    """(template, project): the project baked by `cruft create` and committed, cwd inside it."""
+    template = tmp_path / "template"
+    template.mkdir()
+    git(template, "init", "--quiet", "--initial-branch=main")
+    commit_template(template, NOTES, "first")
+    cruft.create(str(template), output_dir=tmp_path / "projects", no_input=True)
+    project = tmp_path / "projects" / "demo"
+    git(project, "init", "--quiet", "--initial-branch=main")
+    git(project, "add", "-A")
+    git(project, "commit", "--quiet", "-m", "baked")
+    monkeypatch.chdir(project)
+    return template, project
+
+
+def test_a_project_without_cruft_file_is_told_how_to_link_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["template-check"]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("error: .cruft.json not found")
+    assert "cruft link" in error and len(error.strip().splitlines()) == 1
+
+
+def test_a_later_template_commit_is_seen_and_merged_with_the_projects_own_change(
+    baked: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    template, project = baked
+    assert main(["template-check"]) == 0
+    ours = [*NOTES[:-1], "the project's own last line"]
+    (project / "notes.txt").write_text("\n".join(ours) + "\n")
+    git(project, "commit", "--quiet", "-am", "our own change")
+    commit_template(template, ["first line, fixed upstream", *NOTES[1:]], "a fix")
+
+    assert main(["template-check"]) == 1
+    assert "newer changes" in capsys.readouterr().out
+    assert main(["template-update"]) == 0
+    merged = (project / "notes.txt").read_text().splitlines()
+    assert merged[0] == "first line, fixed upstream"
+    assert merged[-1] == "the project's own last line"
+    git(project, "commit", "--quiet", "-am", "take the template's fix")
+    assert main(["template-check"]) == 0
+
+
+def test_a_collision_with_the_projects_change_is_refused_with_the_file_named(
+    baked: tuple[Path, Path],
+) -> None:
+    template, project = baked
+    (project / "notes.txt").write_text("our first line\n" + "\n".join(NOTES[1:]) + "\n")
+    git(project, "commit", "--quiet", "-am", "our own first line")
+    commit_template(template, ["their first line", *NOTES[1:]], "theirs")
+    with pytest.raises(ProjectError, match=r"collide with this project's in notes\.txt"):
+        template_update.update()
+
+
+def test_an_unclean_work_tree_is_not_updated(baked: tuple[Path, Path]) -> None:
+    template, project = baked
+    (project / "notes.txt").write_text("unsaved work\n")
+    commit_template(template, ["changed", *NOTES[1:]], "upstream")
+    with pytest.raises(ProjectError, match="uncommitted changes"):
+        template_update.update()
+    assert (project / "notes.txt").read_text() == "unsaved work\n"
+
+
+def test_the_update_is_proposed_as_one_pull_request(
+    baked: tuple[Path, Path],
+    github: FakeGitHub,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """Two template commits, two weekly runs: one branch, one pull request, updated."""
+    template, project = baked
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "init", "--quiet", "--bare", str(origin))
+    git(project, "remote", "add", "origin", str(origin))
+    event = tmp_path / "event.json"
+    event.write_text("{}")
+    monkeypatch.setenv("GITHUB_REPOSITORY", REPO)
+    monkeypatch.setenv("GITHUB_EVENT_NAME", "schedule")
+    monkeypatch.setenv("GITHUB_EVENT_PATH", str(event))
+    assert template_update.propose("main") == "template: up to date, nothing to propose"
+
+    commit_template(template, ["one", *NOTES[1:]], "one")
+    first = template_update.propose("main")
+    git(project, "checkout", "--quiet", "main")
+    commit_template(template, ["two", *NOTES[1:]], "two")
+    second = template_update.propose("main")
+
+    [pull] = github.pulls
+    assert first == f"opened pull request #{pull['number']} from template-update"
+    assert second == f"updated pull request #{pull['number']} from template-update"
+    assert pull["head"] == "template-update" and pull["base"] == "main"
+    newest = git(template, "rev-parse", "HEAD")
+    assert newest[:8] in pull["title"] and "`notes.txt`" in pull["body"]
+    pushed = git(tmp_path, "--git-dir", str(origin), "show", "template-update:notes.txt")
+    assert pushed.splitlines()[0] == "two"
