@@ -100,6 +100,21 @@ def test_input_hash_follows_the_values(sample_frame: pd.DataFrame, contract: Con
     assert changed[0] != first[0] and changed[1] == first[1]
 
 
+def test_input_hashes_do_not_depend_on_how_many_rows_are_hashed_at_a_time(
+    sample_frame: pd.DataFrame, contract: Contract, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows are hashed in chunks (memory): a row's hash is the same in any chunk, and the
+    result keeps the frame's index, across chunk boundaries too."""
+    frame = batch(sample_frame, contract, 10).set_axis(range(100, 110))
+    columns = list(contract.columns)
+    whole = scoring.input_hashes(frame, columns)
+    monkeypatch.setattr(data, "HASH_CHUNK_ROWS", 3)
+    chunked = scoring.input_hashes(frame, columns)
+    assert chunked.equals(whole) and list(chunked.index) == list(range(100, 110))
+    assert whole.is_unique
+    assert scoring.input_hashes(frame.iloc[:0], columns).empty
+
+
 def test_predict_scores_good_rows_sets_bad_ones_aside_and_logs(
     lab: Lab, sample_frame: pd.DataFrame, contract: Contract, tmp_path: Path
 ) -> None:

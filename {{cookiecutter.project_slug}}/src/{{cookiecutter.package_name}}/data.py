@@ -70,11 +70,22 @@ def _sha256_hex(texts: pd.Series, prefix: bytes = b"") -> pd.Series:
     return pd.Series([digest.hex() for digest in digests], index=texts.index, dtype=object)
 
 
+# Rows turned into text at a time when hashing: every cell becomes a Python string on the way
+# (several times the frame's own size), so a million rows at once would peak at ~1 GB more.
+HASH_CHUNK_ROWS = 100_000
+
+
 def row_sha256(frame: pd.DataFrame, prefix: str = "") -> pd.Series:
     """SHA-256 (hex) of each row's values as text, after `prefix`: the same values, the same
     digest, wherever the row sits in the frame. (sha256 rather than pandas' own row hash,
     whose values a pandas release may change: these digests are kept for years.)"""
-    return _sha256_hex(_joined(frame.astype("string").fillna("")), prefix.encode())
+
+    def hashed(rows: pd.DataFrame) -> pd.Series:
+        return _sha256_hex(_joined(rows.astype("string").fillna("")), prefix.encode())
+
+    starts = range(0, len(frame), HASH_CHUNK_ROWS)
+    chunks = [hashed(frame.iloc[start : start + HASH_CHUNK_ROWS]) for start in starts]
+    return pd.concat(chunks) if chunks else pd.Series([], index=frame.index, dtype=object)
 
 
 def key_text(frame: pd.DataFrame, key: list[str]) -> pd.Series:
