@@ -39,6 +39,11 @@ class FakeGitHub:
 
     url: str = ""
     repository: str = REPO
+    # The repository's visibility and its organisation's plan (GitHub's own names), and whether
+    # the token may read the plan (GET /orgs/{org} shows it to the organisation's owners only).
+    visibility: str = "public"
+    plan: str = "free"
+    plan_visible: bool = True
     requests: list[Recorded] = field(default_factory=list)
     users: dict[str, int] = field(default_factory=lambda: dict(USERS))
     teams: dict[tuple[str, str], int] = field(default_factory=lambda: dict(TEAMS))
@@ -83,6 +88,38 @@ class FakeGitHub:
         self.next_id += 1
         return self.next_id
 
+    def reviewers_enforced(self) -> bool:
+        """GitHub holds deployments for required reviewers on public repositories, and on
+        private and internal ones only with GitHub Enterprise ("About environments")."""
+        return self.visibility == "public" or self.plan == "enterprise"
+
+    def environment(self, name: str) -> dict[str, Any]:
+        """GET .../environments/{name}: the protection rules GitHub enforces for what was PUT
+        (reviewers it does not enforce are not among them)."""
+        body = self.environments[name]
+        rules: list[dict[str, Any]] = []
+        if body.get("reviewers") and self.reviewers_enforced():
+            reviewers = [
+                {"type": r["type"], "reviewer": {"id": r["id"]}} for r in body["reviewers"]
+            ]
+            rules.append(
+                {
+                    "id": 1,
+                    "type": "required_reviewers",
+                    "reviewers": reviewers,
+                    "prevent_self_review": body.get("prevent_self_review", False),
+                }
+            )
+        policy = body.get("deployment_branch_policy")
+        if policy:
+            rules.append({"id": 2, "type": "branch_policy"})
+        return {
+            "id": 7,
+            "name": name,
+            "protection_rules": rules,
+            "deployment_branch_policy": policy,
+        }
+
     def answer(self, method: str, path: str, body: Any, query: str = "") -> tuple[int, Any]:
         """GitHub's documented answer to one call: (status, JSON body)."""
         if (method, path) in self.failures:
@@ -91,6 +128,24 @@ class FakeGitHub:
         parts = [unquote(part) for part in path.strip("/").split("/")]
         repo = f"repos/{self.repository}".split("/")
         match method, parts:
+            case "GET", [*prefix] if prefix == repo:
+                owner = {"login": self.repository.split("/")[0], "type": "Organization"}
+                private = self.visibility != "public"
+                return 200, {"full_name": self.repository, "visibility": self.visibility,
+                             "private": private, "owner": owner}  # fmt: skip
+            case "GET", ["orgs", org]:
+                found: dict[str, Any] = {"login": org, "type": "Organization"}
+                if self.plan_visible:
+                    found["plan"] = {"name": self.plan, "seats": 5}
+                return 200, found
+            case "GET", [*prefix, "environments", name] if prefix == repo:
+                if name not in self.environments:
+                    return 404, {"message": "Not Found"}
+                return 200, self.environment(name)
+            case "GET", [*prefix, "branches", branch, "protection"] if prefix == repo:
+                if branch not in self.protection:
+                    return 404, {"message": "Branch not protected"}
+                return 200, self.protection[branch]
             case "GET", ["users", login]:
                 if login not in self.users:
                     return 404, {"message": "Not Found"}

@@ -44,6 +44,8 @@ def run(params: Path) -> int:
 
 
 FIRST_RUN = [
+    ("GET", f"/repos/{REPO}"),
+    ("GET", "/orgs/acme"),
     ("GET", "/users/model-owner"),
     ("GET", "/users/risk-approver"),
     ("PUT", f"/repos/{REPO}/environments/staging"),
@@ -62,14 +64,26 @@ FIRST_RUN = [
     ("PUT", f"/repos/{REPO}/actions/permissions/workflow"),
     ("GET", f"/repos/{REPO}/labels/gate-override"),
     ("POST", f"/repos/{REPO}/labels"),
+    ("GET", f"/repos/{REPO}/environments/staging"),
+    ("GET", f"/repos/{REPO}/environments/production"),
+    ("GET", f"/repos/{REPO}/environments/registry"),
+    ("GET", f"/repos/{REPO}/environments/monitoring"),
+    ("GET", f"/repos/{REPO}/branches/main/protection"),
+]
+IN_FORCE_ON_A_PUBLIC_REPOSITORY = [
+    f"in force ({REPO}: public, plan free):",
+    "  required reviewers: staging yes, production yes",
+    "  code-owner review on main: yes",
+    "  deployments only from main: staging yes, production yes, registry yes, monitoring yes",
 ]
 
 
 def test_first_run_makes_exactly_these_calls(
     github: FakeGitHub, params: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A first run resolves the reviewers, then configures both environments, the branch
-    protection and the label, in that order, and prints one line per thing done."""
+    """A first run reads the repository's visibility and plan, resolves the reviewers, then
+    configures the environments, the branch protection and the label, in that order, prints
+    one line per thing done, and then what GitHub reports as enforced."""
     assert run(params) == 0
     assert github.calls() == FIRST_RUN
     out = capsys.readouterr().out.splitlines()
@@ -86,7 +100,67 @@ def test_first_run_makes_exactly_these_calls(
         "1 code-owner approval, stale approvals dismissed, admins included",
         "workflow tokens: read-only by default, cannot approve pull requests",
         "label gate-override: created",
+        *IN_FORCE_ON_A_PUBLIC_REPOSITORY,
     ]
+
+
+@pytest.mark.parametrize(
+    ("visibility", "plan", "plan_visible", "sent", "enforced"),
+    [
+        pytest.param("private", "team", True, False, False, id="private-team"),
+        pytest.param("private", "pro", True, False, False, id="private-pro"),
+        pytest.param("internal", "enterprise", True, True, True, id="internal-enterprise"),
+        pytest.param("private", "enterprise", True, True, True, id="private-enterprise"),
+        pytest.param("private", "team", False, True, False, id="private-plan-unseen"),
+        pytest.param("public", "team", True, True, True, id="public-team"),
+    ],
+)
+def test_what_is_in_force_is_read_back_per_plan(
+    github: FakeGitHub,
+    params: Path,
+    capsys: pytest.CaptureFixture[str],
+    visibility: str,
+    plan: str,
+    plan_visible: bool,
+    sent: bool,
+    enforced: bool,
+) -> None:
+    """Required reviewers hold on public repositories and on Enterprise only (GitHub's "About
+    environments"): where the plan is known not to enforce them they are not sent (the
+    environment would look guarded); what is printed as in force is what GitHub reports back,
+    and a production nobody must approve is said in a warning."""
+    github.visibility, github.plan, github.plan_visible = visibility, plan, plan_visible
+    assert run(params) == 0
+    assert github.environments["production"]["reviewers"] == (
+        [{"type": "User", "id": 202}] if sent else []
+    )
+    out = capsys.readouterr().out.splitlines()
+    shown = plan if plan_visible else "unknown to this token"
+    at = out.index(f"in force ({REPO}: {visibility}, plan {shown}):")
+    word = "yes" if enforced else "no"
+    assert out[at + 1 : at + 4] == [
+        f"  required reviewers: staging {word}, production {word}",
+        "  code-owner review on main: yes",
+        "  deployments only from main: staging yes, production yes, registry yes, monitoring yes",
+    ]
+    warned = [line for line in out if "WARNING" in line]
+    assert len(warned) == (0 if enforced else 1)
+    if warned:
+        assert "production on every merge with nobody's approval" in warned[0]
+
+
+def test_a_private_repository_on_github_free_is_refused_before_any_write(
+    github: FakeGitHub, params: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """GitHub Free gives a private repository no environments and no branch protection: the
+    command says so in one line and changes nothing."""
+    github.visibility, github.plan = "private", "free"
+    assert run(params) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith(
+        f"error: {REPO} is a private repository on GitHub Free"
+    )
+    assert {method for method, _ in github.calls()} == {"GET"}
 
 
 def test_environment_bodies_have_the_documented_shape(github: FakeGitHub, params: Path) -> None:
@@ -267,7 +341,7 @@ def test_wrong_token_is_reported_with_githubs_message(
     monkeypatch.setenv("GITHUB_TOKEN", "wrong")
     assert run(params) == 1
     assert capsys.readouterr().err.splitlines() == [
-        "error: GitHub API GET /users/model-owner -> 401: Bad credentials"
+        f"error: GitHub API GET /repos/{REPO} -> 401: Bad credentials"
     ]
     assert len(github.requests) == 1
 
@@ -284,7 +358,7 @@ def test_unreachable_api_is_one_line(
     assert run(params) == 1
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 1
-    assert err[0].startswith("error: GitHub API GET /users/model-owner: cannot reach " + url)
+    assert err[0].startswith(f"error: GitHub API GET /repos/{REPO}: cannot reach " + url)
 
 
 def test_shipped_reviewers_are_the_owner_and_the_risk_approver(settings: Settings) -> None:

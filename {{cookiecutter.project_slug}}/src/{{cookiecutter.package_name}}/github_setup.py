@@ -10,6 +10,10 @@
   otherwise approve the very pull request it runs for);
 - the PR label that overrides a performance failure of the gate.
 
+Then it reads back what GitHub really enforces and prints it: what a repository gets depends on
+its visibility and plan (the repository's `visibility`; the plan from the organisation or the
+user, where the token may see it), and GitHub may accept a setting it does not enforce.
+
 Running it again changes nothing that is already right and creates nothing twice. It talks to
 the REST API with the standard library only: `GITHUB_TOKEN` (repository administration, and
 organisation members read for a team reviewer) and `GITHUB_API_URL` (set by GitHub Actions,
@@ -20,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .github_api import Client, GithubError, segment
+from .github_api import Client, GithubApiError, GithubError, segment
 from .settings import Settings
 
 ENVIRONMENTS = ("staging", "production")
@@ -33,6 +37,48 @@ LABEL_DESCRIPTION = "Lets a PR merge although the model gate failed on performan
 
 class GithubSetupError(GithubError):
     """The repository could not be configured as asked."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What GitHub gives the repository's environments and branches ("About environments",
+    "About protected branches"): a public repository everything on every plan; a private or
+    internal one environments, their secrets and branch policies on Pro and Team but required
+    reviewers only on Enterprise; on GitHub Free, a private repository neither environments
+    nor branch protection."""
+
+    repository: str
+    visibility: str  # public, private or internal
+    name: str | None  # free, pro, team, enterprise; None where the token may not see it
+
+    @property
+    def reviewers_enforced(self) -> bool | None:
+        """Whether required reviewers hold here; None when the plan cannot be read."""
+        if self.visibility == "public":
+            return True
+        return None if self.name is None else self.name == "enterprise"
+
+    def describe(self) -> str:
+        return f"{self.repository}: {self.visibility}, plan {self.name or 'unknown to this token'}"
+
+
+def read_plan(client: Client, repository: str) -> Plan:
+    """The repository's visibility, and its owner's plan where the token may read it (an
+    organisation's plan only for its owners; a user's only for that user)."""
+    found = client.request("GET", f"/repos/{repository}") or {}
+    visibility = found.get("visibility") or ("private" if found.get("private") else "public")
+    owner = found.get("owner") or {}
+    try:
+        if owner.get("type") == "Organization":
+            account = client.get_or_none(f"/orgs/{segment(owner.get('login', ''))}") or {}
+        else:
+            account = client.get_or_none("/user") or {}
+            if account.get("login") != owner.get("login"):
+                account = {}
+    except GithubApiError:
+        account = {}  # an app's token may not read accounts: the plan stays unknown
+    name = (account.get("plan") or {}).get("name")
+    return Plan(repository, str(visibility), str(name).lower() if name else None)
 
 
 @dataclass(frozen=True)
@@ -159,18 +205,68 @@ def ensure_label(client: Client, repository: str, name: str) -> str:
     return f"label {name}: created"
 
 
+def in_force(client: Client, repository: str, branch: str, plan: Plan) -> list[str]:
+    """What GitHub reports as enforced, read back after the writes: per environment its
+    required reviewers and branch policy, and the branch's code-owner review."""
+    reviewers: dict[str, bool] = {}
+    branch_only: dict[str, bool] = {}
+    for environment in (*ENVIRONMENTS, *BRANCH_ONLY_ENVIRONMENTS):
+        path = f"/repos/{repository}/environments/{segment(environment)}"
+        found = client.request("GET", path) or {}
+        rules = {rule.get("type") for rule in found.get("protection_rules") or []}
+        policy = found.get("deployment_branch_policy") or {}
+        branch_only[environment] = policy.get("custom_branch_policies") is True
+        if environment in ENVIRONMENTS:
+            reviewers[environment] = "required_reviewers" in rules
+    protection_path = f"/repos/{repository}/branches/{segment(branch)}/protection"
+    reviews = (client.request("GET", protection_path) or {}).get("required_pull_request_reviews")
+    code_owners = (reviews or {}).get("require_code_owner_reviews") is True
+    lines = [
+        f"in force ({plan.describe()}):",
+        f"  required reviewers: {_each(reviewers)}",
+        f"  code-owner review on {branch}: {_yes(code_owners)}",
+        f"  deployments only from {branch}: {_each(branch_only)}",
+    ]
+    if not all(reviewers.values()):
+        lines.append(
+            "  WARNING: GitHub does not hold promotions for a reviewer here (it enforces required "
+            "reviewers on public repositories and on GitHub Enterprise only): main.yml moves "
+            "production on every merge with nobody's approval"
+        )
+    return lines
+
+
+def _each(found: dict[str, bool]) -> str:
+    return ", ".join(f"{name} {_yes(value)}" for name, value in found.items())
+
+
+def _yes(value: bool) -> str:
+    return "yes" if value else "no"
+
+
 def setup(settings: Settings, client: Client) -> list[str]:
-    """Configure everything; one line per thing done. Every reviewer is resolved before the
-    first write, so a misspelt handle changes nothing."""
+    """Configure everything; one line per thing done, then what GitHub really enforces. Every
+    reviewer is resolved before the first write, so a misspelt handle changes nothing."""
     github = settings.github
     owner, name = github.repository.split("/")
     repository = f"{segment(owner)}/{segment(name)}"
+    plan = read_plan(client, repository)
+    if plan.visibility != "public" and plan.name == "free":
+        raise GithubSetupError(
+            f"{github.repository} is a {plan.visibility} repository on GitHub Free, which gives "
+            "it neither environments nor branch protection: the control plane needs them; make "
+            "it public, or move it to GitHub Pro, Team or Enterprise"
+        )
     handles = {"staging": github.staging_reviewers, "production": github.production_reviewers}
     resolved: dict[str, Reviewer] = {}
     for handle in (*github.staging_reviewers, *github.production_reviewers):
         if handle not in resolved:
             resolved[handle] = resolve_reviewer(client, handle)
-    reviewers = {env: [resolved[handle] for handle in handles[env]] for env in ENVIRONMENTS}
+    # Reviewers GitHub would not enforce are not sent (the environment would look guarded).
+    send = plan.reviewers_enforced is not False
+    reviewers = {
+        env: [resolved[handle] for handle in handles[env]] if send else [] for env in ENVIRONMENTS
+    }
     done = [
         configure_environment(
             client, repository, environment, reviewers[environment], github.default_branch
@@ -184,4 +280,4 @@ def setup(settings: Settings, client: Client) -> list[str]:
     done.append(protect_branch(client, repository, github.default_branch, github.required_check))
     done.append(restrict_workflow_tokens(client, repository))
     done.append(ensure_label(client, repository, settings.gate.override_label))
-    return done
+    return done + in_force(client, repository, github.default_branch, plan)
