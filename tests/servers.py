@@ -40,19 +40,25 @@ def wait_for_port(port: int, what: str, log: Path, seconds: float = 60) -> None:
             if probe.connect_ex((LOOPBACK, port)) == 0:
                 return
         time.sleep(0.2)
-    raise AssertionError(f"{what} did not listen on port {port} in {seconds} s:\n{log.read_text()}")
+    said = log.read_text() if log.exists() else "(no log written)"
+    raise AssertionError(f"{what} did not listen on port {port} in {seconds} s:\n{said}")
 
 
 def postgres_program(name: str) -> str:
     """A PostgreSQL server program: on PATH, or where Debian's postgresql package puts it."""
-    found = shutil.which(name) or next(
-        iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)), None
-    )
+    installed = glob.glob(f"/usr/lib/postgresql/*/bin/{name}")
+    newest = sorted(installed, key=lambda path: _version(Path(path).parts[-3]), reverse=True)
+    found = shutil.which(name) or next(iter(newest), None)
     if found is None:
         raise AssertionError(
             f"PostgreSQL's {name} is not installed: `apt-get install postgresql` (.ci/run does)"
         )
     return found
+
+
+def _version(text: str) -> tuple[int, ...]:
+    """ "9.6" -> (9, 6), "16" -> (16,): Debian's folder names, compared as numbers."""
+    return tuple(int(part) for part in text.split(".") if part.isdigit())
 
 
 @dataclass
@@ -85,16 +91,16 @@ def _as_server_user(command: list[str]) -> list[str]:
     """PostgreSQL refuses to run as root: as root, run it as the `postgres` (or `nobody`) user."""
     if os.geteuid() != 0:
         return command
-    user = "postgres" if _user_exists("postgres") else "nobody"
-    return ["runuser", "-u", user, "--", *command]
+    return ["runuser", "-u", _server_user(), "--", *command]
 
 
-def _user_exists(name: str) -> bool:
+def _server_user() -> str:
+    """Debian's postgresql package creates the `postgres` user; elsewhere, `nobody`."""
     try:
-        pwd.getpwnam(name)
+        pwd.getpwnam("postgres")
     except KeyError:
-        return False
-    return True
+        return "nobody"
+    return "postgres"
 
 
 @contextmanager
@@ -105,18 +111,17 @@ def postgres() -> Iterator[Postgres]:
     folder = Path(tempfile.mkdtemp(prefix="template-postgres-"))
     server = Postgres(port=free_port(), password="mlflow-test-password", folder=folder)
     data, log, password_file = folder / "data", folder / "server.log", folder / "password"
-    password_file.write_text(server.password)
-    if os.geteuid() == 0:
-        user = "postgres" if _user_exists("postgres") else "nobody"
-        shutil.chown(folder, user=user)
-        shutil.chown(password_file, user=user)
-    initdb = [postgres_program("initdb"), "-D", str(data), "-U", "mlflow", "--pwfile"]
-    initdb += [str(password_file), "--auth=scram-sha-256", "--encoding=UTF8", "--no-sync"]
-    subprocess.run(_as_server_user(initdb), capture_output=True, check=True, timeout=120)
-    options = f"-c listen_addresses={LOOPBACK} -p {server.port} -k {folder} -c fsync=off"
-    start = [postgres_program("pg_ctl"), "-D", str(data), "-l", str(log), "-o", options]
-    subprocess.run(_as_server_user([*start, "-w", "start"]), capture_output=True, timeout=120)
     try:
+        password_file.write_text(server.password)
+        if os.geteuid() == 0:
+            shutil.chown(folder, user=_server_user())
+            shutil.chown(password_file, user=_server_user())
+        initdb = [postgres_program("initdb"), "-D", str(data), "-U", "mlflow", "--pwfile"]
+        initdb += [str(password_file), "--auth=scram-sha-256", "--encoding=UTF8", "--no-sync"]
+        subprocess.run(_as_server_user(initdb), capture_output=True, check=True, timeout=120)
+        options = f"-c listen_addresses={LOOPBACK} -p {server.port} -k {folder} -c fsync=off"
+        start = [postgres_program("pg_ctl"), "-D", str(data), "-l", str(log), "-o", options]
+        subprocess.run(_as_server_user([*start, "-w", "start"]), capture_output=True, timeout=120)
         wait_for_port(server.port, "PostgreSQL", log)
         createdb = [postgres_program("createdb"), "-h", LOOPBACK, "-p", str(server.port)]
         subprocess.run(
@@ -127,8 +132,9 @@ def postgres() -> Iterator[Postgres]:
         )
         yield server
     finally:
-        stop = [postgres_program("pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]
-        subprocess.run(_as_server_user(stop), capture_output=True, timeout=120)
+        if data.exists():
+            stop = [postgres_program("pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]
+            subprocess.run(_as_server_user(stop), capture_output=True, timeout=120)
         shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -22,7 +22,7 @@ from {{ cookiecutter.package_name }} import drift, lineage, scoring
 from {{ cookiecutter.package_name }}.cli import main
 from {{ cookiecutter.package_name }}.contract import OTHER, Contract, parse_contract
 from {{ cookiecutter.package_name }}.data import feature_names
-from {{ cookiecutter.package_name }}.settings import Settings
+from {{ cookiecutter.package_name }}.settings import Settings, load_settings
 
 BATCH_ROWS = 3000
 CALM_SEED, RECESSION_SEED = 11, 12  # fresh batches, drawn apart from the training data
@@ -376,3 +376,24 @@ def test_an_older_evaluation_split_is_read_through_dvc(
     monkeypatch.chdir(workspace)  # no DVC repository here
     with pytest.raises(FileNotFoundError, match="cannot be fetched through DVC"):
         drift.locate_reference(moved, trained_md5, trained_sha)
+
+
+def test_a_check_stopped_by_any_error_is_undecided_never_an_alert(
+    params_path: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A library's error inside the check (DVC refused by the cloud, say) exits 2, could not
+    decide, with its traceback: exit 1 would read as an alert and retrain."""
+
+    def refused(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("Unable to locate credentials")
+
+    monkeypatch.setattr(drift, "check", refused)
+    batch = tmp_path / "batch.csv"
+    batch.write_text("age\n30\n")
+    assert main(["--params", str(params_path), "drift", str(batch)]) == 2
+    assert "Traceback" in capsys.readouterr().err
+    settings = load_settings(params_path)
+    assert "Unable to locate credentials" in json.loads(settings.drift.report.read_text())["error"]

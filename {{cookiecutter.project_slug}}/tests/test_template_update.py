@@ -11,7 +11,7 @@ import cruft
 import pytest
 from fake_github import REPO, FakeGitHub
 
-from {{ cookiecutter.package_name }} import template_update
+from {{ cookiecutter.package_name }} import branches, template_update
 from {{ cookiecutter.package_name }}.cli import main
 from {{ cookiecutter.package_name }}.errors import ProjectError
 
@@ -140,3 +140,38 @@ def test_the_update_is_proposed_as_one_pull_request(
     assert newest[:8] in pull["title"] and "`notes.txt`" in pull["body"]
     pushed = git(tmp_path, "--git-dir", str(origin), "show", "template-update:notes.txt")
     assert pushed.splitlines()[0] == "two"
+
+
+def test_an_unreachable_template_is_one_line_naming_it(
+    baked: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A template that moved (or a path recorded on another machine) is named, not a
+    traceback."""
+    template, _project = baked
+    moved = template.with_name("moved-away")
+    template.rename(moved)
+    assert main(["template-check"]) == 1
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and error[0].startswith(f"error: template {template} (from .cruft.json)")
+
+
+def test_a_refused_push_says_what_the_git_server_said(
+    baked: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """GitHub refuses a token without the workflows permission a change to .github/workflows:
+    its `remote:` lines reach the error, and the -c settings (one holds the token) do not."""
+    _template, project = baked
+    origin = tmp_path / "refusing.git"
+    git(tmp_path, "init", "--quiet", "--bare", str(origin))
+    hook = origin / "hooks" / "pre-receive"
+    hook.write_text(
+        "#!/bin/sh\necho 'refusing to allow a GitHub App to update a workflow'\nexit 1\n"
+    )
+    hook.chmod(0o755)
+    git(project, "remote", "add", "origin", str(origin))
+    with pytest.raises(ProjectError) as refused:
+        branches.push(template_update.BRANCH, "secret-token")
+    said = str(refused.value)
+    assert said.startswith("git push --quiet --force")
+    assert "remote: refusing to allow a GitHub App to update a workflow" in said
+    assert "secret-token" not in said and "extraheader" not in said

@@ -12,12 +12,26 @@ BOT = ("github-actions[bot]", "41898282+github-actions[bot]@users.noreply.github
 
 
 def run_tool(*command: str) -> str:
-    """Run a tool (git, dvc); a failure is one line: the command and its last word on it."""
+    """Run a tool (git, dvc); a failure is one line: the command (without its -c settings,
+    one of which may hold a token) and its last word on it, with what a git server said."""
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        detail = (done.stderr.strip() or done.stdout.strip()).splitlines()
-        raise ProjectError(f"{' '.join(command[:4])}: {detail[-1] if detail else 'failed'}")
+        lines = (done.stderr.strip() or done.stdout.strip()).splitlines()
+        said = [line for line in lines if line.startswith("remote:")][:2] + lines[-1:]
+        raise ProjectError(f"{_named(command)}: {' / '.join(said) or 'failed'}")
     return done.stdout.strip()
+
+
+def _named(command: tuple[str, ...]) -> str:
+    """The tool and its subcommand, `-c name=value` pairs left out."""
+    words: list[str] = []
+    skip = False
+    for word in command:
+        if skip or word == "-c":
+            skip = not skip
+            continue
+        words.append(word)
+    return " ".join(words[:4])
 
 
 def git(*args: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -272,7 +273,11 @@ def _drift(args: argparse.Namespace) -> int:
     batch = args.file or settings.drift.batch
     try:
         result = drift.check(settings, batch)
-    except EXPECTED_ERRORS as error:
+    except Exception as error:
+        # Whatever stopped the check, it did not decide: 2, never 1 (an alert would retrain).
+        # A bug (or a library's error, say a cloud refusing DVC) keeps its traceback.
+        if not isinstance(error, EXPECTED_ERRORS):
+            traceback.print_exc()
         from .tracking import without_secrets
 
         reason = without_secrets(str(error))  # drift.json and the summary are for people

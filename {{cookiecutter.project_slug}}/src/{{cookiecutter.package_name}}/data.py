@@ -72,7 +72,7 @@ def _sha256_hex(texts: pd.Series, prefix: bytes = b"") -> pd.Series:
 
 # Rows turned into text at a time when hashing: every cell becomes a Python string on the way
 # (several times the frame's own size), so a million rows at once would peak at ~1 GB more.
-HASH_CHUNK_ROWS = 100_000
+HASH_CHUNK_ROWS = 50_000
 
 
 def row_sha256(frame: pd.DataFrame, prefix: str = "") -> pd.Series:

@@ -67,8 +67,9 @@ def score(
     positive = contract.target.positive
     negative = next(c for c in contract.target.classes if c != positive)
     problems = row_problems(frame, contract, model)
-    good = frame[problems == ""]
-    rejected = frame[problems != ""].assign(reason=problems[problems != ""])
+    bad = problems != ""
+    good = frame[~bad] if bad.any() else frame  # no copy of a clean batch
+    rejected = frame[bad].assign(reason=problems[bad])
     probability = probabilities(model, good, contract)
     # The row's key (its id) comes first, so that scores can be joined back to their rows.
     keys = {name: good[name].to_numpy() for name in contract.key_columns if name in good}

@@ -40,26 +40,44 @@ def linked_template(project: Path = Path()) -> dict[str, Any]:
 def is_current(project: Path = Path()) -> bool:
     """Whether the project is at its template's newest commit (the template is fetched)."""
     import cruft  # GitPython and cookiecutter: only the template commands pay for them
+    from cruft.exceptions import CruftError
 
-    linked_template(project)
-    return bool(cruft.check(project_dir=project))
+    state = linked_template(project)
+    try:
+        return bool(cruft.check(project_dir=project))
+    except CruftError as error:
+        raise _unreachable(state, error) from None
+
+
+def _unreachable(state: dict[str, Any], error: Exception) -> ProjectError:
+    said = " ".join(str(error).split())  # cruft's messages span lines
+    return ProjectError(
+        f"template {state['template']} (from .cruft.json): {error.__class__.__name__}: {said}; "
+        "is the URL right and reachable from here?"
+    )
 
 
 def update(project: Path = Path()) -> list[str]:
     """Apply the template's changes since the recorded commit to the work tree; the files
     changed. Needs a clean work tree, and refuses to leave a conflict behind."""
     import cruft
+    from cruft.exceptions import CruftError
 
-    linked_template(project)
+    state = linked_template(project)
     if branches.git("-C", str(project), "status", "--porcelain"):
         raise ProjectError("the work tree has uncommitted changes: commit or stash them first")
-    if not cruft.update(project_dir=project, skip_apply_ask=True):
+    try:
+        updated = cruft.update(project_dir=project, skip_apply_ask=True)
+    except CruftError as error:
+        raise _unreachable(state, error) from None
+    if not updated:
         raise ProjectError("cruft could not update the project (see above)")
     conflicts = _conflicts(project)
     if conflicts:
         raise ProjectError(
-            f"the template's changes collide with this project's in {', '.join(conflicts)}: "
-            "resolve them by hand (git diff), then commit"
+            f"the template's changes collide with this project's in {', '.join(conflicts)} "
+            "(whatever cruft said above): resolve the conflict markers there (git diff), then "
+            "`git add -A` and commit; .cruft.json already names the new template commit"
         )
     changed = branches.git("-C", str(project), "diff", "--name-only", "HEAD")
     added = branches.git("-C", str(project), "ls-files", "--others", "--exclude-standard")
