@@ -209,6 +209,24 @@ def test_outputs_round_trip_through_the_dvc_remote(project: Project) -> None:
     assert model.read_bytes() == originals[model]
 
 
+def test_setup_uses_a_remote_the_team_committed(tmp_path: Path) -> None:
+    """A project whose .dvc/config names a shared default remote keeps it: `make setup`
+    pushes there (with verify on), and configures no folder of its own."""
+    root = Path(cookiecutter(str(TEMPLATE), no_input=True, output_dir=str(tmp_path)))
+    folder_remote = tmp_path / "folder-remote"
+    baked = Project(root, free_port(), folder_remote)
+    shared = tmp_path / "team-remote"
+    shared.mkdir()
+    baked.run("git", "init", "--quiet", "--initial-branch=main")
+    baked.run("uv", "run", "--locked", "dvc", "remote", "add", "--default", "team", str(shared))
+    baked.make("setup")
+    md5 = yaml.safe_load((root / "data/raw/loans.csv.dvc").read_text())["outs"][0]["md5"]
+    assert (shared / "files" / "md5" / md5[:2] / md5[2:]).is_file()
+    assert not folder_remote.exists()
+    local = (root / ".dvc/config.local").read_text()
+    assert "team" in local and "verify = true" in local
+
+
 def test_a_changed_object_in_the_remote_is_refused(project: Project) -> None:
     """DVC re-hashes what `make pull` downloads: the data file changed inside the remote (a
     label flipped) is not pulled, and the pull fails."""
