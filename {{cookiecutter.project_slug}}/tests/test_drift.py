@@ -145,19 +145,27 @@ def test_decision_counts_the_share_and_the_age(settings: Settings) -> None:
 
 def test_one_column_beyond_its_critical_value_is_drift(settings: Settings) -> None:
     """A single column drifted beyond its critical value is drift, however small the share:
-    a distance from numeric_critical up, a p-value below categorical_critical."""
+    a distance from its critical value up (psi, jensenshannon), a p-value below it
+    (chisquare)."""
     names = [f"c{i}" for i in range(20)]
     calm = {n: column(False, 0.0) for n in names}
     numeric = {"n": column(True, settings.drift.numeric_critical)}
     far = drift.decide({**calm, **numeric}, {"n", *names}, settings.drift, 1.0, 0.0)
     assert far["drift"] and far["retrain"] and far["critical_columns"] == ["n"]
     assert far["drifted_share"] < settings.drift.drifted_share
-    p_value = settings.drift.categorical_critical / 10
-    category = {"k": column(True, p_value, "chisquare")}
+    category = {"k": column(True, settings.drift.categorical_critical, "jensenshannon")}
     gone = drift.decide({**calm, **category}, set(names), settings.drift, 1.0, 0.0)
     assert gone["drift"] and gone["critical_columns"] == ["k"]
-    near = {"k": column(True, settings.drift.categorical_critical * 10, "chisquare")}
+    near = {"k": column(True, settings.drift.categorical_critical / 2, "jensenshannon")}
     assert not drift.decide({**calm, **near}, set(names), settings.drift, 1.0, 0.0)["drift"]
+    # chisquare gives a p-value: smaller is further gone.
+    chi = settings.drift.model_copy(
+        update={"categorical_method": "chisquare", "categorical_critical": 1e-6}
+    )
+    p_value = {"k": column(True, 1e-7, "chisquare")}
+    assert drift.decide({**calm, **p_value}, set(names), chi, 1.0, 0.0)["critical_columns"] == ["k"]
+    calm_p = {"k": column(True, 1e-3, "chisquare")}
+    assert not drift.decide({**calm, **calm_p}, set(names), chi, 1.0, 0.0)["drift"]
 
 
 def test_too_many_broken_rows_alert_without_asking_for_retraining(settings: Settings) -> None:
