@@ -6,10 +6,10 @@ it was trained on are sharper than on any new data. The batch's schema
 is checked first (Evidently would silently skip a missing column). Then Evidently compares
 every learned contract column, with the method and threshold set in params.yaml (PSI for
 numbers and Jensen-Shannon distance for categories by default: Evidently's chi-square is a
-goodness-of-fit test against the reference's proportions, whose p-value falls with the batch's
-size alone, so a big batch of the same population would read as drift), and the model's scores
-on both (prediction drift); data quality (rows breaking the contract, unseen categories, growing null rates) is
-checked alongside. The batch's scores are the ones production served, read from the inference
+goodness-of-fit test against the reference's proportions, whose p-value falls with the
+batch's size alone, so a big batch of the same population would read as drift), and the
+model's scores on both (prediction drift); data quality (rows breaking the contract, unseen
+categories, growing null rates) is checked alongside. The batch's scores are the ones production served, read from the inference
 log that `predict` writes, where it holds them; a served score that differs from the model's
 own score of the same input is training-serving skew, a problem. The batch drifts when at
 least `drifted_share` of the columns do, one column goes beyond its critical value, or the
