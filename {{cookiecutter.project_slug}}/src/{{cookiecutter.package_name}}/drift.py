@@ -4,17 +4,17 @@ The reference is the production model's evaluation split, found through its line
 DVC md5 and the git commit): rows of its data it never learned from, since its scores on rows
 it was trained on are sharper than on any new data. The batch's schema is checked first
 (Evidently would silently skip a missing column). Then Evidently compares every learned
-contract column, with the method and threshold set in params.yaml (PSI for numbers and Jensen-
-Shannon distance for categories by default: Evidently's chi-square is a goodness-of-fit test
-against the reference's proportions, whose p-value falls with the batch's size alone, so a big
-batch of the same population would read as drift), and the model's scores on both (prediction
-drift); data quality (rows breaking the contract, unseen categories, growing null rates) is
-checked alongside. The batch's scores are the ones production served, read from the inference
-log that `predict` writes, where it holds them; a served score that differs from the model's
-own score of the same input is training-serving skew, a problem. The batch drifts when at least
-`drifted_share` of the columns do, one column goes beyond its critical value, or the scores
-drift; too many rows breaking the contract is an alert of its own. A production model older
-than `max_staleness_days` asks for retraining too.
+contract column, with the method and threshold set in params.yaml (PSI for numbers and
+Jensen-Shannon distance for categories by default: Evidently's chi-square is a goodness-of-fit
+test against the reference's proportions, whose p-value falls with the batch's size alone, so a
+big batch of the same population would read as drift), and the model's scores on both
+(prediction drift); data quality (rows breaking the contract, unseen categories, growing null
+rates) is checked alongside. The batch's scores are the ones production served, read from the
+inference log that `predict` writes, where it holds them; a served score that differs from the
+model's own score of the same input is training-serving skew, a problem. The batch drifts when
+at least `drifted_share` of the columns do, one column goes beyond its critical value, or the
+scores drift; too many rows breaking the contract is an alert of its own. A production model
+older than `max_staleness_days` asks for retraining too.
 """
 
 from __future__ import annotations
