@@ -123,3 +123,36 @@ def test_a_restarted_server_still_has_everything(deployment: Deployment) -> None
     assert "promotion.production.approved_by: risk-approver" in lineage
     scored = deployment.client.make("predict", "INPUT=data/split/eval.csv").stdout
     assert f"with {CLI} version 1" in scored
+
+
+def test_a_missing_artifact_bucket_is_one_line_saying_where_to_look(
+    deployment: Deployment,
+) -> None:
+    """A mistyped MLFLOW_ARTIFACTS_DESTINATION bucket: the server starts, the client only sees
+    HTTP 500s on the first upload. Training says so in one line that points at the server's
+    log, which names the bucket. (Last in the module: it retrains the project's model.)"""
+    broken = Project(deployment.project.root, free_port(), deployment.project.remote)
+    broken.env = {
+        **deployment.project.env,
+        "MLFLOW_PORT": str(broken.port),
+        "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{broken.port}",
+        "MLFLOW_DIR": ".mlflow-missing-bucket",
+        "MLFLOW_BACKEND_STORE_URI": "sqlite:///.mlflow-missing-bucket/mlflow.db",
+        "MLFLOW_ARTIFACTS_DESTINATION": "s3://no-such-bucket/mlflow",
+    }
+    broken.make("mlflow-server")
+    try:
+        trained = broken.run("uv", "run", "--locked", CLI, "train", check=False)
+    finally:
+        broken.make("mlflow-stop")
+    assert trained.returncode == 1
+    assert (
+        trained.stderr.strip()
+        .splitlines()[-1]
+        .startswith(
+            f"error: the MLflow server http://127.0.0.1:{broken.port} could not store the run's "
+            "artifacts"
+        )
+    )
+    log = (deployment.project.root / ".mlflow-missing-bucket/server.log").read_text()
+    assert "NoSuchBucket" in log

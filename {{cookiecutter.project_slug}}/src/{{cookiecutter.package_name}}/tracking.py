@@ -14,6 +14,8 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
@@ -47,6 +49,32 @@ CREDENTIAL_VARIABLES = (
 
 class TrackingUnavailable(ProjectError):
     """The tracking server cannot be reached or refused us."""
+
+
+class ArtifactStoreError(TrackingUnavailable):
+    """The tracking server answers, but its artifact store (a bucket, a folder) refused."""
+
+
+@contextmanager
+def artifacts_stored() -> Iterator[None]:
+    """An artifact upload the server could not complete is one line saying where to look:
+    the client only sees HTTP 500s, the reason (a missing bucket, the server's credentials) is
+    in the server's own log."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        yield
+    except MlflowException as error:
+        if "mlflow-artifacts" not in str(error):
+            raise
+        import mlflow
+
+        raise ArtifactStoreError(
+            f"the MLflow server {public_uri(mlflow.get_tracking_uri())} could not store the run's "
+            "artifacts: its artifact store refused them (a bucket that does not exist, or cloud "
+            "credentials the server lacks?); the reason is in the server's log (.mlflow/"
+            "server.log for `make mlflow-server`, whose store is MLFLOW_ARTIFACTS_DESTINATION)"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -183,15 +211,16 @@ def log_training_run(
         mlflow.log_params(params)
         mlflow.set_tags(tags)
         signature = infer_signature(example, model.predict_proba(example)[:, 1])
-        logged = mlflow.xgboost.log_model(
-            model,
-            name="model",
-            signature=signature,
-            pip_requirements=model_requirements(),
-        )
-        mlflow.log_metrics(metrics)
-        for plot in plots:
-            mlflow.log_artifact(str(plot), artifact_path="plots")
+        with artifacts_stored():
+            logged = mlflow.xgboost.log_model(
+                model,
+                name="model",
+                signature=signature,
+                pip_requirements=model_requirements(),
+            )
+            mlflow.log_metrics(metrics)
+            for plot in plots:
+                mlflow.log_artifact(str(plot), artifact_path="plots")
     return RunInfo(
         run_id=run.info.run_id,
         experiment_id=run.info.experiment_id,
