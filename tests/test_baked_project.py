@@ -53,6 +53,20 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def run_in(
+    folder: Path, env: dict[str, str], *command: str, check: bool = True, timeout: int = 600
+) -> subprocess.CompletedProcess[str]:
+    """Run a command in `folder`; a failure (where checked) shows what it printed."""
+    done = subprocess.run(
+        command, cwd=folder, env=env, capture_output=True, text=True, timeout=timeout
+    )
+    if check and done.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(command)} exited {done.returncode}\n{done.stdout}\n{done.stderr}"
+        )
+    return done
+
+
 class Project:
     """A baked project and the way a person drives it: make targets and its one command."""
 
@@ -66,14 +80,7 @@ class Project:
     def run(
         self, *command: str, check: bool = True, timeout: int = 600
     ) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            command, cwd=self.root, env=self.env, capture_output=True, text=True, timeout=timeout
-        )
-        if check and done.returncode != 0:
-            raise AssertionError(
-                f"{' '.join(command)} exited {done.returncode}\n{done.stdout}\n{done.stderr}"
-            )
-        return done
+        return run_in(self.root, self.env, *command, check=check, timeout=timeout)
 
     def make(self, *targets: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return self.run("make", *targets, check=check)

@@ -14,21 +14,14 @@ import subprocess
 from pathlib import Path
 
 import cruft
-from test_baked_project import TEMPLATE, clean_env
+from test_baked_project import TEMPLATE, clean_env, run_in
 
 TEMPLATE_FIX = "# The one task vocabulary, said better by a later template commit."
 OWN_TARGET = "\n.PHONY: hello\nhello: ## The project's own task\n\techo hello\n"
 
 
 def run(folder: Path, *command: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        command, cwd=folder, env=clean_env(), capture_output=True, text=True, timeout=600
-    )
-    if check and done.returncode != 0:
-        raise AssertionError(
-            f"{' '.join(command)} exited {done.returncode}\n{done.stdout}\n{done.stderr}"
-        )
-    return done
+    return run_in(folder, clean_env(), *command, check=check)
 
 
 def template_repository(folder: Path) -> Path:

@@ -4,8 +4,10 @@ and a push with the job's token for that one command (the checkout keeps no cred
 from __future__ import annotations
 
 import base64
+import os
 import subprocess
 
+from . import github_api, workflow
 from .errors import ProjectError
 
 BOT = ("github-actions[bot]", "41898282+github-actions[bot]@users.noreply.github.com")
@@ -56,3 +58,12 @@ def _auth_header(token: str) -> list[str]:
 def push(branch: str, token: str) -> None:
     """Push HEAD to `branch` on origin, replacing what a previous run pushed there."""
     git(*_auth_header(token), "push", "--quiet", "--force", "origin", f"HEAD:refs/heads/{branch}")
+
+
+def propose(branch: str, paths: list[str], title: str, body: str, base: str) -> str:
+    """In GitHub Actions: commit `paths` on `branch`, push it with the job's GITHUB_TOKEN, and
+    open its ONE pull request into `base` (or update the one already open)."""
+    commit_on_branch(branch, paths, title)
+    push(branch, os.environ.get("GITHUB_TOKEN", ""))
+    run = workflow.RunContext.from_env()
+    return workflow.open_pull_request(github_api.client_from_env(), run, branch, base, title, body)

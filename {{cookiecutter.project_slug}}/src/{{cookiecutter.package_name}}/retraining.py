@@ -5,14 +5,13 @@ registers a model: the PR workflow does, on the branch this opens.
 
 from __future__ import annotations
 
-import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 
-from . import branches, data, github_api, lineage, workflow
+from . import branches, data, lineage
 from . import contract as contracts
 from .contract import ContractError, load_contract
 from .settings import Settings
@@ -61,15 +60,10 @@ def propose(settings: Settings, batch_path: Path, reason: str) -> str:
     md5 = lineage.file_md5(settings.data.raw)
     branch = f"retrain/{datetime.now(UTC):%Y%m%d}-{md5[:8]}"
     title = f"Retrain on {batch_path.name}: {reason}"
-    branches.commit_on_branch(branch, [str(pointer)], title)
-    branches.push(branch, os.environ.get("GITHUB_TOKEN", ""))
     body = (
         f"The drift check asked for retraining ({reason}).\n\n"
         f"This adds `{batch_path}` to `{settings.data.raw}` (DVC md5 now `{md5}`). The pull "
         "request gate retrains and decides, as for any other change; nothing reaches production "
         "without it and the approvals."
     )
-    run = workflow.RunContext.from_env()
-    return workflow.open_pull_request(
-        github_api.client_from_env(), run, branch, settings.github.default_branch, title, body
-    )
+    return branches.propose(branch, [str(pointer)], title, body, settings.github.default_branch)

@@ -12,11 +12,10 @@ committed or proposed.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
-from . import branches, github_api, workflow
+from . import branches
 from .errors import MissingInputError, ProjectError
 
 CRUFT_FILE = Path(".cruft.json")
@@ -100,8 +99,6 @@ def propose(default_branch: str, project: Path = Path()) -> str:
     changed = update(project)
     after = linked_template(project)
     title = f"Update from the template ({before['commit'][:8]} -> {after['commit'][:8]})"
-    branches.commit_on_branch(BRANCH, changed, title)
-    branches.push(BRANCH, os.environ.get("GITHUB_TOKEN", ""))
     listed = "\n".join(f"- `{name}`" for name in changed)
     body = (
         f"The template `{after['template']}` moved from `{before['commit']}` to "
@@ -110,7 +107,4 @@ def propose(default_branch: str, project: Path = Path()) -> str:
         "The pull request gate judges this like any other change: review the diff, and "
         "nothing reaches the registry without the gate and the approvals."
     )
-    run = workflow.RunContext.from_env()
-    return workflow.open_pull_request(
-        github_api.client_from_env(), run, BRANCH, default_branch, title, body
-    )
+    return branches.propose(BRANCH, changed, title, body, default_branch)
