@@ -69,6 +69,11 @@ NETWORK = (
 
 MODEL_OWNER = "model-owner"
 RISK_APPROVER = "risk-approver"
+HELPER = "helper"  # a colleague who may review, but is no code owner of deploy/
+BOT = "github-actions[bot]"  # the author of the workflows' own pull requests
+PROMOTION_BRANCH = "promote/production"  # release.PROMOTION_BRANCH
+ROLLBACK_BRANCH = "rollback/production"  # release.ROLLBACK_BRANCH
+DEPLOY_FILE = "deploy/production.yaml"
 OVERRIDE_LABEL = "gate-override"
 # Parameter changes of the scenario's pull requests, as (section, key) -> new value.
 # Deep trees at a high learning rate overfit: clearly worse, yet as fair as the champion (the
@@ -250,15 +255,50 @@ class Lifecycle:
         self.git("commit", "--quiet", "-am", message)
         return self.git("rev-parse", "HEAD")
 
-    def merge(self, branch: str, number: int) -> str:
-        """Merge like GitHub's merge button; GitHub then knows the PR of the merge commit."""
+    def merge(self, branch: str, number: int, author: str = MODEL_OWNER) -> str:
+        """Merge like GitHub's merge button; GitHub then knows the PR of the merge commit (its
+        final head and author) and lists it as closed."""
+        head = self.git("rev-parse", branch)
         self.git("checkout", "--quiet", "main")
         self.git("merge", "--quiet", "--no-ff", "-m", f"Merge pull request #{number}", branch)
         sha = self.git("rev-parse", "HEAD")
         self.github.commit_pulls[sha] = [
-            {"number": number, "merged_at": "2026-11-23T12:00:00Z", "labels": []}
-        ]
+            {"number": number, "merged_at": github_time(), "labels": [],
+             "head": {"sha": head, "ref": branch}, "user": {"login": author}}
+        ]  # fmt: skip
+        for pull in self.github.pulls:
+            if pull["number"] == number:
+                pull["state"] = "closed"
         return sha
+
+    def review(self, number: int, login: str, commit: str) -> None:
+        """`login` approves pull request `number` as it stood at `commit`."""
+        self.github.reviews.setdefault(number, []).append(
+            {"id": self.github.new_id(), "user": {"login": login}, "state": "APPROVED",
+             "commit_id": commit, "submitted_at": github_time()}
+        )  # fmt: skip
+
+    def fetch(self, branch: str) -> str:
+        """A branch a workflow pushed (force-pushed, maybe), fetched from origin."""
+        self.git("checkout", "--quiet", "main")
+        self.git("fetch", "--quiet", "origin", f"+{branch}:{branch}")
+        return self.git("rev-parse", branch)
+
+    def bot_pull(self, branch: str) -> dict[str, Any]:
+        """The open pull request a workflow opened from `branch`."""
+        return [p for p in self.github.pulls if p["head"] == branch and p["state"] == "open"][-1]
+
+    def move_by_hand(self, alias: str, version: str) -> None:
+        """Someone with registry access sets an alias straight through MLflow's REST API."""
+        body = json.dumps({"name": self.model_name, "alias": alias, "version": version}).encode()
+        request = urllib.request.Request(
+            f"{self.mlflow_uri}/api/2.0/mlflow/registered-models/alias",
+            data=body,
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=30):
+            pass
 
     def publish_main(self) -> None:
         """Push main to origin, as a merge on GitHub would leave it."""
@@ -426,27 +466,48 @@ class Lifecycle:
         run = self.act("pull_request", "pr.yml", payload, MODEL_OWNER, fork)
         return self.record(step, title, run, pull_request=number)
 
-    def main_run(self, step: str, title: str, approvals: list[tuple[str, str]]) -> Any:
-        """main.yml on main's head; `approvals` are the (environment, login) a person gave."""
+    def push_run(self, step: str, title: str, workflow: str) -> Any:
+        """A workflow that runs on a push to main (main.yml, deploy.yml), on main's head."""
         self.git("checkout", "--quiet", "main")
         self.publish_main()
-        # act numbers every run 1: the approvals GitHub would list for this run.
-        self.github.approvals["1"] = [
-            {"state": "approved", "environments": [{"name": env}], "user": {"login": login}}
-            for env, login in approvals
-        ]
         sha = self.git("rev-parse", "HEAD")
         payload = {"ref": "refs/heads/main", "after": sha, "head_commit": {"id": sha}, **REPOSITORY}
-        return self.record(step, title, self.act("push", "main.yml", payload, MODEL_OWNER))
+        return self.record(step, title, self.act("push", workflow, payload, MODEL_OWNER))
+
+    def main_run(self, step: str, title: str) -> Any:
+        return self.push_run(step, title, "main.yml")
+
+    def deploy(self, step: str, title: str, branch: str, reviews: list[tuple[str, str]]) -> Any:
+        """The workflow's open pull request from `branch`, reviewed as (login, commit), merged;
+        then deploy.yml on the push."""
+        pull = self.bot_pull(branch)
+        self.fetch(branch)
+        for login, commit in reviews:
+            self.review(pull["number"], login, commit)
+        self.merge(branch, pull["number"], author=BOT)
+        return self.push_run(step, title, "deploy.yml")
+
+    def dispatch(self, step: str, title: str, workflow: str, inputs: dict[str, str]) -> Any:
+        self.git("checkout", "--quiet", "main")
+        payload = {"inputs": inputs, **REPOSITORY}
+        return self.record(
+            step, title, self.act("workflow_dispatch", workflow, payload, RISK_APPROVER)
+        )
 
     def run(self) -> list[dict[str, Any]]:
-        both = [("staging", MODEL_OWNER), ("production", RISK_APPROVER)]
         self.set_up_remotes()
         self.publish_main()
         self.open_pull_request("first-model", "Train the first model", {})
         self.pr("pr-first", "PR #1: the first model, on an empty registry", 1, "first-model", [])
         self.merge("first-model", 1)
-        self.main_run("merge-first", "Merge #1: register v1, approve staging and production", both)
+        self.main_run("merge-first", "Merge #1: register v1 (staging), open its promotion PR")
+        head = self.fetch(PROMOTION_BRANCH)
+        self.deploy(
+            "promote-first",
+            f"{RISK_APPROVER} approves the promotion PR; merged: deploy.yml moves production",
+            PROMOTION_BRANCH,
+            [(RISK_APPROVER, head)],
+        )
 
         self.open_pull_request("worse-model", "Deeper trees, faster learning", WORSE_PARAMS)
         self.pr("pr-worse", "PR #2: clearly worse parameters", 2, "worse-model", [])
@@ -475,24 +536,77 @@ class Lifecycle:
         self.open_pull_request("better-model", "Regularise and grow the ensemble", BETTER_PARAMS)
         self.pr("pr-better", "PR #3: better parameters", 3, "better-model", [])
         self.merge("better-model", 3)
-        self.main_run("merge-better", "Merge #3: register v2 and promote it", both)
-
-        self.git("checkout", "--quiet", "main")
-        payload = {"inputs": {"reason": "v2 misbehaves in production", "version": ""}, **REPOSITORY}
-        self.record(
-            "rollback",
-            "Rollback: production back to the previous version",
-            self.act("workflow_dispatch", "rollback.yml", payload, RISK_APPROVER),
+        self.main_run("merge-better", "Merge #3: register v2, open its promotion PR")
+        head = self.fetch(PROMOTION_BRANCH)
+        self.deploy(
+            "promote-better",
+            f"{RISK_APPROVER} approves; merged: production moves to v2",
+            PROMOTION_BRANCH,
+            [(RISK_APPROVER, head)],
         )
-        self.main_run(
-            "rerun-main",
-            "main.yml again on the same commit (production approval withheld)",
-            [("staging", MODEL_OWNER)],
+        self.unapproved_change()
+        self.dispatch(
+            "rollback-pr",
+            "rollback.yml: the pull request that puts production back, with the reason",
+            "rollback.yml",
+            {"reason": "v2 misbehaves in production", "version": ""},
+        )
+        head = self.fetch(ROLLBACK_BRANCH)
+        self.deploy(
+            "rollback",
+            f"{RISK_APPROVER} approves the rollback PR; merged: production back on v1",
+            ROLLBACK_BRANCH,
+            [(RISK_APPROVER, head)],
+        )
+        self.move_by_hand("production", "2")
+        self.record(
+            "reconcile",
+            "Someone moves production to v2 by hand; reconcile.yml puts it back, in one issue",
+            self.act(
+                "schedule", "reconcile.yml", {"schedule": "41 * * * *", **REPOSITORY}, "github"
+            ),
         )
         self.open_pull_request("from-a-fork", "A contribution from a fork", FORK_PARAMS)
         self.pr("pr-fork", "PR #4 from a fork: no secrets reach it", 4, "from-a-fork", [], True)
         self.monitor()
         return self.records
+
+    def unapproved_change(self) -> None:
+        """A change to deploy/ merged past branch protection (an admin's merge) without a code
+        owner's approval of its final head: the risk approver approved an earlier head, and
+        only a colleague who is no code owner approved the last one. deploy.yml refuses it;
+        a reviewed revert then declares v2 again, which production already serves."""
+        number = 5
+        self.git("checkout", "--quiet", "-B", "back-to-v1", "main")
+        v1 = registry_state(self.mlflow_uri, self.model_name)["versions"]["1"]["model.sha256"]
+        path = self.project / DEPLOY_FILE
+        path.write_text(
+            f"model: {self.model_name}\naliases:\n  production:\n    version: 1\n"
+            f"    sha256: {v1}\n    rollback: v1 scored better last week\n",
+            encoding="utf-8",
+        )
+        self.git("commit", "--quiet", "-am", "Serve v1 again")
+        first = self.git("rev-parse", "HEAD")
+        self.review(number, RISK_APPROVER, first)
+        with path.open("a", encoding="utf-8") as stream:
+            stream.write("# by the scores of the week of 23 November\n")
+        self.git("commit", "--quiet", "-am", "Say why")
+        self.review(number, HELPER, self.git("rev-parse", "HEAD"))
+        self.merge("back-to-v1", number)
+        self.push_run(
+            "deploy-unapproved",
+            f"PR #{number} merged without a code owner's approval of its final head: refused",
+            "deploy.yml",
+        )
+        number = 6
+        merged = self.git("rev-parse", "HEAD")
+        self.git("checkout", "--quiet", "-B", "revert-back-to-v1", "main")
+        self.git("revert", "--no-edit", "-m", "1", merged)
+        self.review(number, RISK_APPROVER, self.git("rev-parse", "HEAD"))
+        self.merge("revert-back-to-v1", number)
+        self.push_run(
+            "deploy-revert", f"PR #{number}, a reviewed revert: nothing to move", "deploy.yml"
+        )
 
     def land_batch(self, shift: float, seed: int, message: str) -> None:
         """A new labelled batch arrives: DVC-tracked at drift.batch, pushed, committed on main."""

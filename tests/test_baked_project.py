@@ -286,7 +286,8 @@ def test_unreachable_server_fails_the_train_step(project: Project) -> None:
 
 def test_gate_register_promote_and_rollback_through_make(project: Project) -> None:
     """The registry tasks work as a person types them: the first model passes the gate,
-    registers once, is promoted with its approver, and rollback needs a previous version."""
+    registers once, is declared in deploy/ and promoted with its approver, and rollback needs
+    an earlier production version."""
     assert "gate: pass" in project.make("gate").stdout
     gate = json.loads((project.root / "reports/gate.json").read_text())
     assert gate["first_model"] is True
@@ -302,4 +303,6 @@ def test_gate_register_promote_and_rollback_through_make(project: Project) -> No
     project.env["REASON"] = "nothing to go back to"
     refused = project.make("rollback", check=False)
     assert refused.returncode != 0
-    assert "no 'previous-production' version" in refused.stderr
+    assert "shows no earlier production version" in refused.stderr
+    # Production's record is the desired state in git: the file now declares version 1.
+    assert "version: 1" in (project.root / "deploy/production.yaml").read_text()

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from lifecycle import MODEL_OWNER, OVERRIDE_LABEL, RISK_APPROVER
+from lifecycle import HELPER, OVERRIDE_LABEL, PROMOTION_BRANCH, RISK_APPROVER, ROLLBACK_BRANCH
 from servers import free_port
 from test_baked_project import TEMPLATE, clean_env
 
@@ -39,7 +39,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         )
         assert done.returncode == 0, done.stdout[-5000:] + done.stderr[-3000:]
         records = json.loads((demo_dir / "lifecycle.json").read_text(encoding="utf-8"))
-        yield {"stdout": done.stdout, "port": port, **{r["step"]: r for r in records}}
+        steps = {r["step"]: r for r in records}
+        yield {"stdout": done.stdout, "port": port, "project": project, **steps}
     finally:
         subprocess.run(
             ["make", "-C", str(project), "mlflow-stop"],
@@ -51,6 +52,10 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 
 def comment_bodies(step: dict[str, Any], number: int) -> list[str]:
     return list(step["comments"].get(str(number), []))
+
+
+def drift_issues(step: dict[str, Any]) -> list[dict[str, Any]]:
+    return [i for i in step["issues"] if "drift-report" in i["body"]]
 
 
 def test_demo_says_where_to_look(demo: dict[str, Any]) -> None:
@@ -75,21 +80,45 @@ def test_first_pr_passes_on_absolute_thresholds(demo: dict[str, Any]) -> None:
     assert step["registry"]["versions"] == {}
 
 
-def test_merge_registers_v1_and_promotes_it_with_its_approvers(demo: dict[str, Any]) -> None:
-    """Merging retrains and re-gates with the read credential, the registry job registers
-    version 1 (the bytes the gate scored, by digest) with its lineage and PR, then the staging
-    and production jobs move the aliases and write who approved each environment on it."""
+def test_merge_registers_v1_and_proposes_it_for_production(demo: dict[str, Any]) -> None:
+    """Merging retrains and re-gates with the read credential; the registry job registers
+    version 1 (the bytes the gate scored, by digest) with its lineage and PR and points staging
+    at it; then ONE pull request proposes it for production, with the gate report, the model
+    card and the lineage. Production has not moved."""
     step = demo["merge-first"]
-    assert set(step["jobs"].values()) == {"success"}, step["jobs"]
-    assert {"main/register", "main/staging", "main/production"} <= set(step["jobs"])
+    assert step["jobs"] == {
+        "main/model/pipeline/model": "success",
+        "main/register": "success",
+        "main/promotion": "success",
+    }
+    registry = step["registry"]
+    assert registry["aliases"] == {"staging": "1"}
+    tags = registry["versions"]["1"]
+    assert tags["github.pr"] == "1" and tags["gate.verdict"] == "pass"
+    assert tags["lineage.git_dirty"] == "false" and len(tags["lineage.git_sha"]) == 40
+    assert tags["model.sha256"] == step["gate"]["challenger"]["model_sha256"]
+    [pull] = [p for p in step["pulls"] if p["head"] == PROMOTION_BRANCH]
+    assert pull["title"] == "Promote credit-default-model version 1 to production"
+    assert (
+        "Gate passed" in pull["body"]
+        and "# Model card: credit-default-model version 1" in pull["body"]
+    )
+    assert f"model sha256 `{tags['model.sha256']}`" in pull["body"]
+
+
+def test_production_moves_only_when_a_code_owner_approved_the_final_head(
+    demo: dict[str, Any],
+) -> None:
+    """The risk approver (the code owner of deploy/) approves the promotion PR's head; once
+    merged, deploy.yml moves production and writes who approved, the PR and the commit."""
+    step = demo["promote-first"]
+    assert step["jobs"] == {"deploy/deploy": "success"}
     registry = step["registry"]
     assert registry["aliases"] == {"staging": "1", "production": "1"}
     tags = registry["versions"]["1"]
-    assert tags["github.pr"] == "1" and tags["gate.verdict"] == "pass"
-    assert tags["promotion.staging.approved_by"] == MODEL_OWNER
+    [pull] = [p for p in demo["merge-first"]["pulls"] if p["head"] == PROMOTION_BRANCH]
     assert tags["promotion.production.approved_by"] == RISK_APPROVER
-    assert tags["lineage.git_dirty"] == "false" and len(tags["lineage.git_sha"]) == 40
-    assert tags["model.sha256"] == step["gate"]["challenger"]["model_sha256"]
+    assert tags["promotion.production.pr"] == str(pull["number"])
 
 
 def test_worse_pr_is_blocked_and_the_comment_says_why(demo: dict[str, Any]) -> None:
@@ -138,18 +167,49 @@ def test_better_pr_passes_against_the_champion(demo: dict[str, Any]) -> None:
     assert "Gate passed" in body and "champion (v1)" in body
 
 
-def test_merge_registers_v2_and_keeps_v1_for_rollback(demo: dict[str, Any]) -> None:
-    """Merging the better PR registers version 2, promotes it, and keeps version 1 as
-    previous-production."""
-    registry = demo["merge-better"]["registry"]
+def test_the_next_registration_gets_its_own_promotion(demo: dict[str, Any]) -> None:
+    """Merging the better PR registers version 2 and stages it, with a new promotion PR (the
+    first was merged); approved and merged, it moves production and keeps v1 for rollback."""
+    merged = demo["merge-better"]["registry"]
+    assert merged["aliases"] == {"staging": "2", "production": "1"}
+    assert merged["versions"]["2"]["github.pr"] == "3"
+    open_pulls = [p for p in demo["merge-better"]["pulls"] if p["state"] == "open"]
+    assert [p["title"] for p in open_pulls] == [
+        "Promote credit-default-model version 2 to production"
+    ]
+    registry = demo["promote-better"]["registry"]
     assert registry["aliases"] == {"staging": "2", "production": "2", "previous-production": "1"}
-    assert registry["versions"]["2"]["github.pr"] == "3"
 
 
-def test_rollback_puts_v1_back_with_the_reason(demo: dict[str, Any]) -> None:
-    """rollback.yml points production back at version 1 and writes why and who on both."""
+def test_an_approval_that_is_not_a_code_owners_on_the_final_head_moves_nothing(
+    demo: dict[str, Any],
+) -> None:
+    """A change to deploy/ merged past branch protection, approved by the risk approver on an
+    earlier head and by a colleague who is no code owner on the final one: deploy.yml fails,
+    saying both, and production stays on v2. A reviewed revert then applies as a no-op."""
+    step = demo["deploy-unapproved"]
+    assert step["jobs"] == {"deploy/deploy": "failure"}
+    assert step["registry"]["aliases"]["production"] == "2"
+    log = "\n".join(step["log_tail"])
+    assert f"{RISK_APPROVER} approved" in log and "not the final head" in log
+    assert f"{HELPER} is not a code owner of deploy/production.yaml" in log
+    revert = demo["deploy-revert"]
+    assert revert["jobs"] == {"deploy/deploy": "success"}
+    assert revert["registry"] == step["registry"]
+
+
+def test_rollback_is_a_pull_request_that_puts_v1_back_with_the_reason(
+    demo: dict[str, Any],
+) -> None:
+    """rollback.yml opens the pull request that declares v1 again, with the reason; approved
+    and merged, deploy.yml points production back at v1 and writes why and who on both."""
+    opened = demo["rollback-pr"]
+    assert opened["jobs"] == {"rollback/propose": "success"}
+    [pull] = [p for p in opened["pulls"] if p["head"] == ROLLBACK_BRANCH]
+    assert pull["title"] == "Roll back credit-default-model production to version 1"
+    assert "v2 misbehaves in production" in pull["body"]
+    assert opened["registry"]["aliases"]["production"] == "2"
     step = demo["rollback"]
-    assert step["jobs"] == {"rollback/rollback": "success"}
     registry = step["registry"]
     assert registry["aliases"]["production"] == "1"
     assert registry["aliases"]["previous-production"] == "2"
@@ -158,13 +218,27 @@ def test_rollback_puts_v1_back_with_the_reason(demo: dict[str, Any]) -> None:
     assert registry["versions"]["2"]["rolled_back.reason"] == "v2 misbehaves in production"
 
 
-def test_rerun_on_the_same_commit_registers_nothing_new(demo: dict[str, Any]) -> None:
-    """main.yml again on the same commit creates no version, and without a production approval
-    the rollback stands: the promotion fails closed."""
-    step = demo["rerun-main"]
-    assert list(step["registry"]["versions"]) == ["1", "2"]
+def test_an_alias_moved_by_hand_is_put_back_with_one_issue(demo: dict[str, Any]) -> None:
+    """Production moved to v2 by hand: reconcile.yml finds the difference, puts v1 back (what
+    deploy/ declares) and opens one issue saying what differed and what was done."""
+    step = demo["reconcile"]
+    assert step["jobs"] == {"reconcile/compare": "success", "reconcile/reconcile": "success"}
     assert step["registry"]["aliases"]["production"] == "1"
-    assert step["jobs"]["main/production"] == "failure"
+    [issue] = [i for i in step["issues"] if i["title"].startswith("Registry drift")]
+    assert "points at credit-default-model version 2" in issue["body"]
+    assert "put back: production: credit-default-model version 1" in issue["body"]
+
+
+def test_git_log_of_deploy_is_productions_history(demo: dict[str, Any]) -> None:
+    """Every production the registry served came from a merged pull request on deploy/, and
+    `git log deploy/` lists them, newest first."""
+    project = demo["project"]
+    done = subprocess.run(
+        ["git", "log", "--first-parent", "--format=%s", "--", "deploy/production.yaml"],
+        cwd=project, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    merges = [line for line in done.stdout.splitlines() if line.startswith("Merge pull request")]
+    assert len(merges) == 5  # v1, v2, the refused change, its revert, the rollback
 
 
 def test_a_fork_pr_without_secrets_fails_closed_with_the_reason(demo: dict[str, Any]) -> None:
@@ -176,7 +250,7 @@ def test_a_fork_pr_without_secrets_fails_closed_with_the_reason(demo: dict[str, 
     assert any("MLFLOW_TRACKING_URI set but empty" in e for e in step["gate"]["errors"])
     [body] = comment_bodies(step, 4)
     assert "Gate could not decide" in body and "forks" in body
-    assert step["registry"] == demo["rerun-main"]["registry"]
+    assert step["registry"] == demo["reconcile"]["registry"]
 
 
 def test_every_github_request_was_authorised_and_known(demo: dict[str, Any]) -> None:
@@ -197,7 +271,7 @@ def test_a_calm_batch_raises_nothing(demo: dict[str, Any]) -> None:
     step = demo["drift-calm"]
     assert step["jobs"] == {"drift/check": "success"}
     assert step["drift"]["drift"] is False and step["drift"]["retrain"] is False
-    assert step["issues"] == [] and step["dispatches"] == []
+    assert drift_issues(step) == [] and step["dispatches"] == []
 
 
 def test_a_shifted_batch_opens_one_issue_and_dispatches_retraining(demo: dict[str, Any]) -> None:
@@ -206,7 +280,7 @@ def test_a_shifted_batch_opens_one_issue_and_dispatches_retraining(demo: dict[st
     step = demo["drift-shifted"]
     assert step["jobs"] == {"drift/check": "success", "drift/alert": "success"}
     assert {"credit_score", "debt_to_income"} <= set(step["drift"]["drifted_columns"])
-    [issue] = step["issues"]
+    [issue] = drift_issues(step)
     assert issue["title"] == "Model drift: credit-default-model needs retraining"
     assert "<!-- credit-default-model:drift-report -->" in issue["body"]
     assert "| credit_score | psi |" in issue["body"]
@@ -242,8 +316,8 @@ def test_the_retraining_pull_request_goes_through_the_gate(demo: dict[str, Any])
 def test_a_second_drifted_run_updates_the_same_issue(demo: dict[str, Any]) -> None:
     """Drift again: still one issue (edited, not duplicated), and retraining dispatched again."""
     step = demo["drift-again"]
-    assert len(step["issues"]) == 1
-    number = step["issues"][0]["number"]
+    [issue] = drift_issues(step)
+    number = issue["number"]
     calls = [(r["method"], r["path"]) for r in step["requests"]]
     assert ("PATCH", f"/repos/your-org/credit-default-model/issues/{number}") in calls
     assert ("POST", "/repos/your-org/credit-default-model/issues") not in calls

@@ -165,8 +165,8 @@ def test_every_generated_step_is_one_make_task(project: Path) -> None:
 
 def test_write_permissions_go_only_where_something_is_written(project: Path) -> None:
     """`pull-requests: write` only for the report comment and the bots' pull requests
-    (retraining, template update), `issues: write` only for the drift issue, `contents:
-    write` only to push the bots' branches."""
+    (promotion, rollback, retraining, template update), `issues: write` only for the drift
+    and reconcile issues, `contents: write` only to push the bots' branches."""
     writers = {
         (path.name, job_id, scope)
         for path in workflows(project)
@@ -180,6 +180,11 @@ def test_write_permissions_go_only_where_something_is_written(project: Path) -> 
         ("retrain.yml", "propose", "contents"),
         ("template.yml", "propose", "pull-requests"),
         ("template.yml", "propose", "contents"),
+        ("main.yml", "promotion", "pull-requests"),
+        ("main.yml", "promotion", "contents"),
+        ("rollback.yml", "propose", "pull-requests"),
+        ("rollback.yml", "propose", "contents"),
+        ("reconcile.yml", "reconcile", "issues"),
         ("drift.yml", "alert", "issues"),
         ("drift.yml", "alert", "actions"),
     }
@@ -214,6 +219,8 @@ def test_pull_requests_run_the_projects_own_lint_and_tests(project: Path) -> Non
 ON_DEFAULT_BRANCH = (
     "${{ github.ref == format('refs/heads/{0}', github.event.repository.default_branch) }}"
 )
+EMERGENCY = ON_DEFAULT_BRANCH.replace(" }}", " && inputs.emergency }}")  # rollback.yml
+DIFFERS = "${{ needs.compare.outputs.differs == 'true' }}"  # reconcile.yml
 WRITE_SECRETS = re.compile(r"secrets\.(MLFLOW_WRITE_\w+)")
 
 
@@ -228,13 +235,13 @@ def test_registry_write_credentials_live_only_in_default_branch_environments(
         for job_id, job in load(path)["jobs"].items():
             if WRITE_SECRETS.search(yaml.safe_dump(job)):
                 holders.add((path.name, job_id))
-                assert job.get("environment") in {"registry", "staging", "production"}
-                assert job.get("if") == ON_DEFAULT_BRANCH, f"{path.name}: {job_id}"
+                assert job.get("environment") in {"registry", "production"}
+                assert job.get("if") in {ON_DEFAULT_BRANCH, DIFFERS, EMERGENCY}, job_id
     assert holders == {
         ("main.yml", "register"),
-        ("main.yml", "staging"),
-        ("main.yml", "production"),
-        ("rollback.yml", "rollback"),
+        ("deploy.yml", "deploy"),
+        ("reconcile.yml", "reconcile"),
+        ("rollback.yml", "emergency"),
     }
     for name in ("pr.yml", "main.yml"):
         secrets = jobs(project, name)["model"]["secrets"]
@@ -254,25 +261,36 @@ def test_ci_gates_what_ci_built(project: Path) -> None:
     assert "verify true" in pull and "dvc pull $(find data -name '*.dvc')" in pull
 
 
-def test_deployments_go_through_environments(project: Path) -> None:
-    """Registration, staging and production promotions, and rollback, run in their GitHub
-    Environments, in that order."""
+def test_production_moves_only_through_deploy_in_its_environment(project: Path) -> None:
+    """main.yml registers (staging follows) and proposes production in a pull request; only
+    deploy.yml, on a push that changes deploy/, and the reconcile's restore job move production,
+    both in the `production` environment; the pull request openers hold no registry write."""
     main = jobs(project, "main.yml")
+    assert set(main) == {"model", "register", "promotion"}
     assert main["register"]["environment"] == "registry"
-    assert main["staging"]["environment"] == "staging"
-    assert main["production"]["environment"] == "production"
-    assert main["production"]["needs"] == ["register", "staging"]
-    assert jobs(project, "rollback.yml")["rollback"]["environment"] == "production"
+    assert main["promotion"]["permissions"] == {"contents": "write", "pull-requests": "write"}
+    deploy = load(project / ".github" / "workflows" / "deploy.yml")
+    assert deploy[True]["push"] == {"branches": ["main"], "paths": ["deploy/**"]}
+    assert deploy["jobs"]["deploy"]["environment"] == "production"
+    reconcile = jobs(project, "reconcile.yml")
+    assert reconcile["reconcile"]["environment"] == "production"
+    assert reconcile["reconcile"]["needs"] == "compare"
+    assert reconcile["compare"]["environment"] == "monitoring"  # the read credential
+    rollback = jobs(project, "rollback.yml")
+    assert rollback["propose"]["permissions"] == main["promotion"]["permissions"]
+    assert rollback["emergency"]["environment"] == "production"
+    assert rollback["emergency"]["concurrency"] == deploy["concurrency"]
 
 
 def test_registration_and_promotion_are_never_cancelled(project: Path) -> None:
-    """Registration and every alias move (rollback too) queue per repository and never cancel
-    a running one; a newer push to a pull request cancels the older run."""
+    """Registration and every move of production (deploy, the reconcile's restore) queue per
+    repository and never cancel a running one; a newer push to a pull request cancels the
+    older run."""
     main = jobs(project, "main.yml")
     assert main["register"]["concurrency"]["cancel-in-progress"] is False
-    groups = {main[job]["concurrency"]["group"] for job in ("staging", "production")}
-    rollback = load(project / ".github" / "workflows" / "rollback.yml")
-    assert groups == {rollback["concurrency"]["group"]}
+    deploy = load(project / ".github" / "workflows" / "deploy.yml")["concurrency"]
+    restore = jobs(project, "reconcile.yml")["reconcile"]["concurrency"]
+    assert deploy == restore and deploy["cancel-in-progress"] is False
     pr = load(project / ".github" / "workflows" / "pr.yml")
     assert pr["concurrency"]["cancel-in-progress"] is True
 
@@ -298,6 +316,7 @@ def test_codeowners_give_the_risk_approver_everything_that_computes_the_verdict(
     ]
     assert rules[0] == ("*", ["@risk-approver"])
     assert dict(rules[1:]) == {
+        "/deploy/": ["@risk-approver"],
         "/README.md": ["@model-owner"],
         "/LICENSE": ["@model-owner"],
         "/tests/": ["@model-owner"],

@@ -30,7 +30,7 @@ import synthetic
 import yaml
 from fake_github import FakeGitHub, running_fake_github
 
-from {{ cookiecutter.package_name }} import data, lifecycle, lineage, registry, stages, tracking, training
+from {{ cookiecutter.package_name }} import data, lineage, registry, release, stages, tracking, training
 from {{ cookiecutter.package_name }}.contract import Contract, load_contract, read_csv
 from {{ cookiecutter.package_name }}.settings import Settings, load_settings
 
@@ -106,7 +106,7 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{free_port()}")
     # Read, never written: the locked environment (lineage) and the description (model card).
     monkeypatch.setattr(lineage, "LOCKFILE", PROJECT_ROOT / "uv.lock")
-    monkeypatch.setattr(lifecycle, "PYPROJECT", PROJECT_ROOT / "pyproject.toml")
+    monkeypatch.setattr(release, "PYPROJECT", PROJECT_ROOT / "pyproject.toml")
     return folder
 
 

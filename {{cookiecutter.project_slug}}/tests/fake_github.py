@@ -1,6 +1,6 @@
 """A fake GitHub REST API for the tests: a real HTTP server on loopback that records every
 request and answers the way GitHub's REST documentation describes, for the calls this project
-makes (repository setup, pull request comments and events, deployment approvals)."""
+makes (repository setup, pull request comments, events and reviews)."""
 
 from __future__ import annotations
 
@@ -64,8 +64,8 @@ class FakeGitHub:
     next_number: int = 100
     # (org, team slug) -> logins of its active members
     team_members: dict[tuple[str, str], set[str]] = field(default_factory=dict)
-    # workflow run id -> its deployment reviews
-    approvals: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # pull request number -> its reviews (oldest first: user, state, commit_id, submitted_at)
+    reviews: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     # workflow runs (id, event, head_sha, head_branch, pull_requests, created_at), oldest first,
     # as GET .../actions/runs lists them (newest first, filtered by event, branch, head_sha)
     workflow_runs: list[dict[str, Any]] = field(default_factory=list)
@@ -263,8 +263,8 @@ class FakeGitHub:
                 ]  # fmt: skip
                 listed = self.page(runs, query)
                 return 200, {"total_count": len(runs), "workflow_runs": listed}
-            case "GET", [*prefix, "actions", "runs", run_id, "approvals"] if prefix == repo:
-                return 200, self.approvals.get(run_id, [])
+            case "GET", [*prefix, "pulls", number, "reviews"] if prefix == repo:
+                return 200, self.page(self.reviews.get(int(number), []), query)
         return 404, {"message": "Not Found"}
 
     @staticmethod

@@ -60,7 +60,7 @@ def test_subcommand_help(name: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert f" {name}" in out.splitlines()[0]  # the usage line names the command
 
 
-@pytest.mark.parametrize("argv", [[], ["deploy"], ["check-tracking", "--wait", "soon"]])
+@pytest.mark.parametrize("argv", [[], ["ship-it"], ["check-tracking", "--wait", "soon"]])
 def test_bad_command_line_exits_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     """A wrong command line (no command, unknown command, bad option value) exits 2 with usage."""
     with pytest.raises(SystemExit) as exited:

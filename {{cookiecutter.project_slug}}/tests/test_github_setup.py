@@ -25,7 +25,6 @@ def write_params(params_path: Path, tmp_path: Path, **github: Any) -> Path:
         "repository": REPO,
         "default_branch": "main",
         "required_check": "gate",
-        "staging_reviewers": ["model-owner"],
         "production_reviewers": ["risk-approver"],
         **github,
     }
@@ -46,11 +45,7 @@ def run(params: Path) -> int:
 FIRST_RUN = [
     ("GET", f"/repos/{REPO}"),
     ("GET", "/orgs/acme"),
-    ("GET", "/users/model-owner"),
     ("GET", "/users/risk-approver"),
-    ("PUT", f"/repos/{REPO}/environments/staging"),
-    ("GET", f"/repos/{REPO}/environments/staging/deployment-branch-policies"),
-    ("POST", f"/repos/{REPO}/environments/staging/deployment-branch-policies"),
     ("PUT", f"/repos/{REPO}/environments/production"),
     ("GET", f"/repos/{REPO}/environments/production/deployment-branch-policies"),
     ("POST", f"/repos/{REPO}/environments/production/deployment-branch-policies"),
@@ -64,7 +59,6 @@ FIRST_RUN = [
     ("PUT", f"/repos/{REPO}/actions/permissions/workflow"),
     ("GET", f"/repos/{REPO}/labels/gate-override"),
     ("POST", f"/repos/{REPO}/labels"),
-    ("GET", f"/repos/{REPO}/environments/staging"),
     ("GET", f"/repos/{REPO}/environments/production"),
     ("GET", f"/repos/{REPO}/environments/registry"),
     ("GET", f"/repos/{REPO}/environments/monitoring"),
@@ -72,9 +66,9 @@ FIRST_RUN = [
 ]
 IN_FORCE_ON_A_PUBLIC_REPOSITORY = [
     f"in force ({REPO}: public, plan free):",
-    "  required reviewers: staging yes, production yes",
+    "  required reviewers: production yes",
     "  code-owner review on main: yes",
-    "  deployments only from main: staging yes, production yes, registry yes, monitoring yes",
+    "  deployments only from main: production yes, registry yes, monitoring yes",
 ]
 
 
@@ -88,8 +82,6 @@ def test_first_run_makes_exactly_these_calls(
     assert github.calls() == FIRST_RUN
     out = capsys.readouterr().out.splitlines()
     assert out == [
-        "environment staging: reviewers model-owner (User 101); self-review prevented; "
-        "deploys only from main (branch policy added)",
         "environment production: reviewers risk-approver (User 202); self-review prevented; "
         "deploys only from main (branch policy added)",
         "environment registry: reviewers none; self-review prevented; "
@@ -128,7 +120,8 @@ def test_what_is_in_force_is_read_back_per_plan(
     """Required reviewers hold on public repositories and on Enterprise only (GitHub's "About
     environments"): where the plan is known not to enforce them they are not sent (the
     environment would look guarded); what is printed as in force is what GitHub reports back,
-    and a production nobody must approve is said in a warning."""
+    and where nobody holds the production environment, the note says that the code-owner review
+    of deploy/ is what guards production."""
     github.visibility, github.plan, github.plan_visible = visibility, plan, plan_visible
     assert run(params) == 0
     assert github.environments["production"]["reviewers"] == (
@@ -139,14 +132,15 @@ def test_what_is_in_force_is_read_back_per_plan(
     at = out.index(f"in force ({REPO}: {visibility}, plan {shown}):")
     word = "yes" if enforced else "no"
     assert out[at + 1 : at + 4] == [
-        f"  required reviewers: staging {word}, production {word}",
+        f"  required reviewers: production {word}",
         "  code-owner review on main: yes",
-        "  deployments only from main: staging yes, production yes, registry yes, monitoring yes",
+        "  deployments only from main: production yes, registry yes, monitoring yes",
     ]
-    warned = [line for line in out if "WARNING" in line]
-    assert len(warned) == (0 if enforced else 1)
-    if warned:
-        assert "production on every merge with nobody's approval" in warned[0]
+    assert [line for line in out if "WARNING" in line] == []
+    noted = [line for line in out if line.startswith("  note:")]
+    assert len(noted) == (0 if enforced else 1)
+    if noted:
+        assert "guarded by the code-owner review of deploy/ alone" in noted[0]
 
 
 def test_a_private_repository_on_github_free_is_refused_before_any_write(
@@ -167,7 +161,7 @@ def test_environment_bodies_have_the_documented_shape(github: FakeGitHub, params
     """Each environment gets its reviewers as numeric ids typed User, no self-review, and
     deployments limited to custom branch policies naming only main."""
     assert run(params) == 0
-    expected_reviewers = {"staging": [101], "production": [202], "registry": [], "monitoring": []}
+    expected_reviewers = {"production": [202], "registry": [], "monitoring": []}
     for name, user_ids in expected_reviewers.items():
         assert github.environments[name] == {
             "wait_timer": 0,
@@ -238,13 +232,12 @@ def test_second_run_creates_nothing_twice(
     assert [r for r in second if r.method == "POST"] == []
     assert {r.method for r in second} == {"GET", "PUT"}
     assert {name: len(p) for name, p in github.branch_policies.items()} == {
-        "staging": 1,
         "production": 1,
         "registry": 1,
         "monitoring": 1,
     }
     out = capsys.readouterr().out
-    assert out.count("branch policy already present") == 4
+    assert out.count("branch policy already present") == 3
     assert "label gate-override: already exists" in out
 
 
@@ -253,7 +246,7 @@ def test_existing_policy_and_label_are_found_in_a_preconfigured_repository(
 ) -> None:
     """A repository set up by hand (a main policy among others, the label present) gets no POST
     at all: the listed policies and the label are recognised."""
-    for name in ("staging", "production", "registry", "monitoring"):
+    for name in ("production", "registry", "monitoring"):
         github.branch_policies[name] = [
             {"id": 1, "node_id": "x", "name": "release/*", "type": "branch"},
             {"id": 2, "node_id": "y", "name": "main", "type": "branch"},
@@ -325,7 +318,7 @@ def test_unknown_team_is_named(
     github: FakeGitHub, params_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A team GitHub does not show the token (404) exits 1 naming the org/team handle."""
-    params = write_params(params_path, tmp_path, staging_reviewers=["acme/ghosts"])
+    params = write_params(params_path, tmp_path, production_reviewers=["acme/ghosts"])
     assert run(params) == 1
     assert capsys.readouterr().err.startswith("error: reviewer 'acme/ghosts'")
     assert {method for method, _ in github.calls()} == {"GET"}
@@ -361,10 +354,9 @@ def test_unreachable_api_is_one_line(
     assert err[0].startswith(f"error: GitHub API GET /repos/{REPO}: cannot reach " + url)
 
 
-def test_shipped_reviewers_are_the_owner_and_the_risk_approver(settings: Settings) -> None:
-    """The template's params (the tests' copy, fixtures/params.yaml) give staging to the model
-    owner and production to the risk approver, and require the `gate` check on main."""
-    assert settings.github.staging_reviewers == (settings.tracking.model_owner,)
+def test_shipped_production_reviewer_is_the_risk_approver(settings: Settings) -> None:
+    """The template's params (the tests' copy, fixtures/params.yaml) give production to the
+    risk approver, and require the `gate` check on main."""
     assert settings.github.production_reviewers == (settings.tracking.risk_approver,)
     assert (settings.github.default_branch, settings.github.required_check) == ("main", "gate")
 
@@ -374,7 +366,7 @@ def test_shipped_reviewers_are_the_owner_and_the_risk_approver(settings: Setting
     [
         ("repository", "credit-model", "github.repository"),
         ("repository", "acme/..", "github"),
-        ("staging_reviewers", ["@model-owner"], "github.staging_reviewers.0"),
+        ("production_reviewers", ["@risk-approver"], "github.production_reviewers.0"),
         ("production_reviewers", [], "github.production_reviewers"),
         ("production_reviewers", [f"user{i}" for i in range(7)], "github.production_reviewers"),
         ("default_branch", "feature/*", "github.default_branch"),

@@ -98,29 +98,6 @@ def test_older_commit_is_not_promoted_over_a_newer_champion(lab: Lab) -> None:
     assert registry.aliases(client, lab.name)[registry.PRODUCTION] == older.number
 
 
-def test_rollback_restores_the_previous_version_with_the_reason(lab: Lab) -> None:
-    """Rollback points production back at the previous version and records why and who."""
-    lab.champion(lab.candidate(lab.commit(1), 100))
-    lab.champion(lab.candidate(lab.commit(2), 200))
-    restored, demoted = registry.rollback(
-        lab.client(), lab.name, None, "latency spike in prod", "oncall"
-    )
-    assert (restored.number, demoted.number) == (1, 2)
-    aliases = registry.aliases(lab.client(), lab.name)
-    assert aliases[registry.PRODUCTION] == 1
-    assert aliases[registry.PREVIOUS] == 2  # so the rollback itself can be undone
-    assert restored.tags["rollback.reason"] == "latency spike in prod"
-    assert restored.tags["rollback.by"] == "oncall"
-    assert registry.get_version(lab.client(), lab.name, 2).tags["rolled_back.reason"]
-
-
-def test_rollback_without_a_previous_version_is_refused(lab: Lab) -> None:
-    """With only one version ever in production there is nothing to roll back to."""
-    lab.champion(lab.candidate(lab.commit(1), 100))
-    with pytest.raises(registry.RegistryError, match="no 'previous-production'"):
-        registry.rollback(lab.client(), lab.name, None, "why not", "oncall")
-
-
 def overwrite_model_file(lab: Lab, version: registry.Version, content: bytes) -> None:
     """What anyone who may write the artifact store can do: replace a version's model file."""
     from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
@@ -209,15 +186,6 @@ def test_a_commit_not_on_the_branch_is_never_staged_or_promoted(lab: Lab) -> Non
     real = lab.register(lab.candidate(lab.commit(1), 100))
     with pytest.raises(registry.RegistryError, match="not on HEAD"):
         lab.promote(registry.PRODUCTION, real.number)
-
-
-def test_rollback_only_returns_to_a_version_that_was_in_production(lab: Lab) -> None:
-    """A version that never served cannot be put in production by a rollback."""
-    lab.champion(lab.candidate(lab.commit(1), 100))
-    never = lab.register(lab.candidate(lab.commit(2), 200))
-    with pytest.raises(registry.RegistryError, match="never in production"):
-        registry.rollback(lab.client(), lab.name, never.number, "try it", "oncall")
-    assert registry.aliases(lab.client(), lab.name)[registry.PRODUCTION] == 1
 
 
 def test_registry_down_is_one_line_not_a_hang(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -23,7 +23,7 @@ EXPECTED_PROBLEMS: dict[str, list[tuple[str, str]]] = {
         ("train.n_estimatorz", "unknown key"),
         ("train.n_estimators", "Field required"),
     ],
-    "unknown_section": [("deploy", "unknown key")],
+    "unknown_section": [("serving", "unknown key")],
     "missing_section": [("tracking", "Field required")],
     "wrong_type": [("train.n_estimators", "valid integer")],
     "quoted_number": [("train.max_depth", "valid integer")],

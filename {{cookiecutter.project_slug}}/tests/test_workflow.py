@@ -1,5 +1,5 @@
 """What a workflow step reads from GitHub and writes back, against a fake GitHub REST API: the
-pull request and its override label, the one report comment, deployment approvals, and the
+pull request and its override label, the one report comment, the one drift issue, and the
 step outputs and job summary."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 import yaml
 from fake_github import REPO, FakeGitHub
 
-from {{ cookiecutter.package_name }} import drift, lifecycle, workflow
+from {{ cookiecutter.package_name }} import actions, drift, lifecycle, override, repository
 from {{ cookiecutter.package_name }}.cli import main
 from {{ cookiecutter.package_name }}.github_api import client_from_env
 from {{ cookiecutter.package_name }}.report import MARKER
@@ -26,7 +26,7 @@ PR = 7
 
 def actions_env(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, event_name: str, event: dict[str, Any]
-) -> workflow.RunContext:
+) -> actions.RunContext:
     """The variables GitHub Actions sets for a run of `event_name`."""
     path = tmp_path / "event.json"
     path.write_text(json.dumps(event), encoding="utf-8")
@@ -34,7 +34,7 @@ def actions_env(
     monkeypatch.setenv("GITHUB_EVENT_NAME", event_name)
     monkeypatch.setenv("GITHUB_EVENT_PATH", str(path))
     monkeypatch.setenv("GITHUB_SHA", "c0ffee")
-    return workflow.RunContext.from_env()
+    return actions.RunContext.from_env()
 
 
 PUSHED = "2026-11-23T10:00:00Z"  # when the PR's head was pushed (its first run)
@@ -117,7 +117,7 @@ def test_a_pull_request_event_names_its_own_pull_request(
 ) -> None:
     """For a pull_request event the PR comes from the payload: no API call is needed."""
     run = actions_env(monkeypatch, tmp_path, "pull_request", {"pull_request": pull()})
-    assert workflow.pull_request_of(client_from_env(), run) == pull()
+    assert repository.pull_request_of(client_from_env(), run) == pull()
     assert github.requests == []
 
 
@@ -130,7 +130,7 @@ def test_a_push_finds_the_merged_pull_request_of_its_commit(
         {"number": PR, "merged_at": "2026-11-23T10:00:00Z", "labels": []},
     ]
     run = actions_env(monkeypatch, tmp_path, "push", {"ref": "refs/heads/main"})
-    found = workflow.pull_request_of(client_from_env(), run)
+    found = repository.pull_request_of(client_from_env(), run)
     assert found is not None and found["number"] == PR
     assert github.calls() == [("GET", f"/repos/{REPO}/commits/c0ffee/pulls")]
 
@@ -158,7 +158,7 @@ def test_who_applied_the_override_label(
     """The label's applications in force are those since it was last removed."""
     labelled(github, *events)
     run = actions_env(monkeypatch, tmp_path, "pull_request", {"pull_request": pull()})
-    found = workflow.label_applications(client_from_env(), run, PR, "gate-override")
+    found = repository.label_applications(client_from_env(), run, PR, "gate-override")
     assert [applied.actor for applied in found] == expected
 
 
@@ -168,7 +168,7 @@ def test_label_history_is_read_to_its_end(
     """A PR flooded with 6,000 events still shows who applied the label last."""
     labelled(github, *[("labeled", "wip", "bot")] * 6000, ("labeled", "gate-override", "carol"))
     run = actions_env(monkeypatch, tmp_path, "pull_request", {"pull_request": pull()})
-    found = workflow.label_applications(client_from_env(), run, PR, "gate-override")
+    found = repository.label_applications(client_from_env(), run, PR, "gate-override")
     assert [applied.actor for applied in found] == ["carol"]
 
 
@@ -184,7 +184,7 @@ def test_pull_request_facts_carry_the_override(
     label = settings.gate.override_label
     labelled(github, ("labeled", label, "risk-approver"))
     actions_env(monkeypatch, tmp_path, "pull_request", {"pull_request": pull(label)})
-    facts = lifecycle.pull_request_facts(settings)
+    facts = override.pull_request_facts(settings)
     assert facts == {
         "number": PR,
         "override_label": label,
@@ -226,7 +226,7 @@ def test_an_override_that_does_not_bind_to_the_reviewed_head_grants_nothing(
     label = settings.gate.override_label
     labelled(github, ("labeled", label, actor, *([when] if when else [])))
     actions_env(monkeypatch, tmp_path, "pull_request", {"pull_request": pull(label)})
-    facts = lifecycle.pull_request_facts(reviewers)
+    facts = override.pull_request_facts(reviewers)
     assert facts["override_by"] is None
     assert reason in facts["problem"]
 
@@ -250,7 +250,7 @@ def test_a_label_given_to_another_head_does_not_follow_a_force_push_back(
         pr_run(4, HEAD, "2026-11-23T11:30:00Z"),
     ]
     actions_env(monkeypatch, tmp_path, "pull_request", {"pull_request": pull(label)})
-    facts = lifecycle.pull_request_facts(settings)
+    facts = override.pull_request_facts(settings)
     assert facts["override_by"] is None
     assert "before the last push" in facts["problem"]
 
@@ -267,7 +267,7 @@ def test_reviewers_come_from_the_default_branch_not_the_pull_request(
     label = settings.gate.override_label
     labelled(github, ("labeled", label, "helper"))
     actions_env(monkeypatch, tmp_path, "pull_request", {"pull_request": pull(label)})
-    facts = lifecycle.pull_request_facts(with_reviewers(settings, "helper"))
+    facts = override.pull_request_facts(with_reviewers(settings, "helper"))
     assert facts["override_by"] is None
     assert "helper is not a production reviewer" in facts["problem"]
 
@@ -291,7 +291,7 @@ def test_a_team_reviewer_overrides_through_its_members(
     label = settings.gate.override_label
     labelled(github, ("labeled", label, "dana"))
     actions_env(monkeypatch, tmp_path, "pull_request", {"pull_request": pull(label)})
-    assert lifecycle.pull_request_facts(team)["override_by"] == granted
+    assert override.pull_request_facts(team)["override_by"] == granted
 
 
 def test_pull_request_facts_record_an_api_failure_and_grant_no_override(
@@ -301,7 +301,7 @@ def test_pull_request_facts_record_an_api_failure_and_grant_no_override(
     label = settings.gate.override_label
     github.failures[("GET", f"/repos/{REPO}/issues/{PR}/events")] = (500, "Server Error")
     actions_env(monkeypatch, tmp_path, "pull_request", {"pull_request": pull(label)})
-    facts = lifecycle.pull_request_facts(settings)
+    facts = override.pull_request_facts(settings)
     assert facts["override_by"] is None
     assert "500" in facts["problem"]
 
@@ -344,43 +344,19 @@ def test_a_report_without_its_marker_is_refused(
     assert github.requests == []
 
 
-def test_approvers_are_those_of_the_environment(
-    github: FakeGitHub, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    """Only approvals of this environment count; a rejection or another environment does not."""
-    github.approvals["42"] = [
-        {"state": "approved", "environments": [{"name": "staging"}], "user": {"login": "owner"}},
-        {"state": "rejected", "environments": [{"name": "production"}], "user": {"login": "x"}},
-        {"state": "approved", "environments": [{"name": "production"}], "user": {"login": "risk"}},
-    ]
-    run = actions_env(monkeypatch, tmp_path, "push", {})
-    assert workflow.approvers(client_from_env(), run, "42", "production") == ["risk"]
-    assert workflow.approvers(client_from_env(), run, "42", "staging") == ["owner"]
-
-
-def test_no_recorded_approval_stops_a_promotion(
-    github: FakeGitHub, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    """A promotion whose approval cannot be recorded fails before the registry is touched."""
-    actions_env(monkeypatch, tmp_path, "push", {})
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")  # never reached
-    assert main(["promote", "--to", "production", "--approvals-of-run", "42"]) == 1
-    assert github.calls() == [("GET", f"/repos/{REPO}/actions/runs/42/approvals")]
-
-
 def test_outside_actions_the_run_context_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     """Without the GITHUB_* variables nothing is guessed."""
     for name in ("GITHUB_REPOSITORY", "GITHUB_EVENT_NAME", "GITHUB_EVENT_PATH"):
         monkeypatch.delenv(name, raising=False)
-    with pytest.raises(workflow.GithubError, match="not a GitHub Actions run"):
-        workflow.RunContext.from_env()
+    with pytest.raises(repository.GithubError, match="not a GitHub Actions run"):
+        actions.RunContext.from_env()
 
 
 def test_step_outputs_survive_several_lines(tmp_path: Path) -> None:
     """A multi-line value (the report) is written as one delimited output block."""
     output = tmp_path / "output"
-    workflow.set_output("report", "line one\nline two", {"GITHUB_OUTPUT": str(output)})
-    workflow.set_output("verdict", "pass", {"GITHUB_OUTPUT": str(output)})
+    actions.set_output("report", "line one\nline two", {"GITHUB_OUTPUT": str(output)})
+    actions.set_output("verdict", "pass", {"GITHUB_OUTPUT": str(output)})
     lines = output.read_text().splitlines()
     assert lines[0].startswith("report<<EOF_") and lines[3] == lines[0].split("<<")[1]
     assert lines[1:3] == ["line one", "line two"]
@@ -390,9 +366,9 @@ def test_step_outputs_survive_several_lines(tmp_path: Path) -> None:
 def test_summary_appends_and_outside_actions_nothing_is_written(tmp_path: Path) -> None:
     """The job summary grows with each call; without GITHUB_STEP_SUMMARY nothing is written."""
     summary = tmp_path / "summary.md"
-    workflow.add_summary("# one", {"GITHUB_STEP_SUMMARY": str(summary)})
-    workflow.add_summary("# two\n", {"GITHUB_STEP_SUMMARY": str(summary)})
-    workflow.add_summary("# three", {})
+    actions.add_summary("# one", {"GITHUB_STEP_SUMMARY": str(summary)})
+    actions.add_summary("# two\n", {"GITHUB_STEP_SUMMARY": str(summary)})
+    actions.add_summary("# three", {})
     assert summary.read_text() == "# one\n# two\n"
 
 
@@ -439,7 +415,7 @@ def test_the_retraining_pull_request_is_opened_from_its_branch(
     """The pull request names its branch, the base and why; a second run for the same branch
     updates that pull request (GitHub would refuse a second one from the branch)."""
     run = actions_env(monkeypatch, tmp_path, "workflow_dispatch", {})
-    said = workflow.open_pull_request(
+    said = repository.open_pull_request(
         client_from_env(), run, "retrain/x", "main", "Retrain: drift", "because"
     )
     assert said.startswith("opened pull request #") and said.endswith("from retrain/x")
@@ -451,7 +427,7 @@ def test_the_retraining_pull_request_is_opened_from_its_branch(
         "base": "main",
         "body": "because",
     }
-    again = workflow.open_pull_request(
+    again = repository.open_pull_request(
         client_from_env(), run, "retrain/x", "main", "Retrain: more drift", "still"
     )
     [pull] = github.pulls

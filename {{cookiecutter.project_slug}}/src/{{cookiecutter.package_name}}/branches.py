@@ -7,7 +7,7 @@ import base64
 import os
 import subprocess
 
-from . import github_api, workflow
+from . import actions, github_api, repository
 from .errors import ProjectError
 
 BOT = ("github-actions[bot]", "41898282+github-actions[bot]@users.noreply.github.com")
@@ -55,9 +55,11 @@ def _auth_header(token: str) -> list[str]:
     return ["-c", f"http.extraheader=AUTHORIZATION: basic {basic}"]
 
 
-def push(branch: str, token: str) -> None:
-    """Push HEAD to `branch` on origin, replacing what a previous run pushed there."""
-    git(*_auth_header(token), "push", "--quiet", "--force", "origin", f"HEAD:refs/heads/{branch}")
+def push(branch: str, token: str, force: bool = True) -> None:
+    """Push HEAD to `branch` on origin: a bot's own branch is replaced (what a previous run
+    pushed there), any other only moved forward."""
+    mode = ["--force"] if force else []
+    git(*_auth_header(token), "push", "--quiet", *mode, "origin", f"HEAD:refs/heads/{branch}")
 
 
 def propose(branch: str, paths: list[str], title: str, body: str, base: str) -> str:
@@ -65,5 +67,7 @@ def propose(branch: str, paths: list[str], title: str, body: str, base: str) -> 
     open its ONE pull request into `base` (or update the one already open)."""
     commit_on_branch(branch, paths, title)
     push(branch, os.environ.get("GITHUB_TOKEN", ""))
-    run = workflow.RunContext.from_env()
-    return workflow.open_pull_request(github_api.client_from_env(), run, branch, base, title, body)
+    run = actions.RunContext.from_env()
+    return repository.open_pull_request(
+        github_api.client_from_env(), run, branch, base, title, body
+    )

@@ -152,19 +152,19 @@ def _check_tracking(args: argparse.Namespace) -> int:
 
 
 def _gate(args: argparse.Namespace) -> int:
-    from . import gate, lifecycle, workflow
+    from . import actions, gate, override
     from .gate_result import PullRequest
 
     settings = load_settings(args.params)
     override_by = args.override_by.strip()
     pull_request = None
     if args.github:
-        pull_request = PullRequest.model_validate(lifecycle.pull_request_facts(settings))
+        pull_request = PullRequest.model_validate(override.pull_request_facts(settings))
         override_by = override_by or (pull_request.override_by or "")
     result = gate.run_gate(settings, override_by=override_by, pull_request=pull_request)
     result.write(settings.gate.report)
-    workflow.set_output("verdict", result.verdict)
-    workflow.set_output("result", result.model_dump_json())
+    actions.set_output("verdict", result.verdict)
+    actions.set_output("result", result.model_dump_json())
     print(f"gate: {result.verdict} (details in {settings.gate.report})")
     for reason in (*result.errors, *result.risk_problems, *result.performance_problems):
         print(f"  - {reason}", file=sys.stderr)
@@ -174,7 +174,7 @@ def _gate(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     import yaml
 
-    from . import lifecycle, report, workflow
+    from . import actions, lifecycle, report
 
     settings = load_settings(args.params)
     result = lifecycle.read_gate_or_stopped(settings)
@@ -190,8 +190,8 @@ def _report(args: argparse.Namespace) -> int:
     text = report.render_report(result, validation, changes, args.base)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(text, encoding="utf-8")
-    workflow.add_summary(text)
-    workflow.set_output("report", text)
+    actions.add_summary(text)
+    actions.set_output("report", text)
     print(text, end="")
     return 0
 
@@ -205,42 +205,97 @@ def _comment(args: argparse.Namespace) -> int:
 
 
 def _register(args: argparse.Namespace) -> int:
-    from . import lifecycle, workflow
+    from . import actions, release
     from .gate_result import GateResult
 
     gate = GateResult.parse(args.gate_result, "--gate-result") if args.gate_result else None
-    version, created = lifecycle.register(load_settings(args.params), pr=args.pr, gate=gate)
-    workflow.set_output("version", str(version.number))
+    version, created = release.register(load_settings(args.params), pr=args.pr, gate=gate)
+    actions.set_output("version", str(version.number))
     state = "registered" if created else "already registered"
     print(f"{state}: {version.name} version {version.number} (commit {version.git_sha})")
     return 0
 
 
-def _promote(args: argparse.Namespace) -> int:
-    from . import lifecycle
+def _logins(text: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in text.split(",") if name.strip())
 
-    approvers = [name.strip() for name in args.approved_by.split(",") if name.strip()]
-    if args.approvals_of_run:
-        approvers += lifecycle.deployment_approvers(args.approvals_of_run, args.to)
-    promoted, replaced = lifecycle.promote(
-        load_settings(args.params), args.to, args.version, approvers, args.force
-    )
-    before = f" (was version {replaced.number})" if replaced else ""
-    print(f"{args.to}: {promoted.name} version {promoted.number}{before}")
+
+def _promote(args: argparse.Namespace) -> int:
+    from . import release
+
+    settings = load_settings(args.params)
+    if args.to == "staging":
+        staged, replaced = release.stage(settings, args.version)
+        before = f" (was version {replaced.number})" if replaced else ""
+        print(f"staging: {staged.name} version {staged.number}{before}")
+        return 0
+    for line in release.declare_and_deploy(settings, args.version, _logins(args.approved_by)):
+        print(line)
     return 0
 
 
 def _rollback(args: argparse.Namespace) -> int:
-    from . import lifecycle, registry
+    from . import release
 
-    restored, demoted = lifecycle.rollback(
-        load_settings(args.params), args.version, args.reason, args.by
-    )
-    print(
-        f"{registry.PRODUCTION}: {restored.name} version {restored.number} "
-        f"(rolled back from version {demoted.number}: {args.reason})"
-    )
+    settings = load_settings(args.params)
+    for line in release.declare_and_deploy(
+        settings, args.version, _logins(args.by), reason=args.reason
+    ):
+        print(line)
     return 0
+
+
+def _deploy(args: argparse.Namespace) -> int:
+    from . import release
+
+    settings = load_settings(args.params)
+    for line in release.deploy(settings, args.github, _logins(args.approved_by)):
+        print(line)
+    return 0
+
+
+def _propose_promotion(args: argparse.Namespace) -> int:
+    from . import release
+    from .gate_result import GateResult
+
+    gate = GateResult.parse(args.gate_result, "--gate-result") if args.gate_result else None
+    print(release.propose_promotion(load_settings(args.params), args.version, gate))
+    return 0
+
+
+def _propose_rollback(args: argparse.Namespace) -> int:
+    from . import release
+
+    print(release.propose_rollback(load_settings(args.params), args.version, args.reason))
+    return 0
+
+
+def _emergency_rollback(args: argparse.Namespace) -> int:
+    import os
+
+    from . import release
+
+    token = os.environ.get("DEPLOY_PUSH_TOKEN", "")
+    for line in release.emergency_rollback(
+        load_settings(args.params), args.version, args.reason, args.by, token
+    ):
+        print(line)
+    return 0
+
+
+def _reconcile(args: argparse.Namespace) -> int:
+    from . import actions, release
+
+    settings = load_settings(args.params)
+    if args.check:
+        difference = release.compare(settings)
+        actions.set_output("differs", "true" if difference else "false")
+        print(difference or "the registry serves what deploy/ declares")
+        return 0
+    lines, matches = release.reconcile(settings)
+    for line in lines:
+        print(line)
+    return 0 if matches or settings.deploy.reconcile == "report" else 1
 
 
 def _predict(args: argparse.Namespace) -> int:
@@ -267,7 +322,7 @@ def _drift(args: argparse.Namespace) -> int:
     """Exit 0: no drift; 1: an alert (drift or a stale model: retrain; or too many rows
     breaking the contract); 2: the check could not decide. With --github the verdict goes to
     the step outputs instead, and only 2 fails the step."""
-    from . import drift, workflow
+    from . import actions, drift
 
     settings = load_settings(args.params)
     batch = args.file or settings.drift.batch
@@ -284,15 +339,15 @@ def _drift(args: argparse.Namespace) -> int:
         drift.write_outputs(
             {"error": reason, "retrain": False, "alert": False}, None, settings.drift
         )
-        workflow.add_summary(drift.summary({"error": reason}))
+        actions.add_summary(drift.summary({"error": reason}))
         print(f"error: {error}", file=sys.stderr)
         return 2
     text = drift.summary(result)
-    workflow.add_summary(text)
-    workflow.set_output("alert", str(result["alert"]).lower())
-    workflow.set_output("retrain", str(result["retrain"]).lower())
-    workflow.set_output("reason", drift.reason(result))
-    workflow.set_output("summary", drift.issue_body(text))
+    actions.add_summary(text)
+    actions.set_output("alert", str(result["alert"]).lower())
+    actions.set_output("retrain", str(result["retrain"]).lower())
+    actions.set_output("reason", drift.reason(result))
+    actions.set_output("summary", drift.issue_body(text))
     print(text, end="")
     return 1 if result["alert"] and not args.github else 0
 
@@ -326,15 +381,15 @@ def _propose(args: argparse.Namespace) -> int:
 
 
 def _lineage(args: argparse.Namespace) -> int:
-    from . import lifecycle
+    from . import release
 
-    versions = lifecycle.lineage(load_settings(args.params), args.data_md5, args.version)
+    versions = release.lineage(load_settings(args.params), args.data_md5, args.version)
     if args.json:
         print(json.dumps(versions, indent=2))
     elif not versions:
         print("no matching version")
     else:
-        print("\n\n".join(lifecycle.describe(v) for v in versions))
+        print("\n\n".join(release.describe(v) for v in versions))
     return 0
 
 
@@ -490,27 +545,79 @@ def build_parser() -> argparse.ArgumentParser:
         default="",
         help="gate.json's text, as the job that gated hands it over (default: the file)",
     )
-    promote_command = command("promote", _promote, "Move an alias onto a version.")
+    promote_command = command(
+        "promote",
+        _promote,
+        "staging: move the alias. production (without GitHub): declare the version in "
+        "deploy/production.yaml and deploy it.",
+    )
     promote_command.add_argument("--to", required=True, choices=ALIASES)
     promote_command.add_argument(
         "--version", type=int, default=None, help="version number (default: the staging version)"
     )
-    promote_command.add_argument("--approved-by", default="", help="comma-separated logins")
     promote_command.add_argument(
-        "--approvals-of-run",
-        default="",
-        metavar="RUN_ID",
-        help="in GitHub Actions: add who approved this run's deployment to the environment",
-    )
-    promote_command.add_argument(
-        "--force", action="store_true", help="allow an older commit to replace a newer one"
+        "--approved-by", default="", help="comma-separated logins, written on the version"
     )
     rollback_command = command(
-        "rollback", _rollback, "Point production back at the previous (or a named) version."
+        "rollback",
+        _rollback,
+        "Without GitHub: declare an earlier production version (default: the one git declared "
+        "before) as a rollback, and deploy it.",
     )
     rollback_command.add_argument("--version", type=int, default=None)
     rollback_command.add_argument("--reason", required=True, help="why: recorded on the version")
-    rollback_command.add_argument("--by", default="unknown", help="who rolls back")
+    rollback_command.add_argument("--by", default="", help="who rolls back (comma-separated)")
+    deploy_command = command(
+        "deploy",
+        _deploy,
+        "Make the registry serve what deploy/production.yaml declares, after checking it.",
+    )
+    deploy_command.add_argument(
+        "--github",
+        action="store_true",
+        help="in GitHub Actions: the change must come from a pull request a code owner "
+        "approved on its final head (GitHub's reviews API)",
+    )
+    deploy_command.add_argument(
+        "--approved-by", default="", help="without GitHub: who approved (comma-separated)"
+    )
+    propose_promotion_command = command(
+        "propose-promotion",
+        _propose_promotion,
+        "In GitHub Actions: the ONE pull request that sets production to a version.",
+    )
+    propose_promotion_command.add_argument("--version", type=int, required=True)
+    propose_promotion_command.add_argument(
+        "--gate-result", default="", help="gate.json's text, for the pull request's report"
+    )
+    propose_rollback_command = command(
+        "propose-rollback",
+        _propose_rollback,
+        "In GitHub Actions: the pull request that sets production back, with the reason.",
+    )
+    propose_rollback_command.add_argument("--reason", required=True)
+    propose_rollback_command.add_argument(
+        "--version", type=int, default=None, help="default: the one git declared before"
+    )
+    emergency_command = command(
+        "emergency-rollback",
+        _emergency_rollback,
+        "In GitHub Actions, behind `production`: commit the rollback to deploy/ on the default "
+        "branch (DEPLOY_PUSH_TOKEN), then apply it at once.",
+    )
+    emergency_command.add_argument("--reason", required=True)
+    emergency_command.add_argument("--by", required=True, help="who asked for it")
+    emergency_command.add_argument(
+        "--version", type=int, default=None, help="default: the one git declared before"
+    )
+    reconcile_command = command(
+        "reconcile",
+        _reconcile,
+        "Compare the registry with deploy/; restore or report a difference in ONE issue.",
+    )
+    reconcile_command.add_argument(
+        "--check", action="store_true", help="only compare (a step output `differs`)"
+    )
     predict_command = command(
         "predict",
         _predict,

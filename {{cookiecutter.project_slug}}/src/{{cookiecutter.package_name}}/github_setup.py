@@ -1,11 +1,15 @@
 """Configure the GitHub repository the pipeline's governance relies on, idempotently.
 
-- environments `staging` and `production`: required reviewers (resolved to numeric ids),
-  no self-review, deployments only from the default branch (a custom branch policy);
-- environments `registry` (the credential that registers) and `monitoring` (drift and
-  retraining): no reviewers, deployments only from the default branch;
+- environment `production` (the credential that moves production, used by deploy.yml):
+  required reviewers where the plan enforces them (resolved to numeric ids), no self-review,
+  deployments only from the default branch (a custom branch policy);
+- environments `registry` (the credential that registers, and the token that opens promotion
+  pull requests) and `monitoring` (drift and retraining): no reviewers, deployments only from
+  the default branch;
 - branch protection on the default branch: the aggregate check, as reported by the GitHub
-  Actions app (no other app or status can stand in for it), and a code-owner review;
+  Actions app (no other app or status can stand in for it), and a code-owner review, which is
+  what guards production on every plan: deploy/production.yaml changes only by a pull request
+  a code owner of deploy/ approved (deploy.yml checks that approval again before it moves);
 - workflow tokens read-only by default and unable to approve pull requests (a workflow could
   otherwise approve the very pull request it runs for);
 - the PR label that overrides a performance failure of the gate.
@@ -27,7 +31,7 @@ from dataclasses import dataclass
 from .github_api import Client, GithubApiError, GithubError, segment
 from .settings import Settings
 
-ENVIRONMENTS = ("staging", "production")
+ENVIRONMENTS = ("production",)
 # Environments whose secrets only default-branch jobs may read; nobody approves them.
 BRANCH_ONLY_ENVIRONMENTS = ("registry", "monitoring")
 GITHUB_ACTIONS_APP_ID = 15368  # the app that reports workflow jobs' check runs
@@ -227,11 +231,16 @@ def in_force(client: Client, repository: str, branch: str, plan: Plan) -> list[s
         f"  code-owner review on {branch}: {_yes(code_owners)}",
         f"  deployments only from {branch}: {_each(branch_only)}",
     ]
+    if not code_owners:
+        lines.append(
+            f"  WARNING: no code-owner review on {branch}: a pull request changing deploy/ "
+            "merges without the risk approver, and deploy.yml will refuse to apply it"
+        )
     if not all(reviewers.values()):
         lines.append(
-            "  WARNING: GitHub does not hold promotions for a reviewer here (it enforces required "
-            "reviewers on public repositories and on GitHub Enterprise only): main.yml moves "
-            "production on every merge with nobody's approval"
+            "  note: GitHub does not hold the production environment for a reviewer here (it "
+            "enforces required reviewers on public repositories and on GitHub Enterprise "
+            "only): production is guarded by the code-owner review of deploy/ alone"
         )
     return lines
 
@@ -257,11 +266,8 @@ def setup(settings: Settings, client: Client) -> list[str]:
             "it neither environments nor branch protection: the control plane needs them; make "
             "it public, or move it to GitHub Pro, Team or Enterprise"
         )
-    handles = {"staging": github.staging_reviewers, "production": github.production_reviewers}
-    resolved: dict[str, Reviewer] = {}
-    for handle in (*github.staging_reviewers, *github.production_reviewers):
-        if handle not in resolved:
-            resolved[handle] = resolve_reviewer(client, handle)
+    handles = {"production": github.production_reviewers}
+    resolved = {handle: resolve_reviewer(client, handle) for handle in github.production_reviewers}
     # Reviewers GitHub would not enforce are not sent (the environment would look guarded).
     send = plan.reviewers_enforced is not False
     reviewers = {

@@ -1,7 +1,7 @@
 """The MLflow model registry, our way: aliases named like the GitHub Environments.
 
 - `staging` and `production` are aliases; `production` is the champion.
-- `previous-production` is the version `production` last pointed at: rollback's target.
+- `previous-production` is the version `production` last pointed at.
 - A version is its model's bytes: the sha256 the gate scored is written on it at registration,
   and every load fetches the bytes, checks them against it, and loads them with XGBoost itself.
 - A commit is registered once; an existing version for it counts only if it holds the bytes
@@ -349,13 +349,13 @@ def move_alias(
             raise RegistryError(
                 f"{unknown[0].label} names commit {unknown[0].git_sha[:12]}, which is not on "
                 f"{history.ref}: cannot tell whether it is newer than the other; refusing to "
-                f"move {alias} (use --force, or rollback)"
+                f"move {alias}"
             )
         if history.is_older(target.git_sha, current.git_sha):
             raise RegistryError(
                 f"version {target.number} (commit {target.git_sha[:12]}) is older than "
                 f"{alias} version {current.number} (commit {current.git_sha[:12]}): refusing "
-                "to move the alias backwards (use --force, or rollback)"
+                "to move the alias backwards"
             )
     _set_alias_checked(client, name, alias, target.number)
     return current
@@ -409,47 +409,22 @@ def promote(
     return get_version(client, name, candidate.number), replaced
 
 
+def serve(client: Any, name: str, target: Version, tags: dict[str, str]) -> Version | None:
+    """Point `production` at `target` (whose bytes are checked first) and write `tags` on it;
+    the version it replaces becomes `previous-production`. Whether the move is allowed
+    (approved, not older unless a rollback) is the caller's decision, made beforehand.
+    Returns the replaced version, or None."""
+    version_bytes(client, target)  # only the gated bytes are ever served
+    replaced = by_alias(client, name, PRODUCTION)
+    if replaced is not None and replaced.number == target.number:
+        return None
+    _set_alias_checked(client, name, PRODUCTION, target.number)
+    if replaced is not None:
+        _set_alias_checked(client, name, PREVIOUS, replaced.number)
+    set_tags(client, name, target.number, tags)
+    return replaced
+
+
 def was_in_production(version: Version) -> bool:
     """Whether a promotion (or a rollback) once put this version in production."""
     return f"promotion.{PRODUCTION}.at" in version.tags or "rollback.at" in version.tags
-
-
-def rollback(
-    client: Any, name: str, number: int | None, reason: str, actor: str
-) -> tuple[Version, Version]:
-    """Point `production` back at `previous-production` (or a named version) and record why.
-    The version rolled back from becomes `previous-production`, so a rollback can be undone."""
-    if not reason.strip():
-        raise RegistryError("a rollback needs a reason")
-    current = by_alias(client, name, PRODUCTION)
-    if current is None:
-        raise RegistryError(f"{name} has no '{PRODUCTION}' version to roll back")
-    target = (
-        by_alias(client, name, PREVIOUS) if number is None else get_version(client, name, number)
-    )
-    if target is None:
-        raise RegistryError(f"{name} has no '{PREVIOUS}' version to roll back to: name one")
-    if target.number == current.number:
-        raise RegistryError(f"version {target.number} is already in production")
-    if not was_in_production(target):
-        raise RegistryError(
-            f"{target.label} was never in production: a rollback only returns to a version "
-            "that was (promote a new one through the gate instead)"
-        )
-    version_bytes(client, target)  # only the gated bytes go back into production
-    _set_alias_checked(client, name, PRODUCTION, target.number)
-    _set_alias_checked(client, name, PREVIOUS, current.number)
-    when = now()
-    set_tags(
-        client,
-        name,
-        target.number,
-        {
-            "rollback.reason": reason,
-            "rollback.by": actor,
-            "rollback.at": when,
-            "rollback.from_version": str(current.number),
-        },
-    )
-    set_tags(client, name, current.number, {"rolled_back.reason": reason, "rolled_back.at": when})
-    return get_version(client, name, target.number), current

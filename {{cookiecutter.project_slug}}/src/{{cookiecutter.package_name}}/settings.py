@@ -120,13 +120,13 @@ GithubHandle = Annotated[str, Field(pattern=GITHUB_HANDLE)]
 
 
 class GithubSettings(Section):
-    """What `github-setup` configures on the repository. Reviewers are user names or
-    org/team-slug; GitHub takes at most six per environment."""
+    """What `github-setup` configures on the repository. Production reviewers (user names or
+    org/team-slug; GitHub takes at most six per environment) approve the `production`
+    environment where the plan enforces it, and may apply the gate's override label."""
 
     repository: str = Field(pattern=GITHUB_REPOSITORY)
     default_branch: str = Field(pattern=BRANCH_NAME)
     required_check: str = Field(min_length=1)
-    staging_reviewers: tuple[GithubHandle, ...] = Field(min_length=1, max_length=6)
     production_reviewers: tuple[GithubHandle, ...] = Field(min_length=1, max_length=6)
 
     @model_validator(mode="after")
@@ -136,6 +136,14 @@ class GithubSettings(Section):
         if ".." in self.default_branch or self.default_branch.endswith((".", "/", ".lock")):
             raise ValueError(f"default_branch {self.default_branch!r} is not a branch name")
         return self
+
+
+class DeploySettings(Section):
+    """The desired state in git (desired_state.py) and what the scheduled reconcile does when
+    the registry differs from it: `restore` puts the declared version back, `report` only
+    says so in the one reconcile issue."""
+
+    reconcile: Literal["restore", "report"]
 
 
 class PredictSettings(Section):
@@ -195,6 +203,7 @@ class Settings(Section):
     fairness: FairnessSettings
     tracking: TrackingSettings
     github: GithubSettings
+    deploy: DeploySettings
     predict: PredictSettings
     drift: DriftSettings
 

@@ -1,60 +1,19 @@
-"""What the GitHub Actions steps need from GitHub, and what they hand back to it.
+"""What the project asks of a GitHub repository and tells it, through GitHub's REST API.
 
-From GitHub: the pull request a run is about, who applied the override label, who approved a
-deployment. To GitHub: the one PR comment and the one drift issue (each found again by its
-hidden marker and edited, never duplicated), a workflow dispatch, a pull request, step outputs
-and the job summary.
-
-Outside Actions the GITHUB_* variables are unset and these functions say so instead of guessing.
+Asked: the pull request a run is about, who applied the override label, the reviews of a merged
+pull request, whether a login is one of a list of users and teams. Told: the one PR comment and
+the one issue of each kind (each found again by its hidden marker and edited, never
+duplicated), a workflow dispatch, and the one pull request from a bot's branch.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+from .actions import RunContext
 from .github_api import MAX_PAGES, PAGE_SIZE, Client, GithubError, segment
-
-
-@dataclass(frozen=True)
-class RunContext:
-    """The parts of a GitHub Actions run we use, read from its environment."""
-
-    repository: str  # owner/name
-    event_name: str
-    event: dict[str, Any]
-    sha: str
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ) -> RunContext:
-        missing = [
-            name
-            for name in ("GITHUB_REPOSITORY", "GITHUB_EVENT_NAME", "GITHUB_EVENT_PATH")
-            if not environ.get(name)
-        ]
-        if missing:
-            raise GithubError(f"{', '.join(missing)} not set: this is not a GitHub Actions run")
-        event_path = Path(environ["GITHUB_EVENT_PATH"])
-        try:
-            event = json.loads(event_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as error:
-            raise GithubError(f"cannot read the event payload {event_path}: {error}") from None
-        return cls(
-            repository=environ["GITHUB_REPOSITORY"],
-            event_name=environ["GITHUB_EVENT_NAME"],
-            event=event if isinstance(event, dict) else {},
-            sha=environ.get("GITHUB_SHA", ""),
-        )
-
-    @property
-    def repo_path(self) -> str:
-        owner, _, name = self.repository.partition("/")
-        return f"/repos/{segment(owner)}/{segment(name)}"
 
 
 def pull_request_of(client: Client, run: RunContext) -> dict[str, Any] | None:
@@ -63,11 +22,19 @@ def pull_request_of(client: Client, run: RunContext) -> dict[str, Any] | None:
     if run.event_name == "pull_request":
         found = run.event.get("pull_request")
         return found if isinstance(found, dict) else None
-    if not run.sha:
-        return None
-    pulls = client.request("GET", f"{run.repo_path}/commits/{segment(run.sha)}/pulls") or []
+    return merged_pull_request(client, run, run.sha) if run.sha else None
+
+
+def merged_pull_request(client: Client, run: RunContext, sha: str) -> dict[str, Any] | None:
+    """The merged pull request that brought commit `sha` into the branch (None: pushed)."""
+    pulls = client.request("GET", f"{run.repo_path}/commits/{segment(sha)}/pulls") or []
     merged = [pull for pull in pulls if pull.get("merged_at")]
     return merged[0] if merged else None
+
+
+def reviews(client: Client, run: RunContext, number: int) -> list[dict[str, Any]]:
+    """A pull request's reviews, oldest first, each with its state and the commit it saw."""
+    return client.get_all(f"{run.repo_path}/pulls/{number}/reviews")
 
 
 def label_names(pull: Mapping[str, Any]) -> list[str]:
@@ -188,50 +155,27 @@ def dispatch(
     return f"dispatched {workflow} on {ref}"
 
 
+def open_pull_request_from(
+    client: Client, run: RunContext, head: str, base: str
+) -> dict[str, Any] | None:
+    """The open pull request from branch `head` into `base`, if there is one."""
+    owner = run.repository.split("/")[0]
+    query = f"state=open&head={segment(f'{owner}:{head}')}&base={segment(base)}"
+    found = client.request("GET", f"{run.repo_path}/pulls?{query}") or []
+    return found[0] if found else None
+
+
 def open_pull_request(
     client: Client, run: RunContext, head: str, base: str, title: str, body: str
 ) -> str:
     """The ONE open pull request from branch `head` into `base`: opened, or, where one is
     already open from that branch (a second run), its title and body updated."""
-    owner = run.repository.split("/")[0]
-    query = f"state=open&head={segment(f'{owner}:{head}')}&base={segment(base)}"
-    found = client.request("GET", f"{run.repo_path}/pulls?{query}") or []
+    found = open_pull_request_from(client, run, head, base)
     if found:
-        number = found[0]["number"]
+        number = found["number"]
         client.request("PATCH", f"{run.repo_path}/pulls/{number}", {"title": title, "body": body})
         return f"updated pull request #{number} from {head}"
     created = client.request(
         "POST", f"{run.repo_path}/pulls", {"title": title, "head": head, "base": base, "body": body}
     )
     return f"opened pull request #{(created or {}).get('number')} from {head}"
-
-
-def approvers(client: Client, run: RunContext, run_id: str, environment: str) -> list[str]:
-    """Logins that approved this workflow run's deployment to `environment`, in order."""
-    reviews = client.request("GET", f"{run.repo_path}/actions/runs/{segment(run_id)}/approvals")
-    logins: list[str] = []
-    for review in reviews or []:
-        names = {env.get("name") for env in review.get("environments") or []}
-        login = str((review.get("user") or {}).get("login") or "")
-        approved = review.get("state") == "approved" and environment in names
-        if login and approved and login not in logins:
-            logins.append(login)
-    return logins
-
-
-def set_output(name: str, value: str, environ: Mapping[str, str] = os.environ) -> None:
-    """A step output (GITHUB_OUTPUT), multi-line safe; nothing outside Actions."""
-    target = environ.get("GITHUB_OUTPUT")
-    if not target:
-        return
-    delimiter = f"EOF_{secrets.token_hex(8)}"  # a value cannot end the block early
-    with Path(target).open("a", encoding="utf-8") as stream:
-        stream.write(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
-
-
-def add_summary(markdown: str, environ: Mapping[str, str] = os.environ) -> None:
-    """Append to the job summary (GITHUB_STEP_SUMMARY); nothing outside Actions."""
-    target = environ.get("GITHUB_STEP_SUMMARY")
-    if target:
-        with Path(target).open("a", encoding="utf-8") as stream:
-            stream.write(markdown.rstrip("\n") + "\n")

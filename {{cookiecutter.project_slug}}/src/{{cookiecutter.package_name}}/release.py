@@ -1,0 +1,620 @@
+"""Releasing a model: register it, propose it for production, make the registry follow the
+desired state in git (deploy, reconcile), roll back, and say how a version was made.
+
+Production's version is declared in deploy/production.yaml (desired_state.py). A promotion or
+a rollback is a pull request changing that file; deploy.yml applies a merged change only after
+checking it (the version exists, holds the declared bytes, passed the gate, is not older than
+what git declared before unless the change says it is a rollback) and that a code owner of the
+file approved the pull request's final head. Every check runs before the first alias moves: a
+declared state that cannot be applied leaves the registry as it was.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import (
+    actions,
+    branches,
+    codeowners,
+    desired_state,
+    github_api,
+    registry,
+    report,
+    repository,
+    tracking,
+)
+from .desired_state import DEPLOY_FILE, Declared, DesiredState
+from .errors import ProjectError
+from .gate_result import GateResult
+from .lifecycle import read_gate
+from .lineage import History, branch_history, git_state
+from .settings import Settings
+
+PYPROJECT = Path("pyproject.toml")
+PROMOTION_BRANCH = "promote/production"
+ROLLBACK_BRANCH = "rollback/production"
+PASSED = ("pass", "overridden")  # gate verdicts a registered version may carry into production
+RECONCILE_MARKER = "<!-- {{ cookiecutter.project_slug }}:reconcile-report -->"
+
+
+class DeployError(ProjectError):
+    """A declared state that must not be applied: the registry stays as it was."""
+
+
+# -- registration ---------------------------------------------------------------------------
+
+
+def _description() -> str:
+    try:
+        project = tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))["project"]
+    except (FileNotFoundError, KeyError):
+        return "(no description)"
+    return str(project.get("description", "(no description)"))
+
+
+def _check_run_tags(client: Any, observed: dict[str, str], run: tracking.RunInfo) -> None:
+    """The run's lineage tags, which go on the version, must say what the gate saw in the
+    checkout, and the commit must be the one checked out here: run tags can be rewritten by
+    anyone who may log runs, between the gate and this registration."""
+    here = git_state()[0]
+    if not observed or observed.get("lineage.git_sha") != here:
+        raise registry.RegistryError(
+            f"gate.json was not made from the commit checked out here ({here[:12]}): run the "
+            "gate again on this commit"
+        )
+    with registry.registry_errors(f"reading run {run.run_id}"):
+        tags = dict(client.get_run(run.run_id).data.tags)
+    changed = sorted(key for key, value in observed.items() if tags.get(key) != value)
+    if changed:
+        raise registry.RegistryError(
+            f"run {run.run_id}'s tags {', '.join(changed)} are not what the gate saw in the "
+            "checkout: they were changed after training; refusing to register (retrain)"
+        )
+
+
+def register(
+    settings: Settings, pr: str = "", gate: GateResult | None = None
+) -> tuple[registry.Version, bool]:
+    """Register the model the gate let through, once per commit: the run and the bytes
+    gate.json names (`gate`: its text handed over by the job that gated, else the file)."""
+    gate = gate if gate is not None else read_gate(settings)
+    if not gate.passed:
+        raise registry.RegistryError(
+            f"the gate's verdict is {gate.verdict!r}: only a passing model is registered"
+        )
+    challenger = gate.challenger
+    if challenger is None or not (challenger.model_sha256 and challenger.model_uri):
+        raise registry.RegistryError(
+            "gate.json names no run, model or sha256 of the model it scored: run the gate again"
+        )
+    digest = challenger.model_sha256
+    run = tracking.RunInfo(
+        run_id=challenger.run_id,
+        experiment_id=challenger.experiment_id,
+        model_uri=challenger.model_uri,
+    )
+    trained = settings.train.run_info
+    if trained.exists() and tracking.RunInfo.read(trained).run_id != run.run_id:
+        raise registry.RegistryError(
+            f"gate.json judged run {run.run_id} but the trained model is run "
+            f"{tracking.RunInfo.read(trained).run_id}: run the gate again"
+        )
+    client = registry.connect()
+    _check_run_tags(client, challenger.lineage, run)
+    extra = {
+        "gate.verdict": gate.verdict,
+        "gate.override_by": gate.override.requested_by or "",
+        "owner.model": settings.tracking.model_owner,
+        "owner.risk": settings.tracking.risk_approver,
+    }
+    pr = pr or str((gate.pull_request.number if gate.pull_request else None) or "")
+    if pr:
+        extra["github.pr"] = pr
+    name = settings.tracking.model_name
+    version, created = registry.register(client, name, run, digest, extra)
+    if created:
+        from . import data  # pandas and the contract: only a new version's model card
+        from .contract import load_contract
+
+        contract = load_contract(settings.data.contract)
+        features = data.feature_names(contract, settings.excluded_from_model)
+        card = report.model_card(
+            version.as_dict(),
+            gate,
+            _description(),
+            features,
+            contract.target.name,
+            [name for name in contract.columns if name not in features],
+        )
+        with registry.registry_errors(f"attaching the model card to version {version.number}"):
+            client.log_text(run.run_id, card, "model_card.md")
+            client.update_model_version(name, str(version.number), description=card)
+    return version, created
+
+
+def stage(
+    settings: Settings, number: int | None
+) -> tuple[registry.Version, registry.Version | None]:
+    """Point `staging` at a version (by default the newest commit's): it follows every merge,
+    and is not declared in git."""
+    client = registry.connect()
+    history = branch_history(settings.github.default_branch)
+    return registry.promote(
+        client, settings.tracking.model_name, registry.STAGING, number, [], False, history
+    )
+
+
+# -- proposing a change to the desired state ------------------------------------------------
+
+
+def _propose(settings: Settings, branch: str, state: DesiredState, title: str, body: str) -> str:
+    """Write the desired state, commit it on `branch`, and open or update its ONE pull request.
+    An open one from the branch that proposed something else is updated, and says so."""
+    run = actions.RunContext.from_env()
+    base = settings.github.default_branch
+    existing = repository.open_pull_request_from(github_api.client_from_env(), run, branch, base)
+    if existing is not None and existing.get("title") != title:
+        body = (
+            f"> Superseded: this pull request proposed *{report.text(existing.get('title'))}*; "
+            "a newer change replaced it.\n\n" + body
+        )
+    desired_state.write(state)
+    return branches.propose(branch, [str(DEPLOY_FILE)], title, body, base)
+
+
+def _lineage_lines(version: registry.Version) -> list[str]:
+    tags = version.tags
+    return [
+        "## Lineage",
+        "",
+        f"- commit `{report.text(tags.get('lineage.git_sha', '?'))}`",
+        f"- data md5 `{report.text(tags.get('lineage.data_md5', '?'))}`, evaluation md5 "
+        f"`{report.text(tags.get('lineage.eval_md5', '?'))}`",
+        f"- model sha256 `{report.text(version.digest)}`",
+        f"- gate verdict `{report.text(tags.get('gate.verdict', '?'))}`, pull request "
+        f"#{report.text(tags.get('github.pr', '?'))}",
+    ]
+
+
+def propose_promotion(settings: Settings, number: int, gate: GateResult | None) -> str:
+    """The ONE promotion pull request: deploy/production.yaml set to version `number`, with
+    the gate report against the current champion, the model card and the lineage."""
+    client = registry.connect()
+    name = settings.tracking.model_name
+    version = registry.get_version(client, name, number)
+    state = desired_state.read()
+    declared = state.declared(registry.PRODUCTION)
+    if declared is not None and declared.version == number:
+        return f"{DEPLOY_FILE} already declares version {number}: no pull request"
+    with registry.registry_errors(f"reading the model card of {version.label}"):
+        card = client.get_model_version(name, str(number)).description or "(no model card)"
+    gate_text = (
+        report.render_report(gate, None, None, "").replace(report.MARKER + "\n", "")
+        if gate is not None
+        else "(the gate report was not handed over)"
+    )
+    body = "\n".join(
+        [
+            f"Sets production to **{version.label}**. Merging it needs a code owner of "
+            f"`{DEPLOY_FILE.parent}/` to approve this pull request's final head; deploy.yml "
+            "then checks the version and moves the alias, and writes the approvers on it.",
+            "",
+            gate_text,
+            *_lineage_lines(version),
+            "",
+            "<details><summary>Model card</summary>",
+            "",
+            card,
+            "",
+            "</details>",
+        ]
+    )
+    new = state.with_alias(registry.PRODUCTION, Declared(version=number, sha256=version.digest))
+    title = f"Promote {name} version {number} to production"
+    return _propose(settings, PROMOTION_BRANCH, new, title, body)
+
+
+def production_history() -> list[int]:
+    """The versions deploy/production.yaml declared for production, newest first, from git."""
+    done = branches.git(
+        "log", "--first-parent", "--format=%H", "--", DEPLOY_FILE.as_posix()
+    ).split()
+    found: list[int] = []
+    for sha in done:
+        state = desired_state.read_at(sha)
+        declared = state.declared(registry.PRODUCTION) if state else None
+        if declared is not None and declared.version not in found:
+            found.append(declared.version)
+    return found
+
+
+def rollback_state(settings: Settings, number: int | None, reason: str) -> DesiredState:
+    """The desired state that returns production to `number` (default: the version git
+    declared before the current one), marked as a rollback with its reason."""
+    if not reason.strip():
+        raise DeployError("a rollback needs a reason")
+    state = desired_state.read()
+    current = state.declared(registry.PRODUCTION)
+    if current is None:
+        raise DeployError(f"{DEPLOY_FILE} declares no production version to roll back from")
+    if number is None:
+        earlier = [n for n in production_history() if n != current.version]
+        if not earlier:
+            raise DeployError(
+                f"git log {DEPLOY_FILE} shows no earlier production version: name one"
+            )
+        number = earlier[0]
+    if number == current.version:
+        raise DeployError(f"version {number} is already declared for production")
+    client = registry.connect()
+    target = registry.get_version(client, settings.tracking.model_name, number)
+    if not registry.was_in_production(target):
+        raise DeployError(
+            f"{target.label} was never in production: a rollback only returns to a version "
+            "that was (promote a new one through the gate instead)"
+        )
+    declared = Declared(version=number, sha256=target.digest, rollback=reason.strip())
+    return state.with_alias(registry.PRODUCTION, declared)
+
+
+def propose_rollback(settings: Settings, number: int | None, reason: str) -> str:
+    """The rollback pull request: production back to an earlier version, with the reason."""
+    state = rollback_state(settings, number, reason)
+    declared = state.declared(registry.PRODUCTION)
+    assert declared is not None
+    title = f"Roll back {settings.tracking.model_name} production to version {declared.version}"
+    body = (
+        f"Returns production to version {declared.version}, which served it before.\n\n"
+        f"Reason: {report.text(reason)}\n\nMerging it needs a code owner of "
+        f"`{DEPLOY_FILE.parent}/` to approve this pull request's final head."
+    )
+    return _propose(settings, ROLLBACK_BRANCH, state, title, body)
+
+
+# -- applying the desired state -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Approval:
+    """Who approved a change of the desired state: the merged pull request's approving code
+    owners (or, without GitHub, the names given), and the commit that made the change."""
+
+    approvers: tuple[str, ...]
+    pull_request: int | None
+    commit: str
+
+
+def judge_reviews(
+    reviews: list[dict[str, Any]], pull: dict[str, Any], is_owner: Any
+) -> tuple[list[str], list[str]]:
+    """(the approvers who count, why each other reviewer does not). A reviewer's latest
+    decision stands (a later change request or a dismissal withdraws an approval); it counts
+    when it approves the pull request's final head, by a code owner who is not its author."""
+    head = str((pull.get("head") or {}).get("sha") or "")
+    author = str((pull.get("user") or {}).get("login") or "").lower()
+    latest: dict[str, dict[str, Any]] = {}
+    for review in reviews:  # oldest first
+        if review.get("state") in ("APPROVED", "CHANGES_REQUESTED", "DISMISSED"):
+            latest[str((review.get("user") or {}).get("login") or "")] = review
+    counted: list[str] = []
+    refused: list[str] = []
+    for login, review in latest.items():
+        seen = str(review.get("commit_id") or "")
+        if review.get("state") != "APPROVED":
+            refused.append(f"{login}'s latest review is {str(review.get('state')).lower()}")
+        elif seen != head:
+            refused.append(f"{login} approved {seen[:12]}, not the final head {head[:12]}")
+        elif login.lower() == author:
+            refused.append(f"{login} is the pull request's author")
+        elif not is_owner(login):
+            refused.append(f"{login} is not a code owner of {DEPLOY_FILE}")
+        else:
+            counted.append(login)
+    return counted, refused
+
+
+def approval_from_github(change: str) -> Approval:
+    """The approval of the merged pull request that made commit `change`, read from GitHub's
+    reviews API. Code owners are taken from CODEOWNERS as the base branch had it (the merge's
+    first parent), so a pull request that names its own author an owner gains nothing."""
+    run = actions.RunContext.from_env()
+    client = github_api.client_from_env()
+    pull = repository.merged_pull_request(client, run, change)
+    if pull is None:
+        raise DeployError(
+            f"commit {change[:12]} changed {DEPLOY_FILE} without a merged pull request: only "
+            "a reviewed pull request may change production"
+        )
+    number = int(pull["number"])
+    owners = codeowners.owners_at(f"{change}^1", DEPLOY_FILE.as_posix())
+    if not owners:
+        raise DeployError(f"CODEOWNERS gives {DEPLOY_FILE} to nobody: nobody's approval counts")
+    found = repository.reviews(client, run, number)
+    counted, refused = judge_reviews(
+        found, pull, lambda login: repository.is_one_of(client, login, owners)
+    )
+    if not counted:
+        reasons = "; ".join(refused) or "nobody reviewed it"
+        raise DeployError(
+            f"pull request #{number} has no approval of its final head by a code owner of "
+            f"{DEPLOY_FILE} ({', '.join(owners)}): {reasons}"
+        )
+    return Approval(tuple(counted), number, change)
+
+
+def _checked_target(
+    client: Any,
+    name: str,
+    declared: Declared,
+    before: Declared | None,
+    history: History,
+) -> registry.Version:
+    """The version a declaration names, after every check that it may serve production."""
+    target = registry.get_version(client, name, declared.version)
+    if target.digest != declared.sha256:
+        raise DeployError(
+            f"{DEPLOY_FILE} declares version {declared.version} with sha256 "
+            f"{declared.sha256[:16]}..., but {target.label} holds {target.digest[:16] or 'none'}"
+        )
+    verdict = target.tags.get("gate.verdict", "")
+    if verdict not in PASSED:
+        raise DeployError(f"{target.label} did not pass the gate (verdict {verdict or 'none'})")
+    if declared.rollback is not None:
+        if not registry.was_in_production(target):
+            raise DeployError(
+                f"{target.label} was never in production: a rollback only returns to a "
+                "version that was"
+            )
+    elif before is not None and before.version != declared.version:
+        previous = registry.get_version(client, name, before.version)
+        unknown = [v for v in (target, previous) if not history.knows(v.git_sha)]
+        if unknown:
+            raise DeployError(
+                f"{unknown[0].label} names commit {unknown[0].git_sha[:12]}, which is not on "
+                f"{history.ref}: cannot tell which version is newer"
+            )
+        if history.is_older(target.git_sha, previous.git_sha):
+            raise DeployError(
+                f"version {target.number} is older than version {previous.number}, which "
+                f"{DEPLOY_FILE} declared before: say `rollback: <reason>` to go back"
+            )
+    registry.version_bytes(client, target)
+    return target
+
+
+def _served_tags(declared: Declared, approval: Approval, replaced: int | None) -> dict[str, str]:
+    when = registry.now()
+    tags = {
+        "promotion.production.approved_by": ",".join(approval.approvers) or "nobody recorded",
+        "promotion.production.pr": str(approval.pull_request or ""),
+        "promotion.production.commit": approval.commit,
+        "promotion.production.at": when,
+    }
+    if declared.rollback is not None:
+        tags.update(
+            {
+                "rollback.reason": declared.rollback,
+                "rollback.by": ",".join(approval.approvers) or "nobody recorded",
+                "rollback.at": when,
+                "rollback.from_version": str(replaced or ""),
+            }
+        )
+    return tags
+
+
+def _serve(
+    client: Any,
+    name: str,
+    target: registry.Version,
+    declared: Declared,
+    approval: Approval,
+    current: registry.Version | None,
+    extra: dict[str, str],
+) -> registry.Version | None:
+    """Move production onto the checked target with its record (who approved, which pull
+    request and commit, and for a rollback why, on both versions). Returns the replaced one."""
+    tags = {**_served_tags(declared, approval, current.number if current else None), **extra}
+    replaced = registry.serve(client, name, target, tags)
+    if replaced is not None and declared.rollback is not None:
+        registry.set_tags(
+            client,
+            name,
+            replaced.number,
+            {"rolled_back.reason": declared.rollback, "rolled_back.at": tags["rollback.at"]},
+        )
+    return replaced
+
+
+def deploy(settings: Settings, github: bool, approved_by: tuple[str, ...] = ()) -> list[str]:
+    """Make the registry serve what deploy/production.yaml declares. In GitHub Actions
+    (`github`), the change that declared it must come from a merged pull request a code owner
+    approved on its final head; without GitHub, `approved_by` names who approved."""
+    name = settings.tracking.model_name
+    state = desired_state.read()
+    if state.model != name:
+        raise DeployError(f"{DEPLOY_FILE} is for model {state.model!r}, not {name!r}")
+    declared = state.declared(registry.PRODUCTION)
+    if declared is None:
+        return [f"{DEPLOY_FILE} declares no production version: nothing to do"]
+    client = registry.connect()
+    current = registry.by_alias(client, name, registry.PRODUCTION)
+    if current is not None and current.number == declared.version:
+        return [f"production already serves {current.label}"]
+    if github:
+        change = desired_state.last_change()
+        before_state = desired_state.read_at(f"{change}^1")
+        approval = approval_from_github(change)
+    else:
+        before_state = desired_state.read_at("HEAD")  # what the last commit declared
+        approval = Approval(approved_by, None, git_state()[0])
+    before = before_state.declared(registry.PRODUCTION) if before_state else None
+    history = branch_history(settings.github.default_branch)
+    target = _checked_target(client, name, declared, before, history)
+    replaced = _serve(client, name, target, declared, approval, current, {})
+    was = f" (was version {replaced.number})" if replaced else ""
+    who = ", ".join(approval.approvers) or "nobody recorded"
+    pr = f", pull request #{approval.pull_request}" if approval.pull_request else ""
+    return [f"production: {target.label}{was}; approved by {who}{pr}"]
+
+
+def emergency_rollback(
+    settings: Settings, number: int | None, reason: str, actor: str, token: str
+) -> list[str]:
+    """rollback.yml's emergency path, behind the `production` environment: the rollback is
+    committed to deploy/ on the default branch first (git stays the record; a push that branch
+    protection refuses moves nothing), then applied at once, without waiting for a review."""
+    state = rollback_state(settings, number, reason)
+    declared = state.declared(registry.PRODUCTION)
+    assert declared is not None
+    client = registry.connect()
+    name = settings.tracking.model_name
+    history = branch_history(settings.github.default_branch)
+    target = _checked_target(client, name, declared, None, history)
+    current = registry.by_alias(client, name, registry.PRODUCTION)
+    desired_state.write(state)
+    branch = settings.github.default_branch
+    message = f"Emergency rollback of {name} production to version {target.number}: {reason}"
+    branches.git("add", "--", DEPLOY_FILE.as_posix())
+    branches.git("commit", "--quiet", "-m", message)
+    try:
+        branches.push(branch, token, force=False)
+    except ProjectError as error:
+        raise DeployError(
+            f"the emergency rollback could not be committed to {branch}, so nothing moved: "
+            f"{error} (DEPLOY_PUSH_TOKEN must be allowed past the branch protection; or "
+            "propose the rollback as a pull request)"
+        ) from None
+    approval = Approval((actor,), None, git_state()[0])
+    emergency = {"rollback.emergency": "true"}
+    replaced = _serve(client, name, target, declared, approval, current, emergency)
+    return [
+        f"committed to {branch}: {message}",
+        f"production: {target.label}" + (f" (was version {replaced.number})" if replaced else ""),
+    ]
+
+
+def declare_and_deploy(
+    settings: Settings, number: int | None, approved_by: tuple[str, ...], reason: str = ""
+) -> list[str]:
+    """Without GitHub (a local registry): declare a version for production in
+    deploy/production.yaml (default: staging's; with `reason`, a rollback) and apply it."""
+    if reason:
+        state = rollback_state(settings, number, reason)
+    else:
+        client = registry.connect()
+        name = settings.tracking.model_name
+        if number is None:
+            staged = registry.by_alias(client, name, registry.STAGING)
+            if staged is None:
+                raise DeployError(f"{name} has no '{registry.STAGING}' version to promote")
+            number = staged.number
+        target = registry.get_version(client, name, number)
+        if not target.digest:
+            raise DeployError(f"{target.label} records no {registry.DIGEST_TAG}: not gated")
+        declared = Declared(version=number, sha256=target.digest)
+        state = desired_state.read().with_alias(registry.PRODUCTION, declared)
+    desired_state.write(state)
+    number = state.aliases[registry.PRODUCTION].version
+    return [
+        f"{DEPLOY_FILE}: production version {number}",
+        *deploy(settings, github=False, approved_by=approved_by),
+    ]
+
+
+# -- reconciling ----------------------------------------------------------------------------
+
+
+def compare(settings: Settings) -> str | None:
+    """How the registry differs from the desired state on this checkout, or None."""
+    state = desired_state.read()
+    declared = state.declared(registry.PRODUCTION)
+    if declared is None:
+        return None
+    client = registry.connect()
+    current = registry.by_alias(client, settings.tracking.model_name, registry.PRODUCTION)
+    if current is not None and current.number == declared.version:
+        return None
+    serving = current.label if current is not None else "no version"
+    return (
+        f"the registry's production alias points at {serving}, but {DEPLOY_FILE} declares "
+        f"version {declared.version}"
+    )
+
+
+def reconcile(settings: Settings) -> tuple[list[str], bool]:
+    """Compare the registry with deploy/ on the default branch; put a difference back (or only
+    report it, as `deploy.reconcile` says) and say so in the ONE reconcile issue. Returns the
+    lines said and whether the registry now matches."""
+    difference = compare(settings)
+    if difference is None:
+        return ["the registry serves what deploy/ declares: nothing to do"], True
+    matches = False
+    if settings.deploy.reconcile == "restore":
+        try:
+            done = "put back: " + "; ".join(deploy(settings, github=True))
+            matches = True
+        except ProjectError as error:
+            done = f"could not put it back: {error}"
+    else:
+        done = "reported only (deploy.reconcile: report in params.yaml)"
+    body = "\n".join(
+        [
+            RECONCILE_MARKER,
+            f"## The registry differed from `{DEPLOY_FILE}`",
+            "",
+            f"- found: {report.text(difference)}",
+            f"- done: {report.text(done)}",
+            "",
+            "Production moves only through a reviewed pull request on deploy/. Who moved the "
+            "alias by hand? The MLflow server's log has the request.",
+        ]
+    )
+    run = actions.RunContext.from_env()
+    title = f"Registry drift: {settings.tracking.model_name} production moved outside git"
+    issue = repository.upsert_issue(
+        github_api.client_from_env(), run, title, body, RECONCILE_MARKER
+    )
+    return [difference, done, issue], matches
+
+
+# -- lineage --------------------------------------------------------------------------------
+
+
+def lineage(
+    settings: Settings, data_md5: str | None = None, number: int | None = None
+) -> list[dict[str, Any]]:
+    """Versions trained on a data md5, one version, or (by default) what is in production."""
+    client = registry.connect()
+    name = settings.tracking.model_name
+    if data_md5:
+        return [
+            v.as_dict()
+            for v in registry.all_versions(client, name)
+            if v.tags.get("lineage.data_md5") == data_md5
+        ]
+    if number is not None:
+        return [registry.get_version(client, name, number).as_dict()]
+    current = registry.by_alias(client, name, registry.PRODUCTION)
+    return [] if current is None else [current.as_dict()]
+
+
+def describe(version: dict[str, Any]) -> str:
+    """A version in a few lines a person reads: what, from where, approved by whom."""
+    tags = version["tags"]
+    lines = [
+        f"{version['name']} version {version['version']}"
+        f" [{', '.join(version['aliases']) or 'no alias'}]",
+        f"  trained from commit {tags.get('lineage.git_sha', '?')} (run {version['run_id']})",
+        f"  data md5 {tags.get('lineage.data_md5', '?')}, "
+        f"eval md5 {tags.get('lineage.eval_md5', '?')}",
+        f"  params hash {tags.get('lineage.params_hash', '?')[:16]}, "
+        f"gate {tags.get('gate.verdict', '?')}",
+    ]
+    for key, value in sorted(tags.items()):
+        if key.startswith(("promotion.", "rollback.", "rolled_back.", "github.")):
+            lines.append(f"  {key}: {value}")
+    return "\n".join(lines)

@@ -1,0 +1,377 @@
+"""Production follows git: deploy/production.yaml is the desired state, a merged pull request
+changes it, and deploy applies it only after a code owner approved the pull request's final
+head; reconcile puts back an alias moved by hand. Against the real MLflow server and the fake
+GitHub API, in a git repository of the test's own."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import PROJECT_ROOT, Lab
+from fake_github import REPO, FakeGitHub
+
+from {{ cookiecutter.package_name }} import codeowners, desired_state, registry, release
+from {{ cookiecutter.package_name }}.desired_state import Declared, DesiredStateError
+
+OWNERS = "* @risk-approver\n/deploy/ @risk-approver @acme/risk-team\n/tests/ @model-owner\n"
+BOT = "github-actions[bot]"
+
+
+def test_the_desired_state_round_trips_and_names_every_problem() -> None:
+    """What render writes, parse reads back; a bad file is one line naming the file and key."""
+    state = desired_state.DesiredState(model="m").with_alias(
+        "production", Declared(version=3, sha256="a" * 64, rollback="v4 misbehaves")
+    )
+    assert desired_state.parse(desired_state.render(state), "f") == state
+    with pytest.raises(DesiredStateError, match=r"^deploy.yaml: aliases.production.version"):
+        desired_state.parse(
+            "model: m\naliases: {production: {version: 0, sha256: x}}", "deploy.yaml"
+        )
+    with pytest.raises(DesiredStateError, match="aliases staging are not declared in git"):
+        desired_state.parse(
+            f"model: m\naliases:\n  staging:\n    version: 1\n    sha256: {'a' * 64}\n", "f"
+        )
+    with pytest.raises(DesiredStateError, match="f: not valid YAML"):
+        desired_state.parse("model: [", "f")
+
+
+def test_the_shipped_files_give_deploy_to_the_risk_approver_and_declare_nothing() -> None:
+    """A new project declares no production version, and CODEOWNERS gives deploy/ to the risk
+    approver alone (the last matching line wins)."""
+    shipped = desired_state.read(PROJECT_ROOT / desired_state.DEPLOY_FILE)
+    assert shipped.aliases == {}
+    text = (PROJECT_ROOT / ".github" / "CODEOWNERS").read_text(encoding="utf-8")
+    assert codeowners.owners_in(text, "deploy/production.yaml") == ("risk-approver",)
+    assert codeowners.owners_in(OWNERS, "tests/test_x.py") == ("model-owner",)
+    assert codeowners.owners_in(OWNERS, "src/deploy/x.py") == ("risk-approver",)
+
+
+def review(login: str, state: str, commit: str) -> dict[str, Any]:
+    return {"user": {"login": login}, "state": state, "commit_id": commit}
+
+
+def test_only_a_code_owner_approving_the_final_head_counts() -> None:
+    """An approval counts only for the final head, by a code owner who is not the author; a
+    later change request withdraws a reviewer's approval."""
+    pull = {"head": {"sha": "head2"}, "user": {"login": "model-owner"}}
+    owners = {"risk-approver", "model-owner", "second-risk"}
+    counted, refused = release.judge_reviews(
+        [
+            review("risk-approver", "APPROVED", "head1"),
+            review("helper", "APPROVED", "head2"),
+            review("model-owner", "APPROVED", "head2"),
+            review("second-risk", "APPROVED", "head2"),
+            review("second-risk", "CHANGES_REQUESTED", "head2"),
+            review("risk-approver", "COMMENTED", "head2"),
+        ],
+        pull,
+        lambda login: login in owners,
+    )
+    assert counted == []
+    assert refused == [
+        "risk-approver approved head1, not the final head head2",
+        f"helper is not a code owner of {desired_state.DEPLOY_FILE}",
+        "model-owner is the pull request's author",
+        "second-risk's latest review is changes_requested",
+    ]
+    ok, _ = release.judge_reviews(
+        [review("risk-approver", "APPROVED", "head2")], pull, owners.__contains__
+    )
+    assert ok == ["risk-approver"]
+
+
+class Repository:
+    """The test's git repository as GitHub would hold it: main, CODEOWNERS, deploy/, and merged
+    pull requests that GitHub knows by their merge commit."""
+
+    def __init__(self, lab: Lab, github: FakeGitHub, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.lab, self.github = lab, github
+        self.number = 0
+        event = Path.cwd().parent / "event.json"
+        event.write_text(json.dumps({}), encoding="utf-8")
+        for name, value in {
+            "GITHUB_REPOSITORY": REPO,
+            "GITHUB_EVENT_NAME": "push",
+            "GITHUB_EVENT_PATH": str(event),
+        }.items():
+            monkeypatch.setenv(name, value)
+
+    def start(self, versions: int) -> list[registry.Version]:
+        """`versions` registered versions, from commits 1..n of main, then CODEOWNERS and an
+        empty desired state committed on main."""
+        made = [
+            self.lab.register(self.lab.candidate(self.lab.commit(n), n, max_depth=n + 1))
+            for n in range(1, versions + 1)
+        ]
+        for number, version in enumerate(made, 1):
+            registry.set_tags(
+                self.lab.client(), self.lab.name, version.number, {"gate.verdict": "pass"}
+            )
+            made[number - 1] = registry.get_version(
+                self.lab.client(), self.lab.name, version.number
+            )
+        Path(".github").mkdir(exist_ok=True)
+        Path(".github/CODEOWNERS").write_text(OWNERS, encoding="utf-8")
+        desired_state.write(desired_state.DesiredState(model=self.lab.name))
+        self.lab.git("add", ".github", "deploy")
+        self.lab.git("commit", "--quiet", "-m", "desired state")
+        return made
+
+    def merge(self, declared: Declared, reviews: list[tuple[str, str]], author: str = BOT) -> str:
+        """A pull request setting production to `declared`, reviewed as (login, which head:
+        "final" or "first"), merged into main. Returns the merge commit."""
+        self.number += 1
+        branch = f"change-{self.number}"
+        self.lab.git("checkout", "--quiet", "-b", branch)
+        self.lab.git("commit", "--quiet", "--allow-empty", "-m", "first head")
+        first = self.lab.git("rev-parse", "HEAD")
+        state = desired_state.read().with_alias("production", declared)
+        desired_state.write(state)
+        self.lab.git("commit", "--quiet", "-am", "declare")
+        final = self.lab.git("rev-parse", "HEAD")
+        self.lab.git("checkout", "--quiet", "main")
+        self.lab.git("merge", "--quiet", "--no-ff", "-m", f"Merge #{self.number}", branch)
+        merge = self.lab.git("rev-parse", "HEAD")
+        self.github.commit_pulls[merge] = [
+            {"number": self.number, "merged_at": "2026-12-01T10:00:00Z",
+             "head": {"sha": final}, "user": {"login": author}}
+        ]  # fmt: skip
+        heads = {"final": final, "first": first}
+        self.github.reviews[self.number] = [
+            review(login, "APPROVED", heads[head]) for login, head in reviews
+        ]
+        return merge
+
+
+@pytest.fixture
+def repo(lab: Lab, github: FakeGitHub, monkeypatch: pytest.MonkeyPatch) -> Repository:
+    return Repository(lab, github, monkeypatch)
+
+
+def declared(version: registry.Version, rollback: str | None = None) -> Declared:
+    return Declared(version=version.number, sha256=version.digest, rollback=rollback)
+
+
+def production(lab: Lab) -> int | None:
+    return registry.aliases(lab.client(), lab.name).get(registry.PRODUCTION)
+
+
+def test_a_merged_declaration_approved_by_a_code_owner_moves_production(
+    repo: Repository, lab: Lab
+) -> None:
+    """deploy moves production to the declared version and writes the approvers, the pull
+    request and the commit on it; applying the same state again changes nothing."""
+    [v1] = repo.start(1)
+    merge = repo.merge(declared(v1), [("risk-approver", "final")])
+    assert release.deploy(lab.settings, github=True) == [
+        f"production: {v1.label}; approved by risk-approver, pull request #1"
+    ]
+    tags = registry.get_version(lab.client(), lab.name, v1.number).tags
+    assert tags["promotion.production.approved_by"] == "risk-approver"
+    assert (tags["promotion.production.pr"], tags["promotion.production.commit"]) == ("1", merge)
+    assert release.deploy(lab.settings, github=True) == [f"production already serves {v1.label}"]
+
+
+@pytest.mark.parametrize(
+    ("reviews", "problem"),
+    [
+        pytest.param([("helper", "final")], "helper is not a code owner", id="not-an-owner"),
+        pytest.param([("risk-approver", "first")], "risk-approver approved", id="older-head"),
+        pytest.param([], "nobody reviewed it", id="no-review"),
+    ],
+)
+def test_a_declaration_without_a_code_owners_approval_moves_nothing(
+    repo: Repository, lab: Lab, reviews: list[tuple[str, str]], problem: str
+) -> None:
+    """Merged without a code owner's approval of its final head (branch protection bypassed),
+    the change is refused with the reason and production stays where it was."""
+    [v1] = repo.start(1)
+    repo.merge(declared(v1), reviews)
+    with pytest.raises(release.DeployError, match=problem):
+        release.deploy(lab.settings, github=True)
+    assert production(lab) is None
+
+
+def test_a_direct_push_to_deploy_is_refused(repo: Repository, lab: Lab) -> None:
+    """A commit on main that changes deploy/ without a pull request moves nothing."""
+    [v1] = repo.start(1)
+    desired_state.write(desired_state.read().with_alias("production", declared(v1)))
+    lab.git("commit", "--quiet", "-am", "pushed straight to main")
+    with pytest.raises(release.DeployError, match="without a merged pull request"):
+        release.deploy(lab.settings, github=True)
+    assert production(lab) is None
+
+
+def test_going_back_is_a_rollback_and_records_why(repo: Repository, lab: Lab) -> None:
+    """A version older than the one git declared before is refused unless the change says
+    rollback; the rollback then records why and who on both versions."""
+    v1, v2 = repo.start(2)
+    for version in (v1, v2):
+        repo.merge(declared(version), [("risk-approver", "final")])
+        release.deploy(lab.settings, github=True)
+    repo.merge(declared(v1), [("risk-approver", "final")])
+    with pytest.raises(
+        release.DeployError,
+        match=r"older than version 2, which deploy/production\.yaml declared",
+    ):
+        release.deploy(lab.settings, github=True)
+    assert production(lab) == v2.number
+    repo.merge(declared(v1, rollback="v2 misbehaves"), [("risk-approver", "final")])
+    release.deploy(lab.settings, github=True)
+    assert registry.aliases(lab.client(), lab.name) == {"production": 1, "previous-production": 2}
+    back = registry.get_version(lab.client(), lab.name, v1.number).tags
+    assert (back["rollback.reason"], back["rollback.by"], back["rollback.from_version"]) == (
+        "v2 misbehaves",
+        "risk-approver",
+        "2",
+    )
+    assert (
+        registry.get_version(lab.client(), lab.name, v2.number).tags["rolled_back.reason"]
+        == "v2 misbehaves"
+    )
+
+
+def test_a_wrong_digest_is_refused(repo: Repository, lab: Lab) -> None:
+    """A declaration whose sha256 is not the version's moves nothing."""
+    [v1] = repo.start(1)
+    repo.merge(Declared(version=v1.number, sha256="0" * 64), [("risk-approver", "final")])
+    with pytest.raises(release.DeployError, match="holds"):
+        release.deploy(lab.settings, github=True)
+    assert production(lab) is None
+
+
+def test_reconcile_puts_a_hand_moved_alias_back_with_one_issue(
+    repo: Repository, lab: Lab, github: FakeGitHub
+) -> None:
+    """An alias moved by hand is put back to what deploy/ declares, and one issue says what
+    differed and what was done; the next difference updates the same issue."""
+    v1, v2 = repo.start(2)
+    repo.merge(declared(v1), [("risk-approver", "final")])
+    release.deploy(lab.settings, github=True)
+    for _ in range(2):
+        lab.client().set_registered_model_alias(lab.name, registry.PRODUCTION, str(v2.number))
+        assert release.compare(lab.settings) is not None
+        lines, matches = release.reconcile(lab.settings)
+        assert matches and production(lab) == v1.number
+    [issue] = github.issues.values()
+    assert f"points at {v2.label}, but deploy/production.yaml declares version 1" in issue["body"]
+    assert "put back: production" in issue["body"]
+    assert lines[-1] == f"updated issue #{issue['number']}"
+    assert release.reconcile(lab.settings) == (
+        ["the registry serves what deploy/ declares: nothing to do"],
+        True,
+    )
+
+
+def test_reconcile_in_report_mode_moves_nothing(
+    repo: Repository, lab: Lab, github: FakeGitHub
+) -> None:
+    """With deploy.reconcile: report the difference is only said, in the one issue."""
+    v1, v2 = repo.start(2)
+    repo.merge(declared(v1), [("risk-approver", "final")])
+    release.deploy(lab.settings, github=True)
+    lab.with_settings(deploy={"reconcile": "report"})
+    lab.client().set_registered_model_alias(lab.name, registry.PRODUCTION, str(v2.number))
+    _, matches = release.reconcile(lab.settings)
+    assert not matches and production(lab) == v2.number
+    [issue] = github.issues.values()
+    assert "reported only" in issue["body"]
+
+
+def test_one_promotion_pull_request_is_updated_by_a_newer_registration(
+    repo: Repository, lab: Lab, github: FakeGitHub, tmp_path: Path
+) -> None:
+    """Each registration proposes production in ONE pull request from promote/production: the
+    branch holds the declaration, and a newer version updates the same pull request, saying
+    whom it supersedes."""
+    v1, v2 = repo.start(2)
+    subprocess.run(["git", "init", "--quiet", "--bare", str(tmp_path / "origin.git")], check=True)
+    lab.git("remote", "add", "origin", str(tmp_path / "origin.git"))
+    assert release.propose_promotion(lab.settings, v1.number, None).startswith(
+        "opened pull request"
+    )
+    lab.git("checkout", "--quiet", "main")
+    assert release.propose_promotion(lab.settings, v2.number, None).startswith(
+        "updated pull request"
+    )
+    [pull] = github.pulls
+    assert pull["head"] == release.PROMOTION_BRANCH and pull["title"].endswith(
+        "version 2 to production"
+    )
+    assert "Superseded: this pull request proposed *Promote" in pull["body"]
+    assert f"model sha256 `{v2.digest}`" in pull["body"]
+    pushed = lab.git(
+        "--git-dir",
+        str(tmp_path / "origin.git"),
+        "show",
+        f"{release.PROMOTION_BRANCH}:deploy/production.yaml",
+    )
+    assert desired_state.parse(pushed, "pushed").aliases["production"] == declared(v2)
+
+
+def test_a_rollback_only_returns_to_a_version_that_served(repo: Repository, lab: Lab) -> None:
+    """A version that never served production is refused as a rollback target, when the pull
+    request is proposed and again when such a change is merged anyway."""
+    v1, v2 = repo.start(2)
+    repo.merge(declared(v2), [("risk-approver", "final")])
+    release.deploy(lab.settings, github=True)
+    with pytest.raises(release.DeployError, match="was never in production"):
+        release.rollback_state(lab.settings, v1.number, "try it")
+    repo.merge(declared(v1, rollback="try it"), [("risk-approver", "final")])
+    with pytest.raises(release.DeployError, match="was never in production"):
+        release.deploy(lab.settings, github=True)
+    assert production(lab) == v2.number
+
+
+def origin(lab: Lab, tmp_path: Path, refuse: bool = False) -> Path:
+    """A bare repository as the remote `origin`, holding main; `refuse`: a server that turns
+    every push away, as branch protection does."""
+    bare = tmp_path / "origin.git"
+    subprocess.run(["git", "init", "--quiet", "--bare", str(bare)], check=True)
+    lab.git("remote", "add", "origin", str(bare))
+    lab.git("push", "--quiet", "origin", "main")
+    if refuse:
+        hook = bare / "hooks" / "pre-receive"
+        hook.write_text("#!/bin/sh\necho 'protected branch hook declined' >&2\nexit 1\n")
+        hook.chmod(0o755)
+    return bare
+
+
+def test_an_emergency_rollback_is_committed_to_git_then_applied(
+    repo: Repository, lab: Lab, tmp_path: Path
+) -> None:
+    """The emergency path commits the rollback to deploy/ on main first, then moves production
+    at once, naming who asked and why; git's record and the registry agree."""
+    v1, v2 = repo.start(2)
+    for version in (v1, v2):
+        repo.merge(declared(version), [("risk-approver", "final")])
+        release.deploy(lab.settings, github=True)
+    bare = origin(lab, tmp_path)
+    said = release.emergency_rollback(lab.settings, None, "outage", "oncall", token="")
+    assert said[-1] == f"production: {v1.label} (was version 2)"
+    pushed = lab.git("--git-dir", str(bare), "show", "main:deploy/production.yaml")
+    assert desired_state.parse(pushed, "main").aliases["production"] == declared(v1, "outage")
+    tags = registry.get_version(lab.client(), lab.name, v1.number).tags
+    assert (tags["rollback.by"], tags["rollback.emergency"]) == ("oncall", "true")
+    assert release.compare(lab.settings) is None
+
+
+def test_an_emergency_rollback_that_git_refuses_moves_nothing(
+    repo: Repository, lab: Lab, tmp_path: Path
+) -> None:
+    """Where the push to main is refused (branch protection), the registry stays as it was
+    and the error says why and what to do."""
+    v1, v2 = repo.start(2)
+    for version in (v1, v2):
+        repo.merge(declared(version), [("risk-approver", "final")])
+        release.deploy(lab.settings, github=True)
+    origin(lab, tmp_path, refuse=True)
+    with pytest.raises(
+        release.DeployError, match="could not be committed to main, so nothing moved"
+    ):
+        release.emergency_rollback(lab.settings, None, "outage", "oncall", token="")
+    assert production(lab) == v2.number
