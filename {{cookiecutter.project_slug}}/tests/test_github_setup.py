@@ -12,6 +12,7 @@ import pytest
 import yaml
 from fake_github import REPO, TOKEN, FakeGitHub
 
+from {{ cookiecutter.package_name }} import github_api, github_setup
 from {{ cookiecutter.package_name }}.cli import main
 from {{ cookiecutter.package_name }}.github_api import API_VERSION
 from {{ cookiecutter.package_name }}.settings import Settings, SettingsError, parse_settings
@@ -141,6 +142,18 @@ def test_what_is_in_force_is_read_back_per_plan(
     assert len(noted) == (0 if enforced else 1)
     if noted:
         assert "guarded by the code-owner review of deploy/ alone" in noted[0]
+
+
+def test_a_branch_without_code_owner_review_is_a_warning(github: FakeGitHub, params: Path) -> None:
+    """Where GitHub reports no code-owner review on the branch (its protection changed by hand
+    since), the read-back says so in a warning: deploy/ is then unguarded."""
+    assert run(params) == 0
+    github.protection["main"]["required_pull_request_reviews"] = None
+    client = github_api.client_from_env()
+    lines = github_setup.in_force(client, REPO, "main", github_setup.read_plan(client, REPO))
+    assert "  code-owner review on main: no" in lines
+    [warning] = [line for line in lines if "WARNING" in line]
+    assert "a pull request changing deploy/ merges without the risk approver" in warning
 
 
 def test_a_private_repository_on_github_free_is_refused_before_any_write(

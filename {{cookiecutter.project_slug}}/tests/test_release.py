@@ -39,13 +39,14 @@ def test_the_desired_state_round_trips_and_names_every_problem() -> None:
         desired_state.parse("model: [", "f")
 
 
-def test_the_shipped_files_give_deploy_to_the_risk_approver_and_declare_nothing() -> None:
-    """A new project declares no production version, and CODEOWNERS gives deploy/ to the risk
+def test_the_projects_desired_state_is_valid_and_deploy_belongs_to_the_risk_approver() -> None:
+    """The project's deploy/production.yaml reads (a new project declares nothing; promotions
+    since then declare a version) for this model, and CODEOWNERS gives deploy/ to the risk
     approver alone (the last matching line wins)."""
-    shipped = desired_state.read(PROJECT_ROOT / desired_state.DEPLOY_FILE)
-    assert shipped.aliases == {}
+    declared = desired_state.read(PROJECT_ROOT / desired_state.DEPLOY_FILE)
+    assert declared.model == "{{ cookiecutter.model_name }}"
     text = (PROJECT_ROOT / ".github" / "CODEOWNERS").read_text(encoding="utf-8")
-    assert codeowners.owners_in(text, "deploy/production.yaml") == ("risk-approver",)
+    assert codeowners.owners_in(text, "deploy/production.yaml") == ("{{ cookiecutter.risk_approver }}",)
     assert codeowners.owners_in(OWNERS, "tests/test_x.py") == ("model-owner",)
     assert codeowners.owners_in(OWNERS, "src/deploy/x.py") == ("risk-approver",)
 
