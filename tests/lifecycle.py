@@ -145,7 +145,11 @@ class Lifecycle:
         self.runner = Runner(
             project=self.project,
             work=self.work,
-            secrets={"MLFLOW_TRACKING_URI": self.mlflow_uri, "GITHUB_TOKEN": self.token},
+            secrets={
+                "MLFLOW_TRACKING_URI": self.mlflow_uri,
+                "GITHUB_TOKEN": self.token,
+                "PROMOTION_TOKEN": self.token,  # the bot that opens promotion pull requests
+            },
             variables={"DVC_REMOTE_URL": str(self.dvc_remote), "PYTEST_ADDOPTS": QUICK_TESTS},
             env={"GITHUB_API_URL": self.github.url},
         )
@@ -158,6 +162,9 @@ class Lifecycle:
             Step("pr-first", "PR #1: the first model, on an empty registry", self.first_pr),
             Step("merge-first", "Merge #1: register v1 (staging), open its promotion PR",
                  lambda: self.merge_and_run_main("first-model", 1)),
+            Step("pr-promotion",
+                 "The promotion PR's own gate: nothing serves production yet: absolute limits",
+                 self.promotion_pr),
             Step("promote-first",
                  f"{RISK_APPROVER} approves the promotion PR; merged: deploy.yml moves production",
                  lambda: self.approve_and_deploy(PROMOTION_BRANCH)),
@@ -229,6 +236,12 @@ class Lifecycle:
     def merge_and_run_main(self, branch: str, number: int) -> ActRun:
         self.people.merge(branch, number)
         return self.on_push("main.yml")
+
+    def promotion_pr(self) -> ActRun:
+        """pr.yml on the workflow's promotion pull request, the required check it needs."""
+        pull = self.people.bot_pull(PROMOTION_BRANCH)
+        self.people.fetch(PROMOTION_BRANCH)
+        return self.pr(pull["number"], PROMOTION_BRANCH, [], author=BOT)
 
     def approve_and_deploy(self, branch: str) -> ActRun:
         """The risk approver, code owner of deploy/, approves the final head of the workflow's
@@ -347,10 +360,15 @@ class Lifecycle:
         return folder
 
     def pr(
-        self, number: int, branch: str, labels: list[str], secrets: dict[str, str] | None = None
+        self,
+        number: int,
+        branch: str,
+        labels: list[str],
+        secrets: dict[str, str] | None = None,
+        author: str = MODEL_OWNER,
     ) -> ActRun:
-        """pr.yml for the pull request's head, as the model owner's pull request."""
-        payload = self.people.pull_request_event(number, branch, labels)
+        """pr.yml for the pull request's head (the model owner's, unless said)."""
+        payload = self.people.pull_request_event(number, branch, labels, author)
         self.people.git("checkout", "--quiet", branch)
         run = self.runner.run(
             "pull_request", "pr.yml", payload, MODEL_OWNER, self.step_folder(), secrets

@@ -69,8 +69,10 @@ class SimulatedGitHub:
             self.git("remote", "add", "github", f"https://github.com/{self.github.repository}")
 
     def publish_main(self) -> None:
-        """Push main to origin, as a merge on GitHub would leave it."""
+        """Push main to origin, as a merge on GitHub would leave it; GitHub's branch API then
+        names its new head."""
         self.git("push", "--quiet", "origin", "main")
+        self.github.branch_heads["main"] = self.git("rev-parse", "main")
 
     # -- a developer --
 
@@ -114,13 +116,16 @@ class SimulatedGitHub:
 
     # -- GitHub --
 
-    def pull_request_event(self, number: int, branch: str, labels: list[str]) -> Any:
-        """The event of a pull request by the model owner, and the workflow run GitHub lists
-        for it: the override counts only for a label applied after the head's latest push."""
+    def pull_request_event(
+        self, number: int, branch: str, labels: list[str], author: str = MODEL_OWNER
+    ) -> Any:
+        """The event of a pull request (by the model owner, unless said), and the workflow run
+        GitHub lists for it: the override counts only for a label applied after the head's
+        latest push."""
         sha = self.git("rev-parse", branch)
         pull = {
             "number": number,
-            "user": {"login": MODEL_OWNER},
+            "user": {"login": author},
             "head": {"ref": branch, "sha": sha},
             "base": {"ref": "main"},
             "labels": [{"name": name} for name in labels],
@@ -149,15 +154,19 @@ class SimulatedGitHub:
 
     def merge(self, branch: str, number: int, author: str = MODEL_OWNER) -> str:
         """Merge like GitHub's merge button; GitHub then knows the PR of the merge commit (its
-        final head and author) and lists it as closed."""
+        final head, base and author; its commits, by the author) and lists it as closed."""
         head = self.git("rev-parse", branch)
         self.git("checkout", "--quiet", "main")
         self.git("merge", "--quiet", "--no-ff", "-m", f"Merge pull request #{number}", branch)
         sha = self.git("rev-parse", "HEAD")
         self.github.commit_pulls[sha] = [
-            {"number": number, "merged_at": github_time(), "labels": [],
-             "head": {"sha": head, "ref": branch}, "user": {"login": author}}
+            {"number": number, "merged_at": github_time(), "labels": [], "merge_commit_sha": sha,
+             "base": {"ref": "main"}, "head": {"sha": head, "ref": branch},
+             "user": {"login": author}}
         ]  # fmt: skip
+        self.github.pull_commits[number] = [
+            {"author": {"login": author}, "committer": {"login": author}}
+        ]
         for pull in self.github.pulls:
             if pull["number"] == number:
                 pull["state"] = "closed"

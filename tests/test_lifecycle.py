@@ -124,6 +124,15 @@ def test_merge_registers_v1_and_proposes_it_for_production(demo: dict[str, Any])
     assert f"model sha256 `{tags['model.sha256']}`" in pull["body"]
 
 
+def test_the_promotion_pull_request_passes_its_own_gate(demo: dict[str, Any]) -> None:
+    """The promotion pull request needs the required `gate` check like any other: nothing
+    serves production yet and git declares nothing, so it is judged as the first model (a
+    missing champion would fail it, and nothing could ever be promoted)."""
+    step = demo["pr-promotion"]
+    assert step["jobs"]["pr/gate"] == "success", step["gate"]
+    assert step["gate"]["verdict"] == "pass" and step["gate"]["first_model"] is True
+
+
 def test_production_moves_only_when_a_code_owner_approved_the_final_head(
     demo: dict[str, Any],
 ) -> None:

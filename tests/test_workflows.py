@@ -220,16 +220,16 @@ ON_DEFAULT_BRANCH = (
     "${{ github.ref == format('refs/heads/{0}', github.event.repository.default_branch) }}"
 )
 EMERGENCY = ON_DEFAULT_BRANCH.replace(" }}", " && inputs.emergency }}")  # rollback.yml
-DIFFERS = "${{ needs.compare.outputs.differs == 'true' }}"  # reconcile.yml
+DIFFERS = ON_DEFAULT_BRANCH.replace("${{ ", "${{ needs.compare.outputs.differs == 'true' && ")
 WRITE_SECRETS = re.compile(r"secrets\.(MLFLOW_WRITE_\w+)")
 
 
 def test_registry_write_credentials_live_only_in_default_branch_environments(
     project: Path,
 ) -> None:
-    """The credential that can change the registry is read only by jobs in the registry,
-    staging or production environment, each limited to the default branch; pull request,
-    pipeline and drift jobs get the read credential, under its own secret names."""
+    """The credential that can change the registry is read only by jobs in the registry or
+    production environment, each limited to the default branch; pull request, pipeline,
+    drift and reconcile-compare jobs get the read credential, under its own secret names."""
     holders = set()
     for path in workflows(project):
         for job_id, job in load(path)["jobs"].items():

@@ -66,6 +66,9 @@ class FakeGitHub:
     team_members: dict[tuple[str, str], set[str]] = field(default_factory=dict)
     # pull request number -> its reviews (oldest first: user, state, commit_id, submitted_at)
     reviews: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    # pull request number -> its commits (author and committer logins); branch -> its head
+    pull_commits: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    branch_heads: dict[str, str] = field(default_factory=dict)
     # workflow runs (id, event, head_sha, head_branch, pull_requests, created_at), oldest first,
     # as GET .../actions/runs lists them (newest first, filtered by event, branch, head_sha)
     workflow_runs: list[dict[str, Any]] = field(default_factory=list)
@@ -265,6 +268,12 @@ class FakeGitHub:
                 return 200, {"total_count": len(runs), "workflow_runs": listed}
             case "GET", [*prefix, "pulls", number, "reviews"] if prefix == repo:
                 return 200, self.page(self.reviews.get(int(number), []), query)
+            case "GET", [*prefix, "pulls", number, "commits"] if prefix == repo:
+                return 200, self.page(self.pull_commits.get(int(number), []), query)
+            case "GET", [*prefix, "branches", branch] if prefix == repo:
+                if branch not in self.branch_heads:
+                    return 404, {"message": "Branch not found"}
+                return 200, {"name": branch, "commit": {"sha": self.branch_heads[branch]}}
         return 404, {"message": "Not Found"}
 
     @staticmethod

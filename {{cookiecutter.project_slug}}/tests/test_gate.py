@@ -13,8 +13,9 @@ import pandas as pd
 import pytest
 from conftest import Lab, free_port
 
-from {{ cookiecutter.package_name }} import gate, registry, stages
+from {{ cookiecutter.package_name }} import desired_state, gate, registry, stages
 from {{ cookiecutter.package_name }}.cli import main
+from {{ cookiecutter.package_name }}.desired_state import Declared
 
 GOOD = {}  # the tests' training parameters (fixtures/params.yaml)
 WORSE = {"n_estimators": 5, "max_depth": 2, "learning_rate": 0.5}  # ~0.025 lower ROC AUC
@@ -118,14 +119,29 @@ def test_risk_gate_is_off_without_a_sensitive_column(lab: Lab) -> None:
 
 
 def test_deleted_champion_fails_closed(lab: Lab) -> None:
-    """Versions without a production alias (the champion's version was deleted) fail closed."""
+    """Git declares a production version but the registry has no production alias (the
+    champion's version was deleted): the gate fails closed."""
     champion = lab.champion(lab.candidate(lab.commit(1), 100, **GOOD))
+    declared = Declared(version=champion.number, sha256=champion.digest)
+    desired_state.write(
+        desired_state.DesiredState(model=lab.name).with_alias("production", declared)
+    )
     lab.register(lab.candidate(lab.commit(2), 200, **GOOD))
     lab.client().delete_model_version(lab.name, str(champion.number))
     lab.candidate(lab.commit(3), 300, **GOOD)
     result = gate.run_gate(lab.settings)
     assert result.verdict == "error"
-    assert any("no 'production' alias" in e for e in result.errors)
+    assert any("no 'production' alias, but git declares version 1" in e for e in result.errors)
+
+
+def test_registered_versions_before_any_promotion_leave_the_first_model_rule(lab: Lab) -> None:
+    """After main registered v1 but before its promotion pull request merged, nothing serves
+    production and git declares nothing: every gate (the promotion pull request's too) judges
+    on absolute thresholds, instead of failing for a missing champion."""
+    lab.register(lab.candidate(lab.commit(1), 100, **GOOD))
+    lab.candidate(lab.commit(2), 200, **GOOD)
+    result = gate.run_gate(lab.settings)
+    assert (result.verdict, result.first_model) == ("pass", True)
 
 
 def test_a_champion_changed_in_the_artifact_store_is_an_error(lab: Lab) -> None:

@@ -90,7 +90,8 @@ def test_first_run_makes_exactly_these_calls(
         "environment monitoring: reviewers none; self-review prevented; "
         "deploys only from main (branch policy added)",
         "branch main: protected; requires check 'gate' from GitHub Actions (up to date), "
-        "1 code-owner approval, stale approvals dismissed, admins included",
+        "1 code-owner approval (not by the last pusher), stale approvals dismissed, admins "
+        "included",
         "workflow tokens: read-only by default, cannot approve pull requests",
         "label gate-override: created",
         *IN_FORCE_ON_A_PUBLIC_REPOSITORY,
@@ -206,6 +207,7 @@ def test_branch_protection_and_label_bodies(github: FakeGitHub, params: Path) ->
             "dismiss_stale_reviews": True,
             "require_code_owner_reviews": True,
             "required_approving_review_count": 1,
+            "require_last_push_approval": True,
         },
         "restrictions": None,
     }

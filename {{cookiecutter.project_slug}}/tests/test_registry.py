@@ -18,7 +18,7 @@ from {{ cookiecutter.package_name }}.gate_result import GateResult, ScoredModel,
 
 def test_registering_records_lineage_and_the_model_digest(lab: Lab) -> None:
     """A registered version carries the run's lineage tags and the sha256 of its model bytes;
-    registration moves no alias (staging moves in the staging job)."""
+    registration moves no alias (the register job then moves staging)."""
     run = lab.candidate(lab.commit(1), 100)
     version = lab.register(run)
     assert version.number == 1

@@ -56,10 +56,10 @@ def review(login: str, state: str, commit: str) -> dict[str, Any]:
 
 
 def test_only_a_code_owner_approving_the_final_head_counts() -> None:
-    """An approval counts only for the final head, by a code owner who is not the author; a
-    later change request withdraws a reviewer's approval."""
-    pull = {"head": {"sha": "head2"}, "user": {"login": "model-owner"}}
-    owners = {"risk-approver", "model-owner", "second-risk"}
+    """An approval counts only for the final head, by a code owner who neither opened the pull
+    request nor pushed into it; a later change request withdraws a reviewer's approval."""
+    pull = {"number": 9, "head": {"sha": "head2"}, "user": {"login": "model-owner"}}
+    owners = {"risk-approver", "model-owner", "second-risk", "third-risk"}
     counted, refused = release.judge_reviews(
         [
             review("risk-approver", "APPROVED", "head1"),
@@ -68,9 +68,11 @@ def test_only_a_code_owner_approving_the_final_head_counts() -> None:
             review("second-risk", "APPROVED", "head2"),
             review("second-risk", "CHANGES_REQUESTED", "head2"),
             review("risk-approver", "COMMENTED", "head2"),
+            review("third-risk", "APPROVED", "head2"),
         ],
         pull,
         lambda login: login in owners,
+        {"third-risk"},
     )
     assert counted == []
     assert refused == [
@@ -78,11 +80,16 @@ def test_only_a_code_owner_approving_the_final_head_counts() -> None:
         f"helper is not a code owner of {desired_state.DEPLOY_FILE}",
         "model-owner is the pull request's author",
         "second-risk's latest review is changes_requested",
+        "third-risk pushed a commit into the pull request",
     ]
     ok, _ = release.judge_reviews(
-        [review("risk-approver", "APPROVED", "head2")], pull, owners.__contains__
+        [review("risk-approver", "APPROVED", "head2")], pull, owners.__contains__, set()
     )
     assert ok == ["risk-approver"]
+    with pytest.raises(release.DeployError, match="names no head commit"):
+        release.judge_reviews(
+            [review("risk-approver", "APPROVED", "")], {"number": 9}, owners.__contains__, set()
+        )
 
 
 class Repository:
@@ -122,7 +129,9 @@ class Repository:
         self.lab.git("commit", "--quiet", "-m", "desired state")
         return made
 
-    def merge(self, declared: Declared, reviews: list[tuple[str, str]], author: str = BOT) -> str:
+    def merge(
+        self, declared: Declared, reviews: list[tuple[str, str]], author: str = BOT, note: str = ""
+    ) -> str:
         """A pull request setting production to `declared`, reviewed as (login, which head:
         "final" or "first"), merged into main. Returns the merge commit."""
         self.number += 1
@@ -132,15 +141,22 @@ class Repository:
         first = self.lab.git("rev-parse", "HEAD")
         state = desired_state.read().with_alias("production", declared)
         desired_state.write(state)
+        if note:
+            with desired_state.DEPLOY_FILE.open("a", encoding="utf-8") as stream:
+                stream.write(f"# {note}\n")
         self.lab.git("commit", "--quiet", "-am", "declare")
         final = self.lab.git("rev-parse", "HEAD")
         self.lab.git("checkout", "--quiet", "main")
         self.lab.git("merge", "--quiet", "--no-ff", "-m", f"Merge #{self.number}", branch)
         merge = self.lab.git("rev-parse", "HEAD")
         self.github.commit_pulls[merge] = [
-            {"number": self.number, "merged_at": "2026-12-01T10:00:00Z",
-             "head": {"sha": final}, "user": {"login": author}}
+            {"number": self.number, "merged_at": "2026-12-01T10:00:00Z", "merge_commit_sha": merge,
+             "base": {"ref": "main"}, "head": {"sha": final}, "user": {"login": author}}
         ]  # fmt: skip
+        self.github.pull_commits[self.number] = [
+            {"author": {"login": author}, "committer": {"login": author}}
+        ]
+        self.github.branch_heads["main"] = merge
         heads = {"final": final, "first": first}
         self.github.reviews[self.number] = [
             review(login, "APPROVED", heads[head]) for login, head in reviews
@@ -202,6 +218,7 @@ def test_a_direct_push_to_deploy_is_refused(repo: Repository, lab: Lab) -> None:
     [v1] = repo.start(1)
     desired_state.write(desired_state.read().with_alias("production", declared(v1)))
     lab.git("commit", "--quiet", "-am", "pushed straight to main")
+    repo.github.branch_heads["main"] = lab.git("rev-parse", "HEAD")
     with pytest.raises(release.DeployError, match="without a merged pull request"):
         release.deploy(lab.settings, github=True)
     assert production(lab) is None
@@ -376,3 +393,49 @@ def test_an_emergency_rollback_that_git_refuses_moves_nothing(
     ):
         release.emergency_rollback(lab.settings, None, "outage", "oncall", token="")
     assert production(lab) == v2.number
+
+
+def test_a_declaration_refused_as_older_is_not_applied_by_a_later_edit(
+    repo: Repository, lab: Lab
+) -> None:
+    """An older version refused stays on main; a later approved change that only touches the
+    file (the version git declared before is then the same) still may not go back: what serves
+    now, declared by git before, counts too. A rollback reason kept from before is no new one."""
+    v1, v2 = repo.start(2)
+    for version in (v1, v2):
+        repo.merge(declared(version), [("risk-approver", "final")])
+        release.deploy(lab.settings, github=True)
+    repo.merge(declared(v1), [("risk-approver", "final")])
+    with pytest.raises(release.DeployError, match="older than version 2"):
+        release.deploy(lab.settings, github=True)
+    repo.merge(declared(v1), [("risk-approver", "final")], note="an edit keeping the declaration")
+    with pytest.raises(release.DeployError, match="older than version 2"):
+        release.deploy(lab.settings, github=True)
+    assert release.rollback_reason(declared(v1, "again"), declared(v1, "again")) is None
+    assert production(lab) == v2.number
+
+
+def test_an_old_checkout_applies_nothing(repo: Repository, lab: Lab, github: FakeGitHub) -> None:
+    """A run whose checkout is not the default branch's tip (a re-run of an old deploy, a
+    reconcile that started before a merge) moves nothing: the newer declaration's own run
+    applies it."""
+    [v1] = repo.start(1)
+    repo.merge(declared(v1), [("risk-approver", "final")])
+    github.branch_heads["main"] = "f" * 40
+    with pytest.raises(
+        release.DeployError, match="the newer declaration is applied by its own run"
+    ):
+        release.deploy(lab.settings, github=True)
+    assert production(lab) is None
+
+
+def test_the_local_path_is_refused_inside_github_actions(
+    lab: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Inside GitHub Actions neither `make promote` nor `make deploy` without --github may
+    move production: they take no approval from GitHub."""
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    with pytest.raises(release.DeployError, match="only through"):
+        release.declare_and_deploy(lab.settings, 1, ("someone",))
+    with pytest.raises(release.DeployError, match=r"only through deploy\.yml"):
+        release.deploy(lab.settings, github=False)

@@ -553,7 +553,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     promote_command.add_argument("--to", required=True, choices=ALIASES)
     promote_command.add_argument(
-        "--version", type=int, default=None, help="version number (default: the staging version)"
+        "--version",
+        type=int,
+        default=None,
+        help="version (default: staging, the newest commit's; production, staging's)",
     )
     promote_command.add_argument(
         "--approved-by", default="", help="comma-separated logins, written on the version"

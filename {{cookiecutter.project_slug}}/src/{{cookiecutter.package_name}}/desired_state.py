@@ -123,3 +123,21 @@ def last_change(path: Path = DEPLOY_FILE) -> str:
     if done.returncode != 0 or not sha:
         raise DesiredStateError(f"git log finds no commit that changed {path} (fetch-depth: 0?)")
     return sha
+
+
+def production_on(branch: str) -> int | None:
+    """The production version the default branch declares: its file at `origin/<branch>` where
+    the remote branch is known (a CI checkout: a pull request's own change to deploy/ does not
+    count), else the working tree's (a local project); None where nothing is declared."""
+    ref = f"origin/{branch}"
+    known = subprocess.run(
+        ["git", "rev-parse", "--verify", "--quiet", ref], capture_output=True, check=False
+    )
+    if known.returncode == 0:
+        state = read_at(ref)
+    elif DEPLOY_FILE.exists():
+        state = read()
+    else:
+        return None
+    declared = state.declared(DECLARED_ALIASES[0]) if state else None
+    return declared.version if declared else None

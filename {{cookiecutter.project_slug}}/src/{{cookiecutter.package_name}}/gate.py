@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 import pandas as pd
 
-from . import data, evaluation, fairness, lineage, registry, tracking, training
+from . import data, desired_state, evaluation, fairness, lineage, registry, tracking, training
 from .contract import Contract, load_contract
 from .errors import ProjectError
 from .gate_result import GateResult, Interval, PullRequest, Verdict
@@ -312,7 +312,8 @@ def _score_and_compare(settings: Settings, override_by: str, result: dict[str, A
     }
     result["challenger"] = challenger.summary()
 
-    champion_version = registry.champion(client, settings.tracking.model_name)
+    declared = desired_state.production_on(settings.github.default_branch)
+    champion_version = registry.champion(client, settings.tracking.model_name, declared)
     result["first_model"] = champion_version is None
     problems = sanity_problems(challenger)
     performance = threshold_problems(challenger, gate)

@@ -162,7 +162,9 @@ def ensure_branch_policy(client: Client, repository: str, environment: str, bran
 
 def protect_branch(client: Client, repository: str, branch: str, check: str) -> str:
     """Require the aggregate check (branch up to date) and one code-owner approval, for admins
-    too; stale approvals are dismissed by a new push. PUT replaces the whole protection."""
+    too; stale approvals are dismissed by a new push, and the last push must be approved by
+    someone other than its pusher (a code owner who pushes onto the bot's promotion branch
+    cannot approve it alone). PUT replaces the whole protection."""
     client.request(
         "PUT",
         f"/repos/{repository}/branches/{segment(branch)}/protection",
@@ -176,13 +178,15 @@ def protect_branch(client: Client, repository: str, branch: str, check: str) -> 
                 "dismiss_stale_reviews": True,
                 "require_code_owner_reviews": True,
                 "required_approving_review_count": 1,
+                "require_last_push_approval": True,
             },
             "restrictions": None,
         },
     )
     return (
         f"branch {branch}: protected; requires check {check!r} from GitHub Actions (up to date), "
-        "1 code-owner approval, stale approvals dismissed, admins included"
+        "1 code-owner approval (not by the last pusher), stale approvals dismissed, admins "
+        "included"
     )
 
 

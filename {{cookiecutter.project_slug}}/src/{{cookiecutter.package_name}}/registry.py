@@ -1,13 +1,15 @@
 """The MLflow model registry, our way: aliases named like the GitHub Environments.
 
-- `staging` and `production` are aliases; `production` is the champion.
-- `previous-production` is the version `production` last pointed at.
+- `staging` and `production` are aliases; `production` is the champion. `staging` follows every
+  merge; `production` moves only as deploy/production.yaml in git declares (release.py).
+- `previous-production` is the version `production` last pointed at (for people: a rollback's
+  target comes from git's history of deploy/).
 - A version is its model's bytes: the sha256 the gate scored is written on it at registration,
   and every load fetches the bytes, checks them against it, and loads them with XGBoost itself.
 - A commit is registered once; an existing version for it counts only if it holds the bytes
   the gate scored.
 - Which commit is newer is git's answer (ancestry on the default branch), never a tag's: an
-  older commit never replaces a newer one unless forced.
+  older commit never replaces a newer one (staging's rule; production's is in release.py).
 
 Every problem is a RegistryError with one line of reason; nothing here passes by default.
 """
@@ -200,19 +202,25 @@ def by_alias(client: Any, name: str, alias: str) -> Version | None:
     return None if number is None else get_version(client, name, number)
 
 
-def champion(client: Any, name: str) -> Version | None:
-    """The `production` version. None means there is no model yet: the first model is judged on
-    absolute thresholds. Versions without a champion is an inconsistent registry (someone
-    deleted the champion's version, which silently drops its alias): we refuse to guess."""
+def champion(client: Any, name: str, declared: int | None = None) -> Version | None:
+    """The `production` version. None means no model has served production yet (none is
+    declared in git and no version was ever promoted): the challenger is judged on absolute
+    thresholds. A missing alias where git declares a version, or where a version once served,
+    is an inconsistent registry (a deleted champion's version silently drops its alias): we
+    refuse to guess."""
     current = by_alias(client, name, PRODUCTION)
     if current is not None:
         return current
-    existing = all_versions(client, name)
-    if existing:
-        numbers = ", ".join(str(v.number) for v in existing)
+    served = [v.number for v in all_versions(client, name) if was_in_production(v)]
+    if declared is not None or served:
+        why = (
+            f"git declares version {declared}"
+            if declared is not None
+            else (f"versions {', '.join(map(str, served))} served it before")
+        )
         raise RegistryError(
-            f"{name} has versions ({numbers}) but no '{PRODUCTION}' alias: the champion is "
-            "missing, so there is nothing to compare with (set the alias or roll back first)"
+            f"{name} has no '{PRODUCTION}' alias, but {why}: the champion is missing, so there "
+            "is nothing to compare with (make deploy, or let reconcile.yml put it back)"
         )
     return None
 
@@ -418,10 +426,12 @@ def serve(client: Any, name: str, target: Version, tags: dict[str, str]) -> Vers
     replaced = by_alias(client, name, PRODUCTION)
     if replaced is not None and replaced.number == target.number:
         return None
+    # The record first: a move that then fails leaves a record to re-apply, never a
+    # production nobody approved on paper.
+    set_tags(client, name, target.number, tags)
     _set_alias_checked(client, name, PRODUCTION, target.number)
     if replaced is not None:
         _set_alias_checked(client, name, PREVIOUS, replaced.number)
-    set_tags(client, name, target.number, tags)
     return replaced
 
 

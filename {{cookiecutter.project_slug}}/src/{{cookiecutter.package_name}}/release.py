@@ -11,6 +11,7 @@ declared state that cannot be applied leaves the registry as it was.
 
 from __future__ import annotations
 
+import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -154,6 +155,12 @@ def stage(
 def _propose(settings: Settings, branch: str, state: DesiredState, title: str, body: str) -> str:
     """Write the desired state, commit it on `branch`, and open or update its ONE pull request.
     An open one from the branch that proposed something else is updated, and says so."""
+    if not os.environ.get("GITHUB_TOKEN"):
+        raise DeployError(
+            "no token to open the pull request with: give the registry environment a "
+            "PROMOTION_TOKEN secret (the job's own token may not open pull requests once "
+            "make github-setup ran, and its pull requests would start no gate)"
+        )
     run = actions.RunContext.from_env()
     base = settings.github.default_branch
     existing = repository.open_pull_request_from(github_api.client_from_env(), run, branch, base)
@@ -289,12 +296,15 @@ class Approval:
 
 
 def judge_reviews(
-    reviews: list[dict[str, Any]], pull: dict[str, Any], is_owner: Any
+    reviews: list[dict[str, Any]], pull: dict[str, Any], is_owner: Any, pushers: set[str]
 ) -> tuple[list[str], list[str]]:
     """(the approvers who count, why each other reviewer does not). A reviewer's latest
     decision stands (a later change request or a dismissal withdraws an approval); it counts
-    when it approves the pull request's final head, by a code owner who is not its author."""
+    when it approves the pull request's final head, by a code owner who neither opened it nor
+    pushed a commit into it (`pushers`: a bot's pull request has a person's commits too)."""
     head = str((pull.get("head") or {}).get("sha") or "")
+    if not head:
+        raise DeployError(f"pull request #{pull.get('number')} names no head commit")
     author = str((pull.get("user") or {}).get("login") or "").lower()
     latest: dict[str, dict[str, Any]] = {}
     for review in reviews:  # oldest first
@@ -310,6 +320,8 @@ def judge_reviews(
             refused.append(f"{login} approved {seen[:12]}, not the final head {head[:12]}")
         elif login.lower() == author:
             refused.append(f"{login} is the pull request's author")
+        elif login.lower() in pushers:
+            refused.append(f"{login} pushed a commit into the pull request")
         elif not is_owner(login):
             refused.append(f"{login} is not a code owner of {DEPLOY_FILE}")
         else:
@@ -317,10 +329,10 @@ def judge_reviews(
     return counted, refused
 
 
-def approval_from_github(change: str) -> Approval:
-    """The approval of the merged pull request that made commit `change`, read from GitHub's
-    reviews API. Code owners are taken from CODEOWNERS as the base branch had it (the merge's
-    first parent), so a pull request that names its own author an owner gains nothing."""
+def approval_from_github(change: str, branch: str) -> Approval:
+    """The approval of the pull request merged into `branch` as commit `change`, read from
+    GitHub's reviews API. Code owners are taken from CODEOWNERS as the base branch had it (the
+    merge's first parent), so a pull request that names its own author an owner gains nothing."""
     run = actions.RunContext.from_env()
     client = github_api.client_from_env()
     pull = repository.merged_pull_request(client, run, change)
@@ -330,12 +342,21 @@ def approval_from_github(change: str) -> Approval:
             "a reviewed pull request may change production"
         )
     number = int(pull["number"])
+    merged_as = str(pull.get("merge_commit_sha") or "")
+    base = str((pull.get("base") or {}).get("ref") or "")
+    if merged_as != change or base != branch:
+        raise DeployError(
+            f"pull request #{number} was merged into {base or '?'} as {merged_as[:12] or '?'}, "
+            f"not into {branch} as {change[:12]}: merge deploy/ changes with a merge or squash "
+            "commit (a rebase merge leaves no one commit that GitHub ties to the review)"
+        )
     owners = codeowners.owners_at(f"{change}^1", DEPLOY_FILE.as_posix())
     if not owners:
         raise DeployError(f"CODEOWNERS gives {DEPLOY_FILE} to nobody: nobody's approval counts")
     found = repository.reviews(client, run, number)
+    pushers = repository.commit_logins(client, run, number)
     counted, refused = judge_reviews(
-        found, pull, lambda login: repository.is_one_of(client, login, owners)
+        found, pull, lambda login: repository.is_one_of(client, login, owners), pushers
     )
     if not counted:
         reasons = "; ".join(refused) or "nobody reviewed it"
@@ -346,14 +367,26 @@ def approval_from_github(change: str) -> Approval:
     return Approval(tuple(counted), number, change)
 
 
+def rollback_reason(declared: Declared, before: Declared | None) -> str | None:
+    """The declaration's rollback reason, when this change makes it: a reason kept from an
+    earlier rollback does not let a later change go back further."""
+    if declared.rollback is None or (before is not None and before.rollback == declared.rollback):
+        return None
+    return declared.rollback
+
+
 def _checked_target(
     client: Any,
     name: str,
     declared: Declared,
-    before: Declared | None,
+    references: list[int],
+    is_rollback: bool,
     history: History,
 ) -> registry.Version:
-    """The version a declaration names, after every check that it may serve production."""
+    """The version a declaration names, after every check that it may serve production: its
+    digest and gate verdict, and that it is not older than any of `references` (what git
+    declared before, what legitimately serves now) unless this change is a rollback, which
+    only returns to a version that served before."""
     target = registry.get_version(client, name, declared.version)
     if target.digest != declared.sha256:
         raise DeployError(
@@ -363,14 +396,12 @@ def _checked_target(
     verdict = target.tags.get("gate.verdict", "")
     if verdict not in PASSED:
         raise DeployError(f"{target.label} did not pass the gate (verdict {verdict or 'none'})")
-    if declared.rollback is not None:
-        if not registry.was_in_production(target):
-            raise DeployError(
-                f"{target.label} was never in production: a rollback only returns to a "
-                "version that was"
-            )
-    elif before is not None and before.version != declared.version:
-        previous = registry.get_version(client, name, before.version)
+    if is_rollback and not registry.was_in_production(target):
+        raise DeployError(
+            f"{target.label} was never in production: a rollback only returns to a version that was"
+        )
+    for number in [] if is_rollback else sorted(set(references) - {declared.version}):
+        previous = registry.get_version(client, name, number)
         unknown = [v for v in (target, previous) if not history.knows(v.git_sha)]
         if unknown:
             raise DeployError(
@@ -380,13 +411,13 @@ def _checked_target(
         if history.is_older(target.git_sha, previous.git_sha):
             raise DeployError(
                 f"version {target.number} is older than version {previous.number}, which "
-                f"{DEPLOY_FILE} declared before: say `rollback: <reason>` to go back"
+                f"{DEPLOY_FILE} declared before: add a new `rollback: <reason>` to go back"
             )
     registry.version_bytes(client, target)
     return target
 
 
-def _served_tags(declared: Declared, approval: Approval, replaced: int | None) -> dict[str, str]:
+def _served_tags(approval: Approval, replaced: int | None, rollback: str | None) -> dict[str, str]:
     when = registry.now()
     tags = {
         "promotion.production.approved_by": ",".join(approval.approvers) or "nobody recorded",
@@ -394,10 +425,10 @@ def _served_tags(declared: Declared, approval: Approval, replaced: int | None) -
         "promotion.production.commit": approval.commit,
         "promotion.production.at": when,
     }
-    if declared.rollback is not None:
+    if rollback is not None:
         tags.update(
             {
-                "rollback.reason": declared.rollback,
+                "rollback.reason": rollback,
                 "rollback.by": ",".join(approval.approvers) or "nobody recorded",
                 "rollback.at": when,
                 "rollback.from_version": str(replaced or ""),
@@ -410,30 +441,64 @@ def _serve(
     client: Any,
     name: str,
     target: registry.Version,
-    declared: Declared,
     approval: Approval,
     current: registry.Version | None,
+    rollback: str | None,
     extra: dict[str, str],
 ) -> registry.Version | None:
     """Move production onto the checked target with its record (who approved, which pull
     request and commit, and for a rollback why, on both versions). Returns the replaced one."""
-    tags = {**_served_tags(declared, approval, current.number if current else None), **extra}
+    replaced_number = current.number if current else None
+    tags = {**_served_tags(approval, replaced_number, rollback), **extra}
     replaced = registry.serve(client, name, target, tags)
-    if replaced is not None and declared.rollback is not None:
+    if replaced is not None and rollback is not None:
         registry.set_tags(
             client,
             name,
             replaced.number,
-            {"rolled_back.reason": declared.rollback, "rolled_back.at": tags["rollback.at"]},
+            {"rolled_back.reason": rollback, "rolled_back.at": tags["rollback.at"]},
         )
     return replaced
 
 
+def _check_checkout_is_the_tip(branch: str) -> None:
+    """A run applies only the newest declaration: a re-run of an old deploy.yml run, or a
+    reconcile that started before a merge, checks out an older commit, whose declaration a
+    newer one has replaced (and the newer one's own run applies it)."""
+    run = actions.RunContext.from_env()
+    tip = repository.branch_head(github_api.client_from_env(), run, branch)
+    here = git_state()[0]
+    if tip != here:
+        raise DeployError(
+            f"this run checked out {here[:12]}, but {branch} is at {tip[:12] or '?'} now: "
+            "the newer declaration is applied by its own run; nothing moved here"
+        )
+
+
+def references(
+    before: Declared | None, current: registry.Version | None, declared: Declared
+) -> list[int]:
+    """The versions a declaration must not be older than: what git declared before it, and
+    what serves now where git once declared it (a version moved in by hand counts for
+    nothing: reconcile puts the declared one back over it)."""
+    found = [before.version] if before is not None else []
+    if current is not None and current.number in production_history():
+        found.append(current.number)
+    return [number for number in found if number != declared.version]
+
+
 def deploy(settings: Settings, github: bool, approved_by: tuple[str, ...] = ()) -> list[str]:
     """Make the registry serve what deploy/production.yaml declares. In GitHub Actions
-    (`github`), the change that declared it must come from a merged pull request a code owner
-    approved on its final head; without GitHub, `approved_by` names who approved."""
+    (`github`), the checkout must be the default branch's tip, and the change that declared
+    it must come from a pull request merged into it that a code owner approved on its final
+    head; without GitHub (a local registry), `approved_by` names who approved."""
+    if not github and os.environ.get("GITHUB_ACTIONS") == "true":
+        raise DeployError(
+            "in GitHub Actions production moves only through deploy.yml (make deploy there "
+            "passes --github); the local path takes no approval from GitHub"
+        )
     name = settings.tracking.model_name
+    branch = settings.github.default_branch
     state = desired_state.read()
     if state.model != name:
         raise DeployError(f"{DEPLOY_FILE} is for model {state.model!r}, not {name!r}")
@@ -445,16 +510,20 @@ def deploy(settings: Settings, github: bool, approved_by: tuple[str, ...] = ()) 
     if current is not None and current.number == declared.version:
         return [f"production already serves {current.label}"]
     if github:
+        _check_checkout_is_the_tip(branch)
         change = desired_state.last_change()
         before_state = desired_state.read_at(f"{change}^1")
-        approval = approval_from_github(change)
+        approval = approval_from_github(change, branch)
     else:
         before_state = desired_state.read_at("HEAD")  # what the last commit declared
         approval = Approval(approved_by, None, git_state()[0])
     before = before_state.declared(registry.PRODUCTION) if before_state else None
-    history = branch_history(settings.github.default_branch)
-    target = _checked_target(client, name, declared, before, history)
-    replaced = _serve(client, name, target, declared, approval, current, {})
+    rollback = rollback_reason(declared, before)
+    history = branch_history(branch)
+    target = _checked_target(
+        client, name, declared, references(before, current, declared), rollback is not None, history
+    )
+    replaced = _serve(client, name, target, approval, current, rollback, {})
     was = f" (was version {replaced.number})" if replaced else ""
     who = ", ".join(approval.approvers) or "nobody recorded"
     pr = f", pull request #{approval.pull_request}" if approval.pull_request else ""
@@ -473,7 +542,7 @@ def emergency_rollback(
     client = registry.connect()
     name = settings.tracking.model_name
     history = branch_history(settings.github.default_branch)
-    target = _checked_target(client, name, declared, None, history)
+    target = _checked_target(client, name, declared, [], True, history)
     current = registry.by_alias(client, name, registry.PRODUCTION)
     desired_state.write(state)
     branch = settings.github.default_branch
@@ -490,7 +559,7 @@ def emergency_rollback(
         ) from None
     approval = Approval((actor,), None, git_state()[0])
     emergency = {"rollback.emergency": "true"}
-    replaced = _serve(client, name, target, declared, approval, current, emergency)
+    replaced = _serve(client, name, target, approval, current, declared.rollback, emergency)
     return [
         f"committed to {branch}: {message}",
         f"production: {target.label}" + (f" (was version {replaced.number})" if replaced else ""),
@@ -502,6 +571,11 @@ def declare_and_deploy(
 ) -> list[str]:
     """Without GitHub (a local registry): declare a version for production in
     deploy/production.yaml (default: staging's; with `reason`, a rollback) and apply it."""
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        raise DeployError(
+            "in GitHub Actions production moves only through a pull request on deploy/ "
+            "(rollback.yml opens one); make promote and make rollback are for a local registry"
+        )
     if reason:
         state = rollback_state(settings, number, reason)
     else:

@@ -32,6 +32,24 @@ def merged_pull_request(client: Client, run: RunContext, sha: str) -> dict[str, 
     return merged[0] if merged else None
 
 
+def branch_head(client: Client, run: RunContext, branch: str) -> str:
+    """The commit a branch points at on GitHub now."""
+    found = client.request("GET", f"{run.repo_path}/branches/{segment(branch)}") or {}
+    return str((found.get("commit") or {}).get("sha") or "")
+
+
+def commit_logins(client: Client, run: RunContext, number: int) -> set[str]:
+    """The accounts that authored or committed a pull request's commits (GitHub's own
+    committer of web edits, web-flow, left out): whoever pushed a change into it."""
+    logins: set[str] = set()
+    for commit in client.get_all(f"{run.repo_path}/pulls/{number}/commits"):
+        for role in ("author", "committer"):
+            login = str((commit.get(role) or {}).get("login") or "")
+            if login and login != "web-flow":
+                logins.add(login.lower())
+    return logins
+
+
 def reviews(client: Client, run: RunContext, number: int) -> list[dict[str, Any]]:
     """A pull request's reviews, oldest first, each with its state and the commit it saw."""
     return client.get_all(f"{run.repo_path}/pulls/{number}/reviews")
