@@ -439,3 +439,21 @@ def test_the_local_path_is_refused_inside_github_actions(
         release.declare_and_deploy(lab.settings, 1, ("someone",))
     with pytest.raises(release.DeployError, match=r"only through deploy\.yml"):
         release.deploy(lab.settings, github=False)
+
+
+def test_an_emergency_rollback_refuses_while_git_and_the_registry_differ(
+    repo: Repository, lab: Lab, tmp_path: Path
+) -> None:
+    """Where what git declares is not what serves (an earlier emergency pushed but never
+    applied, say), a second emergency run would count back one version too far: it refuses,
+    saying what differs, and moves nothing."""
+    v1, v2 = repo.start(2)
+    for version in (v1, v2):
+        repo.merge(declared(version), [("risk-approver", "final")])
+        release.deploy(lab.settings, github=True)
+    origin(lab, tmp_path)
+    desired_state.write(desired_state.read().with_alias("production", declared(v1, "outage")))
+    lab.git("commit", "--quiet", "-am", "an emergency rollback pushed, never applied")
+    with pytest.raises(release.DeployError, match="finish or undo that change first"):
+        release.emergency_rollback(lab.settings, None, "outage again", "oncall", token="")
+    assert production(lab) == v2.number

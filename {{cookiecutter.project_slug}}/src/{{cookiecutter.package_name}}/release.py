@@ -535,7 +535,15 @@ def emergency_rollback(
 ) -> list[str]:
     """rollback.yml's emergency path, behind the `production` environment: the rollback is
     committed to deploy/ on the default branch first (git stays the record; a push that branch
-    protection refuses moves nothing), then applied at once, without waiting for a review."""
+    protection refuses moves nothing), then applied at once, without waiting for a review.
+    Where the registry does not serve what git declares (an earlier change half done), it
+    refuses: counting back from a declaration that never applied would go a step too far."""
+    unapplied = compare(settings)
+    if unapplied is not None:
+        raise DeployError(
+            f"{unapplied}: finish or undo that change first (deploy.yml, or by hand); an "
+            "emergency rollback from here could go back further than meant"
+        )
     state = rollback_state(settings, number, reason)
     declared = state.declared(registry.PRODUCTION)
     assert declared is not None
