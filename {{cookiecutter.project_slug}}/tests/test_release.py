@@ -457,3 +457,19 @@ def test_an_emergency_rollback_refuses_while_git_and_the_registry_differ(
     with pytest.raises(release.DeployError, match="finish or undo that change first"):
         release.emergency_rollback(lab.settings, None, "outage again", "oncall", token="")
     assert production(lab) == v2.number
+
+
+def test_without_github_promote_and_rollback_declare_in_git_then_apply(
+    repo: Repository, lab: Lab
+) -> None:
+    """The local path (`make promote`, `make rollback`): each declares in deploy/ and applies
+    it with the approvers given; committed, the rollback's default target is the version git
+    declared before."""
+    v1, v2 = repo.start(2)
+    for version in (v1, v2):
+        release.declare_and_deploy(lab.settings, version.number, ("risk-approver",))
+        lab.git("commit", "--quiet", "-am", f"serve version {version.number}")
+    said = release.declare_and_deploy(lab.settings, None, ("oncall",), reason="outage")
+    assert said[-1] == f"production: {v1.label} (was version 2); approved by oncall"
+    assert desired_state.read().aliases["production"] == declared(v1, "outage")
+    assert registry.get_version(lab.client(), lab.name, v1.number).tags["rollback.by"] == "oncall"
