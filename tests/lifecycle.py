@@ -32,7 +32,7 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import quote
 
-from act_runner import ActRun, Runner
+from act_runner import ActRun, Runner, warm_uv_cache
 from simulated_github import (
     BOT,
     HELPER,
@@ -145,6 +145,7 @@ class Lifecycle:
         self.runner = Runner(
             project=self.project,
             work=self.work,
+            uv_cache=warm_uv_cache(self.project, self.work),
             secrets={
                 "MLFLOW_TRACKING_URI": self.mlflow_uri,
                 "GITHUB_TOKEN": self.token,

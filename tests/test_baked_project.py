@@ -39,8 +39,12 @@ LINEAGE_TAGS = {
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    """The host's environment without anything that would point the project elsewhere."""
-    leaks = ("MLFLOW_", "VIRTUAL_ENV", "UV_PROJECT", "DVC_", "GIT_DIR", "PYTHONPATH")
+    """The host's environment without anything that would point the project elsewhere, nor
+    stop it keeping bytecode: without it, every process compiles each module it imports."""
+    leaks = (
+        "MLFLOW_", "VIRTUAL_ENV", "UV_PROJECT", "DVC_", "GIT_DIR", "PYTHONPATH",
+        "PYTHONDONTWRITEBYTECODE",
+    )  # fmt: skip
     env = {k: v for k, v in os.environ.items() if not k.startswith(leaks)}
     env.update(
         GIT_AUTHOR_NAME="Template Test",
