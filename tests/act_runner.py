@@ -207,6 +207,8 @@ class Runner:
             # One mypy cache for every run's lint, as a warm runner cache would be: mypy
             # re-checks whatever changed, so the lint proves the same.
             "--env", f"MYPY_CACHE_DIR={self.work / 'mypy-cache'}",
+            # Each job's environment, kept between runs (the setup-uv stand-in says why).
+            "--env", f"ACT_ENVIRONMENTS={self.work / 'environments'}",
             "--env", f"ACT_ARTIFACTS={folder / 'artifacts'}",
             *standin_flags(self.project),
         ]  # fmt: skip
