@@ -20,9 +20,19 @@ ADMIN_PASSWORD = "the-right-password-1234"
 def auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`mlflow server --app-name basic-auth`: MLflow's own user/password authentication."""
     root = tmp_path_factory.mktemp("mlflow-auth")
+    # The server checks the password's scrypt hash on every request (0.1-0.4 s each) unless
+    # its credential cache is on: its own opt-in setting, which changes no permission check.
+    config = root / "basic_auth.ini"
+    config.write_text(
+        "[mlflow]\ndefault_permission = READ\n"
+        f"database_uri = sqlite:///{root / 'basic_auth.db'}\nadmin_username = admin\n"
+        "auth_cache_ttl_seconds = 600\n",
+        encoding="utf-8",
+    )
     secrets = {
         "MLFLOW_AUTH_ADMIN_PASSWORD": ADMIN_PASSWORD,  # MLflow ships no default admin password
         "MLFLOW_FLASK_SERVER_SECRET_KEY": uuid.uuid4().hex,  # required for its CSRF protection
+        "MLFLOW_AUTH_CONFIG_PATH": str(config),
     }
     with running_mlflow_server(root, "--app-name", "basic-auth", extra_env=secrets) as uri:
         yield uri
