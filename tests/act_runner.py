@@ -100,12 +100,12 @@ TOOL_MODULES = (
 def warm_uv_cache(project: Path, work: Path) -> Path:
     """A copy of uv's cache for the jobs, holding the bytecode of what they import.
 
-    Every job installs the locked environment afresh, as on a runner, and Python then compiles
-    each module it imports from source: about half of an import's time (Great Expectations
-    8.5 s cold, 3.9 s from bytecode), paid again in every job. A job's environment is hard
-    links into uv's cache, so bytecode put beside the cache's files reaches every job. The copy
-    is hard links too (the user's cache is never written to), and the bytecode is what Python
-    writes itself, checked against each source file's size and time as usual.
+    A job builds its environment from uv's cache (in its first run; the setup-uv stand-in keeps
+    it after), and Python then compiles each module the job imports from source: about half of
+    an import's time (Great Expectations 8.5 s cold, 3.9 s from bytecode). An environment is
+    hard links into uv's cache, so bytecode put beside the cache's files reaches every job. The
+    copy is hard links too (the user's cache is never written to), and the bytecode is what
+    Python writes itself, checked against each source file's size and time as usual.
     """
     shared = Path(uv_cache_dir())
     if shared.stat().st_dev != work.stat().st_dev:
