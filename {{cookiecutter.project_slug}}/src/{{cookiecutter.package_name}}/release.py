@@ -475,16 +475,14 @@ def _check_checkout_is_the_tip(branch: str) -> None:
         )
 
 
-def references(
-    before: Declared | None, current: registry.Version | None, declared: Declared
-) -> list[int]:
+def references(before: Declared | None, current: registry.Version | None) -> list[int]:
     """The versions a declaration must not be older than: what git declared before it, and
     what serves now where git once declared it (a version moved in by hand counts for
     nothing: reconcile puts the declared one back over it)."""
     found = [before.version] if before is not None else []
     if current is not None and current.number in production_history():
         found.append(current.number)
-    return [number for number in found if number != declared.version]
+    return found
 
 
 def deploy(settings: Settings, github: bool, approved_by: tuple[str, ...] = ()) -> list[str]:
@@ -521,7 +519,7 @@ def deploy(settings: Settings, github: bool, approved_by: tuple[str, ...] = ()) 
     rollback = rollback_reason(declared, before)
     history = branch_history(branch)
     target = _checked_target(
-        client, name, declared, references(before, current, declared), rollback is not None, history
+        client, name, declared, references(before, current), rollback is not None, history
     )
     replaced = _serve(client, name, target, approval, current, rollback, {})
     was = f" (was version {replaced.number})" if replaced else ""
