@@ -5,7 +5,19 @@ SHELL := bash
 .DEFAULT_GOAL := help
 
 export UV_PYTHON_DOWNLOADS ?= never
-RUN := uv run --locked
+
+# uv: on PATH; else the one pip installed for $(PYTHON) (its scripts folder is often not on PATH,
+# e.g. a pyenv interpreter not yet rehashed); else a pinned copy for this template alone, which
+# `make install` puts in build/uv. UV_VERSION is the uv that uv.lock holds.
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+LOCAL_UV := $(CURDIR)/build/uv/bin/uv
+UV ?= $(or $(shell command -v uv 2>/dev/null || \
+	$(PYTHON) -c 'import uv; print(uv.find_uv_bin())' 2>/dev/null || \
+	{ [ -x "$(LOCAL_UV)" ] && echo "$(LOCAL_UV)"; }),$(LOCAL_UV))
+# Exported: the baked demo project's Makefile takes the same uv.
+export UV
+RUN := $(UV) run --locked
 
 DEMO_DIR ?= $(CURDIR)/build/demo
 DEMO_PROJECT := $(DEMO_DIR)/credit-default-model
@@ -18,8 +30,12 @@ help: ## List the tasks
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
 
 .PHONY: install
-install: ## Install the template's dev tools from uv.lock
-	uv sync --locked
+install: $(filter $(LOCAL_UV),$(UV)) ## Install the template's dev tools from uv.lock
+	$(UV) sync --locked
+
+$(LOCAL_UV):
+	@echo "uv not found (PATH, $(PYTHON)'s scripts): installing uv $(UV_VERSION) for this template alone in build/uv"
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check --target "$(CURDIR)/build/uv" "uv==$(UV_VERSION)"
 
 .PHONY: demo
 demo: install ## Bake the default project and run its whole model lifecycle through its workflows
@@ -59,7 +75,7 @@ sample-data: install ## Regenerate the shipped sample data set (deterministic)
 .PHONY: relock
 relock: install ## Re-resolve the generated project's uv.lock (bakes, locks, puts the lock back)
 	rm -rf build/relock && $(RUN) cookiecutter --no-input --output-dir build/relock .
-	cd build/relock/credit-default-model && uv lock
+	cd build/relock/credit-default-model && $(UV) lock
 	sed 's/credit-default-model/{{ cookiecutter.project_slug }}/g' \
 		build/relock/credit-default-model/uv.lock > "{{cookiecutter.project_slug}}/uv.lock"
 
