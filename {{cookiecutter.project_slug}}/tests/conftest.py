@@ -30,8 +30,19 @@ import synthetic
 import yaml
 from fake_github import FakeGitHub, running_fake_github
 
-from {{ cookiecutter.package_name }} import data, lineage, registry, release, stages, tracking, training
+from {{ cookiecutter.package_name }} import (
+    data,
+    desired_state,
+    lineage,
+    registry,
+    release,
+    stages,
+    tracking,
+    training,
+)
 from {{ cookiecutter.package_name }}.contract import Contract, load_contract, read_csv
+from {{ cookiecutter.package_name }}.desired_state import Declared
+from {{ cookiecutter.package_name }}.gate_result import GateResult, ScoredModel, Verdict
 from {{ cookiecutter.package_name }}.settings import Settings, load_settings
 
 TESTS = Path(__file__).resolve().parent
@@ -413,11 +424,47 @@ class Lab:
         )
         return promoted
 
-    def champion(self, run: tracking.RunInfo) -> registry.Version:
-        """Register a run and put it in production."""
+    def gate_result(
+        self, run: tracking.RunInfo, verdict: Verdict = "pass", digest: str | None = None
+    ) -> GateResult:
+        """The gate.json a gate with this verdict writes for `run`, whose scored bytes are the
+        model file the run's candidate saved (or `digest`)."""
+        scored = digest or training.model_digest(self.settings.train.model.read_bytes())
+        return GateResult(
+            model_name=self.name,
+            primary_metric="roc_auc",
+            rule="non_inferiority",
+            margin=0.01,
+            verdict=verdict,
+            passed=verdict in ("pass", "overridden"),
+            challenger=ScoredModel(
+                eval_md5="0" * 32,
+                metrics={},
+                latency_ms_per_row=0.0,
+                run_id=run.run_id,
+                experiment_id=run.experiment_id,
+                model_uri=run.model_uri,
+                model_sha256=scored,
+                lineage=lineage.observed(self.settings),
+            ),
+        )
+
+    def champion(self, run: tracking.RunInfo, approved_by: str = "lab") -> registry.Version:
+        """Register a run and put it in production as the product does: declared in
+        deploy/production.yaml (version and digest; the workspace's, where the person running
+        a local project is the reviewer), then served."""
         version = self.register(run)
-        self.promote(registry.PRODUCTION, version.number)
-        return version
+        declared = Declared(version=version.number, sha256=version.digest)
+        state = desired_state.DesiredState(model=self.name)
+        if desired_state.DEPLOY_FILE.exists():
+            state = desired_state.read()
+        desired_state.write(state.with_alias(registry.PRODUCTION, declared))
+        stamp = {
+            "promotion.production.at": registry.now(),
+            "promotion.production.approved_by": approved_by,
+        }
+        registry.serve(self.client(), self.name, version, version.digest, stamp)
+        return registry.get_version(self.client(), self.name, version.number)
 
     def params_file(self, path: Path) -> Path:
         """The lab's settings as a params file, for driving the CLI."""

@@ -119,8 +119,8 @@ def test_risk_gate_is_off_without_a_sensitive_column(lab: Lab) -> None:
 
 
 def test_deleted_champion_fails_closed(lab: Lab) -> None:
-    """Git declares a production version but the registry has no production alias (the
-    champion's version was deleted): the gate fails closed."""
+    """Git declares a production version that the registry no longer has (the champion's
+    version was deleted): the gate fails closed, naming it."""
     champion = lab.champion(lab.candidate(lab.commit(1), 100, **GOOD))
     declared = Declared(version=champion.number, sha256=champion.digest)
     desired_state.write(
@@ -131,7 +131,7 @@ def test_deleted_champion_fails_closed(lab: Lab) -> None:
     lab.candidate(lab.commit(3), 300, **GOOD)
     result = gate.run_gate(lab.settings)
     assert result.verdict == "error"
-    assert any("no 'production' alias, but git declares version 1" in e for e in result.errors)
+    assert any("production.yaml declares version 1, but the registry" in e for e in result.errors)
 
 
 def test_registered_versions_before_any_promotion_leave_the_first_model_rule(lab: Lab) -> None:

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from conftest import Lab
 
-from {{ cookiecutter.package_name }} import lineage, registry, tracking, training
+from {{ cookiecutter.package_name }} import production, registry, tracking, training
 from {{ cookiecutter.package_name }}.cli import main
 from {{ cookiecutter.package_name }}.contract import Contract
-from {{ cookiecutter.package_name }}.gate_result import GateResult, ScoredModel, Verdict
+from {{ cookiecutter.package_name }}.gate_result import Verdict
 
 
 def test_registering_records_lineage_and_the_model_digest(lab: Lab) -> None:
@@ -115,7 +115,31 @@ def test_a_changed_artifact_is_never_loaded(lab: Lab) -> None:
     lab.candidate(lab.commit(2), 200, n_estimators=20)
     overwrite_model_file(lab, champion, lab.settings.train.model.read_bytes())
     with pytest.raises(registry.RegistryError, match=f"{lab.name} version 1: the stored model"):
-        registry.load_model(lab.client(), champion)
+        production.load(lab.client(), lab.settings)
+
+
+def test_bytes_and_digest_tag_replaced_together_are_still_refused(lab: Lab) -> None:
+    """Anyone who may write the registry can replace production's bytes AND rewrite its
+    model.sha256 tag to match: the load checks the bytes against the digest git declares, so
+    it still refuses, and names deploy/production.yaml as the source."""
+    champion = lab.champion(lab.candidate(lab.commit(1), 100))
+    lab.candidate(lab.commit(2), 200, n_estimators=20)
+    planted = lab.settings.train.model.read_bytes()
+    overwrite_model_file(lab, champion, planted)
+    retagged = {registry.DIGEST_TAG: training.model_digest(planted)}
+    registry.set_tags(lab.client(), lab.name, champion.number, retagged)
+    with pytest.raises(registry.RegistryError, match=r"\.\.\. deploy/production\.yaml holds"):
+        production.load(lab.client(), lab.settings)
+
+
+def test_a_production_alias_git_never_declared_is_refused(lab: Lab) -> None:
+    """A credential that moves `production` onto a version while git declares nothing (it
+    created the model first, or set the alias by hand) does not make a champion: loading
+    production is refused, never compared with or scored."""
+    version = lab.register(lab.candidate(lab.commit(1), 100))
+    lab.client().set_registered_model_alias(lab.name, registry.PRODUCTION, str(version.number))
+    with pytest.raises(registry.RegistryError, match="declares no production version, but"):
+        production.load(lab.client(), lab.settings)
 
 
 def test_loading_never_runs_code_named_by_the_stored_mlmodel(lab: Lab, tmp_path: Path) -> None:
@@ -134,20 +158,9 @@ def test_loading_never_runs_code_named_by_the_stored_mlmodel(lab: Lab, tmp_path:
     )
     location = lab.client().get_model_version_download_uri(champion.name, str(champion.number))
     get_artifact_repository(location).log_artifacts(str(evil.parent))
-    model = registry.load_model(lab.client(), champion)
+    model = production.require(lab.client(), lab.settings).model
     assert model.get_booster().num_features() > 0
     assert not witness.exists()
-
-
-def test_a_version_without_a_digest_is_not_loaded(lab: Lab) -> None:
-    """A version registered around the gate (no model.sha256) cannot be loaded."""
-    import mlflow
-
-    run = lab.candidate(lab.commit(1), 100)
-    created = mlflow.register_model(run.model_uri, lab.name)
-    version = registry.get_version(lab.client(), lab.name, int(created.version))
-    with pytest.raises(registry.RegistryError, match=r"records no model\.sha256"):
-        registry.load_model(lab.client(), version)
 
 
 def test_a_look_alike_version_of_the_commit_is_refused(lab: Lab) -> None:
@@ -205,24 +218,7 @@ def lab_params(lab: Lab, tmp_path: Path) -> Path:
 
 def gate_result(lab: Lab, run: tracking.RunInfo, verdict: Verdict) -> None:
     """Write the gate.json that `register` reads, as a gate with this verdict would."""
-    GateResult(
-        model_name=lab.name,
-        primary_metric="roc_auc",
-        rule="non_inferiority",
-        margin=0.01,
-        verdict=verdict,
-        passed=verdict in ("pass", "overridden"),
-        challenger=ScoredModel(
-            eval_md5="0" * 32,
-            metrics={},
-            latency_ms_per_row=0.0,
-            run_id=run.run_id,
-            experiment_id=run.experiment_id,
-            model_uri=run.model_uri,
-            model_sha256=training.model_digest(lab.settings.train.model.read_bytes()),
-            lineage=lineage.observed(lab.settings),
-        ),
-    ).write(lab.settings.gate.report)
+    lab.gate_result(run, verdict).write(lab.settings.gate.report)
 
 
 def test_register_command_needs_a_passing_gate(
@@ -265,10 +261,7 @@ def test_lineage_answers_the_three_questions(
     """lineage finds versions by data md5, explains one version with its approvers, and says
     what is in production, as text and as JSON."""
     lab.champion(lab.candidate(lab.commit(1), 100))
-    second = lab.register(lab.candidate(lab.commit(2), 200))
-    registry.promote(
-        lab.client(), lab.name, registry.PRODUCTION, second.number, ["alice"], False, lab.history()
-    )
+    second = lab.champion(lab.candidate(lab.commit(2), 200), approved_by="alice")
     data_md5 = second.tags["lineage.data_md5"]
     capsys.readouterr()  # MLflow's own registration messages
 

@@ -59,7 +59,7 @@ def test_right_credentials_are_accepted(auth_server: str, monkeypatch: pytest.Mo
     monkeypatch.setenv("MLFLOW_TRACKING_URI", auth_server)
     monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "admin")
     monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", ADMIN_PASSWORD)
-    assert registry.champion(registry.connect(), "nothing-registered-yet") is None
+    assert registry.aliases(registry.connect(), "nothing-registered-yet") == {}
 
 
 def as_user(monkeypatch: pytest.MonkeyPatch, uri: str, user: str, password: str) -> None:
@@ -107,10 +107,11 @@ def test_the_read_credential_cannot_register_or_move_an_alias(
     assert created
     as_user(monkeypatch, auth_server, "reader", passwords["reader"])
     with pytest.raises(registry.RegistryError, match="refused our credentials"):
-        lab.promote(registry.PRODUCTION, version.number)
+        registry.serve(registry.connect(), name, version, digest, {})
     assert registry.aliases(registry.connect(), name) == {}
-    assert registry.load_model(registry.connect(), version).get_booster().num_features() > 0
+    model = registry.load_model(registry.connect(), version, digest, "the gate")
+    assert model.get_booster().num_features() > 0
 
     as_user(monkeypatch, auth_server, "writer", passwords["writer"])
-    lab.promote(registry.PRODUCTION, version.number)
+    registry.serve(registry.connect(), name, version, digest, {})
     assert registry.aliases(registry.connect(), name) == {registry.PRODUCTION: version.number}

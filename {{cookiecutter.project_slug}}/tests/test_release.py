@@ -14,8 +14,9 @@ import pytest
 from conftest import PROJECT_ROOT, Lab
 from fake_github import REPO, FakeGitHub
 
-from {{ cookiecutter.package_name }} import codeowners, desired_state, registry, release
+from {{ cookiecutter.package_name }} import codeowners, desired_state, registry, release, tracking
 from {{ cookiecutter.package_name }}.desired_state import Declared, DesiredStateError
+from {{ cookiecutter.package_name }}.gate_result import GateResult
 
 OWNERS = "* @risk-approver\n/deploy/ @risk-approver @acme/risk-team\n/tests/ @model-owner\n"
 BOT = "github-actions[bot]"
@@ -254,10 +255,10 @@ def test_going_back_is_a_rollback_and_records_why(repo: Repository, lab: Lab) ->
 
 
 def test_a_wrong_digest_is_refused(repo: Repository, lab: Lab) -> None:
-    """A declaration whose sha256 is not the version's moves nothing."""
+    """A declaration whose sha256 is not the version's bytes moves nothing."""
     [v1] = repo.start(1)
     repo.merge(Declared(version=v1.number, sha256="0" * 64), [("risk-approver", "final")])
-    with pytest.raises(release.DeployError, match="holds"):
+    with pytest.raises(registry.RegistryError, match=r"sha256 is \w+\.\.\., not the 0000"):
         release.deploy(lab.settings, github=True)
     assert production(lab) is None
 
@@ -309,11 +310,11 @@ def test_one_promotion_pull_request_is_updated_by_a_newer_registration(
     v1, v2 = repo.start(2)
     subprocess.run(["git", "init", "--quiet", "--bare", str(tmp_path / "origin.git")], check=True)
     lab.git("remote", "add", "origin", str(tmp_path / "origin.git"))
-    assert release.propose_promotion(lab.settings, v1.number, None).startswith(
+    assert release.propose_promotion(lab.settings, v1.number, gated(lab, v1)).startswith(
         "opened pull request"
     )
     lab.git("checkout", "--quiet", "main")
-    assert release.propose_promotion(lab.settings, v2.number, None).startswith(
+    assert release.propose_promotion(lab.settings, v2.number, gated(lab, v2)).startswith(
         "updated pull request"
     )
     [pull] = github.pulls
@@ -329,6 +330,49 @@ def test_one_promotion_pull_request_is_updated_by_a_newer_registration(
         f"{release.PROMOTION_BRANCH}:deploy/production.yaml",
     )
     assert desired_state.parse(pushed, "pushed").aliases["production"] == declared(v2)
+
+
+def gated(lab: Lab, version: registry.Version, digest: str | None = None) -> GateResult:
+    """The gate result main.yml hands to the promotion job for `version` (its run, the sha256
+    of the bytes it scored)."""
+    run = tracking.RunInfo(run_id=version.run_id, experiment_id="", model_uri="")
+    return lab.gate_result(run, "pass", digest or version.digest)
+
+
+def test_the_promotion_declares_the_gates_digest_not_a_tag(
+    repo: Repository, lab: Lab, github: FakeGitHub
+) -> None:
+    """The promotion pull request declares the sha256 the gate computed: a gate result for
+    another run gives no digest, and a version whose bytes differ from the gate's (its tag
+    rewritten to match) is refused; no pull request is opened."""
+    v1, v2 = repo.start(2)
+    with pytest.raises(release.DeployError, match="does not name"):
+        release.propose_promotion(lab.settings, v2.number, gated(lab, v1))
+    registry.set_tags(lab.client(), lab.name, v2.number, {registry.DIGEST_TAG: "1" * 64})
+    with pytest.raises(registry.RegistryError, match="not the 1111"):
+        release.propose_promotion(lab.settings, v2.number, gated(lab, v2, "1" * 64))
+    assert github.pulls == []
+
+
+def test_a_served_version_whose_bytes_changed_is_not_already_served(
+    repo: Repository, lab: Lab, github: FakeGitHub
+) -> None:
+    """Production serves the declared version number, but its bytes were replaced: deploy does
+    not say "already serves", and reconcile reports the difference in its issue instead of
+    "nothing to do"."""
+    from test_registry import overwrite_model_file
+
+    v1, _ = repo.start(2)
+    repo.merge(declared(v1), [("risk-approver", "final")])
+    release.deploy(lab.settings, github=True)
+    overwrite_model_file(lab, v1, lab.settings.train.model.read_bytes())  # v2's bytes
+    with pytest.raises(registry.RegistryError, match="the stored model's sha256"):
+        release.deploy(lab.settings, github=True)
+    said, matches = release.reconcile(lab.settings)
+    assert not matches
+    assert "the stored model's sha256" in said[0]
+    [issue] = github.issues.values()
+    assert "could not put it back" in issue["body"]
 
 
 def test_a_rollback_only_returns_to_a_version_that_served(repo: Repository, lab: Lab) -> None:

@@ -149,6 +149,20 @@ def test_predict_without_a_production_model_is_an_error(lab: Lab, tmp_path: Path
     """Nothing in production: one line says so, and nothing is written."""
     source = tmp_path / "batch.csv"
     source.write_text("age\n30\n")
-    with pytest.raises(registry.RegistryError, match="no 'production' version"):
+    with pytest.raises(registry.RegistryError, match="declares no production version"):
         scoring.predict(lab.settings, source)
     assert not lab.settings.predict.output.exists()
+
+
+def test_predict_loads_a_named_version_only_where_git_declared_it(
+    lab: Lab, sample_frame: pd.DataFrame, contract: Contract, tmp_path: Path
+) -> None:
+    """--version N scores with a version deploy/ once declared (checked against the digest it
+    declared); a version git never declared has no digest there and is refused."""
+    champion = lab.champion(lab.candidate("a" * 40, 100))
+    other = lab.register(lab.candidate("b" * 40, 200))
+    source = tmp_path / "batch.csv"
+    batch(sample_frame, contract).to_csv(source, index=False)
+    assert scoring.predict(lab.settings, source, champion.number).version.number == 1
+    with pytest.raises(registry.RegistryError, match=f"version {other.number} was never declared"):
+        scoring.predict(lab.settings, source, other.number)

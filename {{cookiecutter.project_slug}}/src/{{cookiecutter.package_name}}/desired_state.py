@@ -125,19 +125,54 @@ def last_change(path: Path = DEPLOY_FILE) -> str:
     return sha
 
 
-def production_on(branch: str) -> int | None:
-    """The production version the default branch declares: its file at `origin/<branch>` where
-    the remote branch is known (a CI checkout: a pull request's own change to deploy/ does not
-    count), else the working tree's (a local project); None where nothing is declared."""
-    ref = f"origin/{branch}"
-    known = subprocess.run(
-        ["git", "rev-parse", "--verify", "--quiet", ref], capture_output=True, check=False
-    )
-    if known.returncode == 0:
+def default_branch_ref(branch: str) -> str | None:
+    """Where the default branch's declarations are read: `origin/<branch>` where the remote
+    branch is known (a CI checkout: a pull request's own change to deploy/ does not count),
+    else HEAD (a local project); None in a folder git does not know."""
+    for ref in (f"origin/{branch}", "HEAD"):
+        known = subprocess.run(
+            ["git", "rev-parse", "--verify", "--quiet", ref], capture_output=True, check=False
+        )
+        if known.returncode == 0:
+            return ref
+    return None
+
+
+def declared_on(branch: str, alias: str) -> tuple[Declared | None, str]:
+    """What the default branch declares for `alias` (version and sha256), and where that was
+    read, for messages: its file at `origin/<branch>`, else the working tree's (a local project,
+    where the person running it is the reviewer)."""
+    ref = default_branch_ref(branch)
+    if ref is not None and ref != "HEAD":
         state = read_at(ref)
+        source = f"{DEPLOY_FILE} on {ref}"
     elif DEPLOY_FILE.exists():
         state = read()
+        source = str(DEPLOY_FILE)
     else:
-        return None
-    declared = state.declared(DECLARED_ALIASES[0]) if state else None
-    return declared.version if declared else None
+        return None, str(DEPLOY_FILE)
+    return (state.declared(alias) if state else None), source
+
+
+def declarations(branch: str, alias: str) -> list[Declared]:
+    """Every declaration of `alias` on the default branch's first-parent line, newest first:
+    git's record of which bytes each version that ever served is. A local project (no
+    `origin/<branch>`) counts its working tree's declaration first."""
+    ref = default_branch_ref(branch)
+    states: list[DesiredState | None] = []
+    if ref in (None, "HEAD") and DEPLOY_FILE.exists():
+        states.append(read())
+    if ref is not None:
+        done = subprocess.run(
+            ["git", "log", "--first-parent", "--format=%H", ref, "--", DEPLOY_FILE.as_posix()],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise DesiredStateError(
+                f"git log cannot read the history of {DEPLOY_FILE}: {done.stderr.strip()}"
+            )
+        states += [read_at(sha) for sha in done.stdout.split()]
+    found = [state.declared(alias) for state in states if state is not None]
+    return [declared for declared in found if declared is not None]

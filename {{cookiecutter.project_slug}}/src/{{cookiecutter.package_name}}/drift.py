@@ -28,7 +28,7 @@ from typing import Any
 import pandas as pd
 
 from . import contract as contracts
-from . import data, lineage, registry, scoring, training
+from . import data, lineage, production, registry, scoring, training
 from .contract import Contract, ContractError, load_contract
 from .errors import MissingInputError, ProjectError
 from .report import text
@@ -333,18 +333,15 @@ def check(settings: Settings, current_path: Path, now: datetime | None = None) -
     problems = schema_problems(list(current.columns), contract)
     if problems:
         raise ContractError(f"{current_path}: {'; '.join(problems)}")
-    client = registry.connect()
-    name = settings.tracking.model_name
-    version = registry.by_alias(client, name, registry.PRODUCTION)
-    if version is None:
-        raise registry.RegistryError(f"{name} has no '{registry.PRODUCTION}' version to watch")
+    # What git declares for production, its bytes checked against git's digest.
+    serving = production.require(registry.connect(), settings)
+    version, model = serving.version, serving.model
     # The reference is the model's own evaluation split, as its lineage records it: its scores
     # on rows it was trained on are sharper than on any new data, and would make every batch
     # look like prediction drift.
     md5 = version.tags.get("lineage.eval_md5", "")
     reference_file = locate_reference(settings, md5, version.git_sha)
     reference = data.read_raw(reference_file.path, contract)
-    model = registry.load_model(client, version)
     problems_by_row = scoring.row_problems(current, contract, model)
     clean = current[problems_by_row == ""].reset_index(drop=True)
     served, scores = batch_scores(model, version, clean, contract, settings.predict.log)
@@ -367,7 +364,7 @@ def check(settings: Settings, current_path: Path, now: datetime | None = None) -
         )
         + skew_problem(scores, version),
         "scores": scores,
-        "model": {"name": name, "version": version.number},
+        "model": {"name": version.name, "version": version.number},
         "reference": {"path": str(reference_file.path), "md5": md5, "rows": len(reference)},
         "current": {
             "path": str(current_path),

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 import pandas as pd
 
-from . import data, desired_state, evaluation, fairness, lineage, registry, tracking, training
+from . import data, evaluation, fairness, lineage, production, registry, tracking, training
 from .contract import Contract, load_contract
 from .errors import ProjectError
 from .gate_result import GateResult, Interval, PullRequest, Verdict
@@ -312,14 +312,13 @@ def _score_and_compare(settings: Settings, override_by: str, result: dict[str, A
     }
     result["challenger"] = challenger.summary()
 
-    declared = desired_state.production_on(settings.github.default_branch)
-    champion_version = registry.champion(client, settings.tracking.model_name, declared)
-    result["first_model"] = champion_version is None
+    serving = production.load(client, settings)  # git's declaration, bytes checked against it
+    result["first_model"] = serving is None
     problems = sanity_problems(challenger)
     performance = threshold_problems(challenger, gate)
-    if champion_version is not None:
+    if serving is not None:
+        champion_version, champion_model = serving.version, serving.model
         result["champion_training_overlap"] = training_overlap(settings, contract, champion_version)
-        champion_model = registry.load_model(client, champion_version)
         champion = score_model(
             "champion",
             champion_model,
@@ -333,7 +332,7 @@ def _score_and_compare(settings: Settings, override_by: str, result: dict[str, A
             "run_id": champion_version.run_id,
             "git_sha": champion_version.git_sha,
             "trained_with_eval_md5": champion_version.tags.get("lineage.eval_md5"),
-            "model_sha256": champion_version.digest,
+            "model_sha256": serving.declared.sha256,
         }
         result["champion"] = champion.summary()
         problems += sanity_problems(champion)

@@ -4,8 +4,10 @@
   merge; `production` moves only as deploy/production.yaml in git declares (release.py).
 - `previous-production` is the version `production` last pointed at (for people: a rollback's
   target comes from git's history of deploy/).
-- A version is its model's bytes: the sha256 the gate scored is written on it at registration,
-  and every load fetches the bytes, checks them against it, and loads them with XGBoost itself.
+- A version is its model's bytes: the sha256 the gate scored is written on it at registration
+  (a record for people: a tag any registry writer can rewrite), and every load fetches the
+  bytes, checks them against a digest from a trusted source (git's deploy/production.yaml for
+  what serves: production.py; the gate's result at registration), and loads them with XGBoost.
 - A commit is registered once; an existing version for it counts only if it holds the bytes
   the gate scored.
 - Which commit is newer is git's answer (ancestry on the default branch), never a tag's: an
@@ -121,31 +123,33 @@ def logged_model_bytes(client: Any, run: tracking.RunInfo) -> bytes:
     return _download_model_file(location, f"fetching the model logged by run {run.run_id}")
 
 
-def version_bytes(client: Any, version: Version) -> bytes:
-    """A registered version's model bytes, checked against the digest written on it at
-    registration. Bytes changed since (the artifact store is writable by more hands than the
-    registry) or a version without a digest (not registered by this project) are refused."""
-    if not version.digest:
+def version_bytes(client: Any, version: Version, digest: str, source: str) -> bytes:
+    """A registered version's model bytes, checked against `digest`, which comes from `source`:
+    git's deploy/production.yaml for what serves, the gate's result at registration, never a
+    registry tag alone (anyone who may write the registry can rewrite a tag, and anyone who
+    may write the artifact store can replace the bytes)."""
+    if not digest:
         raise RegistryError(
-            f"{version.label} records no {DIGEST_TAG}: it was not registered through the gate, "
-            "so nothing says which bytes are the model; refusing to load it"
+            f"{source} gives no sha256 for {version.label}: nothing says which bytes are the "
+            "model; refusing to load it"
         )
     with registry_errors(f"locating {version.label}"):
         location = client.get_model_version_download_uri(version.name, str(version.number))
     content = _download_model_file(location, f"fetching {version.label}")
     found = training.model_digest(content)
-    if found != version.digest:
+    if found != digest:
         raise RegistryError(
             f"{version.label}: the stored model's sha256 is {found[:16]}..., not the "
-            f"{version.digest[:16]}... registered: its artifact was changed after registration; "
+            f"{digest[:16]}... {source} holds: its bytes are not the model that was approved; "
             "refusing to load it"
         )
     return content
 
 
-def load_model(client: Any, version: Version) -> XGBClassifier:
-    """The model a registered version holds: its checked bytes, loaded by XGBoost itself."""
-    return training.model_from_bytes(version_bytes(client, version))
+def load_model(client: Any, version: Version, digest: str, source: str) -> XGBClassifier:
+    """The model a registered version holds: its bytes checked against `digest` (from
+    `source`), loaded by XGBoost itself."""
+    return training.model_from_bytes(version_bytes(client, version, digest, source))
 
 
 def connect() -> Any:
@@ -202,29 +206,6 @@ def by_alias(client: Any, name: str, alias: str) -> Version | None:
     return None if number is None else get_version(client, name, number)
 
 
-def champion(client: Any, name: str, declared: int | None = None) -> Version | None:
-    """The `production` version. None means no model has served production yet (none is
-    declared in git and no version was ever promoted): the challenger is judged on absolute
-    thresholds. A missing alias where git declares a version, or where a version once served,
-    is an inconsistent registry (a deleted champion's version silently drops its alias): we
-    refuse to guess."""
-    current = by_alias(client, name, PRODUCTION)
-    if current is not None:
-        return current
-    served = [v.number for v in all_versions(client, name) if was_in_production(v)]
-    if declared is not None or served:
-        why = (
-            f"git declares version {declared}"
-            if declared is not None
-            else (f"versions {', '.join(map(str, served))} served it before")
-        )
-        raise RegistryError(
-            f"{name} has no '{PRODUCTION}' alias, but {why}: the champion is missing, so there "
-            "is nothing to compare with (make deploy, or let reconcile.yml put it back)"
-        )
-    return None
-
-
 def versions_for_commit(client: Any, name: str, sha: str) -> list[Version]:
     """The versions tagged as trained from this commit, oldest first."""
     return [v for v in all_versions(client, name) if v.git_sha == sha]
@@ -276,7 +257,9 @@ def register(
         )
     existing = versions_for_commit(client, name, sha)
     if existing:
-        return _accepted(existing[0], digest), False
+        accepted = _accepted(existing[0], digest)
+        version_bytes(client, accepted, digest, "the gate")  # its bytes, not only its tag
+        return accepted, False
     logged = training.model_digest(logged_model_bytes(client, run))
     if logged != digest:
         raise RegistryError(
@@ -302,7 +285,7 @@ def register(
             client.delete_model_version(name, created.version)
         return _accepted(survivor, digest), False
     version = get_version(client, name, int(created.version))
-    version_bytes(client, version)  # what was registered is what was gated, read back
+    version_bytes(client, version, digest, "the gate")  # what was registered is what was gated
     return version, True
 
 
@@ -401,7 +384,8 @@ def promote(
             raise RegistryError(f"{name} has no '{STAGING}' version to promote")
     else:
         candidate = get_version(client, name, number)
-    version_bytes(client, candidate)  # only the gated bytes are ever promoted
+    # staging serves nothing: its bytes are checked against registration's record of them.
+    version_bytes(client, candidate, candidate.digest, f"its {DIGEST_TAG} tag")
     replaced = move_alias(client, name, to, candidate, force, history)
     if to == PRODUCTION and replaced is not None and replaced.number != candidate.number:
         _set_alias_checked(client, name, PREVIOUS, replaced.number)
@@ -417,12 +401,15 @@ def promote(
     return get_version(client, name, candidate.number), replaced
 
 
-def serve(client: Any, name: str, target: Version, tags: dict[str, str]) -> Version | None:
-    """Point `production` at `target` (whose bytes are checked first) and write `tags` on it;
+def serve(
+    client: Any, name: str, target: Version, digest: str, tags: dict[str, str]
+) -> Version | None:
+    """Point `production` at `target`, whose bytes are checked first against `digest` (what
+    deploy/production.yaml declares), and write `tags` on it;
     the version it replaces becomes `previous-production`. Whether the move is allowed
     (approved, not older unless a rollback) is the caller's decision, made beforehand.
     Returns the replaced version, or None."""
-    version_bytes(client, target)  # only the gated bytes are ever served
+    version_bytes(client, target, digest, "deploy/production.yaml")  # only what git declares
     replaced = by_alias(client, name, PRODUCTION)
     if replaced is not None and replaced.number == target.number:
         return None

@@ -23,6 +23,7 @@ from . import (
     codeowners,
     desired_state,
     github_api,
+    production,
     registry,
     report,
     repository,
@@ -173,7 +174,7 @@ def _propose(settings: Settings, branch: str, state: DesiredState, title: str, b
     return branches.propose(branch, [str(DEPLOY_FILE)], title, body, base)
 
 
-def _lineage_lines(version: registry.Version) -> list[str]:
+def _lineage_lines(version: registry.Version, digest: str) -> list[str]:
     tags = version.tags
     return [
         "## Lineage",
@@ -181,10 +182,24 @@ def _lineage_lines(version: registry.Version) -> list[str]:
         f"- commit `{report.text(tags.get('lineage.git_sha', '?'))}`",
         f"- data md5 `{report.text(tags.get('lineage.data_md5', '?'))}`, evaluation md5 "
         f"`{report.text(tags.get('lineage.eval_md5', '?'))}`",
-        f"- model sha256 `{report.text(version.digest)}`",
+        f"- model sha256 `{report.text(digest)}` (declared here: only these bytes will serve)",
         f"- gate verdict `{report.text(tags.get('gate.verdict', '?'))}`, pull request "
         f"#{report.text(tags.get('github.pr', '?'))}",
     ]
+
+
+def _gated_digest(client: Any, version: registry.Version, gate: GateResult | None) -> str:
+    """The sha256 the promotion declares, and its review approves: the one the gate computed
+    from the bytes it scored, for the run this version was registered from (a registry tag is
+    no source: any registry writer can rewrite it). The stored bytes must match it."""
+    challenger = gate.challenger if gate is not None else None
+    if challenger is None or challenger.run_id != version.run_id or not challenger.model_sha256:
+        raise DeployError(
+            f"the gate result handed over does not name {version.label}'s run "
+            f"({version.run_id}): no digest to declare (run main.yml again)"
+        )
+    registry.version_bytes(client, version, challenger.model_sha256, "the gate")
+    return challenger.model_sha256
 
 
 def propose_promotion(settings: Settings, number: int, gate: GateResult | None) -> str:
@@ -193,6 +208,7 @@ def propose_promotion(settings: Settings, number: int, gate: GateResult | None) 
     client = registry.connect()
     name = settings.tracking.model_name
     version = registry.get_version(client, name, number)
+    digest = _gated_digest(client, version, gate)
     state = desired_state.read()
     declared = state.declared(registry.PRODUCTION)
     if declared is not None and declared.version == number:
@@ -211,7 +227,7 @@ def propose_promotion(settings: Settings, number: int, gate: GateResult | None) 
             "then checks the version and moves the alias, and writes the approvers on it.",
             "",
             gate_text,
-            *_lineage_lines(version),
+            *_lineage_lines(version, digest),
             "",
             "<details><summary>Model card</summary>",
             "",
@@ -220,7 +236,7 @@ def propose_promotion(settings: Settings, number: int, gate: GateResult | None) 
             "</details>",
         ]
     )
-    new = state.with_alias(registry.PRODUCTION, Declared(version=number, sha256=version.digest))
+    new = state.with_alias(registry.PRODUCTION, Declared(version=number, sha256=digest))
     title = f"Promote {name} version {number} to production"
     return _propose(settings, PROMOTION_BRANCH, new, title, body)
 
@@ -388,11 +404,7 @@ def _checked_target(
     declared before, what legitimately serves now) unless this change is a rollback, which
     only returns to a version that served before."""
     target = registry.get_version(client, name, declared.version)
-    if target.digest != declared.sha256:
-        raise DeployError(
-            f"{DEPLOY_FILE} declares version {declared.version} with sha256 "
-            f"{declared.sha256[:16]}..., but {target.label} holds {target.digest[:16] or 'none'}"
-        )
+    registry.version_bytes(client, target, declared.sha256, str(DEPLOY_FILE))
     verdict = target.tags.get("gate.verdict", "")
     if verdict not in PASSED:
         raise DeployError(f"{target.label} did not pass the gate (verdict {verdict or 'none'})")
@@ -413,7 +425,6 @@ def _checked_target(
                 f"version {target.number} is older than version {previous.number}, which "
                 f"{DEPLOY_FILE} declared before: add a new `rollback: <reason>` to go back"
             )
-    registry.version_bytes(client, target)
     return target
 
 
@@ -441,6 +452,7 @@ def _serve(
     client: Any,
     name: str,
     target: registry.Version,
+    declared: Declared,
     approval: Approval,
     current: registry.Version | None,
     rollback: str | None,
@@ -450,7 +462,7 @@ def _serve(
     request and commit, and for a rollback why, on both versions). Returns the replaced one."""
     replaced_number = current.number if current else None
     tags = {**_served_tags(approval, replaced_number, rollback), **extra}
-    replaced = registry.serve(client, name, target, tags)
+    replaced = registry.serve(client, name, target, declared.sha256, tags)
     if replaced is not None and rollback is not None:
         registry.set_tags(
             client,
@@ -506,6 +518,8 @@ def deploy(settings: Settings, github: bool, approved_by: tuple[str, ...] = ()) 
     client = registry.connect()
     current = registry.by_alias(client, name, registry.PRODUCTION)
     if current is not None and current.number == declared.version:
+        # The same number is not enough: the bytes must be the ones git declares.
+        registry.version_bytes(client, current, declared.sha256, str(DEPLOY_FILE))
         return [f"production already serves {current.label}"]
     if github:
         _check_checkout_is_the_tip(branch)
@@ -521,7 +535,7 @@ def deploy(settings: Settings, github: bool, approved_by: tuple[str, ...] = ()) 
     target = _checked_target(
         client, name, declared, references(before, current), rollback is not None, history
     )
-    replaced = _serve(client, name, target, approval, current, rollback, {})
+    replaced = _serve(client, name, target, declared, approval, current, rollback, {})
     was = f" (was version {replaced.number})" if replaced else ""
     who = ", ".join(approval.approvers) or "nobody recorded"
     pr = f", pull request #{approval.pull_request}" if approval.pull_request else ""
@@ -565,7 +579,9 @@ def emergency_rollback(
         ) from None
     approval = Approval((actor,), None, git_state()[0])
     emergency = {"rollback.emergency": "true"}
-    replaced = _serve(client, name, target, approval, current, declared.rollback, emergency)
+    replaced = _serve(
+        client, name, target, declared, approval, current, declared.rollback, emergency
+    )
     return [
         f"committed to {branch}: {message}",
         f"production: {target.label}" + (f" (was version {replaced.number})" if replaced else ""),
@@ -617,6 +633,10 @@ def compare(settings: Settings) -> str | None:
     client = registry.connect()
     current = registry.by_alias(client, settings.tracking.model_name, registry.PRODUCTION)
     if current is not None and current.number == declared.version:
+        try:
+            registry.version_bytes(client, current, declared.sha256, str(DEPLOY_FILE))
+        except registry.RegistryError as error:
+            return str(error)
         return None
     serving = current.label if current is not None else "no version"
     return (
@@ -678,8 +698,8 @@ def lineage(
         ]
     if number is not None:
         return [registry.get_version(client, name, number).as_dict()]
-    current = registry.by_alias(client, name, registry.PRODUCTION)
-    return [] if current is None else [current.as_dict()]
+    serving = production.load(client, settings)
+    return [] if serving is None else [serving.version.as_dict()]
 
 
 def describe(version: dict[str, Any]) -> str:

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from . import contract as contracts
-from . import data, registry, training
+from . import data, production, registry, training
 from .contract import Contract, load_contract
 from .settings import Settings
 
@@ -50,14 +50,20 @@ class Scored:
     rejected: pd.DataFrame
 
 
-def resolve(client: Any, name: str, alias: str, number: int | None) -> registry.Version:
-    """The version to score with: a named one, or the one the alias points at."""
-    if number is not None:
-        return registry.get_version(client, name, number)
-    found = registry.by_alias(client, name, alias)
-    if found is None:
-        raise registry.RegistryError(f"{name} has no '{alias}' version to score with")
-    return found
+def resolve(settings: Settings, client: Any, number: int | None) -> production.Production:
+    """The model to score with, checked against git: by default what deploy/production.yaml
+    declares; a named version only where git once declared it (only git holds a digest of
+    which bytes a version is). Another alias than production has no digest in git."""
+    alias = settings.predict.alias
+    if number is None and alias != registry.PRODUCTION:
+        raise registry.RegistryError(
+            f"predict.alias is {alias!r}: only {registry.PRODUCTION!r} is declared in git, with "
+            "the digest of its bytes; score with production, or name a version git declared "
+            "(--version N)"
+        )
+    if number is None:
+        return production.require(client, settings)
+    return production.load_version(client, settings, number)
 
 
 def score(
@@ -101,10 +107,9 @@ def predict(settings: Settings, source: Path, number: int | None = None) -> Scor
     """Score a CSV with the registered model; write predictions, rejected rows, the log."""
     contract = load_contract(settings.data.contract)
     frame = data.read_raw(source, contract)
-    client = registry.connect()
-    version = resolve(client, settings.tracking.model_name, settings.predict.alias, number)
-    model = registry.load_model(client, version)
-    scored = score(frame, contract, model, version, settings.evaluate.decision_threshold)
+    served = resolve(settings, registry.connect(), number)
+    threshold = settings.evaluate.decision_threshold
+    scored = score(frame, contract, served.model, served.version, threshold)
     data.write_csv_for_people(scored.predictions, settings.predict.output)
     data.write_csv_for_people(scored.rejected, settings.predict.rejected)
     append_log(scored.predictions, settings.predict.log, datetime.now(UTC))
