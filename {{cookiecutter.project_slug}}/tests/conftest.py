@@ -345,6 +345,7 @@ class Lab:
         self.settings = settings
         self.repository = repository
         self.commits: list[str] = []
+        self.run_lineage: dict[str, dict[str, str]] = {}  # run id -> the lineage it was logged with
         stages.split(settings)
 
     def git(self, *args: str) -> str:
@@ -404,7 +405,12 @@ class Lab:
             tags, features.head(5), metrics={}, plots=[],
         )  # fmt: skip
         run.write(params.run_info)
+        self.run_lineage[run.run_id] = tags
         return run
+
+    def commit_time(self, n: int) -> int:
+        """The committer time of the n-th commit, as git (and so registration) reads it."""
+        return int(self.git("show", "-s", "--format=%ct", self.commit(n)))
 
     def client(self) -> Any:
         return registry.connect()
@@ -415,7 +421,8 @@ class Lab:
     def register(self, run: tracking.RunInfo) -> registry.Version:
         """Register the run's model (the bytes it logged), as the gate would have scored it."""
         digest = training.model_digest(registry.logged_model_bytes(self.client(), run))
-        version, _ = registry.register(self.client(), self.name, run, digest, {})
+        lineage = self.run_lineage[run.run_id]
+        version, _ = registry.register(self.client(), self.name, run, digest, lineage, {})
         return version
 
     def promote(self, alias: str, number: int | None, force: bool = False) -> registry.Version:
@@ -445,7 +452,7 @@ class Lab:
                 experiment_id=run.experiment_id,
                 model_uri=run.model_uri,
                 model_sha256=scored,
-                lineage=lineage.observed(self.settings),
+                lineage=lineage.lineage_tags(self.settings),
             ),
         )
 

@@ -36,7 +36,9 @@ def test_same_commit_registers_once(lab: Lab) -> None:
     run = lab.candidate(lab.commit(1), 100)
     first = lab.register(run)
     digest = training.model_digest(lab.settings.train.model.read_bytes())
-    again, created = registry.register(lab.client(), lab.name, run, digest, {})
+    again, created = registry.register(
+        lab.client(), lab.name, run, digest, lab.run_lineage[run.run_id], {}
+    )
     assert (again.number, created) == (first.number, False)
     assert [v.number for v in registry.all_versions(lab.client(), lab.name)] == [1]
 
@@ -64,9 +66,10 @@ def test_eight_concurrent_commits_get_eight_versions(lab: Lab) -> None:
 def test_dirty_run_is_not_registered(lab: Lab) -> None:
     """A model trained from uncommitted work cannot be registered."""
     run = lab.candidate(lab.commit(1), 100)
-    lab.client().set_tag(run.run_id, "lineage.git_dirty", "true")
+    dirty = {**lab.run_lineage[run.run_id], "lineage.git_dirty": "true"}
+    digest = training.model_digest(lab.settings.train.model.read_bytes())
     with pytest.raises(registry.RegistryError, match="clean git commit"):
-        lab.register(run)
+        registry.register(lab.client(), lab.name, run, digest, dirty, {})
 
 
 def test_promotion_keeps_the_replaced_version_for_rollback(lab: Lab) -> None:
@@ -225,7 +228,7 @@ def test_register_command_needs_a_passing_gate(
     lab: Lab, lab_params: Path, contract: Contract, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`register` refuses a model whose gate did not pass, and registers one that did."""
-    run = lab.candidate(lab.commit(1), 100)
+    run = lab.candidate(lab.commit(1), lab.commit_time(1))
     gate_result(lab, run, "fail")
     assert main(["--params", str(lab_params), "register"]) == 1
     assert "only a passing model is registered" in capsys.readouterr().err
@@ -242,17 +245,40 @@ def test_register_command_needs_a_passing_gate(
     assert f"- Not used as features: {lab.settings.fairness.sensitive_column}." in lines
 
 
+@pytest.mark.parametrize(
+    "tag",
+    [
+        "lineage.git_sha",
+        "lineage.data_md5",
+        "lineage.git_commit_time",  # drift's model age
+        "lineage.params_hash",
+        "lineage.lock_hash",
+        "lineage.version.mlflow",
+    ],
+)
 def test_run_tags_changed_after_the_gate_are_not_registered(
-    lab: Lab, lab_params: Path, capsys: pytest.CaptureFixture[str]
+    lab: Lab, lab_params: Path, capsys: pytest.CaptureFixture[str], tag: str
 ) -> None:
-    """Whoever may log runs may rewrite a run's tags: a run whose commit or data md5 was
-    changed after the gate saw the checkout is refused, not registered under a false lineage."""
-    run = lab.candidate(lab.commit(1), 100)
+    """Whoever may log runs may rewrite a run's tags: a run whose lineage tag was changed after
+    the gate saw the checkout is refused, naming the tag, not registered under a false lineage."""
+    run = lab.candidate(lab.commit(1), lab.commit_time(1))
     gate_result(lab, run, "pass")
-    lab.client().set_tag(run.run_id, "lineage.git_sha", "e" * 40)
+    lab.client().set_tag(run.run_id, tag, "1")
     assert main(["--params", str(lab_params), "register"]) == 1
-    assert "were changed after training" in capsys.readouterr().err
+    assert f"tag {tag} is '1', not" in capsys.readouterr().err
     assert registry.all_versions(lab.client(), lab.name) == []
+
+
+def test_registration_writes_only_the_lineage_it_computed(lab: Lab, lab_params: Path) -> None:
+    """A lineage tag added to the run (HTML and an @-mention, say) is not copied onto the
+    version: registration writes only the lineage it computed and checked."""
+    run = lab.candidate(lab.commit(1), lab.commit_time(1))
+    gate_result(lab, run, "pass")
+    lab.client().set_tag(run.run_id, "lineage.note", "<img src=x> @everyone")
+    assert main(["--params", str(lab_params), "register"]) == 0
+    version = registry.get_version(lab.client(), lab.name, 1)
+    assert "lineage.note" not in version.tags
+    assert version.tags["lineage.git_commit_time"] == str(lab.commit_time(1))
 
 
 def test_lineage_answers_the_three_questions(

@@ -100,10 +100,11 @@ def test_the_read_credential_cannot_register_or_move_an_alias(
     client = registry.connect()
     digest = training.model_digest(registry.logged_model_bytes(client, run))
     with pytest.raises(registry.RegistryError, match="refused our credentials"):
-        registry.register(client, name, run, digest, {})
+        registry.register(client, name, run, digest, lab.run_lineage[run.run_id], {})
 
     as_user(monkeypatch, auth_server, "writer", passwords["writer"])
-    version, created = registry.register(registry.connect(), name, run, digest, {})
+    lineage = lab.run_lineage[run.run_id]
+    version, created = registry.register(registry.connect(), name, run, digest, lineage, {})
     assert created
     as_user(monkeypatch, auth_server, "reader", passwords["reader"])
     with pytest.raises(registry.RegistryError, match="refused our credentials"):

@@ -308,7 +308,7 @@ def _score_and_compare(settings: Settings, override_by: str, result: dict[str, A
         "model_uri": run.model_uri,
         "git_sha": run_tags.get("lineage.git_sha"),
         "model_sha256": digest,
-        "lineage": lineage.observed(settings),
+        "lineage": lineage.lineage_tags(settings),
     }
     result["challenger"] = challenger.summary()
 

@@ -150,27 +150,36 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
-def observed(settings: Settings) -> dict[str, str]:
-    """The lineage facts the checkout itself shows (commit, data and split md5s): what a run's
-    tags must say. The gate records them; registration compares the run's tags with them, since
-    anyone who may write runs (the pull requests' credential) may rewrite those tags."""
-    sha, dirty, _ = git_state()
+DATA_KEYS = ("lineage.git_dirty", "lineage.data_md5", "lineage.train_md5", "lineage.eval_md5")
+
+
+def data_facts(settings: Settings) -> dict[str, str]:
+    """What the data shows (and whether the work tree is clean): only a checkout that holds the
+    pipeline's data can say it. The gate records them; registration takes them from the gate."""
     return {
-        "lineage.git_sha": sha,
-        "lineage.git_dirty": str(dirty).lower(),
+        "lineage.git_dirty": str(git_state()[1]).lower(),
         "lineage.data_md5": file_md5(settings.data.raw),
         "lineage.train_md5": file_md5(settings.split.train),
         "lineage.eval_md5": file_md5(settings.split.eval),
     }
 
 
-def lineage_tags(settings: Settings) -> dict[str, str]:
-    """Tags for the training run: code, data, parameters, environment."""
+def checkout_facts(settings: Settings) -> dict[str, str]:
+    """What any checkout of the commit shows without the data: the commit and its time, the
+    parameters, the lock and the installed libraries. Registration computes these itself."""
+    sha, _, committed = git_state()
     tags = {
-        **observed(settings),
-        "lineage.git_commit_time": str(git_state()[2]),
+        "lineage.git_sha": sha,
+        "lineage.git_commit_time": str(committed),
         "lineage.params_hash": params_hash(settings),
         "lineage.lock_hash": file_sha256(LOCKFILE),
     }
     tags.update({f"lineage.version.{name}": v for name, v in library_versions().items()})
     return tags
+
+
+def lineage_tags(settings: Settings) -> dict[str, str]:
+    """Tags for the training run: code, data, parameters, environment. The gate records the
+    same facts, and registration writes them on the version only where the run's tags agree:
+    anyone who may write runs (the pull requests' credential) may rewrite those tags."""
+    return {**checkout_facts(settings), **data_facts(settings)}

@@ -238,17 +238,17 @@ def register(
     name: str,
     run: tracking.RunInfo,
     digest: str,
+    lineage: dict[str, str],
     extra_tags: dict[str, str],
 ) -> tuple[Version, bool]:
     """Register the bytes the gate scored (digest) from the run that logged them, once per
-    commit. Aliases are not touched: `staging` moves in the staging job (promote).
+    commit, with the `lineage` the caller computed and checked (never copied from the run's
+    tags, which anyone who may log runs can rewrite). Aliases are not touched: `staging`
+    moves in the staging job (promote).
 
     Returns the version and whether it was created now. Concurrent registrations of the same
     commit can both create a version; the later ones are deleted again, so one survives.
     """
-    with registry_errors(f"reading run {run.run_id}"):
-        run_tags = dict(client.get_run(run.run_id).data.tags)
-    lineage = {k: v for k, v in run_tags.items() if k.startswith("lineage.")}
     sha = lineage.get("lineage.git_sha", "none")
     if sha == "none" or lineage.get("lineage.git_dirty") != "false":
         raise RegistryError(

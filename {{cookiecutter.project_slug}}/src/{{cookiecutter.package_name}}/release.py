@@ -33,7 +33,7 @@ from .desired_state import DEPLOY_FILE, Declared, DesiredState
 from .errors import ProjectError
 from .gate_result import GateResult
 from .lifecycle import read_gate
-from .lineage import History, branch_history, git_state
+from .lineage import DATA_KEYS, History, branch_history, checkout_facts, git_state
 from .settings import Settings
 
 PYPROJECT = Path("pyproject.toml")
@@ -58,24 +58,37 @@ def _description() -> str:
     return str(project.get("description", "(no description)"))
 
 
-def _check_run_tags(client: Any, observed: dict[str, str], run: tracking.RunInfo) -> None:
-    """The run's lineage tags, which go on the version, must say what the gate saw in the
-    checkout, and the commit must be the one checked out here: run tags can be rewritten by
-    anyone who may log runs, between the gate and this registration."""
-    here = git_state()[0]
-    if not observed or observed.get("lineage.git_sha") != here:
+def _lineage_to_register(
+    settings: Settings, client: Any, gated: dict[str, str], run: tracking.RunInfo
+) -> dict[str, str]:
+    """The lineage written on the version, computed here, never copied from the run: the
+    commit, its time, the parameters, the lock and the libraries from this checkout; the data's
+    md5s from the gate's result (the job that gated held the data). The gate must have seen the
+    same checkout, and the run's tags must say the same: anyone who may log runs (the pull
+    requests' credential) may rewrite them between training and this registration."""
+    here = checkout_facts(settings)
+    missing = [key for key in (*here, *DATA_KEYS) if key not in gated]
+    if missing:
         raise registry.RegistryError(
-            f"gate.json was not made from the commit checked out here ({here[:12]}): run the "
-            "gate again on this commit"
+            f"gate.json records no {missing[0]}: it was made by other code; run the gate again"
         )
+    differ = sorted(key for key, value in here.items() if gated[key] != value)
+    if differ:
+        raise registry.RegistryError(
+            f"gate.json was not made from this checkout ({here['lineage.git_sha'][:12]}): "
+            f"{', '.join(differ)} differ; run the gate again on this commit"
+        )
+    computed = {**here, **{key: gated[key] for key in DATA_KEYS}}
     with registry.registry_errors(f"reading run {run.run_id}"):
         tags = dict(client.get_run(run.run_id).data.tags)
-    changed = sorted(key for key, value in observed.items() if tags.get(key) != value)
+    changed = sorted(key for key, value in computed.items() if tags.get(key) != value)
     if changed:
         raise registry.RegistryError(
-            f"run {run.run_id}'s tags {', '.join(changed)} are not what the gate saw in the "
-            "checkout: they were changed after training; refusing to register (retrain)"
+            f"run {run.run_id}'s tag {changed[0]} is {tags.get(changed[0])!r}, not "
+            f"{computed[changed[0]]!r} as this checkout and the gate show: it was changed "
+            "after training; refusing to register (retrain)"
         )
+    return computed
 
 
 def register(
@@ -106,7 +119,7 @@ def register(
             f"{tracking.RunInfo.read(trained).run_id}: run the gate again"
         )
     client = registry.connect()
-    _check_run_tags(client, challenger.lineage, run)
+    computed = _lineage_to_register(settings, client, challenger.lineage, run)
     extra = {
         "gate.verdict": gate.verdict,
         "gate.override_by": gate.override.requested_by or "",
@@ -117,7 +130,7 @@ def register(
     if pr:
         extra["github.pr"] = pr
     name = settings.tracking.model_name
-    version, created = registry.register(client, name, run, digest, extra)
+    version, created = registry.register(client, name, run, digest, computed, extra)
     if created:
         from . import data  # pandas and the contract: only a new version's model card
         from .contract import load_contract
