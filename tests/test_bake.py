@@ -79,6 +79,7 @@ EXPECTED_FILES = [
     "src/credit_default_model/onboarding.py",
     "src/credit_default_model/override.py",
     "src/credit_default_model/plots.py",
+    "src/credit_default_model/production.py",
     "src/credit_default_model/py.typed",
     "src/credit_default_model/registry.py",
     "src/credit_default_model/release.py",
