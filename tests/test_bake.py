@@ -93,6 +93,7 @@ EXPECTED_FILES = [
     "src/credit_default_model/tracking.py",
     "src/credit_default_model/training.py",
     "src/credit_default_model/validation.py",
+    "src/credit_default_model/yaml_files.py",
     "tests/conftest.py",
     "tests/fake_github.py",
     "tests/fixtures/contract.yaml",

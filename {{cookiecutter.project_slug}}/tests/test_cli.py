@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import re
 import socket
 import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import patched_params
+from conftest import PROJECT_ROOT, patched_params
 
 from {{ cookiecutter.package_name }}.cli import build_parser, main
 
@@ -151,3 +152,17 @@ def test_split_writes_both_parts(
     assert len(train) + len(evaluation) == len(sample_frame)
     expected = f"split: {len(train)} training rows, {len(evaluation)} evaluation rows"
     assert capsys.readouterr().out.strip() == expected
+
+
+def test_every_value_a_person_types_reaches_the_command_as_text() -> None:
+    """The Makefile passes each variable (a rollback reason, a login, a positive class) as
+    --name="$$VALUE" and paths after `--`: a value that starts with "-" ("-1", "--force") is
+    then the option's text, never an option of its own."""
+    makefile = (PROJECT_ROOT / "Makefile").read_text(encoding="utf-8")
+    spaced = re.findall(r'--[a-z][a-z-]* "\$\$\w+"', makefile)
+    assert spaced == [], f"options given as two words: {spaced}"
+    parser = build_parser()
+    args = parser.parse_args(["propose-rollback", "--reason=-1 looks wrong", "--version=3"])
+    assert (args.reason, args.version) == ("-1 looks wrong", 3)
+    Path("-batch.csv").write_text("age\n30\n", encoding="utf-8")  # in the test's own folder
+    assert parser.parse_args(["predict", "--", "-batch.csv"]).file == Path("-batch.csv")

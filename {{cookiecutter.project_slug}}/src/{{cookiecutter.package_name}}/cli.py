@@ -172,9 +172,7 @@ def _gate(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    import yaml
-
-    from . import actions, lifecycle, report
+    from . import actions, lifecycle, report, yaml_files
 
     settings = load_settings(args.params)
     result = lifecycle.read_gate_or_stopped(settings)
@@ -184,7 +182,7 @@ def _report(args: argparse.Namespace) -> int:
         if validation_path.exists()
         else None
     )
-    current = yaml.safe_load(args.params.read_text(encoding="utf-8"))
+    current = yaml_files.load(args.params.read_text(encoding="utf-8"))
     base = report.base_params(args.base, str(args.params))
     changes = None if base is None else report.params_changes(current, base)
     text = report.render_report(result, validation, changes, args.base)
@@ -624,13 +622,14 @@ def build_parser() -> argparse.ArgumentParser:
     predict_command = command(
         "predict",
         _predict,
-        "Score a CSV with the registered model (alias from params); exit 1 if rows were rejected.",
+        "Score a CSV with the version deploy/ declares (bytes checked against git's sha256); "
+        "exit 1 if rows were rejected.",
     )
     predict_command.add_argument(
         "file", type=input_file, help="CSV with the columns the model takes (INPUT=...)"
     )
     predict_command.add_argument(
-        "--version", type=int, default=None, help="score with this version instead of the alias"
+        "--version", type=int, default=None, help="score with a version deploy/ once declared"
     )
     drift_command = command(
         "drift",

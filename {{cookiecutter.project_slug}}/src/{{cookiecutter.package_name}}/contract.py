@@ -27,6 +27,7 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from . import yaml_files
 from .errors import ProjectError
 from .settings import explain
 
@@ -318,8 +319,8 @@ class _SourceText:
 def _raw_contract(text: str) -> tuple[Any, list[str]]:
     """The parsed file with every name and value that stands for text in the data taken as
     written, and the places where an unquoted word was one YAML reads as true/false."""
-    raw = yaml.safe_load(text)
-    document = yaml.compose(text, Loader=yaml.SafeLoader)
+    raw = yaml_files.load(text)
+    document = yaml_files.compose(text)
     if not isinstance(raw, dict):
         return raw, []
     source = _SourceText()
@@ -338,7 +339,7 @@ def _raw_contract(text: str) -> tuple[Any, list[str]]:
         columns = {}
         for name_node, column_node in _pairs(_find(document, "columns")):
             name = source.scalar(name_node, f"the column name {name_node.value}")
-            column = yaml.safe_load(yaml.serialize(column_node))
+            column = yaml_files.load(yaml.serialize(column_node))
             if isinstance(column, dict) and "values" in column:
                 column["values"] = source.sequence(
                     _find(column_node, "values"), f"columns.{name}.values"

@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from . import yaml_files
 from .errors import ProjectError
 from .settings import MODEL_NAME, explain
 
@@ -57,7 +58,7 @@ class DesiredState(BaseModel):
 def parse(text: str, source: str) -> DesiredState:
     """The file's text, checked: every problem names the file and the key."""
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml_files.load(text)
     except yaml.YAMLError as error:
         raise DesiredStateError(f"{source}: not valid YAML: {error}") from None
     if not isinstance(raw, dict):

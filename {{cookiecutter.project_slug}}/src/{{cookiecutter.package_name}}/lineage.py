@@ -38,10 +38,10 @@ def check_pointer(path: Path) -> None:
     pointer = path.with_name(path.name + ".dvc")
     if not pointer.exists():
         return  # not tracked by DVC here (the tests' own data)
-    import yaml
+    from . import yaml_files
 
     recorded = str(
-        ((yaml.safe_load(pointer.read_text(encoding="utf-8")) or {}).get("outs") or [{}])[0].get(
+        ((yaml_files.load(pointer.read_text(encoding="utf-8")) or {}).get("outs") or [{}])[0].get(
             "md5"
         )
     )

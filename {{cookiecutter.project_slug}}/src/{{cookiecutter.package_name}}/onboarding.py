@@ -13,7 +13,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedSeq
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
-from . import branches
+from . import branches, yaml_files
 from .settings import DEFAULT_PARAMS, SettingsError, parse_settings
 
 
@@ -39,7 +39,7 @@ def _quoted_where_needed(value: object) -> object:
 def _reads_back_as(text: str) -> bool:
     """Whether PyYAML reads `text`, written plain, back as that very text."""
     try:
-        return bool(text) and yaml.safe_load(f"x: {text}") == {"x": text}
+        return bool(text) and yaml_files.load(f"x: {text}") == {"x": text}
     except yaml.YAMLError:
         return False
 
@@ -49,14 +49,14 @@ def _word_or_value(node: yaml.Node) -> object:
     if isinstance(node, yaml.ScalarNode) and node.tag.endswith(":bool"):
         word = node.value.lower()
         return node.value if word not in ("true", "false") else word == "true"
-    return yaml.safe_load(yaml.serialize(node))
+    return yaml_files.load(yaml.serialize(node))
 
 
 def read_value(text: str) -> object:
     """A value typed on the command line, read as YAML ('[a, b]', 0.8, ''), words as words."""
     if not text.strip():
         return ""
-    node = yaml.compose(text, Loader=yaml.SafeLoader)
+    node = yaml_files.compose(text)
     if isinstance(node, yaml.SequenceNode):
         return [_word_or_value(item) for item in node.value]
     return _word_or_value(node) if node is not None else ""
@@ -79,7 +79,7 @@ def set_value(key: str, value: object, path: Path = DEFAULT_PARAMS) -> object:
     buffer = io.StringIO()
     editor.dump(document, buffer)
     text = buffer.getvalue()
-    parse_settings(yaml.safe_load(text), path)  # refuse to write settings that do not load
+    parse_settings(yaml_files.load(text), path)  # refuse to write settings that do not load
     path.write_text(text, encoding="utf-8")
     return value
 

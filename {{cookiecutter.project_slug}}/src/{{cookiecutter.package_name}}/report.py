@@ -12,8 +12,7 @@ import re
 import subprocess
 from typing import Any
 
-import yaml
-
+from . import yaml_files
 from .gate_result import GateResult
 from .settings import LOWER_IS_BETTER, METRIC_NAMES
 
@@ -83,7 +82,7 @@ def base_params(ref: str, path: str = "params.yaml") -> Any | None:
     done = subprocess.run(
         ["git", "show", f"{ref}:{path}"], capture_output=True, text=True, check=False
     )
-    return yaml.safe_load(done.stdout) if done.returncode == 0 else None
+    return yaml_files.load(done.stdout) if done.returncode == 0 else None
 
 
 def _verdict_section(gate: GateResult) -> list[str]:

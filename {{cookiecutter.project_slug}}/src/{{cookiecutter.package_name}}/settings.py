@@ -13,6 +13,7 @@ from typing import Annotated, Literal, get_args
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from . import yaml_files
 from .errors import ProjectError
 
 DEFAULT_PARAMS = Path("params.yaml")
@@ -244,7 +245,7 @@ def load_settings(path: Path = DEFAULT_PARAMS) -> Settings:
     except FileNotFoundError:
         raise SettingsError(f"{path}: file not found (run from the project root)") from None
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml_files.load(text)
     except yaml.YAMLError as error:
         raise SettingsError(f"{path}: not valid YAML: {error}") from None
     return parse_settings(raw, path)
