@@ -194,3 +194,13 @@ def test_a_csv_for_people_shows_formulas_as_text(tmp_path: Path) -> None:
         "-2",
     ]
     assert written["amount"].tolist() == [-1.5, 2.0, 3.0, 4.0, 5.0]
+
+
+def test_a_csv_for_people_shows_a_formula_in_a_column_name_as_text(tmp_path: Path) -> None:
+    """A column name that a spreadsheet would run (the user's data can name a column anything)
+    is written with a quote in front too; other names are left as they are."""
+    frame = pd.DataFrame({'=HYPERLINK("https://evil.example","x")': ["a"], "-1": [1], "age": [3]})
+    path = tmp_path / "rejected.csv"
+    data.write_csv_for_people(frame, path)
+    header = path.read_text(encoding="utf-8").splitlines()[0]
+    assert header == '"\'=HYPERLINK(""https://evil.example"",""x"")",-1,age'

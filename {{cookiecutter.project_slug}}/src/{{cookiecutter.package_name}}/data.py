@@ -140,23 +140,25 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
+def runs_as_formula(value: object) -> bool:
+    """Whether a spreadsheet would run this text as a formula: it starts with =, +, -, @, a
+    tab or a carriage return, and is not a plain number."""
+    return (
+        isinstance(value, str)
+        and value.startswith(FORMULA_STARTS)
+        and not PLAIN_NUMBER.fullmatch(value)
+    )
+
+
 def neutralised(frame: pd.DataFrame) -> pd.DataFrame:
-    """The frame with every text cell that a spreadsheet would run as a formula (one starting
-    with =, +, -, @, a tab or a carriage return, and is not a plain number) prefixed with a
-    quote, so it shows as text. For files people open (predictions, rejected rows); never for
-    data the pipeline reads."""
-    safe = frame.copy()
+    """The frame with every column name and text cell that would run as a formula prefixed
+    with a quote, so it shows as text. For files people open (predictions, rejected rows);
+    never for data the pipeline reads."""
+    safe = frame.rename(columns=lambda name: f"'{name}" if runs_as_formula(name) else name)
     for name in safe.columns:
         if safe[name].dtype == object:
             column = safe[name]
-            risky = column.map(
-                lambda v: (
-                    isinstance(v, str)
-                    and v.startswith(FORMULA_STARTS)
-                    and not PLAIN_NUMBER.fullmatch(v)
-                )
-            )
-            safe[name] = column.where(~risky, "'" + column.astype(str))
+            safe[name] = column.where(~column.map(runs_as_formula), "'" + column.astype(str))
     return safe
 
 
