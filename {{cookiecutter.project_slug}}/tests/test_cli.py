@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import re
 import socket
+import subprocess
 import time
 from pathlib import Path
 
@@ -166,3 +167,22 @@ def test_every_value_a_person_types_reaches_the_command_as_text() -> None:
     assert (args.reason, args.version) == ("-1 looks wrong", 3)
     Path("-batch.csv").write_text("age\n30\n", encoding="utf-8")  # in the test's own folder
     assert parser.parse_args(["predict", "--", "-batch.csv"]).file == Path("-batch.csv")
+
+
+def test_lint_refuses_a_symlink_tracked_by_git(tmp_path: Path) -> None:
+    """`make lint` (the pull request's checks job) stops on a tracked symlink, naming it: a
+    README.md pointing at /proc/self/environ would put a job's secrets wherever it is read."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    subprocess.run(["git", "init", "--quiet"], cwd=repo, check=True)
+    (repo / "LICENSE").write_text("plain\n", encoding="utf-8")
+    (repo / "README.md").symlink_to("/proc/self/environ")
+    subprocess.run(["git", "add", "LICENSE", "README.md"], cwd=repo, check=True)
+    check = ["make", "--no-print-directory", "-f", str(PROJECT_ROOT / "Makefile"), "check-links"]
+    done = subprocess.run(check, cwd=repo, capture_output=True, text=True, check=False)
+    assert done.returncode != 0
+    [error] = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert error.startswith("error: symlinks are not allowed in the repository")
+    assert error.endswith(": README.md")
+    subprocess.run(["git", "rm", "--quiet", "--cached", "README.md"], cwd=repo, check=True)
+    assert subprocess.run(check, cwd=repo, capture_output=True, check=False).returncode == 0
