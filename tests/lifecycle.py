@@ -167,7 +167,8 @@ class Lifecycle:
                  "The promotion PR's own gate: nothing serves production yet: absolute limits",
                  self.promotion_pr),
             Step("promote-first",
-                 f"{RISK_APPROVER} approves the promotion PR; merged: deploy.yml moves production",
+                 "model owner and risk approver approve the promotion PR; merged: deploy.yml "
+                 "moves production",
                  lambda: self.approve_and_deploy(PROMOTION_BRANCH)),
             Step("pr-worse", "PR #2: clearly worse parameters", self.worse_pr),
             Step("pr-worse-override",
@@ -179,7 +180,7 @@ class Lifecycle:
             Step("pr-better", "PR #3: better parameters", self.better_pr),
             Step("merge-better", "Merge #3: register v2, open its promotion PR",
                  lambda: self.merge_and_run_main("better-model", 3)),
-            Step("promote-better", f"{RISK_APPROVER} approves; merged: production moves to v2",
+            Step("promote-better", "both approve; merged: production moves to v2",
                  lambda: self.approve_and_deploy(PROMOTION_BRANCH)),
             Step("deploy-unapproved",
                  "PR #5 merged without a code owner's approval of its final head: refused",
@@ -189,7 +190,7 @@ class Lifecycle:
                  "rollback.yml: the pull request that puts production back, with the reason",
                  self.propose_rollback),
             Step("rollback",
-                 f"{RISK_APPROVER} approves the rollback PR; merged: production back on v1",
+                 "both approve the rollback PR; merged: production back on v1",
                  lambda: self.approve_and_deploy(ROLLBACK_BRANCH)),
             Step("reconcile",
                  "Someone moves production to v2 by hand; reconcile.yml puts it back, in one issue",
@@ -245,10 +246,12 @@ class Lifecycle:
         return self.pr(pull["number"], PROMOTION_BRANCH, [], author=BOT)
 
     def approve_and_deploy(self, branch: str) -> ActRun:
-        """The risk approver, code owner of deploy/, approves the final head of the workflow's
-        open pull request from `branch`; it is merged, and deploy.yml runs on the push."""
+        """The model owner and the risk approver (production's sign-off, both code owners of
+        deploy/) approve the final head of the workflow's open pull request from `branch`; it is
+        merged, and deploy.yml runs on the push."""
         pull = self.people.bot_pull(branch)
         head = self.people.fetch(branch)
+        self.people.review(pull["number"], MODEL_OWNER, head)
         self.people.review(pull["number"], RISK_APPROVER, head)
         self.people.merge(branch, pull["number"], author=BOT)
         return self.on_push("deploy.yml")

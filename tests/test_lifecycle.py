@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from lifecycle import OVERRIDE_LABEL, PROMOTION_BRANCH, ROLLBACK_BRANCH
 from servers import free_port
-from simulated_github import HELPER, RISK_APPROVER
+from simulated_github import HELPER, MODEL_OWNER, RISK_APPROVER
 from test_baked_project import TEMPLATE, clean_env
 
 MARKER = "<!-- credit-default-model:gate-report -->"
@@ -136,15 +136,16 @@ def test_the_promotion_pull_request_passes_its_own_gate(demo: dict[str, Any]) ->
 def test_production_moves_only_when_a_code_owner_approved_the_final_head(
     demo: dict[str, Any],
 ) -> None:
-    """The risk approver (the code owner of deploy/) approves the promotion PR's head; once
-    merged, deploy.yml moves production and writes who approved, the PR and the commit."""
+    """The model owner and the risk approver (production's sign-off) approve the promotion
+    PR's head; once merged, deploy.yml moves production and writes who approved, the PR and the
+    commit."""
     step = demo["promote-first"]
     assert step["jobs"] == {"deploy/deploy": "success"}
     registry = step["registry"]
     assert registry["aliases"] == {"staging": "1", "production": "1"}
     tags = registry["versions"]["1"]
     [pull] = [p for p in demo["merge-first"]["pulls"] if p["head"] == PROMOTION_BRANCH]
-    assert tags["promotion.production.approved_by"] == RISK_APPROVER
+    assert tags["promotion.production.approved_by"] == f"{MODEL_OWNER},{RISK_APPROVER}"
     assert tags["promotion.production.pr"] == str(pull["number"])
 
 
@@ -241,7 +242,7 @@ def test_rollback_is_a_pull_request_that_puts_v1_back_with_the_reason(
     assert registry["aliases"]["production"] == "1"
     assert registry["aliases"]["previous-production"] == "2"
     assert registry["versions"]["1"]["rollback.reason"] == "v2 misbehaves in production"
-    assert registry["versions"]["1"]["rollback.by"] == RISK_APPROVER
+    assert registry["versions"]["1"]["rollback.by"] == f"{MODEL_OWNER},{RISK_APPROVER}"
     assert registry["versions"]["2"]["rolled_back.reason"] == "v2 misbehaves in production"
 
 

@@ -307,8 +307,9 @@ def test_codeowners_give_the_risk_approver_everything_that_computes_the_verdict(
     project: Path,
 ) -> None:
     """CODEOWNERS gives every file to the risk approver alone (so a GNUmakefile, a second
-    dvc.yaml or a uv.toml is covered too), except the README, the licence and the tests,
-    which compute no verdict and go to the model owner."""
+    dvc.yaml or a uv.toml is covered too), except deploy/, whose changes need both the model
+    owner and the risk approver, and the README, the licence and the tests, which compute no
+    verdict and go to the model owner."""
     rules = [
         (line.split()[0], line.split()[1:])
         for line in (project / ".github" / "CODEOWNERS").read_text().splitlines()
@@ -316,7 +317,7 @@ def test_codeowners_give_the_risk_approver_everything_that_computes_the_verdict(
     ]
     assert rules[0] == ("*", ["@risk-approver"])
     assert dict(rules[1:]) == {
-        "/deploy/": ["@risk-approver"],
+        "/deploy/": ["@model-owner", "@risk-approver"],
         "/README.md": ["@model-owner"],
         "/LICENSE": ["@model-owner"],
         "/tests/": ["@model-owner"],

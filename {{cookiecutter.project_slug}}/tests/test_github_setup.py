@@ -95,6 +95,9 @@ def test_first_run_makes_exactly_these_calls(
         "workflow tokens: read-only by default, cannot approve pull requests",
         "label gate-override: created",
         *IN_FORCE_ON_A_PUBLIC_REPOSITORY,
+        "  production sign-off (deploy.yml, deploy.sign_off in params.yaml): an approval of the "
+        "final head by the model owner @model-owner AND the risk approver @risk-approver, each "
+        "by a different person; CODEOWNERS must list each on /deploy/",
     ]
 
 

@@ -6,6 +6,7 @@ GitHub API, in a git repository of the test's own."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,11 @@ from {{ cookiecutter.package_name }} import codeowners, desired_state, registry,
 from {{ cookiecutter.package_name }}.desired_state import Declared, DesiredStateError
 from {{ cookiecutter.package_name }}.gate_result import GateResult
 
-OWNERS = "* @risk-approver\n/deploy/ @risk-approver @acme/risk-team\n/tests/ @model-owner\n"
+OWNERS = (
+    "* @risk-approver\n/deploy/ @model-owner @risk-approver @acme/risk-team\n/tests/ @model-owner\n"
+)
+# Production's sign-off (deploy.sign_off in the tests' params): both approve the final head.
+SIGNED = [("model-owner", "final"), ("risk-approver", "final")]
 BOT = "github-actions[bot]"
 
 
@@ -42,12 +47,15 @@ def test_the_desired_state_round_trips_and_names_every_problem() -> None:
 
 def test_the_projects_desired_state_is_valid_and_deploy_belongs_to_the_risk_approver() -> None:
     """The project's deploy/production.yaml reads (a new project declares nothing; promotions
-    since then declare a version) for this model, and CODEOWNERS gives deploy/ to the risk
-    approver alone (the last matching line wins)."""
+    since then declare a version) for this model, and CODEOWNERS gives deploy/ to the model
+    owner and the risk approver (the last matching line wins), whose sign-off it needs."""
     declared = desired_state.read(PROJECT_ROOT / desired_state.DEPLOY_FILE)
     assert declared.model == "{{ cookiecutter.model_name }}"
     text = (PROJECT_ROOT / ".github" / "CODEOWNERS").read_text(encoding="utf-8")
-    assert codeowners.owners_in(text, "deploy/production.yaml") == ("{{ cookiecutter.risk_approver }}",)
+    assert codeowners.owners_in(text, "deploy/production.yaml") == (
+        "{{ cookiecutter.model_owner }}",
+        "{{ cookiecutter.risk_approver }}",
+    )
     assert codeowners.owners_in(OWNERS, "tests/test_x.py") == ("model-owner",)
     assert codeowners.owners_in(OWNERS, "src/deploy/x.py") == ("risk-approver",)
 
@@ -126,7 +134,8 @@ class Repository:
         Path(".github").mkdir(exist_ok=True)
         Path(".github/CODEOWNERS").write_text(OWNERS, encoding="utf-8")
         desired_state.write(desired_state.DesiredState(model=self.lab.name))
-        self.lab.git("add", ".github", "deploy")
+        self.lab.params_file(Path("params.yaml"))  # deploy reads the sign-off from the base's
+        self.lab.git("add", ".github", "deploy", "params.yaml")
         self.lab.git("commit", "--quiet", "-m", "desired state")
         return made
 
@@ -184,12 +193,12 @@ def test_a_merged_declaration_approved_by_a_code_owner_moves_production(
     """deploy moves production to the declared version and writes the approvers, the pull
     request and the commit on it; applying the same state again changes nothing."""
     [v1] = repo.start(1)
-    merge = repo.merge(declared(v1), [("risk-approver", "final")])
+    merge = repo.merge(declared(v1), SIGNED)
     assert release.deploy(lab.settings, github=True) == [
-        f"production: {v1.label}; approved by risk-approver, pull request #1"
+        f"production: {v1.label}; approved by model-owner, risk-approver, pull request #1"
     ]
     tags = registry.get_version(lab.client(), lab.name, v1.number).tags
-    assert tags["promotion.production.approved_by"] == "risk-approver"
+    assert tags["promotion.production.approved_by"] == "model-owner,risk-approver"
     assert (tags["promotion.production.pr"], tags["promotion.production.commit"]) == ("1", merge)
     assert release.deploy(lab.settings, github=True) == [f"production already serves {v1.label}"]
 
@@ -214,6 +223,64 @@ def test_a_declaration_without_a_code_owners_approval_moves_nothing(
     assert production(lab) is None
 
 
+@pytest.mark.parametrize(
+    ("reviews", "problem"),
+    [
+        pytest.param(
+            [("risk-approver", "final")],
+            "needs an approval of the final head by the model owner (@model-owner) AND the risk "
+            "approver (@risk-approver), each by a different person; counted: risk-approver "
+            "(the risk approver)",
+            id="risk-approver-alone",
+        ),
+        pytest.param(
+            [("model-owner", "final"), ("risk-approver", "first")],
+            "counted: model-owner (the model owner) (not counted: risk-approver approved",
+            id="one-on-an-older-head",
+        ),
+    ],
+)
+def test_production_needs_the_model_owner_and_the_risk_approver(
+    repo: Repository, lab: Lab, reviews: list[tuple[str, str]], problem: str
+) -> None:
+    """A change of production applies only with approvals of its final head by the model
+    owner AND the risk approver; either alone moves nothing, and the refusal says who is
+    missing."""
+    [v1] = repo.start(1)
+    repo.merge(declared(v1), reviews)
+    with pytest.raises(release.DeployError, match=re.escape(problem)):
+        release.deploy(lab.settings, github=True)
+    assert production(lab) is None
+
+
+def test_one_person_who_holds_both_roles_is_not_enough(
+    repo: Repository, lab: Lab, github: FakeGitHub
+) -> None:
+    """Where the risk approver is a team and the model owner a member of it, the model owner's
+    approval counts for one role only: a second person must approve."""
+    lab.with_settings(tracking={"risk_approver": "acme/risk-team"})
+    github.team_members[("acme", "risk-team")] = {"model-owner", "analyst"}
+    [v1] = repo.start(1)
+    repo.merge(declared(v1), [("model-owner", "final")])
+    with pytest.raises(release.DeployError, match="each by a different person"):
+        release.deploy(lab.settings, github=True)
+    repo.merge(declared(v1), [("model-owner", "final"), ("analyst", "final")], note="again")
+    assert release.deploy(lab.settings, github=True)[0].endswith(
+        "approved by model-owner, analyst, pull request #2"
+    )
+
+
+def test_a_team_that_wants_one_approver_says_so_in_params(repo: Repository, lab: Lab) -> None:
+    """deploy.sign_off: [risk_approver] (params.yaml, which the risk approver owns) makes the
+    risk approver's approval enough."""
+    lab.with_settings(deploy={"sign_off": ["risk_approver"]})
+    [v1] = repo.start(1)
+    repo.merge(declared(v1), [("risk-approver", "final")])
+    assert release.deploy(lab.settings, github=True) == [
+        f"production: {v1.label}; approved by risk-approver, pull request #1"
+    ]
+
+
 def test_a_direct_push_to_deploy_is_refused(repo: Repository, lab: Lab) -> None:
     """A commit on main that changes deploy/ without a pull request moves nothing."""
     [v1] = repo.start(1)
@@ -230,22 +297,22 @@ def test_going_back_is_a_rollback_and_records_why(repo: Repository, lab: Lab) ->
     rollback; the rollback then records why and who on both versions."""
     v1, v2 = repo.start(2)
     for version in (v1, v2):
-        repo.merge(declared(version), [("risk-approver", "final")])
+        repo.merge(declared(version), SIGNED)
         release.deploy(lab.settings, github=True)
-    repo.merge(declared(v1), [("risk-approver", "final")])
+    repo.merge(declared(v1), SIGNED)
     with pytest.raises(
         release.DeployError,
         match=r"older than version 2, which deploy/production\.yaml declared",
     ):
         release.deploy(lab.settings, github=True)
     assert production(lab) == v2.number
-    repo.merge(declared(v1, rollback="v2 misbehaves"), [("risk-approver", "final")])
+    repo.merge(declared(v1, rollback="v2 misbehaves"), SIGNED)
     release.deploy(lab.settings, github=True)
     assert registry.aliases(lab.client(), lab.name) == {"production": 1, "previous-production": 2}
     back = registry.get_version(lab.client(), lab.name, v1.number).tags
     assert (back["rollback.reason"], back["rollback.by"], back["rollback.from_version"]) == (
         "v2 misbehaves",
-        "risk-approver",
+        "model-owner,risk-approver",
         "2",
     )
     assert (
@@ -257,7 +324,7 @@ def test_going_back_is_a_rollback_and_records_why(repo: Repository, lab: Lab) ->
 def test_a_wrong_digest_is_refused(repo: Repository, lab: Lab) -> None:
     """A declaration whose sha256 is not the version's bytes moves nothing."""
     [v1] = repo.start(1)
-    repo.merge(Declared(version=v1.number, sha256="0" * 64), [("risk-approver", "final")])
+    repo.merge(Declared(version=v1.number, sha256="0" * 64), SIGNED)
     with pytest.raises(registry.RegistryError, match=r"sha256 is \w+\.\.\., not the 0000"):
         release.deploy(lab.settings, github=True)
     assert production(lab) is None
@@ -269,7 +336,7 @@ def test_reconcile_puts_a_hand_moved_alias_back_with_one_issue(
     """An alias moved by hand is put back to what deploy/ declares, and one issue says what
     differed and what was done; the next difference updates the same issue."""
     v1, v2 = repo.start(2)
-    repo.merge(declared(v1), [("risk-approver", "final")])
+    repo.merge(declared(v1), SIGNED)
     release.deploy(lab.settings, github=True)
     for _ in range(2):
         lab.client().set_registered_model_alias(lab.name, registry.PRODUCTION, str(v2.number))
@@ -291,7 +358,7 @@ def test_reconcile_in_report_mode_moves_nothing(
 ) -> None:
     """With deploy.reconcile: report the difference is only said, in the one issue."""
     v1, v2 = repo.start(2)
-    repo.merge(declared(v1), [("risk-approver", "final")])
+    repo.merge(declared(v1), SIGNED)
     release.deploy(lab.settings, github=True)
     lab.with_settings(deploy={"reconcile": "report"})
     lab.client().set_registered_model_alias(lab.name, registry.PRODUCTION, str(v2.number))
@@ -363,7 +430,7 @@ def test_a_served_version_whose_bytes_changed_is_not_already_served(
     from test_registry import overwrite_model_file
 
     v1, _ = repo.start(2)
-    repo.merge(declared(v1), [("risk-approver", "final")])
+    repo.merge(declared(v1), SIGNED)
     release.deploy(lab.settings, github=True)
     overwrite_model_file(lab, v1, lab.settings.train.model.read_bytes())  # v2's bytes
     with pytest.raises(registry.RegistryError, match="the stored model's sha256"):
@@ -379,11 +446,11 @@ def test_a_rollback_only_returns_to_a_version_that_served(repo: Repository, lab:
     """A version that never served production is refused as a rollback target, when the pull
     request is proposed and again when such a change is merged anyway."""
     v1, v2 = repo.start(2)
-    repo.merge(declared(v2), [("risk-approver", "final")])
+    repo.merge(declared(v2), SIGNED)
     release.deploy(lab.settings, github=True)
     with pytest.raises(release.DeployError, match="was never in production"):
         release.rollback_state(lab.settings, v1.number, "try it")
-    repo.merge(declared(v1, rollback="try it"), [("risk-approver", "final")])
+    repo.merge(declared(v1, rollback="try it"), SIGNED)
     with pytest.raises(release.DeployError, match="was never in production"):
         release.deploy(lab.settings, github=True)
     assert production(lab) == v2.number
@@ -410,7 +477,7 @@ def test_an_emergency_rollback_is_committed_to_git_then_applied(
     at once, naming who asked and why; git's record and the registry agree."""
     v1, v2 = repo.start(2)
     for version in (v1, v2):
-        repo.merge(declared(version), [("risk-approver", "final")])
+        repo.merge(declared(version), SIGNED)
         release.deploy(lab.settings, github=True)
     bare = origin(lab, tmp_path)
     said = release.emergency_rollback(lab.settings, None, "outage", "oncall", token="")
@@ -429,7 +496,7 @@ def test_an_emergency_rollback_that_git_refuses_moves_nothing(
     and the error says why and what to do."""
     v1, v2 = repo.start(2)
     for version in (v1, v2):
-        repo.merge(declared(version), [("risk-approver", "final")])
+        repo.merge(declared(version), SIGNED)
         release.deploy(lab.settings, github=True)
     origin(lab, tmp_path, refuse=True)
     with pytest.raises(
@@ -447,12 +514,12 @@ def test_a_declaration_refused_as_older_is_not_applied_by_a_later_edit(
     now, declared by git before, counts too. A rollback reason kept from before is no new one."""
     v1, v2 = repo.start(2)
     for version in (v1, v2):
-        repo.merge(declared(version), [("risk-approver", "final")])
+        repo.merge(declared(version), SIGNED)
         release.deploy(lab.settings, github=True)
-    repo.merge(declared(v1), [("risk-approver", "final")])
+    repo.merge(declared(v1), SIGNED)
     with pytest.raises(release.DeployError, match="older than version 2"):
         release.deploy(lab.settings, github=True)
-    repo.merge(declared(v1), [("risk-approver", "final")], note="an edit keeping the declaration")
+    repo.merge(declared(v1), SIGNED, note="an edit keeping the declaration")
     with pytest.raises(release.DeployError, match="older than version 2"):
         release.deploy(lab.settings, github=True)
     assert release.rollback_reason(declared(v1, "again"), declared(v1, "again")) is None
@@ -464,7 +531,7 @@ def test_an_old_checkout_applies_nothing(repo: Repository, lab: Lab, github: Fak
     reconcile that started before a merge) moves nothing: the newer declaration's own run
     applies it."""
     [v1] = repo.start(1)
-    repo.merge(declared(v1), [("risk-approver", "final")])
+    repo.merge(declared(v1), SIGNED)
     github.branch_heads["main"] = "f" * 40
     with pytest.raises(
         release.DeployError, match="the newer declaration is applied by its own run"
@@ -493,7 +560,7 @@ def test_an_emergency_rollback_refuses_while_git_and_the_registry_differ(
     saying what differs, and moves nothing."""
     v1, v2 = repo.start(2)
     for version in (v1, v2):
-        repo.merge(declared(version), [("risk-approver", "final")])
+        repo.merge(declared(version), SIGNED)
         release.deploy(lab.settings, github=True)
     origin(lab, tmp_path)
     desired_state.write(desired_state.read().with_alias("production", declared(v1, "outage")))

@@ -29,7 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .github_api import Client, GithubApiError, GithubError, segment
-from .settings import Settings
+from .settings import SIGN_OFF_ROLES, Settings
 
 ENVIRONMENTS = ("production",)
 # Environments whose secrets only default-branch jobs may read; nobody approves them.
@@ -290,4 +290,17 @@ def setup(settings: Settings, client: Client) -> list[str]:
     done.append(protect_branch(client, repository, github.default_branch, github.required_check))
     done.append(restrict_workflow_tokens(client, repository))
     done.append(ensure_label(client, repository, settings.gate.override_label))
-    return done + in_force(client, repository, github.default_branch, plan)
+    return [*done, *in_force(client, repository, github.default_branch, plan), sign_off(settings)]
+
+
+def sign_off(settings: Settings) -> str:
+    """Who must approve a change of deploy/ before deploy.yml applies it (deploy.sign_off)."""
+    who = " AND ".join(
+        f"{SIGN_OFF_ROLES[role]} @{getattr(settings.tracking, role)}"
+        for role in settings.deploy.sign_off
+    )
+    return (
+        f"  production sign-off (deploy.yml, deploy.sign_off in params.yaml): an approval of "
+        f"the final head by {who}, each by a different person; CODEOWNERS must list each on "
+        "/deploy/"
+    )

@@ -11,8 +11,10 @@ declared state that cannot be applied leaves the registry as it was.
 
 from __future__ import annotations
 
+import itertools
 import os
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +36,7 @@ from .errors import ProjectError
 from .gate_result import GateResult
 from .lifecycle import read_gate
 from .lineage import DATA_KEYS, History, branch_history, checkout_facts, git_state
-from .settings import Settings
+from .settings import SIGN_OFF_ROLES, Settings, parse_settings
 
 PYPROJECT = Path("pyproject.toml")
 PROMOTION_BRANCH = "promote/production"
@@ -358,6 +360,44 @@ def judge_reviews(
     return counted, refused
 
 
+def sign_off_at(commit: str) -> dict[str, str]:
+    """Whose approvals a change of production needs (role -> GitHub handle), by params.yaml as
+    `commit` had it: like CODEOWNERS, the base branch's, so a pull request that names its own
+    author an approver gains nothing."""
+    raw = report.base_params(commit)
+    if raw is None:
+        raise DeployError(f"cannot read params.yaml at {commit[:12]} (fetch-depth: 0?)")
+    base = parse_settings(raw, Path(f"{commit[:12]}:params.yaml"))
+    return {role: getattr(base.tracking, role) for role in base.deploy.sign_off}
+
+
+def missing_sign_off(
+    counted: list[str], sign_off: dict[str, str], is_one_of: Callable[[str, str], bool]
+) -> str | None:
+    """None when different approvers cover every role in `sign_off` (a handle: a login or an
+    org/team); else what is missing. One person counts for one role only, so where the roles
+    are two different handles, one approver who is both is not enough; where both roles name
+    the same handle, it is one role."""
+    roles: dict[str, list[str]] = {}
+    for role, handle in sign_off.items():
+        roles.setdefault(handle, []).append(SIGN_OFF_ROLES[role])
+    handles = list(roles)
+    for chosen in itertools.permutations(counted, len(handles)):
+        if all(is_one_of(login, handle) for login, handle in zip(chosen, handles, strict=True)):
+            return None
+
+    def roles_of(login: str) -> str:
+        held = [n for handle, names in roles.items() if is_one_of(login, handle) for n in names]
+        return " and ".join(held) or "no role"
+
+    needed = " AND ".join(f"{' and '.join(names)} (@{handle})" for handle, names in roles.items())
+    found = ", ".join(f"{login} ({roles_of(login)})" for login in counted)
+    return (
+        f"production needs an approval of the final head by {needed}, each by a different "
+        f"person; counted: {found or 'nobody'}"
+    )
+
+
 def approval_from_github(change: str, branch: str) -> Approval:
     """The approval of the pull request merged into `branch` as commit `change`, read from
     GitHub's reviews API. Code owners are taken from CODEOWNERS as the base branch had it (the
@@ -393,6 +433,14 @@ def approval_from_github(change: str, branch: str) -> Approval:
             f"pull request #{number} has no approval of its final head by a code owner of "
             f"{DEPLOY_FILE} ({', '.join(owners)}): {reasons}"
         )
+    missing = missing_sign_off(
+        counted,
+        sign_off_at(f"{change}^1"),
+        lambda login, handle: repository.is_one_of(client, login, (handle,)),
+    )
+    if missing is not None:
+        refusals = f" (not counted: {'; '.join(refused)})" if refused else ""
+        raise DeployError(f"pull request #{number}: {missing}{refusals}")
     return Approval(tuple(counted), number, change)
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Literal, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from . import yaml_files
 from .errors import ProjectError
@@ -139,12 +139,26 @@ class GithubSettings(Section):
         return self
 
 
+# Who may sign off production: tracking's handles of these names, and what people call them.
+SIGN_OFF_ROLES = {"model_owner": "the model owner", "risk_approver": "the risk approver"}
+
+
 class DeploySettings(Section):
     """The desired state in git (desired_state.py) and what the scheduled reconcile does when
     the registry differs from it: `restore` puts the declared version back, `report` only
-    says so in the one reconcile issue."""
+    says so in the one reconcile issue. `sign_off`: whose approvals a change of production
+    needs, each by a different person (the model owner on business grounds, the risk approver
+    on governance grounds; a team that wants one approver lists one)."""
 
     reconcile: Literal["restore", "report"]
+    sign_off: list[Literal["model_owner", "risk_approver"]] = Field(min_length=1)
+
+    @field_validator("sign_off")
+    @classmethod
+    def _each_role_once(cls, roles: list[str]) -> list[str]:
+        if len(set(roles)) != len(roles):
+            raise ValueError("list each role once")
+        return roles
 
 
 class PredictSettings(Section):
