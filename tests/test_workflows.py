@@ -249,6 +249,30 @@ def test_registry_write_credentials_live_only_in_default_branch_environments(
     assert jobs(project, "main.yml")["model"]["if"] == ON_DEFAULT_BRANCH
 
 
+def test_write_credentials_are_on_the_steps_that_use_them_never_job_wide(project: Path) -> None:
+    """No job puts a write credential in its `env:`: checkout and setup (which builds the
+    project from the commit's files) never see one."""
+    for path in workflows(project):
+        for job_id, job in load(path)["jobs"].items():
+            assert not WRITE_SECRETS.search(yaml.safe_dump(job.get("env") or {})), job_id
+
+
+def test_the_template_is_rendered_where_no_secret_is(project: Path) -> None:
+    """template.yml renders the template (cruft runs its hooks: the template's code) in a job
+    with no environment, no secret and nothing it may write; the job that holds the update
+    token only applies the rendered patch and opens the pull request."""
+    found = jobs(project, "template.yml")
+    render, propose = found["render"], found["propose"]
+    runs = [step.get("run") for step in render["steps"] if "run" in step]
+    assert runs == ["make template-render"]
+    assert "environment" not in render and render["permissions"] == {"contents": "read"}
+    assert "secrets." not in yaml.safe_dump(render)
+    assert [step.get("run") for step in propose["steps"] if "run" in step] == [
+        "make template-propose"
+    ]
+    assert propose["needs"] == "render" and propose["environment"] == "monitoring"
+
+
 def test_ci_gates_what_ci_built(project: Path) -> None:
     """The pipeline rebuilds every stage from scratch; `make pull` fetches only the tracked
     data, verified, never pipeline outputs someone pushed."""

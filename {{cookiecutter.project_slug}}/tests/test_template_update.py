@@ -4,6 +4,7 @@ kept, refuses to half-merge a collision, and is proposed as ONE pull request."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -108,13 +109,24 @@ def test_an_unclean_work_tree_is_not_updated(baked: tuple[Path, Path]) -> None:
     assert (project / "notes.txt").read_text() == "unsaved work\n"
 
 
+def weekly_run(project: Path, tmp_path: Path) -> str:
+    """template.yml's two jobs: render (no secret) writes the patch and leaves the work tree as
+    it was; propose applies it with git alone and opens the pull request."""
+    patch = tmp_path / "artifact" / "template-update.patch"
+    patch.unlink(missing_ok=True)
+    template_update.render(patch)
+    assert git(project, "status", "--porcelain") == "", "render left the work tree changed"
+    return template_update.propose(patch, "main")
+
+
 def test_the_update_is_proposed_as_one_pull_request(
     baked: tuple[Path, Path],
     github: FakeGitHub,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
-    """Two template commits, two weekly runs: one branch, one pull request, updated."""
+    """Two template commits, two weekly runs: one branch, one pull request, updated, whose
+    body lists every file the update changes."""
     template, project = baked
     origin = tmp_path / "origin.git"
     git(tmp_path, "init", "--quiet", "--bare", str(origin))
@@ -124,22 +136,51 @@ def test_the_update_is_proposed_as_one_pull_request(
     monkeypatch.setenv("GITHUB_REPOSITORY", REPO)
     monkeypatch.setenv("GITHUB_EVENT_NAME", "schedule")
     monkeypatch.setenv("GITHUB_EVENT_PATH", str(event))
-    assert template_update.propose("main") == "template: up to date, nothing to propose"
+    assert weekly_run(project, tmp_path) == "template: up to date, nothing to propose"
 
     commit_template(template, ["one", *NOTES[1:]], "one")
-    first = template_update.propose("main")
+    first = weekly_run(project, tmp_path)
     git(project, "checkout", "--quiet", "main")
     commit_template(template, ["two", *NOTES[1:]], "two")
-    second = template_update.propose("main")
+    second = weekly_run(project, tmp_path)
 
     [pull] = github.pulls
     assert first == f"opened pull request #{pull['number']} from template-update"
     assert second == f"updated pull request #{pull['number']} from template-update"
     assert pull["head"] == "template-update" and pull["base"] == "main"
     newest = git(template, "rev-parse", "HEAD")
-    assert newest[:8] in pull["title"] and "`notes.txt`" in pull["body"]
+    assert newest[:8] in pull["title"]
+    assert "`notes.txt`" in pull["body"] and "`.cruft.json`" in pull["body"]
     pushed = git(tmp_path, "--git-dir", str(origin), "show", "template-update:notes.txt")
     assert pushed.splitlines()[0] == "two"
+
+
+def test_the_proposing_job_runs_no_template_code(
+    baked: tuple[Path, Path], github: FakeGitHub, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The template's hooks run while rendering only: with the patch rendered, proposing it
+    needs neither the template nor cruft (the template may even be gone), so a hook never runs
+    where the update token is."""
+    template, project = baked
+    git(tmp_path, "init", "--quiet", "--bare", str(tmp_path / "origin.git"))
+    git(project, "remote", "add", "origin", str(tmp_path / "origin.git"))
+    (tmp_path / "event.json").write_text("{}")
+    monkeypatch.setenv("GITHUB_REPOSITORY", REPO)
+    monkeypatch.setenv("GITHUB_EVENT_NAME", "schedule")
+    monkeypatch.setenv("GITHUB_EVENT_PATH", str(tmp_path / "event.json"))
+    witness = tmp_path / "hook-ran"
+    hooks = template / "hooks"
+    hooks.mkdir()
+    (hooks / "post_gen_project.py").write_text(f"open({str(witness)!r}, 'a').write('x')\n")
+    commit_template(template, ["changed", *NOTES[1:]], "a hook and a change")
+    patch = tmp_path / "template-update.patch"
+    template_update.render(patch)
+    assert witness.exists()  # rendering ran the template's hook (in the job with no secret)
+    witness.unlink()
+    shutil.rmtree(template)
+    assert template_update.propose(patch, "main").startswith("opened pull request")
+    assert not witness.exists()
+    assert git(project, "show", "template-update:notes.txt").splitlines()[0] == "changed"
 
 
 def test_an_unreachable_template_is_one_line_naming_it(

@@ -423,10 +423,25 @@ def _template_update(args: argparse.Namespace) -> int:
     return 0
 
 
+def _template_render(args: argparse.Namespace) -> int:
+    from . import actions, template_update
+
+    changed = template_update.render(args.output)
+    actions.set_output("changed", str(bool(changed)).lower())
+    if not changed:
+        print("template: up to date, nothing to render")
+        return 0
+    print(f"template: {len(changed)} file(s) change, in {args.output}:")
+    for name in changed:
+        print(f"  {name}")
+    return 0
+
+
 def _template_propose(args: argparse.Namespace) -> int:
     from . import template_update
 
-    print(template_update.propose(load_settings(args.params).github.default_branch))
+    branch = load_settings(args.params).github.default_branch
+    print(template_update.propose(args.patch, branch))
     return 0
 
 
@@ -689,11 +704,19 @@ def build_parser() -> argparse.ArgumentParser:
         _template_update,
         "Apply the template's later changes to the work tree (three-way merge; needs it clean).",
     )
-    command(
+    template_render_command = command(
+        "template-render",
+        _template_render,
+        "In GitHub Actions, with no secret: the template's changes as a patch file.",
+    )
+    template_render_command.add_argument("--output", type=Path, required=True)
+    template_propose_command = command(
         "template-propose",
         _template_propose,
-        "In GitHub Actions: the template's changes on branch template-update, as ONE PR.",
+        "In GitHub Actions: the rendered patch on branch template-update, as ONE PR; runs no "
+        "template code.",
     )
+    template_propose_command.add_argument("--patch", type=Path, required=True)
     return parser
 
 

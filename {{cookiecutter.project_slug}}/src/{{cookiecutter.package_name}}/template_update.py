@@ -90,21 +90,45 @@ def _conflicts(project: Path) -> list[str]:
     return sorted({*unmerged.splitlines(), *rejected})
 
 
-def propose(default_branch: str, project: Path = Path()) -> str:
-    """In GitHub Actions: the template's changes committed on `template-update` and proposed as
-    ONE pull request (updated, not duplicated, while it is open); the gate then judges it."""
+def render(patch: Path, project: Path = Path()) -> list[str]:
+    """template.yml's first job, which holds no secret: render the template's newest commit
+    and merge it into the project (cruft runs the template's hooks: the template's code), write
+    the change as a patch for the second job, and put the work tree back as it was. Returns the
+    files the patch changes; none (and no patch) where the project is current."""
     if is_current(project):
+        return []
+    changed = update(project)
+    branches.git("-C", str(project), "add", "--all")
+    patch.parent.mkdir(parents=True, exist_ok=True)
+    output = f"--output={patch.resolve()}"  # as git wrote it: whitespace is part of a patch
+    branches.git("-C", str(project), "diff", "--cached", "--binary", output, "HEAD")
+    # update() refused an unclean tree, so this drops nothing but the template's changes.
+    branches.git("-C", str(project), "reset", "--quiet", "--hard", "HEAD")
+    return changed
+
+
+def propose(patch: Path, default_branch: str, project: Path = Path()) -> str:
+    """template.yml's second job, which holds the token and runs no template code: apply the
+    patch the first job rendered (git, nothing else), commit it on `template-update` and propose
+    it as ONE pull request (updated, not duplicated, while it is open), listing every file it
+    changes; the gate then judges it like any other change."""
+    if not patch.is_file():
         return "template: up to date, nothing to propose"
     before = linked_template(project)
-    changed = update(project)
+    if branches.git("-C", str(project), "status", "--porcelain"):
+        raise ProjectError("the work tree has uncommitted changes: the patch needs a clean one")
+    branches.git("-C", str(project), "apply", "--index", "--binary", str(patch.resolve()))
+    changed = branches.git("-C", str(project), "diff", "--cached", "--name-only").splitlines()
     after = linked_template(project)
     title = f"Update from the template ({before['commit'][:8]} -> {after['commit'][:8]})"
     listed = "\n".join(f"- `{name}`" for name in changed)
     body = (
         f"The template `{after['template']}` moved from `{before['commit']}` to "
         f"`{after['commit']}`. Its changes, applied to this project with a three-way merge "
-        f"(`make template-update`):\n\n{listed}\n\n"
-        "The pull request gate judges this like any other change: review the diff, and "
-        "nothing reaches the registry without the gate and the approvals."
+        f"(`make template-update`), change these files:\n\n{listed}\n\n"
+        "The template was rendered (and its hooks run) in a job that held no secret; this "
+        "pull request was opened by one that ran no template code. The pull request gate "
+        "judges it like any other change: review the diff, and nothing reaches the registry "
+        "without the gate and the approvals."
     )
     return branches.propose(BRANCH, changed, title, body, default_branch)
