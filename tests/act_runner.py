@@ -24,6 +24,7 @@ STANDIN_FOR = {
     "actions/setup-python": "setup-python",
     "astral-sh/setup-uv": "setup-uv",
     "actions/upload-artifact": "upload-artifact",
+    "actions/download-artifact": "download-artifact",
 }
 HANDLED_BY_ACT = {"actions/checkout"}  # act copies the work tree itself
 PINNED_USES = re.compile(r"uses:\s*([\w.-]+/[\w.-]+)@([0-9a-f]{40})")

@@ -82,6 +82,7 @@ EXPECTED_FILES = [
     "src/credit_default_model/production.py",
     "src/credit_default_model/py.typed",
     "src/credit_default_model/registry.py",
+    "src/credit_default_model/registry_setup.py",
     "src/credit_default_model/release.py",
     "src/credit_default_model/report.py",
     "src/credit_default_model/repository.py",
@@ -136,6 +137,7 @@ EXPECTED_FILES = [
     "tests/test_training.py",
     "tests/test_validation.py",
     "tests/test_workflow.py",
+    "tests/test_yaml_files.py",
     "uv.lock",
 ]
 

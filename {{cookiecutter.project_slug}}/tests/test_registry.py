@@ -28,7 +28,11 @@ def test_registering_records_lineage_and_the_model_digest(lab: Lab) -> None:
     for key in ("lineage.data_md5", "lineage.eval_md5", "lineage.params_hash", "lineage.lock_hash"):
         assert version.tags[key], key
     assert version.tags["lineage.lock_hash"] != "missing"  # the project's uv.lock, read
-    assert version.run_id == run.run_id
+    # Its bytes live in a run of the registered experiment, which only registration writes.
+    assert registry.training_run_of(lab.client(), version) == run.run_id
+    kept = lab.client().get_run(version.run_id)
+    experiment = lab.client().get_experiment(kept.info.experiment_id)
+    assert experiment.name == registry.registered_experiment(lab.name)
 
 
 def test_same_commit_registers_once(lab: Lab) -> None:

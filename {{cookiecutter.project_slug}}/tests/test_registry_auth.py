@@ -4,13 +4,14 @@ one line, never a pass, and the read credential pull requests hold cannot change
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from conftest import Lab, running_mlflow_server
 
 from {{ cookiecutter.package_name }} import gate, registry, training
+from {{ cookiecutter.package_name }}.cli import main
 from {{ cookiecutter.package_name }}.settings import load_settings
 
 ADMIN_PASSWORD = "the-right-password-1234"
@@ -68,51 +69,118 @@ def as_user(monkeypatch: pytest.MonkeyPatch, uri: str, user: str, password: str)
     monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", password)
 
 
-def test_the_read_credential_cannot_register_or_move_an_alias(
+def refused(action: Callable[[], object]) -> bool:
+    """Whether the server refuses `action` for the credential in use (MLflow's error, or the
+    artifact proxy's 403); any other failure is a failure of the test."""
+    from mlflow.exceptions import MlflowException
+    from requests import HTTPError
+
+    try:
+        action()
+    except (MlflowException, registry.RegistryError, HTTPError) as error:
+        text = f"{getattr(error, 'error_code', '')} {error}"
+        said = ("PERMISSION_DENIED", "refused our credentials", "403 Client Error")
+        assert any(words in text for words in said), text
+        return True
+    return False
+
+
+@pytest.fixture
+def set_up(
     auth_server: str, tmp_params: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """With the README's credentials on a basic-auth server, the read one (what pull requests
-    and drift checks hold) logs runs and loads the champion, but the server refuses it a new
-    version and any alias move; the write one (only in the default branch's environments) may
-    do both, since MLflow cannot separate them."""
+) -> tuple[Lab, dict[str, str]]:
+    """A fresh model name on the basic-auth server, its read and write users created by the
+    admin, and the admin's credential in the environment, as the README's set-up has it."""
     from mlflow.server.auth.client import AuthServiceClient
 
     as_user(monkeypatch, auth_server, "admin", ADMIN_PASSWORD)
-    users = AuthServiceClient(auth_server)
-    passwords = {"reader": "reader-password-5678", "writer": "writer-password-9012"}
+    tag = uuid.uuid4().hex[:8]
+    passwords = {f"reader-{tag}": "reader-password-5678", f"writer-{tag}": "writer-password-9012"}
     for user, password in passwords.items():
-        users.create_user(user, password)
+        AuthServiceClient(auth_server).create_user(user, password)
     base = load_settings(tmp_params)
-    name = f"model-{uuid.uuid4().hex[:10]}"
+    name = f"model-{tag}"
     tracked = base.tracking.model_copy(update={"model_name": name, "experiment": name})
-    lab = Lab(base.model_copy(update={"tracking": tracked}), Path.cwd())
+    return Lab(base.model_copy(update={"tracking": tracked}), Path.cwd()), passwords
 
-    registry.connect().create_registered_model(name)
-    as_user(monkeypatch, auth_server, "reader", passwords["reader"])
-    run = lab.candidate(lab.commit(1), 100)  # the reader may log runs
-    # The grants the README's table names: the writer edits the model and reads the runs it
-    # registers from, the reader reads the model (the champion it scores).
-    as_user(monkeypatch, auth_server, "admin", ADMIN_PASSWORD)
-    users.grant_user_permission("writer", "registered_model", name, "EDIT")
-    users.grant_user_permission("writer", "experiment", run.experiment_id, "READ")
-    users.grant_user_permission("reader", "registered_model", name, "READ")
-    as_user(monkeypatch, auth_server, "reader", passwords["reader"])
-    client = registry.connect()
-    digest = training.model_digest(registry.logged_model_bytes(client, run))
-    with pytest.raises(registry.RegistryError, match="refused our credentials"):
-        registry.register(client, name, run, digest, lab.run_lineage[run.run_id], {})
 
-    as_user(monkeypatch, auth_server, "writer", passwords["writer"])
+def test_after_registry_setup_the_read_credential_cannot_change_what_serves(
+    set_up: tuple[Lab, dict[str, str]],
+    auth_server: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """After `make registry-setup`, the read credential (what pull requests and drift hold)
+    logs runs and loads production, but the server refuses it everything a registered version
+    depends on: a new version, a tag, an alias, and writing, deleting or renaming the run and
+    experiment that hold the version's bytes. The write credential registers under exactly
+    these grants, model card included, and moves the alias (MLflow cannot separate the two)."""
+    lab, passwords = set_up
+    reader, writer = passwords
+    name = lab.name
+    params = lab.params_file(Path("lab-params.yaml"))
+    argv = ["--params", str(params), "registry-setup", f"--reader={reader}", f"--writer={writer}"]
+    assert main(argv) == 0
+    said = capsys.readouterr().out.splitlines()
+    assert said == [
+        f"experiment {name}: created; {reader} EDIT, {writer} READ",
+        f"experiment {registry.registered_experiment(name)}: created; {writer} EDIT, {reader} READ",
+        f"registered_model {name}: created; {writer} EDIT, {reader} READ",
+    ]
+
+    as_user(monkeypatch, auth_server, reader, passwords[reader])
+    run = lab.candidate(lab.commit(1), 100)  # the reader may log training runs
+    digest = training.model_digest(registry.logged_model_bytes(registry.connect(), run))
     lineage = lab.run_lineage[run.run_id]
+    assert refused(lambda: registry.register(registry.connect(), name, run, digest, lineage, {}))
+
+    as_user(monkeypatch, auth_server, writer, passwords[writer])
     version, created = registry.register(registry.connect(), name, run, digest, lineage, {})
     assert created
-    as_user(monkeypatch, auth_server, "reader", passwords["reader"])
-    with pytest.raises(registry.RegistryError, match="refused our credentials"):
-        registry.serve(registry.connect(), name, version, digest, {})
-    assert registry.aliases(registry.connect(), name) == {}
-    model = registry.load_model(registry.connect(), version, digest, "the gate")
-    assert model.get_booster().num_features() > 0
+    client = registry.connect()
+    client.log_text(version.run_id, "the card", "model_card.md")  # registration's card
+    kept = client.get_run(version.run_id)
 
-    as_user(monkeypatch, auth_server, "writer", passwords["writer"])
+    as_user(monkeypatch, auth_server, reader, passwords[reader])
+    client = registry.connect()
+    assert registry.load_model(client, version, digest, "the gate").get_booster().num_features()
+    attempts = {
+        "new version": lambda: client.create_model_version(name, kept.info.artifact_uri),
+        "alias": lambda: client.set_registered_model_alias(name, "production", "1"),
+        "tag": lambda: client.set_model_version_tag(name, "1", registry.DIGEST_TAG, "0" * 64),
+        "overwrite bytes": lambda: client.log_text(version.run_id, "x", "model/model.ubj"),
+        "delete run": lambda: client.delete_run(version.run_id),
+        "rename experiment": lambda: client.rename_experiment(kept.info.experiment_id, "gone"),
+        "delete experiment": lambda: client.delete_experiment(kept.info.experiment_id),
+        "delete version": lambda: client.delete_model_version(name, "1"),
+        "new model": lambda: client.create_registered_model(f"{name}-mine"),
+    }
+    allowed = [what for what, action in attempts.items() if not refused(action)]
+    assert allowed == ["new model"]  # a model of its own name changes nothing that serves
+    assert registry.version_bytes(client, version, digest, "the gate")
+
+    as_user(monkeypatch, auth_server, writer, passwords[writer])
     registry.serve(registry.connect(), name, version, digest, {})
     assert registry.aliases(registry.connect(), name) == {registry.PRODUCTION: version.number}
+
+
+def test_registry_setup_refuses_a_model_the_read_credential_created_first(
+    set_up: tuple[Lab, dict[str, str]],
+    auth_server: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Where a pull request's credential created the registered model before the set-up (and so
+    manages it), registry-setup stops naming it and what to do, instead of granting around it."""
+    lab, passwords = set_up
+    reader, writer = passwords
+    as_user(monkeypatch, auth_server, reader, passwords[reader])
+    registry.connect().create_registered_model(lab.name)
+    as_user(monkeypatch, auth_server, "admin", ADMIN_PASSWORD)
+    params = lab.params_file(Path("lab-params.yaml"))
+    argv = ["--params", str(params), "registry-setup", f"--reader={reader}", f"--writer={writer}"]
+    assert main(argv) == 1
+    assert (
+        f"registered_model {lab.name} already exists and {reader} manages it (it created it)"
+        in capsys.readouterr().err
+    )

@@ -402,7 +402,8 @@ def test_one_promotion_pull_request_is_updated_by_a_newer_registration(
 def gated(lab: Lab, version: registry.Version, digest: str | None = None) -> GateResult:
     """The gate result main.yml hands to the promotion job for `version` (its run, the sha256
     of the bytes it scored)."""
-    run = tracking.RunInfo(run_id=version.run_id, experiment_id="", model_uri="")
+    trained = registry.training_run_of(lab.client(), version)
+    run = tracking.RunInfo(run_id=trained, experiment_id="", model_uri="")
     return lab.gate_result(run, "pass", digest or version.digest)
 
 

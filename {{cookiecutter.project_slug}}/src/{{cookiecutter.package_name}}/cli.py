@@ -400,6 +400,14 @@ def _github_setup(args: argparse.Namespace) -> int:
     return 0
 
 
+def _registry_setup(args: argparse.Namespace) -> int:
+    from . import registry_setup
+
+    for line in registry_setup.setup(load_settings(args.params), args.reader, args.writer):
+        print(line)
+    return 0
+
+
 def _template_check(args: argparse.Namespace) -> int:
     from . import template_update
 
@@ -694,6 +702,14 @@ def build_parser() -> argparse.ArgumentParser:
         _github_setup,
         "Set up GitHub (GITHUB_TOKEN): environment reviewers, branch protection, override label.",
     )
+    registry_setup_command = command(
+        "registry-setup",
+        _registry_setup,
+        "With the MLflow admin's credential: create the experiments and the registered model, "
+        "grant the read and the write user exactly what their jobs need, read it back.",
+    )
+    registry_setup_command.add_argument("--reader", required=True, help="the read user's name")
+    registry_setup_command.add_argument("--writer", required=True, help="the write user's name")
     command(
         "template-check",
         _template_check,

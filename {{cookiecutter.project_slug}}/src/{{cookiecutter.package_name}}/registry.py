@@ -40,6 +40,8 @@ PREVIOUS = "previous-production"
 ALIAS_ATTEMPTS = 5
 DIGEST_TAG = "model.sha256"
 MODEL_FILE = "model.ubj"  # the file MLflow's XGBoost flavour stores the model's bytes in
+VERSION_FOLDER = "model"  # where a registered version's copy of the model lives in its run
+FROM_RUN_TAG = "registered_from_run"  # on that run: the training run the copy came from
 
 
 class RegistryError(ProjectError):
@@ -270,14 +272,11 @@ def register(
     tags = {**lineage, **extra_tags, DIGEST_TAG: digest, "registered_at": now()}
     with registry_errors(f"registering {name} from run {run.run_id}"):
         _create_registered_model(client, name)
+        kept = _keep_for_the_registry(client, name, run, digest, lineage)
         # The client call, not mlflow.register_model: that one also tags the run's logged
         # model, which would need the registering credential to write the experiment too.
         created = client.create_model_version(
-            name,
-            run.model_uri,
-            run_id=run.run_id,
-            tags=tags,
-            model_id=run.model_uri.removeprefix("models:/"),
+            name, f"{kept.info.artifact_uri}/{VERSION_FOLDER}", run_id=kept.info.run_id, tags=tags
         )
     survivor = versions_for_commit(client, name, sha)[0]
     if survivor.number != int(created.version):
@@ -287,6 +286,59 @@ def register(
     version = get_version(client, name, int(created.version))
     version_bytes(client, version, digest, "the gate")  # what was registered is what was gated
     return version, True
+
+
+def registered_experiment(model_name: str) -> str:
+    """The experiment that holds the registered versions' bytes. Only registration writes it
+    (make registry-setup grants the write credential alone EDIT there), so nobody who may log
+    training runs (the pull requests' credential) can replace or delete what a version is."""
+    return f"{model_name}-registered"
+
+
+def _registered_experiment_id(client: Any, name: str) -> str:
+    """The registered experiment's id; created where missing (a concurrent registration may
+    create it first). make registry-setup creates it beforehand where the server has users."""
+    found = client.get_experiment_by_name(registered_experiment(name))
+    if found is not None:
+        return str(found.experiment_id)
+    try:
+        return str(client.create_experiment(registered_experiment(name)))
+    except Exception as error:
+        if getattr(error, "error_code", "") != "RESOURCE_ALREADY_EXISTS":
+            raise
+    return str(client.get_experiment_by_name(registered_experiment(name)).experiment_id)
+
+
+def _keep_for_the_registry(
+    client: Any, name: str, run: tracking.RunInfo, digest: str, lineage: dict[str, str]
+) -> Any:
+    """A run in the registered experiment holding a copy of the model `run` logged, checked
+    against the gate's digest: the version is registered from it, not from the training run,
+    whose experiment the pull requests' credential may write."""
+    import mlflow
+
+    experiment_id = _registered_experiment_id(client, name)
+    location = client.get_logged_model(run.model_uri.removeprefix("models:/")).artifact_location
+    with tempfile.TemporaryDirectory() as folder:
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=location, dst_path=folder))
+        copied = training.model_digest((local / MODEL_FILE).read_bytes())
+        if copied != digest:
+            raise RegistryError(
+                f"run {run.run_id}'s model changed while it was copied for registration (sha256 "
+                f"{copied[:16]}..., not the gate's {digest[:16]}...): refusing to register it"
+            )
+        kept = client.create_run(experiment_id, tags={**lineage, FROM_RUN_TAG: run.run_id})
+        client.log_artifacts(kept.info.run_id, str(local), VERSION_FOLDER)
+    client.set_terminated(kept.info.run_id)
+    return kept
+
+
+def training_run_of(client: Any, version: Version) -> str:
+    """The training run a version's bytes were copied from, as its registration run records it
+    (in the registered experiment, which only registration writes)."""
+    with registry_errors(f"reading the registration run of {version.label}"):
+        tags = client.get_run(version.run_id).data.tags
+    return str(tags.get(FROM_RUN_TAG, ""))
 
 
 def _newest(versions: list[Version], history: History) -> Version | None:

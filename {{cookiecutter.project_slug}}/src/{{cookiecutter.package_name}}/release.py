@@ -148,7 +148,7 @@ def register(
             [name for name in contract.columns if name not in features],
         )
         with registry.registry_errors(f"attaching the model card to version {version.number}"):
-            client.log_text(run.run_id, card, "model_card.md")
+            client.log_text(version.run_id, card, "model_card.md")  # the run registration made
             client.update_model_version(name, str(version.number), description=card)
     return version, created
 
@@ -208,10 +208,11 @@ def _gated_digest(client: Any, version: registry.Version, gate: GateResult | Non
     from the bytes it scored, for the run this version was registered from (a registry tag is
     no source: any registry writer can rewrite it). The stored bytes must match it."""
     challenger = gate.challenger if gate is not None else None
-    if challenger is None or challenger.run_id != version.run_id or not challenger.model_sha256:
+    trained = registry.training_run_of(client, version)
+    if challenger is None or challenger.run_id != trained or not challenger.model_sha256:
         raise DeployError(
-            f"the gate result handed over does not name {version.label}'s run "
-            f"({version.run_id}): no digest to declare (run main.yml again)"
+            f"the gate result handed over does not name the run {version.label} was trained "
+            f"in ({trained or 'unknown'}): no digest to declare (run main.yml again)"
         )
     registry.version_bytes(client, version, challenger.model_sha256, "the gate")
     return challenger.model_sha256

@@ -1,0 +1,129 @@
+"""`make registry-setup`: the MLflow server's experiments and registered model, made by the
+admin before any other credential exists, with each credential granted exactly what its jobs do.
+
+With MLflow's basic auth, any authenticated user may create a registered model or an experiment
+and becomes its MANAGE holder; a grant made beforehand does not stop it. So the admin creates:
+- the training experiment (`tracking.experiment`): the read credential logs runs there (EDIT),
+  the write credential reads the runs it registers from (READ);
+- the registered experiment (registry.registered_experiment): registration keeps each version's
+  bytes there; only the write credential writes it (EDIT), the read one reads (READ);
+- the registered model: the write credential registers and moves aliases (EDIT), the read one
+  loads the champion (READ).
+A resource that already exists and is managed by the read or the write credential (it created
+it) is refused: its holder could change what serves. The grants are read back and printed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import registry, tracking
+from .errors import ProjectError
+from .settings import Settings
+
+READ, EDIT, MANAGE = "READ", "EDIT", "MANAGE"
+
+
+class RegistrySetupError(ProjectError):
+    """The server cannot be set up as the trust model needs."""
+
+
+def _one_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [error.__class__.__name__])[0]
+
+
+def _experiment(client: Any, name: str) -> tuple[str, bool]:
+    """The experiment's id, created by us where it does not exist; whether we created it."""
+    found = client.get_experiment_by_name(name)
+    if found is not None:
+        return str(found.experiment_id), False
+    return str(client.create_experiment(name)), True
+
+
+def _model(client: Any, name: str) -> bool:
+    """Create the registered model where it does not exist; whether we created it."""
+    try:
+        client.get_registered_model(name)
+        return False
+    except Exception as error:
+        if getattr(error, "error_code", "") != "RESOURCE_DOES_NOT_EXIST":
+            raise
+    client.create_registered_model(name)
+    return True
+
+
+def _grant(users: Any, user: str, kind: str, resource: str, level: str) -> str:
+    """Give `user` exactly `level` on the resource and read it back."""
+    try:
+        users.grant_user_permission(user, kind, resource, level)
+    except Exception as error:
+        if getattr(error, "error_code", "") != "RESOURCE_ALREADY_EXISTS":
+            raise
+        users.revoke_user_permission(user, kind, resource)
+        users.grant_user_permission(user, kind, resource, level)
+    found = str(users.get_user_permission(user, kind, resource).permission)
+    if found != level:
+        raise RegistrySetupError(
+            f"{kind} {resource}: {user} was granted {level} but the server reports {found}"
+        )
+    return found
+
+
+def setup(settings: Settings, reader: str, writer: str) -> list[str]:
+    """Create the experiments and the model, grant the two credentials, read the grants back.
+    Run with the server's admin credential in MLFLOW_TRACKING_USERNAME/PASSWORD."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+    from mlflow.server.auth.client import AuthServiceClient
+
+    if reader == writer:
+        raise RegistrySetupError(
+            "the read and the write credential are the same user: pull requests would hold "
+            "the write one; create two users"
+        )
+    uri = tracking.configure()
+    tracking.check_tracking(uri)
+    client, users = MlflowClient(), AuthServiceClient(uri)
+    name = settings.tracking.model_name
+    try:
+        for user in (reader, writer):
+            users.get_user(user)
+        training, made_training = _experiment(client, settings.tracking.experiment)
+        kept, made_kept = _experiment(client, registry.registered_experiment(name))
+        made_model = _model(client, name)
+        created = {
+            ("experiment", training): made_training,
+            ("experiment", kept): made_kept,
+            ("registered_model", name): made_model,
+        }
+        for (kind, resource), made in created.items():
+            for user in (reader, writer):
+                held = users.get_user_permission(user, kind, resource).permission
+                if not made and held == MANAGE:
+                    raise RegistrySetupError(
+                        f"{kind} {resource} already exists and {user} manages it (it created "
+                        f"it): it could change what serves; as the admin, delete it (or rename "
+                        "it), then run make registry-setup again"
+                    )
+        kept_name = registry.registered_experiment(name)
+        plan = [
+            ("experiment", training, settings.tracking.experiment, {reader: EDIT, writer: READ}),
+            ("experiment", kept, kept_name, {writer: EDIT, reader: READ}),
+            ("registered_model", name, name, {writer: EDIT, reader: READ}),
+        ]
+        lines = []
+        for kind, resource, label, grants in plan:
+            given = {user: _grant(users, user, kind, resource, lvl) for user, lvl in grants.items()}
+            what = "created" if created[(kind, resource)] else "existed"
+            lines.append(
+                f"{kind} {label}: {what}; " + ", ".join(f"{u} {p}" for u, p in given.items())
+            )
+    except MlflowException as error:
+        code = getattr(error, "error_code", "")
+        if code in ("PERMISSION_DENIED", "UNAUTHENTICATED"):
+            raise RegistrySetupError(
+                "the server refused the credential: run make registry-setup with the admin's "
+                "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (basic-auth server)"
+            ) from None
+        raise RegistrySetupError(f"registry set-up failed: {_one_line(error)} ({code})") from None
+    return lines
