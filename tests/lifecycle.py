@@ -111,6 +111,25 @@ def move_alias_by_hand(uri: str, name: str, alias: str, version: str) -> None:
         pass
 
 
+# What anyone who may write the registry and its artifact store can do: put one version's bytes
+# under another version and rewrite its model.sha256 tag to match. Run in the project's
+# environment (MLflow), with the version that serves and the one whose bytes are planted.
+SWAP_BYTES = """
+import hashlib, pathlib, sys, tempfile
+from mlflow import MlflowClient, artifacts
+from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+name, served, planted = sys.argv[1:]
+client = MlflowClient()
+source = client.get_model_version_download_uri(name, planted)
+with tempfile.TemporaryDirectory() as folder:
+    local = pathlib.Path(artifacts.download_artifacts(f"{source}/model.ubj", dst_path=folder))
+    target = client.get_model_version_download_uri(name, served)
+    get_artifact_repository(target).log_artifact(str(local))
+    digest = hashlib.sha256(local.read_bytes()).hexdigest()
+client.set_model_version_tag(name, served, "model.sha256", digest)
+"""
+
+
 @dataclass(frozen=True)
 class Step:
     """One step of the story: its name (the tests look it up), what a reader is told, and what
@@ -204,6 +223,10 @@ class Lifecycle:
                  self.dispatched_retraining),
             Step("pr-retrain", "The retraining PR, gated like any other", self.retraining_pr),
             Step("drift-again", "drift.yml again: the same issue is updated", self.drift_again),
+            Step("swap-bytes",
+                 "A registry writer plants v2's bytes under v1 and rewrites v1's model.sha256 "
+                 "tag: reconcile.yml checks the bytes against git's sha256 and says so",
+                 self.swap_production_bytes),
         ]  # fmt: skip
 
     def run(self) -> list[dict[str, Any]]:
@@ -312,6 +335,15 @@ class Lifecycle:
 
     def reconcile_a_hand_move(self) -> ActRun:
         move_alias_by_hand(self.mlflow_uri, self.model_name, "production", "2")
+        return self.schedule("reconcile.yml", "41 * * * *")
+
+    def swap_production_bytes(self) -> ActRun:
+        project_env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+        project_env["MLFLOW_TRACKING_URI"] = self.mlflow_uri
+        subprocess.run(
+            ["uv", "run", "--locked", "python", "-c", SWAP_BYTES, self.model_name, "1", "2"],
+            cwd=self.project, env=project_env, check=True, capture_output=True,
+        )  # fmt: skip
         return self.schedule("reconcile.yml", "41 * * * *")
 
     def fork_pr(self) -> ActRun:

@@ -257,6 +257,22 @@ def test_an_alias_moved_by_hand_is_put_back_with_one_issue(demo: dict[str, Any])
     assert "put back: production: credit-default-model version 1" in issue["body"]
 
 
+def test_bytes_swapped_under_production_with_their_tag_are_caught_by_gits_digest(
+    demo: dict[str, Any],
+) -> None:
+    """Someone who may write the registry puts v2's bytes under v1 (production) and rewrites
+    v1's model.sha256 tag to match: the number still matches, but reconcile.yml checks the
+    bytes against the sha256 deploy/production.yaml declares, fails, and says so in its one
+    issue; nothing is moved."""
+    step = demo["swap-bytes"]
+    assert step["jobs"] == {"reconcile/compare": "success", "reconcile/reconcile": "failure"}
+    assert step["registry"]["aliases"]["production"] == "1"
+    [issue] = [i for i in step["issues"] if i["title"].startswith("Registry drift")]
+    assert "version 1: the stored model's sha256 is" in issue["body"]
+    assert "deploy/production.yaml holds" in issue["body"]
+    assert "could not put it back" in issue["body"]
+
+
 def test_git_log_of_deploy_is_productions_history(demo: dict[str, Any]) -> None:
     """Every production the registry served came from a merged pull request on deploy/, and
     `git log deploy/` lists them, newest first."""

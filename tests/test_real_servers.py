@@ -80,14 +80,22 @@ def test_runs_and_the_registered_version_are_in_postgresql(deployment: Deploymen
 
 def test_the_model_bytes_in_the_bucket_are_the_registered_digest(deployment: Deployment) -> None:
     """Rule 1 across the real stores: the version's digest (in PostgreSQL) is the sha256 of the
-    bytes the server put in the bucket, and the run reaches them only through the server."""
+    bytes the server put in the bucket (twice: the training run's model, and registration's
+    copy in the registered experiment, where the version points), and the runs reach them only
+    through the server."""
     digest = deployment.database.query(
         f"SELECT value FROM model_version_tags WHERE name = '{CLI}' AND key = 'model.sha256'"
     )[0][0]
+    source = deployment.database.query(f"SELECT source FROM model_versions WHERE name = '{CLI}'")[
+        0
+    ][0]
     keys = [k for k in deployment.store.keys(BUCKET, "mlflow/") if k.endswith(f"/{MODEL_FILE}")]
-    assert len(keys) == 1
-    body = deployment.store.client().get_object(Bucket=BUCKET, Key=keys[0])["Body"].read()
-    assert hashlib.sha256(body).hexdigest() == digest
+    assert len(keys) == 2
+    for key in keys:
+        body = deployment.store.client().get_object(Bucket=BUCKET, Key=key)["Body"].read()
+        assert hashlib.sha256(body).hexdigest() == digest
+    registered = source.removeprefix("mlflow-artifacts:/").rstrip("/")
+    assert [k for k in keys if k.startswith(f"mlflow/{registered}/")] != []
     roots = deployment.database.query("SELECT DISTINCT artifact_uri FROM runs")
     assert roots and all(uri.startswith("mlflow-artifacts:/") for (uri,) in roots)
 

@@ -102,6 +102,13 @@ def test_no_secret_is_used_outside_an_environment(root: Path) -> None:
     assert "secrets-outside-env" not in done.stdout, done.stdout[-3000:]
 
 
+def test_zizmor_as_an_auditor_finds_nothing_of_medium_or_high_severity(root: Path) -> None:
+    """zizmor's auditor persona (every audit, however unsure) finds nothing medium or high."""
+    audit = ["--offline", "--persona", "auditor", "--min-severity", "medium"]
+    done = run(tool("zizmor"), *audit, str(root / ".github"))
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+
 def test_files_match_githubs_schemas(root: Path) -> None:
     """Workflows, composite actions and the dependabot config validate against their schemas."""
     checks = {
