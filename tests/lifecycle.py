@@ -183,7 +183,7 @@ class Lifecycle:
             Step("merge-first", "Merge #1: register v1 (staging), open its promotion PR",
                  lambda: self.merge_and_run_main("first-model", 1)),
             Step("pr-promotion",
-                 "The promotion PR's own gate: nothing serves production yet: absolute limits",
+                 "The promotion PR's own gate: judged on the version it declares, not a retrain",
                  self.promotion_pr),
             Step("promote-first",
                  "model owner and risk approver approve the promotion PR; merged: deploy.yml "

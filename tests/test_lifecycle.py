@@ -125,12 +125,13 @@ def test_merge_registers_v1_and_proposes_it_for_production(demo: dict[str, Any])
 
 
 def test_the_promotion_pull_request_passes_its_own_gate(demo: dict[str, Any]) -> None:
-    """The promotion pull request needs the required `gate` check like any other: nothing
-    serves production yet and git declares nothing, so it is judged as the first model (a
-    missing champion would fail it, and nothing could ever be promoted)."""
+    """The promotion pull request needs the required `gate` check like any other: it is judged
+    on the version it declares (its bytes against the sha256 it declares, and the verdict the
+    gate recorded at registration), not on a retrain of main."""
     step = demo["pr-promotion"]
     assert step["jobs"]["pr/gate"] == "success", step["gate"]
-    assert step["gate"]["verdict"] == "pass" and step["gate"]["first_model"] is True
+    assert step["gate"]["verdict"] == "pass" and step["gate"]["declared_version"] == 1
+    assert step["gate"]["challenger"]["version"] == 1
 
 
 def test_production_moves_only_when_a_code_owner_approved_the_final_head(

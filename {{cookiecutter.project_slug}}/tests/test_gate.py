@@ -329,3 +329,60 @@ def test_a_champion_without_its_training_split_md5_is_refused(lab: Lab) -> None:
     result = gate.run_gate(lab.settings)
     assert result.verdict == "error"
     assert any("records no training split md5" in e for e in result.errors)
+
+
+def a_change_of_production(lab: Lab, tmp_path: Path, declared: Declared) -> None:
+    """The default branch (origin/main) declares the champion; this checkout, like a promotion
+    pull request, declares `declared` instead."""
+    lab.git("add", "-A")
+    lab.git("commit", "--quiet", "-m", "main declares the champion")
+    lab.git("init", "--quiet", "--bare", str(tmp_path / "origin.git"))
+    lab.git("remote", "add", "origin", str(tmp_path / "origin.git"))
+    lab.git("push", "--quiet", "origin", "HEAD:refs/heads/main")
+    lab.git("fetch", "--quiet", "origin")
+    desired_state.write(desired_state.read().with_alias("production", declared))
+
+
+@pytest.mark.parametrize(
+    ("verdict", "sha256", "expected", "problem"),
+    [
+        pytest.param("pass", None, "pass", None, id="passed-and-the-declared-bytes"),
+        pytest.param("fail", None, "error", "recorded gate verdict is fail", id="failed-gate"),
+        pytest.param("pass", "0" * 64, "error", "not the 0000", id="other-bytes"),
+    ],
+)
+def test_a_promotion_is_judged_on_the_version_it_declares(
+    lab: Lab, tmp_path: Path, verdict: str, sha256: str | None, expected: str, problem: str | None
+) -> None:
+    """A change of deploy/production.yaml (a promotion pull request) is judged on the version it
+    declares, not on a retrain: its bytes against the sha256 the change declares, and the gate
+    verdict recorded when it was registered."""
+    lab.champion(lab.candidate(lab.commit(1), 100, **GOOD))
+    proposed = lab.register(lab.candidate(lab.commit(2), 200, **GOOD))
+    registry.set_tags(lab.client(), lab.name, proposed.number, {"gate.verdict": verdict})
+    declared = Declared(version=proposed.number, sha256=sha256 or proposed.digest)
+    a_change_of_production(lab, tmp_path, declared)
+    result = gate.run_gate(lab.settings)
+    assert result.verdict == expected, result.errors
+    assert result.declared_version == (proposed.number if sha256 is None else None)
+    if problem is not None:
+        assert any(problem in error for error in result.errors), result.errors
+    else:
+        assert result.challenger is not None
+        assert result.challenger.model_sha256 == proposed.digest
+        assert result.challenger.version == proposed.number
+
+
+def test_a_change_of_production_with_other_changes_is_an_error(lab: Lab, tmp_path: Path) -> None:
+    """A pull request that declares production and changes anything else ends in error: it is
+    judged on the declared version, so its other changes would go ungated."""
+    lab.champion(lab.candidate(lab.commit(1), 100, **GOOD))
+    proposed = lab.register(lab.candidate(lab.commit(2), 200, **GOOD))
+    registry.set_tags(lab.client(), lab.name, proposed.number, {"gate.verdict": "pass"})
+    a_change_of_production(lab, tmp_path, Declared(version=2, sha256=proposed.digest))
+    Path("extra.txt").write_text("more\n", encoding="utf-8")
+    lab.git("add", "-A")
+    lab.git("commit", "--quiet", "-m", "declare v2 and add a file")
+    result = gate.run_gate(lab.settings)
+    assert result.verdict == "error"
+    assert any("also changes extra.txt" in error for error in result.errors), result.errors

@@ -155,6 +155,20 @@ def declared_on(branch: str, alias: str) -> tuple[Declared | None, str]:
     return (state.declared(alias) if state else None), source
 
 
+def changed_besides(branch: str) -> list[str]:
+    """The files this checkout changes, other than the desired state, since it left the default
+    branch (`origin/<branch>`; none where that is unknown)."""
+    ref = default_branch_ref(branch)
+    if ref is None or ref == "HEAD":
+        return []
+    done = subprocess.run(
+        ["git", "diff", "--name-only", f"{ref}...HEAD"], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise DesiredStateError(f"git diff against {ref} failed: {done.stderr.strip()}")
+    return [path for path in done.stdout.split() if path != DEPLOY_FILE.as_posix()]
+
+
 def declarations(branch: str, alias: str) -> list[Declared]:
     """Every declaration of `alias` on the default branch's first-parent line, newest first:
     git's record of which bytes each version that ever served is. A local project (no

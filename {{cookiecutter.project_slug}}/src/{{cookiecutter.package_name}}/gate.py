@@ -23,8 +23,19 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 import pandas as pd
 
-from . import data, evaluation, fairness, lineage, production, registry, tracking, training
+from . import (
+    data,
+    desired_state,
+    evaluation,
+    fairness,
+    lineage,
+    production,
+    registry,
+    tracking,
+    training,
+)
 from .contract import Contract, load_contract
+from .desired_state import Declared
 from .errors import ProjectError
 from .gate_result import GateResult, Interval, PullRequest, Verdict
 from .settings import GateSettings, Settings
@@ -271,6 +282,10 @@ def _score_and_compare(settings: Settings, override_by: str, result: dict[str, A
     eval_md5 = lineage.file_md5(settings.split.eval)
     threshold = settings.evaluate.decision_threshold
     result["eval"] = {"path": str(settings.split.eval), "md5": eval_md5, "rows": len(frame)}
+    declared = production.declared_change(settings)
+    if declared is not None:  # a promotion or rollback: judge what it declares, not a retrain
+        _judge_declared(settings, client, declared, frame, target, result)
+        return
 
     run = tracking.RunInfo.read(settings.train.run_info)
     with registry.registry_errors(f"reading run {run.run_id}"):
@@ -358,6 +373,51 @@ def _score_and_compare(settings: Settings, override_by: str, result: dict[str, A
     result["errors"] += problems
     result["performance_problems"] = performance
     result["risk"] = _risk(settings, frame, target, challenger.probability)
+
+
+def _judge_declared(
+    settings: Settings,
+    client: Any,
+    declared: Declared,
+    frame: pd.DataFrame,
+    target: pd.Series,
+    result: dict[str, Any],
+) -> None:
+    """A change of deploy/production.yaml is judged on the version it declares: its bytes
+    checked against the sha256 this change declares (the one its review approves), the
+    verdict the gate recorded when it was registered, and (for the report) its scores here.
+    A version the gate did not pass is an error: no label lifts it."""
+    source = f"{desired_state.DEPLOY_FILE} in this change"
+    serving = production.load_declared(client, settings.tracking.model_name, declared, source)
+    version, model = serving.version, serving.model
+    threshold = settings.evaluate.decision_threshold
+    scored = score_model(
+        "declared", model, training.model_inputs(model, frame), target, threshold,
+        lineage.file_md5(settings.split.eval),
+    )  # fmt: skip
+    scored.details = {
+        "version": version.number,
+        "run_id": version.run_id,
+        "git_sha": version.git_sha,
+        "model_sha256": declared.sha256,
+    }
+    result["challenger"] = scored.summary()
+    result["declared_version"] = version.number
+    recorded = version.tags.get("gate.verdict", "")
+    if recorded not in ("pass", "overridden"):
+        result["errors"].append(
+            f"{source} declares {version.label}, whose recorded gate verdict is "
+            f"{recorded or 'none'}: only a version that passed the gate may serve"
+        )
+    others = desired_state.changed_besides(settings.github.default_branch)
+    if others:
+        result["errors"].append(
+            f"this change declares production and also changes {', '.join(others[:5])}: a "
+            f"change of {desired_state.DEPLOY_FILE} goes alone in its pull request (it is judged "
+            "on the version it declares, so nothing else in it would be gated)"
+        )
+    result["errors"] += sanity_problems(scored)
+    result["risk"] = _risk(settings, frame, target, scored.probability)
 
 
 def training_overlap(settings: Settings, contract: Contract, champion: registry.Version) -> int:

@@ -112,6 +112,7 @@ class GateResult(Record):
     deltas: dict[str, float] = {}
     eval: EvaluationSet | None = None
     first_model: bool | None = None
+    declared_version: int | None = None  # a change of deploy/: the version it declares, judged
     champion_training_overlap: int | None = None
     pull_request: PullRequest | None = None
 

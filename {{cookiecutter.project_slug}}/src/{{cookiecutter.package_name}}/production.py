@@ -77,6 +77,17 @@ def load(client: Any, settings: Settings) -> Production | None:
     return load_declared(client, name, declared, source)
 
 
+def declared_change(settings: Settings) -> Declared | None:
+    """The production this checkout declares, where it differs from the default branch's: a
+    promotion or rollback pull request. None where this checkout changes nothing of it (and
+    in a local project, where both are the working tree's file)."""
+    if not desired_state.DEPLOY_FILE.exists():
+        return None
+    here = desired_state.read().declared(registry.PRODUCTION)
+    base, _ = desired_state.declared_on(settings.github.default_branch, registry.PRODUCTION)
+    return here if here is not None and here != base else None
+
+
 def require(client: Any, settings: Settings) -> Production:
     """What serves production; an error where nothing does."""
     found = load(client, settings)

@@ -89,6 +89,12 @@ def _verdict_section(gate: GateResult) -> list[str]:
     lines = [f"## {HEADLINES[gate.verdict]}", ""]
     if gate.first_model:
         lines.append("First model for this name: judged on absolute thresholds only.")
+    if gate.declared_version is not None:
+        lines.append(
+            f"This change declares version {gate.declared_version} for production: judged on "
+            "its bytes (against the sha256 declared here) and its recorded gate verdict, "
+            "not on a retrain."
+        )
     lines += [f"- ⛔ {text(error)}" for error in gate.errors]
     lines += [f"- ❌ risk: {text(problem)}" for problem in gate.risk_problems]
     mark = "⚠️" if gate.verdict == "overridden" else "❌"
