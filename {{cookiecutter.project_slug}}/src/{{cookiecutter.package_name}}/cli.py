@@ -425,9 +425,8 @@ def _template_update(args: argparse.Namespace) -> int:
     if not changed:
         print("template: nothing to change")
         return 0
-    print(f"template: {len(changed)} file(s) changed; review `git diff HEAD`, then commit:")
-    for name in changed:
-        print(f"  {name}")
+    headline = f"template: {len(changed)} file(s) changed; review `git diff HEAD`, then commit:"
+    _list(headline, changed)
     return 0
 
 
@@ -439,10 +438,14 @@ def _template_render(args: argparse.Namespace) -> int:
     if not changed:
         print("template: up to date, nothing to render")
         return 0
-    print(f"template: {len(changed)} file(s) change, in {args.output}:")
-    for name in changed:
-        print(f"  {name}")
+    _list(f"template: {len(changed)} file(s) change, in {args.output}:", changed)
     return 0
+
+
+def _list(headline: str, names: list[str]) -> None:
+    print(headline)
+    for name in names:
+        print(f"  {name}")
 
 
 def _template_propose(args: argparse.Namespace) -> int:

@@ -69,6 +69,18 @@ def _grant(users: Any, user: str, kind: str, resource: str, level: str) -> str:
     return found
 
 
+def _existing_user(users: Any, user: str) -> None:
+    try:
+        users.get_user(user)
+    except Exception as error:
+        if getattr(error, "error_code", "") != "RESOURCE_DOES_NOT_EXIST":
+            raise
+        raise RegistrySetupError(
+            f"MLflow user {user!r} does not exist on the server: the admin creates it first "
+            "(README: Set up once)"
+        ) from None
+
+
 def setup(settings: Settings, reader: str, writer: str) -> list[str]:
     """Create the experiments and the model, grant the two credentials, read the grants back.
     Run with the server's admin credential in MLFLOW_TRACKING_USERNAME/PASSWORD."""
@@ -76,6 +88,11 @@ def setup(settings: Settings, reader: str, writer: str) -> list[str]:
     from mlflow.exceptions import MlflowException
     from mlflow.server.auth.client import AuthServiceClient
 
+    if not reader or not writer:
+        raise RegistrySetupError(
+            "name both MLflow users: MLFLOW_READ_USERNAME and MLFLOW_WRITE_USERNAME (the users "
+            "the workflows' secrets hold)"
+        )
     if reader == writer:
         raise RegistrySetupError(
             "the read and the write credential are the same user: pull requests would hold "
@@ -87,7 +104,7 @@ def setup(settings: Settings, reader: str, writer: str) -> list[str]:
     name = settings.tracking.model_name
     try:
         for user in (reader, writer):
-            users.get_user(user)
+            _existing_user(users, user)
         training, made_training = _experiment(client, settings.tracking.experiment)
         kept, made_kept = _experiment(client, registry.registered_experiment(name))
         made_model = _model(client, name)
