@@ -213,13 +213,30 @@ def versions_for_commit(client: Any, name: str, sha: str) -> list[Version]:
     return [v for v in all_versions(client, name) if v.git_sha == sha]
 
 
-def _create_registered_model(client: Any, name: str) -> None:
-    """Create the registered model unless it exists (a concurrent registration may win)."""
+def create_registered_model(client: Any, name: str) -> bool:
+    """Create the registered model unless it exists (a concurrent caller may win); whether
+    this call created it."""
     try:
         client.create_registered_model(name)
     except Exception as error:
         if getattr(error, "error_code", "") != "RESOURCE_ALREADY_EXISTS":
             raise
+        return False
+    return True
+
+
+def experiment_id(client: Any, name: str) -> tuple[str, bool]:
+    """The experiment's id, created where missing (a concurrent caller may create it first);
+    whether this call created it."""
+    found = client.get_experiment_by_name(name)
+    if found is not None:
+        return str(found.experiment_id), False
+    try:
+        return str(client.create_experiment(name)), True
+    except Exception as error:
+        if getattr(error, "error_code", "") != "RESOURCE_ALREADY_EXISTS":
+            raise
+    return str(client.get_experiment_by_name(name).experiment_id), False
 
 
 def _accepted(existing: Version, digest: str) -> Version:
@@ -271,7 +288,7 @@ def register(
 
     tags = {**lineage, **extra_tags, DIGEST_TAG: digest, "registered_at": now()}
     with registry_errors(f"registering {name} from run {run.run_id}"):
-        _create_registered_model(client, name)
+        create_registered_model(client, name)
         kept = _keep_for_the_registry(client, name, run, digest, lineage)
         # The client call, not mlflow.register_model: that one also tags the run's logged
         # model, which would need the registering credential to write the experiment too.
@@ -295,20 +312,6 @@ def registered_experiment(model_name: str) -> str:
     return f"{model_name}-registered"
 
 
-def _registered_experiment_id(client: Any, name: str) -> str:
-    """The registered experiment's id; created where missing (a concurrent registration may
-    create it first). make registry-setup creates it beforehand where the server has users."""
-    found = client.get_experiment_by_name(registered_experiment(name))
-    if found is not None:
-        return str(found.experiment_id)
-    try:
-        return str(client.create_experiment(registered_experiment(name)))
-    except Exception as error:
-        if getattr(error, "error_code", "") != "RESOURCE_ALREADY_EXISTS":
-            raise
-    return str(client.get_experiment_by_name(registered_experiment(name)).experiment_id)
-
-
 def _keep_for_the_registry(
     client: Any, name: str, run: tracking.RunInfo, digest: str, lineage: dict[str, str]
 ) -> Any:
@@ -317,7 +320,8 @@ def _keep_for_the_registry(
     whose experiment the pull requests' credential may write."""
     import mlflow
 
-    experiment_id = _registered_experiment_id(client, name)
+    # Created here only where make registry-setup did not (a server without users).
+    kept_in, _ = experiment_id(client, registered_experiment(name))
     location = client.get_logged_model(run.model_uri.removeprefix("models:/")).artifact_location
     with tempfile.TemporaryDirectory() as folder:
         local = Path(mlflow.artifacts.download_artifacts(artifact_uri=location, dst_path=folder))
@@ -327,7 +331,7 @@ def _keep_for_the_registry(
                 f"run {run.run_id}'s model changed while it was copied for registration (sha256 "
                 f"{copied[:16]}..., not the gate's {digest[:16]}...): refusing to register it"
             )
-        kept = client.create_run(experiment_id, tags={**lineage, FROM_RUN_TAG: run.run_id})
+        kept = client.create_run(kept_in, tags={**lineage, FROM_RUN_TAG: run.run_id})
         client.log_artifacts(kept.info.run_id, str(local), VERSION_FOLDER)
     client.set_terminated(kept.info.run_id)
     return kept

@@ -32,26 +32,6 @@ def _one_line(error: Exception) -> str:
     return (str(error).strip().splitlines() or [error.__class__.__name__])[0]
 
 
-def _experiment(client: Any, name: str) -> tuple[str, bool]:
-    """The experiment's id, created by us where it does not exist; whether we created it."""
-    found = client.get_experiment_by_name(name)
-    if found is not None:
-        return str(found.experiment_id), False
-    return str(client.create_experiment(name)), True
-
-
-def _model(client: Any, name: str) -> bool:
-    """Create the registered model where it does not exist; whether we created it."""
-    try:
-        client.get_registered_model(name)
-        return False
-    except Exception as error:
-        if getattr(error, "error_code", "") != "RESOURCE_DOES_NOT_EXIST":
-            raise
-    client.create_registered_model(name)
-    return True
-
-
 def _grant(users: Any, user: str, kind: str, resource: str, level: str) -> str:
     """Give `user` exactly `level` on the resource and read it back."""
     try:
@@ -105,9 +85,9 @@ def setup(settings: Settings, reader: str, writer: str) -> list[str]:
     try:
         for user in (reader, writer):
             _existing_user(users, user)
-        training, made_training = _experiment(client, settings.tracking.experiment)
-        kept, made_kept = _experiment(client, registry.registered_experiment(name))
-        made_model = _model(client, name)
+        training, made_training = registry.experiment_id(client, settings.tracking.experiment)
+        kept, made_kept = registry.experiment_id(client, registry.registered_experiment(name))
+        made_model = registry.create_registered_model(client, name)
         created = {
             ("experiment", training): made_training,
             ("experiment", kept): made_kept,
