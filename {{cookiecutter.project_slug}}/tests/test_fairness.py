@@ -7,7 +7,9 @@ import pandas as pd
 import pytest
 
 from {{ cookiecutter.package_name }}.fairness import (
+    MISSING_GROUP,
     GroupRates,
+    MissingValues,
     RiskResult,
     assess,
     group_rates,
@@ -26,6 +28,7 @@ def risk(
     min_group_size: int = 1,
     min_disparate_impact: float = MIN_DISPARATE_IMPACT,
     max_equal_opportunity_difference: float = MAX_EQUAL_OPPORTUNITY_DIFFERENCE,
+    missing_values: MissingValues = "group",
 ) -> RiskResult:
     """assess() on the column "gender", the rows of each group given separately."""
     names = [name for name, (target, _) in groups.items() for _ in target]
@@ -40,6 +43,7 @@ def risk(
         min_disparate_impact,
         max_equal_opportunity_difference,
         min_group_size,
+        missing_values,
     )
 
 
@@ -160,8 +164,12 @@ def test_group_rates_match_hand_computation() -> None:
     probability = pd.Series([0.9, 0.6, 0.2, 0.5, 0.1, 0.4, 0.7, 0.3])
     rates = group_rates(groups, target, probability, THRESHOLD)
     assert rates == {
-        "a": GroupRates(size=5, positives=3, selection_rate=0.6, true_positive_rate=2 / 3),
-        "b": GroupRates(size=3, positives=1, selection_rate=1 / 3, true_positive_rate=0.0),
+        "a": GroupRates(
+            size=5, share=0.625, positives=3, selection_rate=0.6, true_positive_rate=2 / 3
+        ),
+        "b": GroupRates(
+            size=3, share=0.375, positives=1, selection_rate=1 / 3, true_positive_rate=0.0
+        ),
     }
 
 
@@ -180,13 +188,34 @@ def test_numeric_group_codes_become_string_names() -> None:
     assert set(rates) == {"1", "2"}
 
 
-def test_rows_without_a_group_join_no_group() -> None:
-    """Rows with no value in the sensitive column are left out rather than forming a group."""
-    groups = pd.Series(["f", "f", "m", "m", None])
-    target = pd.Series([1, 0, 1, 0, 1])
-    rates = group_rates(groups, target, pd.Series([0.9, 0.1, 0.9, 0.1, 0.9]), THRESHOLD)
-    assert set(rates) == {"f", "m"}
-    assert [r.size for r in rates.values()] == [2, 2]
+def test_rows_without_a_value_form_their_own_group() -> None:
+    """Rows with no value in the sensitive column (missing or empty) are the group "(missing)":
+    every row is counted, and the sizes add up to the rows."""
+    groups = pd.Series(["f", "f", "m", "m", None, " "])
+    target = pd.Series([1, 0, 1, 0, 1, 0])
+    rates = group_rates(groups, target, pd.Series([0.9, 0.1, 0.9, 0.1, 0.9, 0.1]), THRESHOLD)
+    assert {name: r.size for name, r in rates.items()} == {MISSING_GROUP: 2, "f": 2, "m": 2}
+    assert rates[MISSING_GROUP].share == round(2 / 6, 4)
+
+
+def test_missing_values_are_measured_as_a_group() -> None:
+    """A "(missing)" group is judged like any other: here the model selects it far more often,
+    and the disparate impact says so."""
+    result = risk({**EQUAL, "": ([1, 1, 0, 0], [0.9, 0.9, 0.9, 0.9])})
+    assert result.missing == 4 and result.rows == 12
+    assert result.disparate_impact == 0.5
+    assert any("disparate impact 0.500" in problem for problem in result.problems)
+
+
+def test_refusing_missing_values_blocks_with_their_count() -> None:
+    """With `missing_values: refuse` (the risk approver's setting), rows without a value block
+    the gate, counted, and form no group."""
+    result = risk({**EQUAL, "": ([1], [0.9])}, missing_values="refuse")
+    assert result.problems == [
+        "gender: 1 of 9 evaluation rows have no value (fairness.missing_values: refuse)"
+    ]
+    assert MISSING_GROUP not in result.groups
+    assert risk(EQUAL, missing_values="refuse").passed
 
 
 def test_rows_are_matched_by_index() -> None:
@@ -209,6 +238,7 @@ def test_result_dict_is_what_the_gate_writes() -> None:
     assert failing["column"] == "gender"
     assert failing["groups"]["f"] == {
         "size": 4,
+        "share": 1.0,
         "positives": 2,
         "selection_rate": 0.5,
         "true_positive_rate": 0.5,

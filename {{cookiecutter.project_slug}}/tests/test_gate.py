@@ -109,6 +109,18 @@ def test_risk_failure_blocks_an_auc_win_even_with_override(lab: Lab) -> None:
     assert any("disparate impact" in p for p in result.risk.problems)
 
 
+def test_risk_groups_are_the_data_s_own_values_and_count_every_row(lab: Lab) -> None:
+    """Groups are named as the file writes the values (a whole-number column's groups are "36",
+    not "36.0" as the model reads it), and their sizes add up to the evaluation set."""
+    lab.with_settings(fairness={"sensitive_column": "term_months", "min_group_size": 1})
+    lab.candidate(lab.commit(1), 100, **GOOD)
+    result = gate.run_gate(lab.settings)
+    written = set(pd.read_csv(lab.settings.split.eval, dtype=str)["term_months"])
+    assert set(result.risk.groups) == written
+    assert sum(group.size for group in result.risk.groups.values()) == result.eval.rows
+    assert result.risk.rows == result.eval.rows and result.risk.missing == 0
+
+
 def test_risk_gate_is_off_without_a_sensitive_column(lab: Lab) -> None:
     """An empty fairness.sensitive_column turns the risk gate off, and the result says so."""
     lab.with_settings(fairness={"sensitive_column": ""})

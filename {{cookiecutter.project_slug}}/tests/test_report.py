@@ -54,15 +54,18 @@ def passing_gate() -> dict[str, Any]:
         "risk": {
             "enabled": True,
             "column": "gender",
+            "rows": 1000,
             "groups": {
                 "male": {
                     "size": 412,
+                    "share": 0.412,
                     "positives": 95,
                     "selection_rate": 0.1214,
                     "true_positive_rate": 0.3579,
                 },
                 "female": {
                     "size": 588,
+                    "share": 0.588,
                     "positives": 126,
                     "selection_rate": 0.1327,
                     "true_positive_rate": 0.3810,
@@ -349,11 +352,13 @@ def test_first_model_chart_has_only_the_challenger() -> None:
 
 
 def test_risk_section_shows_each_group() -> None:
-    """The risk section lists every group's size and rates and both measures with their limits."""
+    """The risk section lists every group's size, share and rates, how many evaluation rows the
+    groups hold, and both measures with their limits."""
     lines = render(passing_gate()).splitlines()
     assert "### Risk gate: ✅ passed (column `gender`)" in lines
-    assert "| female | 588 | 0.133 | 0.381 |" in lines
-    assert "| male | 412 | 0.121 | 0.358 |" in lines
+    assert "| female | 588 | 58.8% | 0.133 | 0.381 |" in lines
+    assert "| male | 412 | 41.2% | 0.121 | 0.358 |" in lines
+    assert "1000 of the 1000 evaluation rows are in a group." in lines
     assert (
         "Disparate impact 0.915 (at least 0.8); equal-opportunity difference 0.023 (at most 0.1)."
     ) in lines
@@ -371,7 +376,7 @@ def test_failed_risk_says_failed() -> None:
     gate["risk"]["groups"]["male"].update(positives=0, true_positive_rate=None)
     lines = render(gate).splitlines()
     assert "### Risk gate: ❌ failed (column `gender`)" in lines
-    assert "| male | 412 | 0.121 | n/a |" in lines
+    assert "| male | 412 | 41.2% | 0.121 | n/a |" in lines
     assert any("equal-opportunity difference n/a" in line for line in lines)
 
 
@@ -594,4 +599,4 @@ def test_values_from_data_and_params_cannot_forge_markdown() -> None:
     [row] = [line for line in text.splitlines() if line.startswith("| `train.max_depth`")]
     assert row.replace("\\|", "").count("|") == 4  # three cells, however the value reads
     [group] = [line for line in text.splitlines() if "evil.example" in line and "| 412 |" in line]
-    assert group.replace("\\|", "").count("|") == 5
+    assert group.replace("\\|", "").count("|") == 6

@@ -449,19 +449,23 @@ def training_overlap(settings: Settings, contract: Contract, champion: registry.
 def _risk(
     settings: Settings, frame: pd.DataFrame, target: pd.Series, probability: np.ndarray
 ) -> dict[str, Any]:
-    column = settings.fairness.sensitive_column
+    fair = settings.fairness
+    column = fair.sensitive_column
     if not column:
         return {"enabled": False, "problems": []}
     if column not in frame.columns:
         raise ProjectError(f"fairness.sensitive_column {column!r} is not in the evaluation data")
+    # The groups as the file writes them: the typed frame holds a yes/no column as 1.0/0.0.
+    as_written = data.read_text(settings.split.eval)[column]
     assessed = fairness.assess(
         column,
-        frame[column],
+        pd.Series(as_written.to_numpy(), index=frame.index),
         target,
         pd.Series(probability, index=target.index),
         settings.evaluate.decision_threshold,
-        settings.fairness.min_disparate_impact,
-        settings.fairness.max_equal_opportunity_difference,
-        settings.fairness.min_group_size,
+        fair.min_disparate_impact,
+        fair.max_equal_opportunity_difference,
+        fair.min_group_size,
+        fair.missing_values,
     )
     return {"enabled": True, **assessed.as_dict()}

@@ -54,6 +54,7 @@ class ScoredModel(Record):
 
 class GroupRates(Record):
     size: int
+    share: float  # of the evaluation rows
     positives: int
     selection_rate: float
     true_positive_rate: float | None
@@ -65,6 +66,8 @@ class Risk(Record):
     enabled: bool
     problems: tuple[str, ...] = ()
     column: str = ""
+    rows: int = 0  # evaluation rows: the groups' sizes add up to it (less `missing` if refused)
+    missing: int = 0  # rows without a sensitive value
     groups: dict[str, GroupRates] = {}
     disparate_impact: float | None = None
     equal_opportunity_difference: float | None = None

@@ -169,15 +169,19 @@ def _risk_section(gate: GateResult) -> list[str]:
         f"### Risk gate: {'✅ passed' if risk.passed else '❌ failed'} "
         f"(column {code(risk.column)})",
         "",
-        "| group | rows | selection rate | true positive rate |",
-        "|---|---:|---:|---:|",
+        "| group | rows | share | selection rate | true positive rate |",
+        "|---|---:|---:|---:|---:|",
     ]
     for name, group in sorted(risk.groups.items()):
         lines.append(
-            f"| {text(name)} | {group.size} | {_number(group.selection_rate, 3)} | "
-            f"{_number(group.true_positive_rate, 3)} |"
+            f"| {text(name)} | {group.size} | {group.share:.1%} | "
+            f"{_number(group.selection_rate, 3)} | {_number(group.true_positive_rate, 3)} |"
         )
+    counted = sum(group.size for group in risk.groups.values())
     lines += [
+        "",
+        f"{counted} of the {risk.rows} evaluation rows are in a group"
+        + (f"; {risk.missing} have no value." if risk.missing else "."),
         "",
         f"Disparate impact {_number(risk.disparate_impact, 3)} "
         f"(at least {thresholds.get('min_disparate_impact', MISSING)}); equal-opportunity "

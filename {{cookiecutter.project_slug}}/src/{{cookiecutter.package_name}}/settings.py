@@ -108,6 +108,8 @@ class FairnessSettings(Section):
     min_disparate_impact: float = Field(gt=0, le=1)
     max_equal_opportunity_difference: float = Field(ge=0, le=1)
     min_group_size: int = Field(ge=1)
+    # Rows without a sensitive value: their own group "(missing)", or refused with their count.
+    missing_values: Literal["group", "refuse"] = "group"
 
 
 class TrackingSettings(Section):
