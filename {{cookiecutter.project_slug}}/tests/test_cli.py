@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from conftest import PROJECT_ROOT, patched_params
 
-from {{ cookiecutter.package_name }}.cli import build_parser, main
+from {{ cookiecutter.package_name }}.cli import build_parser, input_file, main
 
 PIPELINE_COMMANDS = ["validate", "split", "train", "check-tracking"]
 
@@ -187,3 +187,12 @@ def test_lint_refuses_a_symlink_tracked_by_git(tmp_path: Path) -> None:
     assert error.endswith(": README.md")
     subprocess.run(["git", "rm", "--quiet", "--cached", "README.md"], cwd=repo, check=True)
     assert subprocess.run(check, cwd=repo, capture_output=True, check=False).returncode == 0
+
+
+def test_a_data_file_under_the_home_folder_may_be_written_with_a_tilde(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`make data DATA=~/data.csv` in sh or zsh passes the ~ as typed: it is the home folder."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "data.csv").write_text("a,b\n1,2\n")
+    assert input_file("~/data.csv") == tmp_path / "data.csv"

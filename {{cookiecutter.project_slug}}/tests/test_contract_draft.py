@@ -11,12 +11,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from {{ cookiecutter.package_name }} import data
 from {{ cookiecutter.package_name }}.contract import Contract, ContractError, parse_contract
 from {{ cookiecutter.package_name }}.contract_draft import draft, write_contract
 from {{ cookiecutter.package_name }}.validation import validate_file
 
 TARGET = "defaulted"
 ROWS = 300
+SPLIT = (0.2, 42)  # evaluation share and seed
 # Levels YAML would read as something else were they not quoted.
 TRICKY_LEVELS = ["no", "on", "0", "1.0", "True", "~", 'say "hi"', "back\\slash", "a: b", "# x"]
 
@@ -122,7 +124,7 @@ def test_missing_values_are_allowed_with_a_margin(tmp_path: Path) -> None:
 def test_drafted_contract_accepts_its_own_data(tmp_path: Path) -> None:
     """The data a contract was drafted from passes validation against it."""
     path, _ = as_read(messy_frame(), tmp_path)
-    contract = write_contract(path, TARGET, "", tmp_path / "contract.yaml", force=False)
+    contract, _ = write_contract(path, TARGET, "", tmp_path / "contract.yaml", False, split=SPLIT)
     assert validate_file(path, contract).problems == []
 
 
@@ -130,7 +132,7 @@ def test_drafted_contract_accepts_a_column_that_is_always_empty(tmp_path: Path) 
     """A column that is empty on every row (an unused export field, say) does not make the
     drafted contract reject the data it was drafted from."""
     path, _ = as_read(messy_frame().assign(unused=np.nan), tmp_path)
-    contract = write_contract(path, TARGET, "", tmp_path / "contract.yaml", force=False)
+    contract, _ = write_contract(path, TARGET, "", tmp_path / "contract.yaml", False, split=SPLIT)
     assert validate_file(path, contract).problems == []
 
 
@@ -232,9 +234,9 @@ def test_write_contract_never_overwrites_by_accident(tmp_path: Path) -> None:
     output.parent.mkdir()
     output.write_text("# my reviewed contract\n", encoding="utf-8")
     with pytest.raises(ContractError, match="FORCE=1"):
-        write_contract(path, TARGET, "", output, force=False)
+        write_contract(path, TARGET, "", output, force=False, split=SPLIT)
     assert output.read_text(encoding="utf-8") == "# my reviewed contract\n"
-    contract = write_contract(path, TARGET, "", output, force=True)
+    contract, _ = write_contract(path, TARGET, "", output, force=True, split=SPLIT)
     assert parse_contract(output.read_text(encoding="utf-8"), output) == contract
 
 
@@ -242,7 +244,7 @@ def test_write_contract_refuses_missing_data(tmp_path: Path) -> None:
     """A DATA file that does not exist is refused, naming it, and nothing is written."""
     missing = tmp_path / "nope.csv"
     with pytest.raises(ContractError, match=f"DATA={missing}: no such file"):
-        write_contract(missing, TARGET, "", tmp_path / "contract.yaml", force=False)
+        write_contract(missing, TARGET, "", tmp_path / "contract.yaml", False, split=SPLIT)
     assert not (tmp_path / "contract.yaml").exists()
 
 
@@ -251,10 +253,145 @@ def test_draft_tells_the_user_to_review_it(tmp_path: Path) -> None:
     explains in a comment why a column the model cannot take is not learned from."""
     path, _ = as_read(messy_frame(), tmp_path)
     output = tmp_path / "contract.yaml"
-    write_contract(path, TARGET, "", output, force=False)
+    write_contract(path, TARGET, "", output, force=False, split=SPLIT)
     text = output.read_text(encoding="utf-8")
     assert text.startswith(f"# The data contract, drafted by `make contract` from {path} (300 rows")
     assert "# REVIEW IT before the first commit" in text
     ratio = next(line for line in text.splitlines() if "payment/income [ratio]" in line)
     assert "# NOT LEARNED" in ratio
     assert "rename" in ratio
+
+
+def loans_without_id(rows: int = 2_000) -> pd.DataFrame:
+    """A loan table without an id, shaped like a real export: categories, an amount fixed at
+    origination, a balance that changes with every export, and the target."""
+    rng = np.random.default_rng(3)
+    return pd.DataFrame(
+        {
+            "grade": rng.choice(list("ABCDEFG"), rows),
+            "purpose": rng.choice(["car", "home", "debt", "other"], rows),
+            "loan_amount": rng.integers(10, 400, rows) * 100,
+            "paid_total": rng.normal(5_000, 2_000, rows).round(2),
+            "income": rng.normal(60_000, 9_000, rows).round(0),
+            TARGET: rng.choice(["yes", "no"], rows),
+        }
+    )
+
+
+def redraft(
+    frame: pd.DataFrame, folder: Path, target: str = "", key: tuple[str, ...] = ()
+) -> tuple[Contract, list[str]]:
+    """`make contract FORCE=1` on `frame` over the contract already at folder/contract.yaml."""
+    path, _ = as_read(frame, folder)
+    return write_contract(path, target, "", folder / "contract.yaml", True, split=SPLIT, key=key)
+
+
+def evaluation_rows(frame: pd.DataFrame, contract: Contract) -> set[str]:
+    """The evaluation split's rows, each as its full original text."""
+    text = frame.astype(str)
+    chosen = data.in_evaluation(text, contract.key_columns, *SPLIT)
+    return set(text.loc[chosen, ORIGINAL].agg("|".join, axis=1))
+
+
+ORIGINAL = list(loans_without_id().columns)
+
+
+def test_a_balance_is_not_the_key_when_stable_columns_tell_rows_apart(tmp_path: Path) -> None:
+    """Without an id, the drafted key avoids a balance that changes with every export
+    (paid_total, the most distinct column) when an amount fixed at origination and the
+    categories tell the rows apart."""
+    frame = loans_without_id()
+    contract = drafted(frame, tmp_path)
+    assert "paid_total" not in contract.key_columns
+    assert not frame.duplicated(subset=contract.key_columns).any()
+
+
+def test_a_redraft_keeps_the_key_and_every_evaluation_row(tmp_path: Path) -> None:
+    """Adding a continuous column that tells every row apart on its own, then redrafting as
+    `make data` says (FORCE=1), keeps the committed key: every evaluation row stays, and the
+    redraft says what it kept and what it added."""
+    frame = loans_without_id()
+    first, _ = redraft(frame, tmp_path, target=TARGET)
+    wider = frame.assign(score=np.random.default_rng(5).random(len(frame)))
+    second, changes = redraft(wider, tmp_path)
+    assert second.key_columns == first.key_columns
+    assert evaluation_rows(wider, second) == evaluation_rows(frame, first)
+    assert changes[0] == f"kept the key {', '.join(first.key_columns)}"
+    assert "added: score (float)" in changes
+
+
+def test_a_redraft_keeps_reviewed_settings_and_drops_gone_columns(tmp_path: Path) -> None:
+    """A person's reviewed settings (a tightened range, a category's levels) survive a redraft
+    that drops another column; the dropped column is named."""
+    frame = loans_without_id()
+    redraft(frame, tmp_path, target=TARGET)
+    contract_file = tmp_path / "contract.yaml"
+    reviewed = contract_file.read_text().replace(
+        '"income":', '"income": {type: "float", min: 1000, max: 500000}  #'
+    )
+    contract_file.write_text(reviewed)
+    contract, changes = redraft(frame.drop(columns=["purpose"]), tmp_path)
+    assert contract.columns["income"].min == 1000 and contract.columns["income"].max == 500000
+    assert "purpose" not in contract.columns
+    assert "removed (not in the data): purpose" in changes
+
+
+def test_a_redraft_without_the_key_column_asks_for_a_key_on_purpose(tmp_path: Path) -> None:
+    """When the data loses a key column (renamed, say), a redraft refuses, naming the column
+    and `make contract-key`; the committed contract is untouched."""
+    frame = loans_without_id().assign(loan_id=[f"L{n}" for n in range(2_000)])
+    redraft(frame, tmp_path, target=TARGET)
+    before = (tmp_path / "contract.yaml").read_text()
+    with pytest.raises(ContractError, match=r"key column\(s\) loan_id .*contract-key ROW_KEY"):
+        redraft(frame.rename(columns={"loan_id": "loan_ref"}), tmp_path)
+    assert (tmp_path / "contract.yaml").read_text() == before
+
+
+def test_a_new_key_is_chosen_by_name_and_says_how_many_rows_move(tmp_path: Path) -> None:
+    """`make contract-key ROW_KEY=...` keys rows by the named columns and counts the
+    evaluation rows that leave and the training rows that enter the evaluation set."""
+    frame = loans_without_id()
+    first, _ = redraft(frame, tmp_path, target=TARGET)
+    contract, changes = redraft(frame, tmp_path, key=("paid_total",))
+    assert contract.key_columns == ["paid_total"]
+    before = data.in_evaluation(frame.astype(str), first.key_columns, *SPLIT)
+    after = data.in_evaluation(frame.astype(str), ["paid_total"], *SPLIT)
+    assert changes[0].startswith(
+        f"KEY CHANGED from {', '.join(first.key_columns)} to paid_total: "
+        f"{int((before & ~after).sum())} of the {int(before.sum())} evaluation rows leave"
+    )
+    with pytest.raises(ContractError, match="ROW_KEY: 'nope' is not a column"):
+        redraft(frame, tmp_path, key=("nope",))
+
+
+def test_a_new_target_drafts_afresh(tmp_path: Path) -> None:
+    """Another data set (another target) is drafted afresh, and the draft says so."""
+    redraft(loans_without_id(), tmp_path, target=TARGET)
+    other = target_frame(["yes", "no"]).rename(columns={TARGET: "churned"})
+    contract, changes = redraft(other, tmp_path, target="churned")
+    assert contract.key_columns == ["customer_id"]
+    assert changes == [
+        f"drafted afresh: TARGET=churned is not {TARGET}, the target of the contract it replaces"
+    ]
+
+
+def test_a_column_with_one_value_is_not_learned(tmp_path: Path) -> None:
+    """A constant column (all zeros, or one word and gaps) carries nothing: drafted as not
+    learned, with the reason beside it."""
+    frame = target_frame(["yes", "no"]).assign(
+        zeros=0, region=["north" if n % 3 else None for n in range(20)]
+    )
+    _, text_frame = as_read(frame, tmp_path)
+    text = draft(text_frame, TARGET)
+    contract = parse_contract(text, tmp_path / "c.yaml")
+    assert "zeros" not in contract.learned_columns and "region" not in contract.learned_columns
+    assert "age" in contract.learned_columns
+    zeros = next(line for line in text.splitlines() if '"zeros"' in line)
+    assert "NOT LEARNED: '0' on every row" in zeros
+
+
+@pytest.mark.parametrize("written", ["Mar-2018", "March 2018", "2018-03", "03/2018", "Dec-18"])
+def test_month_and_year_dates_are_dates(written: str, tmp_path: Path) -> None:
+    """Month-year dates are dates, kept out of the model, not a category of months."""
+    frame = target_frame(["yes", "no"]).assign(issued=[written] * 10 + [written[:-1] + "9"] * 10)
+    assert drafted(frame, tmp_path).columns["issued"].type == "text"

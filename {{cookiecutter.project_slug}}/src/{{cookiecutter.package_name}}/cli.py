@@ -54,10 +54,17 @@ def _contract(args: argparse.Namespace) -> int:
 
     settings = load_settings(args.params)
     source = args.data or settings.data.raw
-    drafted = contract_draft.write_contract(
-        source, args.target, args.positive, settings.data.contract, args.force
-    )
-    notes = contract_draft.review_notes(contract_draft.read_as_text(source), drafted)
+    key = tuple(name.strip() for name in (args.key or "").split(",") if name.strip())
+    if args.key is not None and not key:
+        raise ProjectError("ROW_KEY: name the key column(s), comma-separated")
+    drafted, changes = contract_draft.write_contract(
+        source, args.target, args.positive, settings.data.contract, args.force,
+        split=(settings.split.eval_fraction, settings.split.seed), key=key,
+    )  # fmt: skip
+    notes = [
+        *changes,
+        *contract_draft.review_notes(contract_draft.read_as_text(source), drafted),
+    ]
     kinds = [column.type for column in drafted.columns.values()]
     counts = ", ".join(f"{kinds.count(kind)} {kind}" for kind in dict.fromkeys(kinds))
     print(
@@ -77,8 +84,9 @@ def _data(args: argparse.Namespace) -> int:
     for line in onboarding.use_data(args.file, settings.data.raw, args.params):
         print(line)
     print(
-        f"next: make contract TARGET=<column> POSITIVE=<value> FORCE=1 (it describes "
-        f"{args.file.name}; FORCE=1 replaces the contract of the data it replaced)"
+        f"next: make contract TARGET=<column> POSITIVE=<value> FORCE=1 to describe "
+        f"{args.file.name} (for the same data with columns added or dropped, `make contract "
+        "FORCE=1` keeps the key and every committed column's settings)"
     )
     return 0
 
@@ -457,10 +465,11 @@ def _template_propose(args: argparse.Namespace) -> int:
 
 
 def input_file(text: str) -> Path:
-    """A CSV named on the command line: refused at once when it is not there."""
+    """A CSV named on the command line: refused at once when it is not there. A leading ~ is
+    the home folder: sh and zsh leave it as typed in `make data DATA=~/data.csv`."""
     if not text.strip():
         raise argparse.ArgumentTypeError("no file given (make: INPUT=<csv> or DATA=<csv>)")
-    path = Path(text)
+    path = Path(text).expanduser()
     if not path.is_file():
         raise argparse.ArgumentTypeError(f"{text}: no such file")
     return path
@@ -494,12 +503,19 @@ def build_parser() -> argparse.ArgumentParser:
     contract_command.add_argument(
         "--data", type=input_file, default=None, help="CSV (default: data.raw in params)"
     )
-    contract_command.add_argument("--target", required=True, help="the column to predict")
+    contract_command.add_argument(
+        "--target", default="", help="the column to predict (default: the committed contract's)"
+    )
+    contract_command.add_argument(
+        "--key", default=None, help="a new row key, by column names (comma-separated)"
+    )
     contract_command.add_argument(
         "--positive", default="", help="the target's value for the event to predict"
     )
     contract_command.add_argument(
-        "--force", action="store_true", help="replace an existing contract"
+        "--force",
+        action="store_true",
+        help="replace an existing contract (a redraft keeps its key and each column's settings)",
     )
     param_command = command("param", _param, "Change one setting in params.yaml.")
     param_command.add_argument("key", help="dotted key, e.g. fairness.sensitive_column")

@@ -24,13 +24,16 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import data
 from .contract import (
     FALSE_WORDS,
     FORBIDDEN_IN_FEATURE_NAMES,
     MISSING_IS_EMPTY,
     TRUE_WORDS,
+    Column,
     Contract,
     ContractError,
+    load_contract,
     parse_contract,
 )
 
@@ -40,8 +43,21 @@ NULL_MARGIN = 0.05  # allowed share of missing values above the observed one
 # Whole numbers that differ on every row are an identifier only if named like one (or left
 # unnamed, as the index column pandas writes), not a count that happens to be unique.
 ID_NAME = re.compile(r"(^|[_\W])(id|key|uuid|guid|number|no)$|^id[_\W]|^unnamed", re.IGNORECASE)
-# ISO dates and times, and day/month/year or month/day/year with / or . between.
-DATE = re.compile(r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2})?\S*)?|\d{1,2}[/.]\d{1,2}[/.]\d{2,4}")
+# ISO dates and times, day/month/year or month/day/year with / or . between, and month-year
+# ("Mar-2018", "March 2018", "2018-03", "03/2018").
+MONTHS = "jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec"
+DATE = re.compile(
+    r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2})?\S*)?|\d{1,2}[/.]\d{1,2}[/.]\d{2,4}"
+    r"|(?i:(?:" + MONTHS + r")[a-z]*)[-/ ]\d{2,4}|\d{4}-\d{2}|\d{1,2}/\d{4}"
+)
+# Key preference, by name: amounts are fixed when a record is made but may be corrected;
+# balances, totals, counters and ages change with every export and would move rows.
+AMOUNT_NAME = re.compile(r"amount|amnt|amt|income|price|fee|cost|value|limit|rate|score", re.I)
+CHANGING_NAME = re.compile(
+    r"balance|bal$|total|paid|pymnt|payment|outstanding|remaining|count|cnt|num_|_num|last|"
+    r"recent|since|updated|days|months|years|(^|_)age($|_)|tenure|date|time",
+    re.IGNORECASE,
+)
 
 HEADER = """\
 # The data contract, drafted by `make contract` from {source} ({rows} rows).
@@ -89,6 +105,11 @@ def _describe(name: str, values: pd.Series) -> tuple[Fields, str]:
     present = values.dropna()
     if present.empty:
         return {"type": _q("text"), "max_null_fraction": "1"}, "every value is missing"
+    if present.str.strip().nunique() == 1:
+        return {"type": _q("text")}, (
+            f"NOT LEARNED: {present.iloc[0].strip()[:40]!r} on every row (or missing): it "
+            "carries nothing; declare a type to learn from it once it varies"
+        )
     unique_per_row = present.nunique() == len(values)
     text = present.astype(str).str.strip()
     if text.str.fullmatch(DATE).mean() >= 0.95:
@@ -136,10 +157,23 @@ def _entry(fields: Fields, comment: str) -> str:
     return f"{mapping}  # {comment}" if comment else mapping
 
 
-def choose_key(frame: pd.DataFrame, candidates: list[str]) -> list[str]:
-    """The fewest columns (most distinct values first) whose values together tell the rows
-    apart; all of them when even those repeat (rows that repeat every value)."""
-    ordered = sorted(candidates, key=lambda name: -frame[name].nunique())
+def key_preference(name: str, kind: str) -> int:
+    """0 for columns that look stable (categories, flags, measures named like neither of
+    below), 1 for amounts, 2 for balances, totals, counters, ages and dates: a key should
+    not move rows when a refreshed export updates them."""
+    if CHANGING_NAME.search(name):
+        return 2
+    return 1 if AMOUNT_NAME.search(name) or kind == _q("float") else 0
+
+
+KEY_PREFERENCE_WORDS = ("", "an amount or measure", "a balance, total, counter, age or date")
+
+
+def choose_key(frame: pd.DataFrame, candidates: dict[str, int]) -> list[str]:
+    """The fewest columns whose values together tell the rows apart, taken from the most
+    stable-looking candidates first (`candidates`: name -> key_preference), the most distinct
+    first among equals; all of them when even those repeat (rows that repeat every value)."""
+    ordered = sorted(candidates, key=lambda name: (candidates[name], -frame[name].nunique()))
     key: list[str] = []
     for name in ordered:
         key.append(name)
@@ -147,8 +181,9 @@ def choose_key(frame: pd.DataFrame, candidates: list[str]) -> list[str]:
             break
     else:
         return key
-    # Columns added early may have become unnecessary: drop each one the rest do without.
-    for name in list(key):
+    # Columns added early may have become unnecessary: drop each one the rest do without,
+    # trying the least stable first.
+    for name in reversed(list(key)):
         rest = [other for other in key if other != name]
         if rest and not frame.duplicated(subset=rest).any():
             key = rest
@@ -161,9 +196,17 @@ def review_notes(frame: pd.DataFrame, contract: Contract) -> list[str]:
     key = contract.key_columns
     if not any(contract.columns[name].type == "id" for name in key):
         notes.append(
-            f"no id column: rows are keyed by {', '.join(key)}, values that identify a row; "
-            "correcting one of them moves that row between the splits (an id column is safer)"
+            f"no id column: rows are keyed by {', '.join(key)}, the fewest columns that tell "
+            "rows apart, stable-looking ones first; correcting one of them moves that row "
+            "between the splits (an id column is safer: `make contract-key ROW_KEY=<column>`)"
         )
+    for name in key:
+        kind = _q(contract.columns[name].type)
+        if name in frame.columns and key_preference(name, kind):
+            notes.append(
+                f"key column {name} looks like {KEY_PREFERENCE_WORDS[key_preference(name, kind)]}"
+                ": if a later export updates it, rows move between the splits"
+            )
     shared = int(frame.duplicated(subset=key, keep=False).sum())
     if shared:
         notes.append(
@@ -179,6 +222,15 @@ def review_notes(frame: pd.DataFrame, contract: Contract) -> list[str]:
     kept_out = [f"{name} ({c.type})" for name, c in contract.columns.items() if not c.is_learned]
     if kept_out:
         notes.append(f"not learned from: {', '.join(kept_out)}")
+    constant = [
+        name
+        for name in contract.columns
+        if name in frame.columns
+        and not contract.columns[name].is_learned
+        and frame[name].str.strip().nunique() == 1
+    ]
+    if constant:
+        notes.append(f"one value on every row, so not learned from: {', '.join(constant)}")
     renamed = [
         name
         for name in contract.columns
@@ -220,12 +272,83 @@ def positive_class(classes: list[str], positive: str, target: str) -> str:
     )
 
 
-def draft(frame: pd.DataFrame, target: str, positive: str = "", source: str = "") -> str:
-    """The contract's text for this data (all read as text), `target` its label column."""
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def committed_fields(column: Column) -> Fields:
+    """A committed column's reviewed settings, written as the draft writes its own."""
+    fields = {"type": _q(column.type)}
+    for name, bound in (("min", column.min), ("max", column.max)):
+        if bound is not None:
+            fields[name] = _number(bound)
+    if column.values is not None:
+        fields["values"] = "[" + ", ".join(_q(value) for value in column.values) + "]"
+        fields["unknown"] = _q(column.unknown)
+    if column.max_null_fraction:
+        fields["max_null_fraction"] = _number(column.max_null_fraction)
+    return fields
+
+
+def _chosen_key(
+    frame: pd.DataFrame,
+    entries: dict[str, tuple[Fields, str]],
+    committed: Contract | None,
+    key: tuple[str, ...],
+    source: str,
+) -> list[str]:
+    """The key asked for by name, else the committed one (kept: it decides the evaluation
+    set), else a drafted one: the first id column, or the fewest stable-looking columns."""
+    if key:
+        for name in key:
+            if name not in entries:
+                raise ContractError(f"ROW_KEY: {name!r} is not a column of {source}")
+            if frame[name].isna().any():
+                raise ContractError(
+                    f"ROW_KEY: {name!r} is missing on {int(frame[name].isna().sum())} rows: a "
+                    "key identifies every row"
+                )
+        return list(key)
+    if committed is not None:
+        gone = [name for name in committed.key_columns if name not in entries]
+        if gone:
+            raise ContractError(
+                f"the committed key column(s) {', '.join(gone)} are not in {source}: the key "
+                "decides the frozen evaluation set; bring them back, or choose a new key on "
+                "purpose with `make contract-key ROW_KEY=<columns>` (it says how many "
+                "evaluation rows move)"
+            )
+        return committed.key_columns
+    types = {name: fields["type"] for name, (fields, _) in entries.items()}
+    ids = [name for name, kind in types.items() if kind == _q("id")]
+    candidates = {
+        name: key_preference(name, kind)
+        for name, kind in types.items()
+        if kind != _q("text") and frame[name].notna().all()
+    }
+    if not ids and not candidates:
+        raise ContractError(
+            "no column without missing values to tell the rows apart: add an id column"
+        )
+    return ids[:1] or choose_key(frame, candidates)
+
+
+def draft(
+    frame: pd.DataFrame,
+    target: str,
+    positive: str = "",
+    source: str = "",
+    committed: Contract | None = None,
+    key: tuple[str, ...] = (),
+) -> str:
+    """The contract's text for this data (all read as text), `target` its label column.
+    With `committed` (the contract in git, for the same target), a redraft: its key, its row
+    floor, its positive class and every column's settings are kept for the columns the data
+    still has; only new columns are drafted. `key`: a new key, asked for by name."""
+    source = source or "the data"
     if target not in frame.columns:
         raise ContractError(
-            f"TARGET={target!r} is not a column of {source or 'the data'}; it has: "
-            f"{', '.join(frame.columns)}"
+            f"TARGET={target!r} is not a column of {source}; it has: {', '.join(frame.columns)}"
         )
     labels = frame[target].dropna().astype(str).str.strip()
     classes = sorted(labels.unique())
@@ -233,24 +356,29 @@ def draft(frame: pd.DataFrame, target: str, positive: str = "", source: str = ""
         raise ContractError(
             f"target {target!r} must hold exactly two values, found {len(classes)}: {classes[:10]}"
         )
+    if committed is not None and not positive and committed.target.positive in classes:
+        positive = committed.target.positive
     chosen = positive_class(classes, positive, target)
-    entries = {name: describe_column(name, frame[name]) for name in frame.columns if name != target}
-    types = {name: fields["type"] for name, (fields, _) in entries.items()}
-    ids = [name for name, kind in types.items() if kind == _q("id")]
-    candidates = [
-        name for name, kind in types.items() if kind != _q("text") and frame[name].notna().all()
-    ]
-    if not ids and not candidates:
-        raise ContractError(
-            "no column without missing values to tell the rows apart: add an id column"
-        )
-    key = ids[:1] or choose_key(frame, candidates)
+    kept = committed.columns if committed is not None else {}
+    entries = {
+        name: (committed_fields(kept[name]), "as committed")
+        if name in kept
+        else describe_column(name, frame[name])
+        for name in frame.columns
+        if name != target
+    }
+    row_key = _chosen_key(frame, entries, committed, key, source)
+    min_rows = (
+        f"min_rows: {committed.min_rows}"
+        if committed is not None
+        else f"min_rows: {max(1, len(frame) // 2)}  # half of the rows drafted from"
+    )
     width = max(len(_q(name)) for name in entries)
     body = [
-        HEADER.format(source=source or "the data", rows=len(frame)),
-        f"min_rows: {max(1, len(frame) // 2)}  # half of the rows drafted from",
+        HEADER.format(source=source, rows=len(frame)),
+        min_rows,
         "",
-        f"key: [{', '.join(_q(name) for name in key)}]",
+        f"key: [{', '.join(_q(name) for name in row_key)}]",
         "",
         "target:",
         f"  name: {_q(target)}",
@@ -263,16 +391,85 @@ def draft(frame: pd.DataFrame, target: str, positive: str = "", source: str = ""
     return "\n".join(body) + "\n"
 
 
-def write_contract(data: Path, target: str, positive: str, output: Path, force: bool) -> Contract:
-    """Draft the contract for `data` and write it to `output`, refusing to overwrite one
-    without `force`. The text is read back before it is written: it must load as written."""
+def committed_contract(output: Path, target: str) -> tuple[Contract | None, str]:
+    """The contract a redraft keeps settings from, or None and why a fresh draft is made."""
+    if not output.exists():
+        return None, ""
+    try:
+        committed = load_contract(output)
+    except ContractError as error:
+        return None, f"drafted afresh: {output} could not be read ({error})"
+    if target and target != committed.target.name:
+        return None, (
+            f"drafted afresh: TARGET={target} is not {committed.target.name}, the target of "
+            f"the contract it replaces"
+        )
+    return committed, ""
+
+
+def redraft_changes(
+    frame: pd.DataFrame, committed: Contract, contract: Contract, split: tuple[float, int]
+) -> list[str]:
+    """What a redraft kept, added and removed, and, for a new key, how many evaluation rows
+    it moves (`split`: the evaluation share and seed in params.yaml)."""
+    old_key, new_key = committed.key_columns, contract.key_columns
+    kept = [name for name in contract.columns if name in committed.columns]
+    added = [
+        f"{name} ({contract.columns[name].type})" for name in contract.columns if name not in kept
+    ]
+    removed = [name for name in committed.columns if name not in contract.columns]
+    changes = [f"kept the settings of {len(kept)} columns as committed"]
+    if added:
+        changes.append(f"added: {', '.join(added)}")
+    if removed:
+        changes.append(f"removed (not in the data): {', '.join(removed)}")
+    if old_key == new_key:
+        return [f"kept the key {', '.join(new_key)}", *changes]
+    if any(name not in frame.columns for name in old_key):
+        moved = "the old key's columns are not in the data: the evaluation set is cut afresh"
+    else:
+        before = data.in_evaluation(frame, old_key, *split)
+        after = data.in_evaluation(frame, new_key, *split)
+        moved = (
+            f"{int((before & ~after).sum())} of the {int(before.sum())} evaluation rows leave "
+            f"the evaluation set and {int((after & ~before).sum())} training rows enter it"
+        )
+    return [
+        f"KEY CHANGED from {', '.join(old_key)} to {', '.join(new_key)}: {moved}; the gate "
+        "refuses a champion trained on any evaluation row (retrain it first)",
+        *changes,
+    ]
+
+
+def write_contract(
+    data_path: Path,
+    target: str,
+    positive: str,
+    output: Path,
+    force: bool,
+    split: tuple[float, int],
+    key: tuple[str, ...] = (),
+) -> tuple[Contract, list[str]]:
+    """Draft the contract for `data_path` and write it to `output`, refusing to overwrite one
+    without `force`; a redraft of the committed contract keeps its key and settings. The text
+    is read back before it is written: it must load as written. Returns the contract and what
+    the redraft changed."""
     if output.exists() and not force:
         raise ContractError(
             f"{output} exists: FORCE=1 to replace it (git keeps the old one if it was committed)"
         )
-    frame = read_as_text(data)
-    text = draft(frame, target, positive, source=str(data))
+    frame = read_as_text(data_path)
+    committed, fresh = committed_contract(output, target)
+    if not target:
+        if committed is None:
+            raise ContractError(
+                "TARGET: name the column to predict (make contract TARGET=<column>)"
+            )
+        target = committed.target.name
+    text = draft(frame, target, positive, str(data_path), committed, key)
     contract = parse_contract(text, output)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(text, encoding="utf-8")
-    return contract
+    if committed is None:
+        return contract, [fresh] if fresh else []
+    return contract, redraft_changes(frame, committed, contract, split)
