@@ -398,3 +398,36 @@ def test_a_change_of_production_with_other_changes_is_an_error(lab: Lab, tmp_pat
     result = gate.run_gate(lab.settings)
     assert result.verdict == "error"
     assert any("also changes extra.txt" in error for error in result.errors), result.errors
+
+
+def test_a_dropped_column_is_filled_from_the_champion_s_own_rows_by_key() -> None:
+    """The champion's values of a column the data no longer has are found row by row by key,
+    whatever order the rows are in; a category keeps its levels."""
+    keys = pd.Series(["k3", "k1", "k2"], index=[10, 11, 12])
+    recorded = pd.DataFrame(
+        {"grade": pd.Categorical(["a", "b", "b"], categories=["a", "b", "c"]), "x": [1.0, 2, 3]}
+    )
+    filled = gate.values_by_key(keys, recorded, pd.Series(["k1", "k2", "k3"]), "about")
+    assert filled["x"].tolist() == [3.0, 1.0, 2.0]
+    assert filled["x"].index.tolist() == [10, 11, 12]
+    assert list(filled["grade"].cat.categories) == ["a", "b", "c"]
+    assert filled["grade"].tolist() == ["b", "a", "b"]
+
+
+def test_a_row_the_champion_never_saw_is_an_error_naming_the_way_out() -> None:
+    """An evaluation row added since the champion was trained has no value of its dropped
+    column: the gate cannot score the champion on it, and says to split the change."""
+    recorded = pd.DataFrame({"x": [1.0, 2.0]})
+    with pytest.raises(ValueError, match=r"1 of the 3 evaluation rows .* separate pull requests"):
+        gate.values_by_key(pd.Series(["k1", "k2", "new"]), recorded, pd.Series(["k1", "k2"]), "a")
+
+
+def test_rows_sharing_a_key_must_agree_on_the_champion_s_values() -> None:
+    """Two recorded rows with one key and different values leave the champion's input
+    undecided: an error, not a guess."""
+    recorded = pd.DataFrame({"x": [1.0, 2.0, 1.0]})
+    keys = pd.Series(["k1", "k1", "k2"])
+    with pytest.raises(ValueError, match="share a key hold different values"):
+        gate.values_by_key(pd.Series(["k1", "k2"]), recorded, keys, "a")
+    same = pd.DataFrame({"x": [1.0, 1.0, 2.0]})
+    assert gate.values_by_key(pd.Series(["k2", "k1"]), same, keys, "a")["x"].tolist() == [2.0, 1.0]

@@ -117,6 +117,9 @@ class GateResult(Record):
     first_model: bool | None = None
     declared_version: int | None = None  # a change of deploy/: the version it declares, judged
     champion_training_overlap: int | None = None
+    # Columns the champion takes that the data no longer has: read from its own evaluation split
+    champion_columns_from_its_data: tuple[str, ...] = ()
+    key_changed_from: tuple[str, ...] | None = None  # the champion's row key, when it differs
     pull_request: PullRequest | None = None
 
     @property

@@ -91,6 +91,12 @@ def params_hash(settings: Settings) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def file_at(sha: str, path: Path) -> str | None:
+    """A file as commit `sha` had it (`path` relative to here), or None when git cannot tell
+    (an unknown commit, a shallow clone, no such file then)."""
+    return _git("show", f"{sha}:./{path.as_posix()}")
+
+
 def _git(*args: str) -> str | None:
     try:
         done = subprocess.run(["git", *args], capture_output=True, text=True, check=True)

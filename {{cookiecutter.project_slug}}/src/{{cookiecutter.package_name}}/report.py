@@ -95,6 +95,17 @@ def _verdict_section(gate: GateResult) -> list[str]:
             "its bytes (against the sha256 declared here) and its recorded gate verdict, "
             "not on a retrain."
         )
+    if gate.champion_columns_from_its_data:
+        lines.append(
+            "The champion takes columns the data no longer has ("
+            f"{', '.join(code(name) for name in gate.champion_columns_from_its_data)}): it was "
+            "scored with their values from its own evaluation split, row by row by the key."
+        )
+    if gate.key_changed_from is not None:
+        lines.append(
+            "The row key changed since the champion was trained, from "
+            f"{', '.join(code(name) for name in gate.key_changed_from)}: evaluation rows moved."
+        )
     lines += [f"- ⛔ {text(error)}" for error in gate.errors]
     lines += [f"- ❌ risk: {text(problem)}" for problem in gate.risk_problems]
     mark = "⚠️" if gate.verdict == "overridden" else "❌"
