@@ -405,3 +405,49 @@ def test_a_check_stopped_by_any_error_is_undecided_never_an_alert(
     assert "Traceback" in capsys.readouterr().err
     settings = load_settings(params_path)
     assert "Unable to locate credentials" in json.loads(settings.drift.report.read_text())["error"]
+
+
+def test_sampling_noise_shrinks_with_the_batch_and_grows_with_the_levels() -> None:
+    """The noise floor of a 50-level category is above the default 0.1 for 1,000 rows and
+    below it for 50,000; fewer levels, less noise; one level, none."""
+    fifty, three = np.full(50, 1 / 50), np.full(3, 1 / 3)
+    assert (
+        drift.sampling_noise(fifty, 1_000, 10_000)
+        > 0.1
+        > drift.sampling_noise(fifty, 50_000, 10_000)
+    )
+    assert drift.sampling_noise(three, 1_000, 10_000) < drift.sampling_noise(fifty, 1_000, 10_000)
+    assert drift.sampling_noise(np.ones(1), 1_000, 10_000) == 0.0
+
+
+STATES = [f"s{n:02d}" for n in range(50)]
+
+
+def _states(rows: int, seed: int, shift: float = 0.0) -> pd.DataFrame:
+    """A 50-level category with unequal shares; `shift` moves weight to the first ten."""
+    weights = np.linspace(1, 3, 50) + np.r_[np.full(10, shift), np.zeros(40)]
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"state": rng.choice(STATES, rows, p=weights / weights.sum())})
+
+
+@pytest.mark.parametrize("rows", [200, 1_000, 5_000, 50_000])
+def test_a_many_level_category_of_the_same_population_never_drifts(
+    rows: int, settings: Settings, tmp_path: Path
+) -> None:
+    """Same-population batches of 200 to 50,000 rows of a 50-level category are not drift
+    (the fixed 0.1 flagged 1,000 rows by noise); a shifted batch of 1,000 rows is."""
+    levels = ", ".join(f'"{state}"' for state in STATES)
+    text = (
+        'min_rows: 1\nkey: ["state"]\ntarget: {name: "y", classes: ["0", "1"], positive: "1"}\n'
+        'columns:\n  state: {type: "category", values: [' + levels + "]}\n"
+    )
+    contract = parse_contract(text, tmp_path / "contract.yaml")
+    reference = with_scores(_states(10_000, 1), 0)
+
+    def flagged(batch: pd.DataFrame) -> bool:
+        current = with_scores(batch, 0)
+        snapshot = drift._evidently_report(reference, current, contract, settings.drift)
+        return bool(drift.column_results(snapshot)["state"]["drifted"])
+
+    assert not any(flagged(_states(rows, seed)) for seed in (2, 3, 4))
+    assert flagged(_states(1_000, 5, shift=2.0))

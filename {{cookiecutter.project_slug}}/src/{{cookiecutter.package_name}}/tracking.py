@@ -8,6 +8,7 @@ the client's default of several minutes of retries.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import time
@@ -206,6 +207,9 @@ def log_training_run(
     import mlflow
     from mlflow.models import infer_signature
 
+    # uv's environments have no pip: MLflow then warns at every train that conda.yaml names pip
+    # without a version. The model's requirements are pinned here; that line says nothing.
+    logging.getLogger("mlflow.utils.environment").setLevel(logging.ERROR)
     mlflow.set_experiment(experiment)
     with mlflow.start_run() as run:
         mlflow.log_params(params)
