@@ -8,9 +8,15 @@ What it decides, column by column (the target aside):
 - short strings without spaces that differ on every row, and whole numbers named like an
   identifier that do: `id`; dates and times, and other strings (free text): `text`; numbers
   written with a leading zero (zip codes) are codes, not numbers. Neither is learned from.
+- a column with one value on every row carries nothing: `text`, not learned from;
 - each column's observed share of missing values, with a margin, as `max_null_fraction`;
 - the row key: the first id column, or else the fewest columns whose values tell rows apart,
-  so that the frozen evaluation set stays put when other columns change.
+  stable-looking ones first (not amounts, balances, counters or dates), so that the frozen
+  evaluation set stays put when other columns change.
+
+A redraft over the committed contract (same target) keeps its key, row floor, positive class and
+every kept column's settings, and drafts only new columns: the evaluation set never moves by
+accident. A new key is asked for by name (`make contract-key`), which counts the rows it moves.
 
 Every string is written quoted, so YAML reads it back exactly as the file has it.
 """

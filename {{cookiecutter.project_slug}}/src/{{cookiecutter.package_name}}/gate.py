@@ -452,7 +452,8 @@ def champion_inputs(
         "longer has (or no longer learns from)"
     )
     md5 = champion.tags.get("lineage.eval_md5", "")
-    if champion_contract is None or not md5:
+    known = champion_contract is not None and set(gone) <= set(champion_contract.columns)
+    if champion_contract is None or not known or not md5:
         raise ProjectError(
             f"{about}; its contract at commit {champion.git_sha[:12]} or its evaluation split "
             "cannot be found (git history or lineage.eval_md5): fetch the full history, or "
