@@ -600,3 +600,11 @@ def test_values_from_data_and_params_cannot_forge_markdown() -> None:
     assert row.replace("\\|", "").count("|") == 4  # three cells, however the value reads
     [group] = [line for line in text.splitlines() if "evil.example" in line and "| 412 |" in line]
     assert group.replace("\\|", "").count("|") == 6
+
+
+def test_the_report_lists_the_columns_the_model_learned_from() -> None:
+    """The verdict section names every column the challenger learned from, in its order."""
+    gate = passing_gate()
+    gate["challenger"]["columns"] = ["age", "income"]
+    lines = render(gate).splitlines()
+    assert "This model learned from 2 columns: `age`, `income`." in lines

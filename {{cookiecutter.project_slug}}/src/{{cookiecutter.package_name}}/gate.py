@@ -324,6 +324,7 @@ def _score_and_compare(settings: Settings, override_by: str, result: dict[str, A
         "git_sha": run_tags.get("lineage.git_sha"),
         "model_sha256": digest,
         "lineage": lineage.lineage_tags(settings),
+        "columns": training.model_columns(challenger_model),
     }
     result["challenger"] = challenger.summary()
 

@@ -50,6 +50,7 @@ class ScoredModel(Record):
     model_uri: str = ""
     version: int | None = None  # champion: its registered version
     trained_with_eval_md5: str | None = None
+    columns: tuple[str, ...] = ()  # the columns the model learned from, in its order
 
 
 class GroupRates(Record):

@@ -95,6 +95,12 @@ def _verdict_section(gate: GateResult) -> list[str]:
             "its bytes (against the sha256 declared here) and its recorded gate verdict, "
             "not on a retrain."
         )
+    if gate.challenger is not None and gate.challenger.columns:
+        learned = gate.challenger.columns
+        lines.append(
+            f"This model learned from {len(learned)} columns: "
+            f"{', '.join(code(name) for name in learned)}."
+        )
     if gate.champion_columns_from_its_data:
         lines.append(
             "The champion takes columns the data no longer has ("
