@@ -36,7 +36,6 @@ EXPECTED_FILES = [
     ".github/workflows/deploy.yml",
     ".github/workflows/drift.yml",
     ".github/workflows/main.yml",
-    ".github/workflows/pipeline.yml",
     ".github/workflows/pr.yml",
     ".github/workflows/reconcile.yml",
     ".github/workflows/retrain.yml",

@@ -88,7 +88,7 @@ def test_first_pr_passes_on_absolute_thresholds(demo: dict[str, Any]) -> None:
     step = demo["pr-first"]
     assert step["jobs"] == {
         "pr/checks": "success",
-        "model/pipeline/model": "success",
+        "pr/model": "success",
         "pr/comment": "success",
         "pr/gate": "success",
     }
@@ -99,13 +99,13 @@ def test_first_pr_passes_on_absolute_thresholds(demo: dict[str, Any]) -> None:
 
 
 def test_merge_registers_v1_and_proposes_it_for_production(demo: dict[str, Any]) -> None:
-    """Merging retrains and re-gates with the read credential; the registry job registers
-    version 1 (the bytes the gate scored, by digest) with its lineage and PR and points staging
-    at it; then ONE pull request proposes it for production, with the gate report, the model
-    card and the lineage. Production has not moved."""
+    """Merging retrains (with the write credential, into the training experiment) and re-gates;
+    the register job registers version 1 (the bytes the gate scored, by digest) with its lineage
+    and PR and points staging at it; then ONE pull request proposes it for production, with
+    the gate report, the model card and the lineage. Production has not moved."""
     step = demo["merge-first"]
     assert step["jobs"] == {
-        "model/pipeline/model": "success",
+        "main/model": "success",
         "main/register": "success",
         "main/promotion": "success",
     }

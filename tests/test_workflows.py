@@ -97,9 +97,21 @@ def test_zizmor_is_clean(root: Path) -> None:
 
 
 def test_no_secret_is_used_outside_an_environment(root: Path) -> None:
-    """zizmor's auditor persona finds no secret referenced by a job outside an environment."""
+    """zizmor's auditor persona finds no secret referenced by a job outside an environment;
+    the one exception, marked in place with its reason, is the read credential (and the
+    server's address) in pr.yml's `model` job: what a pull request may hold."""
     done = run(tool("zizmor"), "--offline", "--persona", "auditor", str(root / ".github"), cwd=root)
     assert "secrets-outside-env" not in done.stdout, done.stdout[-3000:]
+    ignored = [
+        (path.name, line.split(":")[0].strip())
+        for path in workflows(root)
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if "zizmor: ignore" in line
+    ]
+    assert all(name == "pr.yml" for name, _ in ignored)
+    assert sorted(variable for _, variable in ignored) in ([], [
+        "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_USERNAME"
+    ])  # fmt: skip
 
 
 def test_zizmor_as_an_auditor_finds_nothing_of_medium_or_high_severity(root: Path) -> None:
@@ -245,15 +257,20 @@ def test_registry_write_credentials_live_only_in_default_branch_environments(
                 assert job.get("environment") in {"registry", "production"}
                 assert job.get("if") in {ON_DEFAULT_BRANCH, DIFFERS, EMERGENCY}, job_id
     assert holders == {
+        ("main.yml", "model"),  # its training step: main's runs, which registration reads
         ("main.yml", "register"),
         ("deploy.yml", "deploy"),
         ("reconcile.yml", "reconcile"),
         ("rollback.yml", "emergency"),
     }
     for name in ("pr.yml", "main.yml"):
-        secrets = jobs(project, name)["model"]["secrets"]
-        assert secrets["MLFLOW_TRACKING_USERNAME"] == "${{ secrets.MLFLOW_READ_USERNAME }}"
-    assert jobs(project, "main.yml")["model"]["if"] == ON_DEFAULT_BRANCH
+        held = jobs(project, name)["model"]["env"]
+        assert held["MLFLOW_TRACKING_USERNAME"] == "${{ secrets.MLFLOW_READ_USERNAME }}"
+    main = jobs(project, "main.yml")["model"]
+    training = [step for step in main["steps"] if step.get("run") == "make rebuild"]
+    assert [WRITE_SECRETS.findall(yaml.safe_dump(step)) for step in training] == [
+        ["MLFLOW_WRITE_PASSWORD", "MLFLOW_WRITE_USERNAME"]
+    ]
 
 
 def test_write_credentials_are_on_the_steps_that_use_them_never_job_wide(project: Path) -> None:
@@ -283,8 +300,9 @@ def test_the_template_is_rendered_where_no_secret_is(project: Path) -> None:
 def test_ci_gates_what_ci_built(project: Path) -> None:
     """The pipeline rebuilds every stage from scratch; `make pull` fetches only the tracked
     data, verified, never pipeline outputs someone pushed."""
-    runs = [step.get("run") for step in jobs(project, "pipeline.yml")["model"]["steps"]]
-    assert runs.index("make pull") < runs.index("make rebuild") < runs.index("make gate")
+    for workflow in ("pr.yml", "main.yml"):
+        runs = [step.get("run") for step in jobs(project, workflow)["model"]["steps"]]
+        assert runs.index("make pull") < runs.index("make rebuild") < runs.index("make gate")
     makefile = (project / "Makefile").read_text(encoding="utf-8")
     assert "dvc repro --force --no-run-cache" in makefile
     # What `make pull` runs, its variables expanded (`make -n` prints and runs nothing).
@@ -326,12 +344,22 @@ def test_registration_and_promotion_are_never_cancelled(project: Path) -> None:
     assert pr["concurrency"]["cancel-in-progress"] is True
 
 
-def test_shared_steps_live_in_one_reusable_workflow(project: Path) -> None:
-    """pr.yml and main.yml run the pipeline through the same reusable workflow."""
-    pipeline = load(project / ".github" / "workflows" / "pipeline.yml")
-    assert "workflow_call" in pipeline[True]  # YAML 1.1 reads the key `on` as True
-    for workflow in ("pr.yml", "main.yml"):
-        assert jobs(project, workflow)["model"]["uses"] == "./.github/workflows/pipeline.yml"
+def test_pull_requests_and_main_run_the_same_pipeline(project: Path) -> None:
+    """main.yml's `model` job runs pr.yml's steps (the same actions at the same pins, the same
+    Makefile tasks in the same order), then pushes the outputs; only pull requests let a failed
+    step through to the verdict. (They are two jobs, not one reusable workflow, because only a
+    job that declares an environment gets its secrets: main's training holds the write one.)"""
+    pr, main = (jobs(project, name)["model"] for name in ("pr.yml", "main.yml"))
+
+    def steps(job: dict[str, Any]) -> list[str]:
+        return [step.get("run") or step["uses"] for step in job["steps"]]
+
+    assert steps(main) == [*steps(pr), "make push"]
+    tolerant = [step.get("run") for step in pr["steps"] if step.get("continue-on-error")]
+    assert tolerant == ["make rebuild", "make gate"]
+    assert not any(step.get("continue-on-error") for step in main["steps"])
+    assert main["environment"] == "registry" and "environment" not in pr
+    assert main["permissions"] == pr["permissions"]
 
 
 def test_codeowners_give_the_risk_approver_everything_that_computes_the_verdict(

@@ -78,6 +78,7 @@ LEAKING_VARIABLES = (
     "GITHUB_TOKEN",
     "GITHUB_API_URL",
     "GITHUB_ACTIONS",
+    "GITHUB_EVENT_NAME",
     "MLFLOW_TRACKING_USERNAME",
     "MLFLOW_TRACKING_PASSWORD",
     "MLFLOW_TRACKING_TOKEN",
@@ -401,7 +402,8 @@ class Lab:
         )
         tracking.configure()
         run = tracking.log_training_run(
-            settings.tracking.experiment, model, {"n_estimators": params.n_estimators},
+            tracking.training_experiment(settings.tracking.experiment),
+            model, {"n_estimators": params.n_estimators},
             tags, features.head(5), metrics={}, plots=[],
         )  # fmt: skip
         run.write(params.run_info)

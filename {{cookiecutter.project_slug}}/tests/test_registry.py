@@ -273,6 +273,25 @@ def test_run_tags_changed_after_the_gate_are_not_registered(
     assert registry.all_versions(lab.client(), lab.name) == []
 
 
+def test_a_pull_requests_run_is_never_registered(
+    lab: Lab,
+    lab_params: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A run trained for a pull request goes to the pull requests' own experiment, which their
+    credential may write; registration registers only from the training experiment."""
+    monkeypatch.setenv("GITHUB_EVENT_NAME", "pull_request")
+    run = lab.candidate(lab.commit(1), lab.commit_time(1))
+    theirs = tracking.pull_request_experiment(lab.settings.tracking.experiment)
+    assert lab.client().get_experiment(run.experiment_id).name == theirs
+    gate_result(lab, run, "pass")
+    monkeypatch.delenv("GITHUB_EVENT_NAME")
+    assert main(["--params", str(lab_params), "register"]) == 1
+    assert f"was logged in experiment '{theirs}', not in" in capsys.readouterr().err
+    assert registry.all_versions(lab.client(), lab.name) == []
+
+
 def test_registration_writes_only_the_lineage_it_computed(lab: Lab, lab_params: Path) -> None:
     """A lineage tag added to the run (HTML and an @-mention, say) is not copied onto the
     version: registration writes only the lineage it computed and checked."""

@@ -3,14 +3,18 @@ one line, never a pass, and the read credential pull requests hold cannot change
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Lab, running_mlflow_server
+from conftest import PROJECT_ROOT, Lab, running_mlflow_server
+from fake_github import TOKEN, FakeGitHub, serving
 
-from {{ cookiecutter.package_name }} import gate, registry, training
+from {{ cookiecutter.package_name }} import gate, registry, tracking, training
 from {{ cookiecutter.package_name }}.cli import main
 from {{ cookiecutter.package_name }}.settings import load_settings
 
@@ -111,27 +115,40 @@ def test_after_registry_setup_the_read_credential_cannot_change_what_serves(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """After `make registry-setup`, the read credential (what pull requests and drift hold)
-    logs runs and loads production, but the server refuses it everything a registered version
-    depends on: a new version, a tag, an alias, and writing, deleting or renaming the run and
-    experiment that hold the version's bytes. The write credential registers under exactly
-    these grants, model card included, and moves the alias (MLflow cannot separate the two)."""
+    logs pull requests' runs in their own experiment and loads production, but the server
+    refuses it everything a registered version depends on: a run in the training experiment,
+    a new version, a tag, an alias, and writing, deleting or renaming the runs and experiments
+    that registration reads or that hold the version's bytes. The write credential trains
+    (main's pipeline), registers under exactly these grants, model card included, and moves the
+    alias (MLflow cannot separate the two)."""
     lab, passwords = set_up
     reader, writer = passwords
     name = lab.name
+    pulls = tracking.pull_request_experiment(name)
     params = lab.params_file(Path("lab-params.yaml"))
     argv = ["--params", str(params), "registry-setup", f"--reader={reader}", f"--writer={writer}"]
     assert main(argv) == 0
     said = capsys.readouterr().out.splitlines()
     assert said == [
-        f"experiment {name}: created; {reader} EDIT, {writer} READ",
+        f"experiment {name}: created; {writer} EDIT, {reader} READ",
+        f"experiment {pulls}: created; {reader} EDIT",
         f"experiment {registry.registered_experiment(name)}: created; {writer} EDIT, {reader} READ",
         f"registered_model {name}: created; {writer} EDIT, {reader} READ",
     ]
 
     as_user(monkeypatch, auth_server, reader, passwords[reader])
-    run = lab.candidate(lab.commit(1), 100)  # the reader may log training runs
+    assert refused(lambda: lab.candidate(lab.commit(1), 100))  # main's experiment: not its own
+    monkeypatch.setenv("GITHUB_EVENT_NAME", "pull_request")
+    theirs = lab.candidate(lab.commit(1), 100)  # a pull request's run
+    assert registry.connect().get_experiment(theirs.experiment_id).name == pulls
+    monkeypatch.delenv("GITHUB_EVENT_NAME")
+
+    as_user(monkeypatch, auth_server, writer, passwords[writer])
+    run = lab.candidate(lab.commit(1), 100)  # main's pipeline
     digest = training.model_digest(registry.logged_model_bytes(registry.connect(), run))
     lineage = lab.run_lineage[run.run_id]
+
+    as_user(monkeypatch, auth_server, reader, passwords[reader])
     assert refused(lambda: registry.register(registry.connect(), name, run, digest, lineage, {}))
 
     as_user(monkeypatch, auth_server, writer, passwords[writer])
@@ -153,6 +170,10 @@ def test_after_registry_setup_the_read_credential_cannot_change_what_serves(
         "rename experiment": lambda: client.rename_experiment(kept.info.experiment_id, "gone"),
         "delete experiment": lambda: client.delete_experiment(kept.info.experiment_id),
         "delete version": lambda: client.delete_model_version(name, "1"),
+        "retag main's run": lambda: client.set_tag(run.run_id, "lineage.git_sha", "0" * 40),
+        "overwrite main's model": lambda: client.log_text(run.run_id, "x", "model/model.ubj"),
+        "delete main's run": lambda: client.delete_run(run.run_id),
+        "delete main's experiment": lambda: client.delete_experiment(run.experiment_id),
         "new model": lambda: client.create_registered_model(f"{name}-mine"),
     }
     allowed = [what for what, action in attempts.items() if not refused(action)]
@@ -184,3 +205,73 @@ def test_registry_setup_refuses_a_model_the_read_credential_created_first(
         f"registered_model {lab.name} already exists and {reader} manages it (it created it)"
         in capsys.readouterr().err
     )
+
+
+def readme_setup_commands(readme: str) -> list[str]:
+    """The shell commands of the README's "Set up once" list, in the order a person meets them:
+    its fenced bash blocks (continued lines joined) and the `make` commands that are a step."""
+    section = readme[readme.index("Set up once") : readme.index("| secret |")]
+    pattern = r"```bash\n(.*?)```|^\d+\. `([^`\n]*make [^`\n]*)`"
+    found = re.finditer(pattern, section, re.DOTALL | re.MULTILINE)
+    return [
+        re.sub(r"\\\n\s*", "", block or inline).strip()
+        for block, inline in (match.groups() for match in found)
+    ]
+
+
+def test_the_readmes_set_up_runs_as_written(
+    auth_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's set-up commands, copied literally with its placeholders filled in, run in
+    order in this project against a basic-auth MLflow server (the admin made the two users) and
+    GitHub: the experiments and the model exist with the grants the README's table gives, and
+    GitHub's environments are in force."""
+    from mlflow.server.auth.client import AuthServiceClient
+
+    settings = load_settings(PROJECT_ROOT / "params.yaml")
+    tag = uuid.uuid4().hex[:8]
+    reader, writer = f"reader-{tag}", f"writer-{tag}"
+    as_user(monkeypatch, auth_server, "admin", ADMIN_PASSWORD)
+    for user in (reader, writer):
+        AuthServiceClient(auth_server).create_user(user, f"{user}-password-5678")
+    filled = {
+        "<server>": auth_server,
+        "<admin>": "admin",
+        "<admin password>": ADMIN_PASSWORD,
+        "<read user>": reader,
+        "<write user>": writer,
+        "<admin token>": TOKEN,
+    }
+    commands = readme_setup_commands((PROJECT_ROOT / "README.md").read_text(encoding="utf-8"))
+    assert [command.split("make ")[1].split()[0] for command in commands] == [
+        "registry-setup",
+        "github-setup",
+    ]
+    people = [settings.tracking.model_owner, *settings.github.production_reviewers]
+    github = FakeGitHub(repository=settings.github.repository)
+    github.users.update({login: 500 + n for n, login in enumerate(people) if "/" not in login})
+    for n, team in enumerate(login for login in people if "/" in login):
+        github.teams[tuple(team.split("/", 1))] = 600 + n  # type: ignore[index]
+    env = {key: value for key, value in os.environ.items() if not key.startswith("MLFLOW_")}
+    said = []
+    with serving(github):
+        for command in commands:
+            for placeholder, value in filled.items():
+                command = command.replace(placeholder, value)
+            assert "<" not in command, f"a placeholder nobody fills: {command}"
+            done = subprocess.run(
+                ["bash", "-c", command],
+                cwd=PROJECT_ROOT,
+                env={**env, "GITHUB_API_URL": github.url},
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            assert done.returncode == 0, done.stdout + done.stderr
+            said.append(done.stdout)
+    experiment, name = settings.tracking.experiment, settings.tracking.model_name
+    assert f"experiment {experiment}: created; {writer} EDIT, {reader} READ" in said[0]
+    pulls = tracking.pull_request_experiment(experiment)
+    assert f"experiment {pulls}: created; {reader} EDIT" in said[0]
+    assert f"registered_model {name}: created; {writer} EDIT, {reader} READ" in said[0]
+    assert {"production", "registry", "monitoring"} <= set(github.environments)

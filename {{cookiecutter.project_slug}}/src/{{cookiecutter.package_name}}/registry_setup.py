@@ -3,14 +3,17 @@ admin before any other credential exists, with each credential granted exactly w
 
 With MLflow's basic auth, any authenticated user may create a registered model or an experiment
 and becomes its MANAGE holder; a grant made beforehand does not stop it. So the admin creates:
-- the training experiment (`tracking.experiment`): the read credential logs runs there (EDIT),
-  the write credential reads the runs it registers from (READ);
+- the training experiment (`tracking.experiment`): main's pipeline logs the runs registration
+  registers from, with the write credential (EDIT); the read credential reads them (READ);
+- the pull requests' experiment (`<experiment>-pull-requests`): the read credential logs pull
+  requests' runs there (EDIT); nothing registered depends on it;
 - the registered experiment (registry.registered_experiment): registration keeps each version's
   bytes there; only the write credential writes it (EDIT), the read one reads (READ);
 - the registered model: the write credential registers and moves aliases (EDIT), the read one
   loads the champion (READ).
-A resource that already exists and is managed by the read or the write credential (it created
-it) is refused: its holder could change what serves. The grants are read back and printed.
+A resource that serving depends on and that already exists managed by the read or the write
+credential (it created it) is refused: its holder could change what serves. The grants are read
+back and printed.
 """
 
 from __future__ import annotations
@@ -61,6 +64,22 @@ def _existing_user(users: Any, user: str) -> None:
         ) from None
 
 
+def _refuse_if_taken(
+    users: Any, holders: tuple[str, str], kind: str, resource: str, made: bool
+) -> None:
+    """A resource that existed before the set-up must not be managed by a workflow credential:
+    whoever created it manages it, and could change what serves."""
+    if made:
+        return
+    for user in holders:
+        if users.get_user_permission(user, kind, resource).permission == MANAGE:
+            raise RegistrySetupError(
+                f"{kind} {resource} already exists and {user} manages it (it created it): it "
+                "could change what serves; as the admin, delete it (or rename it), then run "
+                "make registry-setup again"
+            )
+
+
 def setup(settings: Settings, reader: str, writer: str) -> list[str]:
     """Create the experiments and the model, grant the two credentials, read the grants back.
     Run with the server's admin credential in MLFLOW_TRACKING_USERNAME/PASSWORD."""
@@ -85,26 +104,24 @@ def setup(settings: Settings, reader: str, writer: str) -> list[str]:
     try:
         for user in (reader, writer):
             _existing_user(users, user)
-        training, made_training = registry.experiment_id(client, settings.tracking.experiment)
-        kept, made_kept = registry.experiment_id(client, registry.registered_experiment(name))
+        experiment = settings.tracking.experiment
+        training, made_training = registry.experiment_id(client, experiment)
+        kept_name = registry.registered_experiment(name)
+        kept, made_kept = registry.experiment_id(client, kept_name)
         made_model = registry.create_registered_model(client, name)
-        created = {
+        serving = {
             ("experiment", training): made_training,
             ("experiment", kept): made_kept,
             ("registered_model", name): made_model,
         }
-        for (kind, resource), made in created.items():
-            for user in (reader, writer):
-                held = users.get_user_permission(user, kind, resource).permission
-                if not made and held == MANAGE:
-                    raise RegistrySetupError(
-                        f"{kind} {resource} already exists and {user} manages it (it created "
-                        f"it): it could change what serves; as the admin, delete it (or rename "
-                        "it), then run make registry-setup again"
-                    )
-        kept_name = registry.registered_experiment(name)
+        for (kind, resource), made in serving.items():
+            _refuse_if_taken(users, (reader, writer), kind, resource, made)
+        pulls_name = tracking.pull_request_experiment(experiment)
+        pulls, made_pulls = registry.experiment_id(client, pulls_name)
+        created = {**serving, ("experiment", pulls): made_pulls}
         plan = [
-            ("experiment", training, settings.tracking.experiment, {reader: EDIT, writer: READ}),
+            ("experiment", training, experiment, {writer: EDIT, reader: READ}),
+            ("experiment", pulls, pulls_name, {reader: EDIT}),
             ("experiment", kept, kept_name, {writer: EDIT, reader: READ}),
             ("registered_model", name, name, {writer: EDIT, reader: READ}),
         ]

@@ -66,8 +66,9 @@ def _lineage_to_register(
     """The lineage written on the version, computed here, never copied from the run: the
     commit, its time, the parameters, the lock and the libraries from this checkout; the data's
     md5s from the gate's result (the job that gated held the data). The gate must have seen the
-    same checkout, and the run's tags must say the same: anyone who may log runs (the pull
-    requests' credential) may rewrite them between training and this registration."""
+    same checkout, the run must be in the training experiment (never the pull requests' one),
+    and its tags must say the same: where a server gives other users EDIT on the experiment,
+    they may rewrite them between training and this registration."""
     here = checkout_facts(settings)
     missing = [key for key in (*here, *DATA_KEYS) if key not in gated]
     if missing:
@@ -82,7 +83,15 @@ def _lineage_to_register(
         )
     computed = {**here, **{key: gated[key] for key in DATA_KEYS}}
     with registry.registry_errors(f"reading run {run.run_id}"):
-        tags = dict(client.get_run(run.run_id).data.tags)
+        logged = client.get_run(run.run_id)
+        experiment = client.get_experiment(logged.info.experiment_id).name
+    if experiment != settings.tracking.experiment:
+        raise registry.RegistryError(
+            f"run {run.run_id} was logged in experiment {experiment!r}, not in "
+            f"{settings.tracking.experiment!r} where only the default branch's credential "
+            "writes: refusing to register it (run the pipeline on the default branch)"
+        )
+    tags = dict(logged.data.tags)
     changed = sorted(key for key, value in computed.items() if tags.get(key) != value)
     if changed:
         raise registry.RegistryError(

@@ -104,7 +104,7 @@ def train(settings: Settings) -> tuple[tracking.RunInfo, dict[str, float]]:
     _write_json({**values, "eval_rows": len(held_out)}, settings.evaluate.metrics)
     tracking.configure()
     run = tracking.log_training_run(
-        experiment=settings.tracking.experiment,
+        experiment=tracking.training_experiment(settings.tracking.experiment),
         model=model,
         params=settings.train.model_dump(mode="json", exclude={"model", "run_info"}),
         tags=lineage.lineage_tags(settings),

@@ -177,6 +177,22 @@ def check_port_free(host: str, port: int) -> None:
         )
 
 
+def pull_request_experiment(experiment: str) -> str:
+    """Where pull requests' training runs go: their credential may write there, and nothing
+    that registration reads or that serves lives there."""
+    return f"{experiment}-pull-requests"
+
+
+def training_experiment(experiment: str) -> str:
+    """The experiment a training run is logged to. A run for a pull request (GitHub, and act,
+    set GITHUB_EVENT_NAME) goes to the pull requests' own experiment; every other run, the
+    default branch's included, to `experiment`, where only the default branch's credential may
+    write and from which registration registers."""
+    if os.environ.get("GITHUB_EVENT_NAME") == "pull_request":
+        return pull_request_experiment(experiment)
+    return experiment
+
+
 def _xgboost_requirement() -> str:
     """The model's serving requirement names the xgboost distribution actually installed."""
     for name in ("xgboost-cpu", "xgboost"):
