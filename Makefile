@@ -24,6 +24,11 @@ DEMO_PROJECT := $(DEMO_DIR)/credit-default-model
 DEMO_REMOTE := $(DEMO_DIR)/dvc-remote
 MLFLOW_PORT ?= 5000
 GIT_DEMO := git -c user.name="Demo" -c user.email="demo@localhost"
+# The demo's MLflow server runs MLflow's basic-auth app, as the generated README sets teams up;
+# its admin (a local demo's, on loopback) creates the workflows' users and grants.
+DEMO_MLFLOW_ADMIN_PASSWORD ?= demo-admin-password
+demo: export DEMO_MLFLOW_ADMIN_PASSWORD := $(DEMO_MLFLOW_ADMIN_PASSWORD)
+demo: export MLFLOW_AUTH_ADMIN_PASSWORD := $(DEMO_MLFLOW_ADMIN_PASSWORD)
 
 .PHONY: help
 help: ## List the tasks
@@ -44,12 +49,16 @@ demo: install ## Bake the default project and run its whole model lifecycle thro
 	@echo "Baked: $(DEMO_PROJECT)"
 	$(MAKE) -C "$(DEMO_PROJECT)" setup DVC_REMOTE="$(DEMO_REMOTE)"
 	cd "$(DEMO_PROJECT)" && git add -A && $(GIT_DEMO) commit --quiet -m "Start from the template"
-	$(MAKE) -C "$(DEMO_PROJECT)" mlflow-stop mlflow-server MLFLOW_PORT=$(MLFLOW_PORT)
+	printf '[mlflow]\ndefault_permission = READ\ndatabase_uri = sqlite:///%s\nadmin_username = admin\nauth_cache_ttl_seconds = 600\n' \
+		"$(DEMO_DIR)/mlflow-users.db" > "$(DEMO_DIR)/mlflow-auth.ini"
+	MLFLOW_AUTH_CONFIG_PATH="$(DEMO_DIR)/mlflow-auth.ini" \
+		MLFLOW_FLASK_SERVER_SECRET_KEY="$$(openssl rand -hex 16 2>/dev/null || echo $$RANDOM$$RANDOM$$RANDOM)" \
+		$(MAKE) -C "$(DEMO_PROJECT)" mlflow-stop mlflow-server MLFLOW_PORT=$(MLFLOW_PORT) MLFLOW_SERVER_APP=basic-auth
 	$(RUN) python tests/lifecycle.py "$(DEMO_PROJECT)" --mlflow-uri "http://127.0.0.1:$(MLFLOW_PORT)" \
 		--dvc-remote "$(DEMO_REMOTE)" --record "$(DEMO_DIR)/lifecycle.json"
 	@echo
 	@echo "Project:   $(DEMO_PROJECT) (git log --graph shows the pull requests and merges)"
-	@echo "MLflow UI: http://127.0.0.1:$(MLFLOW_PORT) (stop it with: make -C $(DEMO_PROJECT) mlflow-stop)"
+	@echo "MLflow UI: http://127.0.0.1:$(MLFLOW_PORT) (user admin, password $$DEMO_MLFLOW_ADMIN_PASSWORD; stop it with: make -C $(DEMO_PROJECT) mlflow-stop)"
 	@echo "Steps:     $(DEMO_DIR)/lifecycle-work/steps/ (each step's act log and uploaded reports)"
 
 .PHONY: test

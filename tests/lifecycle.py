@@ -16,6 +16,7 @@ GitHub would run for it (act_runner.py).
 from __future__ import annotations
 
 import argparse
+import base64
 import importlib.util
 import json
 import os
@@ -59,6 +60,36 @@ BATCH_ROWS = 2000
 # in one process (worker processes would cost more than the file). The job and its place in
 # the check stay; the template's test_byod runs the whole suite on a fresh bake.
 QUICK_TESTS = "-q -n 0 tests/test_settings.py"
+# The two MLflow users the workflows' secrets name (MLFLOW_READ_*, MLFLOW_WRITE_*).
+MLFLOW_USERS = {"READ": "ci-read", "WRITE": "ci-write"}
+# Code a pull request could carry: the Makefile's gate first tries, with the credential the
+# pull request's job holds, every way to take what serves. Each attempt prints its outcome.
+TAKEOVER = """
+import sys
+from mlflow import MlflowClient
+name = sys.argv[1]
+client = MlflowClient()
+served = client.get_model_version_by_alias(name, "production")
+source = client.get_model_version_download_uri(name, served.version)
+attempts = {
+    "register a version": lambda: client.create_model_version(name, source),
+    "move production": lambda: client.set_registered_model_alias(name, "production", "1"),
+    "rewrite model.sha256": lambda: client.set_model_version_tag(
+        name, served.version, "model.sha256", "0" * 64),
+    "overwrite the served bytes": lambda: client.log_text(
+        served.run_id, "planted", "model/model.ubj"),
+    "delete the served run": lambda: client.delete_run(served.run_id),
+    "delete the served version": lambda: client.delete_model_version(name, served.version),
+}
+for what, attempt in attempts.items():
+    try:
+        attempt()
+    except Exception as error:
+        said = (str(error).splitlines() or [""])[0][:100]
+        print(f"takeover: refused: {what}: {getattr(error, 'error_code', '')} {said}")
+    else:
+        print(f"takeover: ALLOWED: {what}")
+"""
 
 
 def load_fake_github(project: Path) -> ModuleType:
@@ -75,21 +106,47 @@ def read_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
 
 
-def registry_state(uri: str, name: str) -> dict[str, Any]:
-    """Aliases and every version's tags, straight from the MLflow REST API."""
+@dataclass(frozen=True)
+class MlflowAdmin:
+    """The demo server's admin: MLflow's basic-auth app, as the README has teams run it."""
 
-    def get(path: str) -> dict[str, Any]:
+    uri: str
+    password: str
+    user: str = "admin"
+
+    def call(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        """One MLflow REST call as the admin (GET, or POST with a JSON body); {} for a 404."""
+        token = base64.b64encode(f"{self.user}:{self.password}".encode()).decode()
+        request = urllib.request.Request(
+            f"{self.uri}/api/2.0/mlflow/{path}",
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"Authorization": f"Basic {token}", "Content-Type": "application/json"},
+            method="GET" if body is None else "POST",
+        )
         try:
-            with urllib.request.urlopen(f"{uri}/api/2.0/mlflow/{path}", timeout=30) as answer:
-                return dict(json.loads(answer.read()))
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                return dict(json.loads(answer.read() or b"{}"))
         except urllib.error.HTTPError as error:
             if error.code == 404:
                 return {}
             raise
 
-    model = get(f"registered-models/get?name={quote(name)}").get("registered_model", {})
+    def env(self) -> dict[str, str]:
+        """The project's environment, as the admin (a registry writer) would have it."""
+        env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+        env.update(
+            MLFLOW_TRACKING_URI=self.uri,
+            MLFLOW_TRACKING_USERNAME=self.user,
+            MLFLOW_TRACKING_PASSWORD=self.password,
+        )
+        return env
+
+
+def registry_state(admin: MlflowAdmin, name: str) -> dict[str, Any]:
+    """Aliases and every version's tags, straight from the MLflow REST API."""
+    model = admin.call(f"registered-models/get?name={quote(name)}").get("registered_model", {})
     search = quote(f"name = '{name}'")
-    found = get(f"model-versions/search?filter={search}&max_results=1000")
+    found = admin.call(f"model-versions/search?filter={search}&max_results=1000")
     versions = {
         str(v["version"]): {tag["key"]: tag["value"] for tag in v.get("tags", [])}
         for v in found.get("model_versions", [])
@@ -98,17 +155,9 @@ def registry_state(uri: str, name: str) -> dict[str, Any]:
     return {"aliases": aliases, "versions": dict(sorted(versions.items(), key=lambda i: int(i[0])))}
 
 
-def move_alias_by_hand(uri: str, name: str, alias: str, version: str) -> None:
-    """What anyone with registry access can do: set an alias straight through MLflow's API."""
-    body = json.dumps({"name": name, "alias": alias, "version": version}).encode()
-    request = urllib.request.Request(
-        f"{uri}/api/2.0/mlflow/registered-models/alias",
-        data=body,
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=30):
-        pass
+def move_alias_by_hand(admin: MlflowAdmin, name: str, alias: str, version: str) -> None:
+    """What anyone with registry write access can do: set an alias through MLflow's API."""
+    admin.call("registered-models/alias", {"name": name, "alias": alias, "version": version})
 
 
 # What anyone who may write the registry and its artifact store can do: put one version's bytes
@@ -147,7 +196,7 @@ class Lifecycle:
     request)."""
 
     project: Path
-    mlflow_uri: str
+    mlflow: MlflowAdmin
     dvc_remote: Path
     github: Any  # the project's FakeGitHub
     token: str
@@ -166,7 +215,12 @@ class Lifecycle:
             work=self.work,
             uv_cache=warm_uv_cache(self.project, self.work),
             secrets={
-                "MLFLOW_TRACKING_URI": self.mlflow_uri,
+                "MLFLOW_TRACKING_URI": self.mlflow.uri,
+                **{
+                    f"MLFLOW_{role}_{part}": value
+                    for role, user in MLFLOW_USERS.items()
+                    for part, value in (("USERNAME", user), ("PASSWORD", f"{user}-password"))
+                },
                 "GITHUB_TOKEN": self.token,
                 "PROMOTION_TOKEN": self.token,  # the bot that opens promotion pull requests
             },
@@ -176,6 +230,9 @@ class Lifecycle:
 
     def scenario(self) -> list[Step]:
         return [
+            Step("registry-setup",
+                 "make registry-setup by the MLflow admin: experiments, model, two users' grants",
+                 self.registry_setup),
             Step("github-setup",
                  "make github-setup on a private repository of GitHub Team: what is in force",
                  self.github_setup),
@@ -189,6 +246,9 @@ class Lifecycle:
                  "model owner and risk approver approve the promotion PR; merged: deploy.yml "
                  "moves production",
                  lambda: self.approve_and_deploy(PROMOTION_BRANCH)),
+            Step("pr-takeover",
+                 "PR #7's code tries to take production with the pull requests' credential",
+                 self.takeover_pr),
             Step("pr-worse", "PR #2: clearly worse parameters", self.worse_pr),
             Step("pr-worse-override",
                  f"PR #2 again: {RISK_APPROVER} applies the {OVERRIDE_LABEL} label",
@@ -238,21 +298,48 @@ class Lifecycle:
 
     # -- the steps --
 
+    def make(self, target: str, env: dict[str, str]) -> ActRun:
+        """A person runs `make target` in the project."""
+        started = time.monotonic()
+        done = subprocess.run(
+            ["make", "--no-print-directory", target],
+            cwd=self.project, env=env, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        result = "success" if done.returncode == 0 else "failure"
+        log = done.stdout.splitlines() + done.stderr.splitlines()
+        seconds = round(time.monotonic() - started, 1)
+        return ActRun({f"make {target}": result}, log, done.returncode, seconds)
+
+    def registry_setup(self) -> ActRun:
+        """The MLflow admin creates the workflows' two users, then runs the README's set-up."""
+        for user in MLFLOW_USERS.values():
+            self.mlflow.call("users/create", {"username": user, "password": f"{user}-password"})
+        env = self.mlflow.env()
+        env.update(
+            MLFLOW_READ_USERNAME=MLFLOW_USERS["READ"], MLFLOW_WRITE_USERNAME=MLFLOW_USERS["WRITE"]
+        )
+        return self.make("registry-setup", env)
+
     def github_setup(self) -> ActRun:
         """The repository is private, its organisation on GitHub Team: environments get no
         required reviewers there, and the code-owner review of deploy/ guards production."""
         self.github.visibility, self.github.plan = "private", "team"
         env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
         env.update(GITHUB_API_URL=self.github.url, GITHUB_TOKEN=self.token)
-        started = time.monotonic()
-        done = subprocess.run(
-            ["make", "--no-print-directory", "github-setup"],
-            cwd=self.project, env=env, capture_output=True, text=True, check=False,
-        )  # fmt: skip
-        result = "success" if done.returncode == 0 else "failure"
-        log = done.stdout.splitlines() + done.stderr.splitlines()
-        seconds = round(time.monotonic() - started, 1)
-        return ActRun({"make github-setup": result}, log, done.returncode, seconds)
+        return self.make("github-setup", env)
+
+    def takeover_pr(self) -> ActRun:
+        """A pull request whose Makefile tries to take production with the job's credential."""
+        self.people.git("checkout", "--quiet", "-B", "takeover", "main")
+        (self.project / "takeover.py").write_text(TAKEOVER, encoding="utf-8")
+        makefile = self.project / "Makefile"
+        lines = makefile.read_text(encoding="utf-8").splitlines(keepends=True)
+        at = next(n for n, line in enumerate(lines) if line.startswith("gate:")) + 1
+        lines.insert(at, f"\t$(RUN) python takeover.py {self.model_name}\n")
+        makefile.write_text("".join(lines), encoding="utf-8")
+        self.people.git("add", "takeover.py", "Makefile")
+        self.people.git("commit", "--quiet", "-m", "Speed up the gate")
+        return self.pr(7, "takeover", [])
 
     def first_pr(self) -> ActRun:
         self.people.branch("first-model", "Train the first model", {})
@@ -302,7 +389,7 @@ class Lifecycle:
         owner's approval of its final head: the risk approver approved an earlier head, and
         only a colleague who is no code owner approved the last one."""
         number = 5
-        v1 = registry_state(self.mlflow_uri, self.model_name)["versions"]["1"]["model.sha256"]
+        v1 = registry_state(self.mlflow, self.model_name)["versions"]["1"]["model.sha256"]
         self.people.git("checkout", "--quiet", "-B", "back-to-v1", "main")
         path = self.project / DEPLOY_FILE
         path.write_text(
@@ -334,15 +421,13 @@ class Lifecycle:
         return self.dispatch("rollback.yml", inputs, RISK_APPROVER)
 
     def reconcile_a_hand_move(self) -> ActRun:
-        move_alias_by_hand(self.mlflow_uri, self.model_name, "production", "2")
+        move_alias_by_hand(self.mlflow, self.model_name, "production", "2")
         return self.schedule("reconcile.yml", "41 * * * *")
 
     def swap_production_bytes(self) -> ActRun:
-        project_env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
-        project_env["MLFLOW_TRACKING_URI"] = self.mlflow_uri
         subprocess.run(
             ["uv", "run", "--locked", "python", "-c", SWAP_BYTES, self.model_name, "1", "2"],
-            cwd=self.project, env=project_env, check=True, capture_output=True,
+            cwd=self.project, env=self.mlflow.env(), check=True, capture_output=True,
         )  # fmt: skip
         return self.schedule("reconcile.yml", "41 * * * *")
 
@@ -445,7 +530,7 @@ class Lifecycle:
             "jobs": run.jobs,
             "returncode": run.returncode,
             "seconds": run.seconds,
-            "registry": registry_state(self.mlflow_uri, self.model_name),
+            "registry": registry_state(self.mlflow, self.model_name),
             "comments": {
                 str(number): [comment["body"] for comment in comments]
                 for number, comments in sorted(self.github.comments.items())
@@ -562,7 +647,7 @@ def main() -> int:
     with fake_github.serving(fake_github.FakeGitHub(repository=repository)) as github:
         records = Lifecycle(
             project=project,
-            mlflow_uri=args.mlflow_uri,
+            mlflow=MlflowAdmin(args.mlflow_uri, os.environ["DEMO_MLFLOW_ADMIN_PASSWORD"]),
             dvc_remote=args.dvc_remote.resolve(),
             github=github,
             token=fake_github.TOKEN,

@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -63,6 +64,48 @@ def test_demo_says_where_to_look(demo: dict[str, Any]) -> None:
     """The demo ends with the MLflow UI address and where each step's log and reports are."""
     assert f"MLflow UI: http://127.0.0.1:{demo['port']}" in demo["stdout"]
     assert "lifecycle-work/steps/" in demo["stdout"]
+
+
+def test_the_mlflow_admin_sets_the_registry_up_first(demo: dict[str, Any]) -> None:
+    """The README's first set-up step, on the demo's basic-auth server: the admin's
+    `make registry-setup` creates the experiments and the model and grants the two users the
+    workflows' secrets name."""
+    step = demo["registry-setup"]
+    assert step["jobs"] == {"make registry-setup": "success"}, step["log_tail"]
+    granted = [line.split(": ", 1)[1] for line in step["log_tail"] if ": created; " in line]
+    assert granted == [
+        "created; ci-write EDIT, ci-read READ",  # main's training runs
+        "created; ci-read EDIT",  # pull requests' runs
+        "created; ci-write EDIT, ci-read READ",  # the registered versions' bytes
+        "created; ci-write EDIT, ci-read READ",  # the registered model
+    ]
+
+
+TAKEOVER_ATTEMPTS = {
+    "register a version",
+    "move production",
+    "rewrite model.sha256",
+    "overwrite the served bytes",
+    "delete the served run",
+    "delete the served version",
+}
+
+
+def test_a_pull_requests_code_cannot_take_production(demo: dict[str, Any]) -> None:
+    """PR #7's Makefile runs code that tries, with the credential its pull request job holds,
+    to register a version, move production, rewrite the served version's sha256, overwrite or
+    delete its bytes and delete the version: the server refuses every one as a permission
+    matter, and the registry is exactly as the promotion left it."""
+    step = demo["pr-takeover"]
+    log = (Path(step["folder"]) / "act.log").read_text(encoding="utf-8")
+    outcomes = [line.split("takeover: ", 1)[1] for line in log.splitlines() if "takeover: " in line]
+    assert not [line for line in outcomes if line.startswith("ALLOWED")], outcomes
+    refused = {line.split(": ")[1]: line for line in outcomes if line.startswith("refused: ")}
+    assert set(refused) == TAKEOVER_ATTEMPTS, outcomes
+    for line in refused.values():
+        assert "PERMISSION_DENIED" in line or "403" in line, line
+    assert step["registry"] == demo["promote-first"]["registry"]
+    assert step["registry"]["aliases"]["production"] == "1"
 
 
 def test_github_setup_says_what_guards_production_on_a_private_team_repository(
