@@ -44,8 +44,8 @@ from simulated_github import (
 )
 
 OVERRIDE_LABEL = "gate-override"
-PROMOTION_BRANCH = "promote/production"  # release.PROMOTION_BRANCH
-ROLLBACK_BRANCH = "rollback/production"  # release.ROLLBACK_BRANCH
+PROMOTION_BRANCH = "promote/production"  # proposals.PROMOTION_BRANCH
+ROLLBACK_BRANCH = "rollback/production"  # proposals.ROLLBACK_BRANCH
 DEPLOY_FILE = "deploy/production.yaml"  # desired_state.DEPLOY_FILE
 # Parameter changes of the scenario's pull requests, as (section, key) -> new value.
 # Deep trees at a high learning rate overfit: clearly worse, yet as fair as the champion (the

@@ -190,8 +190,8 @@ def test_editing_a_module_reruns_exactly_the_stages_that_run_it(project: Project
     stages = yaml.safe_load((project.root / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
     dvc = str(project.root / ".venv" / "bin" / "dvc")
     package = project.root / "src" / PACKAGE
-    for module in sorted(package.glob("*.py")):
-        dependency = f"src/{PACKAGE}/{module.name}"
+    for module in sorted(package.rglob("*.py")):
+        dependency = module.relative_to(project.root).as_posix()
         expected = {name for name, stage in stages.items() if dependency in stage["deps"]}
         original = module.read_bytes()
         module.write_bytes(original + b"\n# an edit\n")
@@ -199,7 +199,7 @@ def test_editing_a_module_reruns_exactly_the_stages_that_run_it(project: Project
             changed = set(json.loads(project.run(dvc, "status", "--json").stdout or "{}"))
         finally:
             module.write_bytes(original)
-        assert changed == expected, module.name
+        assert changed == expected, dependency
     assert json.loads(project.run(dvc, "status", "--json").stdout or "{}") == {}
 
 

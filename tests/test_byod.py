@@ -97,7 +97,7 @@ def test_the_drafted_contract_describes_the_data(byod: Project) -> None:
     """The drafted contract keeps the free text, the date and the id out of the model, keys
     rows by the id, reads the yes/no-like levels back as text, and names the positive class."""
     code = (
-        "import json; from credit_default_model.contract import load_contract;"
+        "import json; from credit_default_model.pipeline.contract import load_contract;"
         "from pathlib import Path; c = load_contract(Path('data/contract.yaml'));"
         "print(json.dumps({'types': {n: col.type for n, col in c.columns.items()},"
         " 'key': c.key_columns, 'target': c.target.model_dump(),"

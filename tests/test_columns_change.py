@@ -41,7 +41,7 @@ class History:
     def contract(self) -> dict[str, object]:
         code = (
             "import json; from pathlib import Path;"
-            "from credit_default_model.contract import load_contract;"
+            "from credit_default_model.pipeline.contract import load_contract;"
             "c = load_contract(Path('data/contract.yaml'));"
             "print(json.dumps({'key': c.key_columns, 'learned': c.learned_columns}))"
         )

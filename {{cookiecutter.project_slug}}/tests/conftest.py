@@ -30,19 +30,11 @@ import synthetic
 import yaml
 from fake_github import FakeGitHub, running_fake_github
 
-from {{ cookiecutter.package_name }} import (
-    data,
-    desired_state,
-    lineage,
-    registry,
-    release,
-    stages,
-    tracking,
-    training,
-)
-from {{ cookiecutter.package_name }}.contract import Contract, load_contract, read_csv
-from {{ cookiecutter.package_name }}.desired_state import Declared
-from {{ cookiecutter.package_name }}.gate_result import GateResult, ScoredModel, Verdict
+from {{ cookiecutter.package_name }}.control import desired_state, registration, registry
+from {{ cookiecutter.package_name }}.control.desired_state import Declared
+from {{ cookiecutter.package_name }}.control.gate_result import GateResult, ScoredModel, Verdict
+from {{ cookiecutter.package_name }}.pipeline import data, lineage, stages, tracking, training
+from {{ cookiecutter.package_name }}.pipeline.contract import Contract, load_contract, read_csv
 from {{ cookiecutter.package_name }}.settings import Settings, load_settings
 
 TESTS = Path(__file__).resolve().parent
@@ -119,7 +111,7 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{free_port()}")
     # Read, never written: the locked environment (lineage) and the description (model card).
     monkeypatch.setattr(lineage, "LOCKFILE", PROJECT_ROOT / "uv.lock")
-    monkeypatch.setattr(release, "PYPROJECT", PROJECT_ROOT / "pyproject.toml")
+    monkeypatch.setattr(registration, "PYPROJECT", PROJECT_ROOT / "pyproject.toml")
     return folder
 
 

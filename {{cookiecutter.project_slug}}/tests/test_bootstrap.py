@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from {{ cookiecutter.package_name }} import evaluation, gate
+from {{ cookiecutter.package_name }}.control import gate
+from {{ cookiecutter.package_name }}.pipeline import evaluation
 
 METRICS = ["roc_auc", "pr_auc", "f1"]
 

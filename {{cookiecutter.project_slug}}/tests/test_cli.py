@@ -102,8 +102,8 @@ def test_a_project_error_is_one_line_and_a_bug_keeps_its_traceback(
 ) -> None:
     """The CLI catches the project's own error family once (exit 1, one line); any other
     exception, a library's ValueError say, is a bug and reaches the person with its traceback."""
-    from {{ cookiecutter.package_name }} import stages
     from {{ cookiecutter.package_name }}.errors import ProjectError
+    from {{ cookiecutter.package_name }}.pipeline import stages
 
     def refuse(*_: object) -> None:
         raise ProjectError("the data says no")

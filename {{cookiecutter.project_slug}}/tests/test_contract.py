@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.package_name }}.contract import (
+from {{ cookiecutter.package_name }}.pipeline.contract import (
     OTHER,
     Contract,
     ContractError,
@@ -19,8 +19,8 @@ from {{ cookiecutter.package_name }}.contract import (
     typed,
     unseen_counts,
 )
-from {{ cookiecutter.package_name }}.data import split_frame
-from {{ cookiecutter.package_name }}.validation import validate_file
+from {{ cookiecutter.package_name }}.pipeline.data import split_frame
+from {{ cookiecutter.package_name }}.pipeline.validation import validate_file
 
 TARGET = 'target: {name: "outcome", classes: ["no", "yes"], positive: "yes"}\n'
 

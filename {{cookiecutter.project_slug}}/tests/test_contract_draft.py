@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.package_name }} import data
-from {{ cookiecutter.package_name }}.contract import Contract, ContractError, parse_contract
-from {{ cookiecutter.package_name }}.contract_draft import draft, write_contract
-from {{ cookiecutter.package_name }}.validation import validate_file
+from {{ cookiecutter.package_name }}.pipeline import data
+from {{ cookiecutter.package_name }}.pipeline.contract import Contract, ContractError, parse_contract
+from {{ cookiecutter.package_name }}.pipeline.validation import validate_file
+from {{ cookiecutter.package_name }}.project.contract_draft import draft, write_contract
 
 TARGET = "defaulted"
 ROWS = 300

@@ -7,9 +7,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.package_name }} import data
-from {{ cookiecutter.package_name }}.contract import Contract, ContractError, typed
-from {{ cookiecutter.package_name }}.data import features_and_target, in_evaluation, split_frame
+from {{ cookiecutter.package_name }}.pipeline import data
+from {{ cookiecutter.package_name }}.pipeline.contract import Contract, ContractError, typed
+from {{ cookiecutter.package_name }}.pipeline.data import features_and_target, in_evaluation, split_frame
 from {{ cookiecutter.package_name }}.settings import Settings
 
 TARGET = "defaulted"

@@ -17,11 +17,12 @@ import pytest
 import yaml
 from conftest import DvcRepo, Lab, loans_frame
 
-from {{ cookiecutter.package_name }} import contract as contracts
-from {{ cookiecutter.package_name }} import drift, lineage, scoring
 from {{ cookiecutter.package_name }}.cli import main
-from {{ cookiecutter.package_name }}.contract import OTHER, Contract, parse_contract
-from {{ cookiecutter.package_name }}.data import feature_names
+from {{ cookiecutter.package_name }}.monitoring import drift, drift_report, scoring
+from {{ cookiecutter.package_name }}.pipeline import contract as contracts
+from {{ cookiecutter.package_name }}.pipeline import lineage
+from {{ cookiecutter.package_name }}.pipeline.contract import OTHER, Contract, parse_contract
+from {{ cookiecutter.package_name }}.pipeline.data import feature_names
 from {{ cookiecutter.package_name }}.settings import Settings, load_settings
 
 BATCH_ROWS = 3000
@@ -261,7 +262,8 @@ def test_check_reads_the_scores_production_served(
     served = drift.check(lab.settings, batch)
     assert served["scores"]["served"] == BATCH_ROWS and served["scores"]["scored_now"] == 0
     assert served["scores"]["skewed"] == 0 and served["quality"] == []
-    assert f"Scores: {BATCH_ROWS} as served (inference log), 0 scored now." in drift.summary(served)
+    said = drift_report.summary(served)
+    assert f"Scores: {BATCH_ROWS} as served (inference log), 0 scored now." in said
 
     log = pd.read_csv(lab.settings.predict.log)
     log.loc[:9, "probability"] = (log.loc[:9, "probability"] + 0.3).clip(upper=1)

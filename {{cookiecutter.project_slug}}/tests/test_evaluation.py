@@ -8,11 +8,16 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.package_name }}.contract import Contract
-from {{ cookiecutter.package_name }}.data import features_and_target, read_typed, split_frame, write_csv
-from {{ cookiecutter.package_name }}.evaluation import METRIC_NAMES, compute_metrics
+from {{ cookiecutter.package_name }}.pipeline.contract import Contract
+from {{ cookiecutter.package_name }}.pipeline.data import (
+    features_and_target,
+    read_typed,
+    split_frame,
+    write_csv,
+)
+from {{ cookiecutter.package_name }}.pipeline.evaluation import METRIC_NAMES, compute_metrics
+from {{ cookiecutter.package_name }}.pipeline.training import predict_proba, train_model
 from {{ cookiecutter.package_name }}.settings import Settings
-from {{ cookiecutter.package_name }}.training import predict_proba, train_model
 
 
 def test_metrics_on_a_hand_checked_example() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.package_name }}.fairness import (
+from {{ cookiecutter.package_name }}.control.fairness import (
     MISSING_GROUP,
     GroupRates,
     MissingValues,

@@ -13,9 +13,10 @@ import pandas as pd
 import pytest
 from conftest import Lab, free_port
 
-from {{ cookiecutter.package_name }} import desired_state, gate, registry, stages
 from {{ cookiecutter.package_name }}.cli import main
-from {{ cookiecutter.package_name }}.desired_state import Declared
+from {{ cookiecutter.package_name }}.control import desired_state, gate, registry
+from {{ cookiecutter.package_name }}.control.desired_state import Declared
+from {{ cookiecutter.package_name }}.pipeline import stages
 
 GOOD = {}  # the tests' training parameters (fixtures/params.yaml)
 WORSE = {"n_estimators": 5, "max_depth": 2, "learning_rate": 0.5}  # ~0.025 lower ROC AUC
@@ -172,7 +173,7 @@ def test_a_champion_changed_in_the_artifact_store_is_an_error(lab: Lab) -> None:
 def test_the_gate_records_the_digest_of_the_bytes_it_scored(lab: Lab) -> None:
     """gate.json names the sha256 of the model file it scored, and refuses when the run's
     logged model is other bytes than that file (so registration could register others)."""
-    from {{ cookiecutter.package_name }} import training
+    from {{ cookiecutter.package_name }}.pipeline import training
 
     lab.candidate(lab.commit(1), 100, **GOOD)
     scored = lab.settings.train.model.read_bytes()
@@ -186,8 +187,8 @@ def test_the_gate_records_the_digest_of_the_bytes_it_scored(lab: Lab) -> None:
 
 
 def _features(lab: Lab) -> tuple[pd.DataFrame, pd.Series]:
-    from {{ cookiecutter.package_name }} import data
-    from {{ cookiecutter.package_name }}.contract import load_contract
+    from {{ cookiecutter.package_name }}.pipeline import data
+    from {{ cookiecutter.package_name }}.pipeline.contract import load_contract
 
     contract = load_contract(lab.settings.data.contract)
     frame = data.read_typed(lab.settings.split.train, contract)

@@ -12,9 +12,10 @@ import pytest
 import yaml
 from fake_github import REPO, TOKEN, FakeGitHub
 
-from {{ cookiecutter.package_name }} import github_api, github_setup
 from {{ cookiecutter.package_name }}.cli import main
-from {{ cookiecutter.package_name }}.github_api import API_VERSION
+from {{ cookiecutter.package_name }}.github import github_api
+from {{ cookiecutter.package_name }}.github.github_api import API_VERSION
+from {{ cookiecutter.package_name }}.project import github_setup
 from {{ cookiecutter.package_name }}.settings import Settings, SettingsError, parse_settings
 
 

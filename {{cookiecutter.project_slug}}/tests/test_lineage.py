@@ -12,7 +12,7 @@ import pytest
 import yaml
 from conftest import DvcRepo
 
-from {{ cookiecutter.package_name }}.lineage import (
+from {{ cookiecutter.package_name }}.pipeline.lineage import (
     check_pointer,
     file_md5,
     git_state,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from {{ cookiecutter.package_name }}.onboarding import set_param, use_data
+from {{ cookiecutter.package_name }}.project.onboarding import set_param, use_data
 from {{ cookiecutter.package_name }}.settings import SettingsError, load_settings
 
 # The tests' own copy of the shipped params.yaml (the project's may be edited by its user):

@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 from conftest import Lab
 
-from {{ cookiecutter.package_name }} import production, registry, tracking, training
 from {{ cookiecutter.package_name }}.cli import main
-from {{ cookiecutter.package_name }}.contract import Contract
-from {{ cookiecutter.package_name }}.gate_result import Verdict
+from {{ cookiecutter.package_name }}.control import production, registry
+from {{ cookiecutter.package_name }}.control.gate_result import Verdict
+from {{ cookiecutter.package_name }}.pipeline import tracking, training
+from {{ cookiecutter.package_name }}.pipeline.contract import Contract
 
 
 def test_registering_records_lineage_and_the_model_digest(lab: Lab) -> None:

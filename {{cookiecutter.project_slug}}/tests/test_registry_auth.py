@@ -14,8 +14,9 @@ import pytest
 from conftest import PROJECT_ROOT, Lab, running_mlflow_server
 from fake_github import TOKEN, FakeGitHub, serving
 
-from {{ cookiecutter.package_name }} import gate, registry, tracking, training
 from {{ cookiecutter.package_name }}.cli import main
+from {{ cookiecutter.package_name }}.control import gate, registry
+from {{ cookiecutter.package_name }}.pipeline import tracking, training
 from {{ cookiecutter.package_name }}.settings import load_settings
 
 ADMIN_PASSWORD = "the-right-password-1234"

@@ -15,9 +15,18 @@ import pytest
 from conftest import PROJECT_ROOT, Lab
 from fake_github import REPO, FakeGitHub
 
-from {{ cookiecutter.package_name }} import codeowners, desired_state, registry, release, tracking
-from {{ cookiecutter.package_name }}.desired_state import Declared, DesiredStateError
-from {{ cookiecutter.package_name }}.gate_result import GateResult
+from {{ cookiecutter.package_name }}.control import (
+    approval,
+    deploy,
+    desired_state,
+    proposals,
+    reconcile,
+    registry,
+)
+from {{ cookiecutter.package_name }}.control.desired_state import Declared, DesiredStateError
+from {{ cookiecutter.package_name }}.control.gate_result import GateResult
+from {{ cookiecutter.package_name }}.github import codeowners
+from {{ cookiecutter.package_name }}.pipeline import tracking
 
 OWNERS = (
     "* @risk-approver\n/deploy/ @model-owner @risk-approver @acme/risk-team\n/tests/ @model-owner\n"
@@ -69,7 +78,7 @@ def test_only_a_code_owner_approving_the_final_head_counts() -> None:
     request nor pushed into it; a later change request withdraws a reviewer's approval."""
     pull = {"number": 9, "head": {"sha": "head2"}, "user": {"login": "model-owner"}}
     owners = {"risk-approver", "model-owner", "second-risk", "third-risk"}
-    counted, refused = release.judge_reviews(
+    counted, refused = approval.judge_reviews(
         [
             review("risk-approver", "APPROVED", "head1"),
             review("helper", "APPROVED", "head2"),
@@ -91,12 +100,12 @@ def test_only_a_code_owner_approving_the_final_head_counts() -> None:
         "second-risk's latest review is changes_requested",
         "third-risk pushed a commit into the pull request",
     ]
-    ok, _ = release.judge_reviews(
+    ok, _ = approval.judge_reviews(
         [review("risk-approver", "APPROVED", "head2")], pull, owners.__contains__, set()
     )
     assert ok == ["risk-approver"]
-    with pytest.raises(release.DeployError, match="names no head commit"):
-        release.judge_reviews(
+    with pytest.raises(desired_state.DeployError, match="names no head commit"):
+        approval.judge_reviews(
             [review("risk-approver", "APPROVED", "")], {"number": 9}, owners.__contains__, set()
         )
 
@@ -194,13 +203,13 @@ def test_a_merged_declaration_approved_by_a_code_owner_moves_production(
     request and the commit on it; applying the same state again changes nothing."""
     [v1] = repo.start(1)
     merge = repo.merge(declared(v1), SIGNED)
-    assert release.deploy(lab.settings, github=True) == [
+    assert deploy.deploy(lab.settings, github=True) == [
         f"production: {v1.label}; approved by model-owner, risk-approver, pull request #1"
     ]
     tags = registry.get_version(lab.client(), lab.name, v1.number).tags
     assert tags["promotion.production.approved_by"] == "model-owner,risk-approver"
     assert (tags["promotion.production.pr"], tags["promotion.production.commit"]) == ("1", merge)
-    assert release.deploy(lab.settings, github=True) == [f"production already serves {v1.label}"]
+    assert deploy.deploy(lab.settings, github=True) == [f"production already serves {v1.label}"]
 
 
 @pytest.mark.parametrize(
@@ -218,8 +227,8 @@ def test_a_declaration_without_a_code_owners_approval_moves_nothing(
     the change is refused with the reason and production stays where it was."""
     [v1] = repo.start(1)
     repo.merge(declared(v1), reviews)
-    with pytest.raises(release.DeployError, match=problem):
-        release.deploy(lab.settings, github=True)
+    with pytest.raises(desired_state.DeployError, match=problem):
+        deploy.deploy(lab.settings, github=True)
     assert production(lab) is None
 
 
@@ -248,8 +257,8 @@ def test_production_needs_the_model_owner_and_the_risk_approver(
     missing."""
     [v1] = repo.start(1)
     repo.merge(declared(v1), reviews)
-    with pytest.raises(release.DeployError, match=re.escape(problem)):
-        release.deploy(lab.settings, github=True)
+    with pytest.raises(desired_state.DeployError, match=re.escape(problem)):
+        deploy.deploy(lab.settings, github=True)
     assert production(lab) is None
 
 
@@ -262,10 +271,10 @@ def test_one_person_who_holds_both_roles_is_not_enough(
     github.team_members[("acme", "risk-team")] = {"model-owner", "analyst"}
     [v1] = repo.start(1)
     repo.merge(declared(v1), [("model-owner", "final")])
-    with pytest.raises(release.DeployError, match="each by a different person"):
-        release.deploy(lab.settings, github=True)
+    with pytest.raises(desired_state.DeployError, match="each by a different person"):
+        deploy.deploy(lab.settings, github=True)
     repo.merge(declared(v1), [("model-owner", "final"), ("analyst", "final")], note="again")
-    assert release.deploy(lab.settings, github=True)[0].endswith(
+    assert deploy.deploy(lab.settings, github=True)[0].endswith(
         "approved by model-owner, analyst, pull request #2"
     )
 
@@ -276,7 +285,7 @@ def test_a_team_that_wants_one_approver_says_so_in_params(repo: Repository, lab:
     lab.with_settings(deploy={"sign_off": ["risk_approver"]})
     [v1] = repo.start(1)
     repo.merge(declared(v1), [("risk-approver", "final")])
-    assert release.deploy(lab.settings, github=True) == [
+    assert deploy.deploy(lab.settings, github=True) == [
         f"production: {v1.label}; approved by risk-approver, pull request #1"
     ]
 
@@ -287,8 +296,8 @@ def test_a_direct_push_to_deploy_is_refused(repo: Repository, lab: Lab) -> None:
     desired_state.write(desired_state.read().with_alias("production", declared(v1)))
     lab.git("commit", "--quiet", "-am", "pushed straight to main")
     repo.github.branch_heads["main"] = lab.git("rev-parse", "HEAD")
-    with pytest.raises(release.DeployError, match="without a merged pull request"):
-        release.deploy(lab.settings, github=True)
+    with pytest.raises(desired_state.DeployError, match="without a merged pull request"):
+        deploy.deploy(lab.settings, github=True)
     assert production(lab) is None
 
 
@@ -298,16 +307,16 @@ def test_going_back_is_a_rollback_and_records_why(repo: Repository, lab: Lab) ->
     v1, v2 = repo.start(2)
     for version in (v1, v2):
         repo.merge(declared(version), SIGNED)
-        release.deploy(lab.settings, github=True)
+        deploy.deploy(lab.settings, github=True)
     repo.merge(declared(v1), SIGNED)
     with pytest.raises(
-        release.DeployError,
+        desired_state.DeployError,
         match=r"older than version 2, which deploy/production\.yaml declared",
     ):
-        release.deploy(lab.settings, github=True)
+        deploy.deploy(lab.settings, github=True)
     assert production(lab) == v2.number
     repo.merge(declared(v1, rollback="v2 misbehaves"), SIGNED)
-    release.deploy(lab.settings, github=True)
+    deploy.deploy(lab.settings, github=True)
     assert registry.aliases(lab.client(), lab.name) == {"production": 1, "previous-production": 2}
     back = registry.get_version(lab.client(), lab.name, v1.number).tags
     assert (back["rollback.reason"], back["rollback.by"], back["rollback.from_version"]) == (
@@ -326,7 +335,7 @@ def test_a_wrong_digest_is_refused(repo: Repository, lab: Lab) -> None:
     [v1] = repo.start(1)
     repo.merge(Declared(version=v1.number, sha256="0" * 64), SIGNED)
     with pytest.raises(registry.RegistryError, match=r"sha256 is \w+\.\.\., not the 0000"):
-        release.deploy(lab.settings, github=True)
+        deploy.deploy(lab.settings, github=True)
     assert production(lab) is None
 
 
@@ -337,17 +346,17 @@ def test_reconcile_puts_a_hand_moved_alias_back_with_one_issue(
     differed and what was done; the next difference updates the same issue."""
     v1, v2 = repo.start(2)
     repo.merge(declared(v1), SIGNED)
-    release.deploy(lab.settings, github=True)
+    deploy.deploy(lab.settings, github=True)
     for _ in range(2):
         lab.client().set_registered_model_alias(lab.name, registry.PRODUCTION, str(v2.number))
-        assert release.compare(lab.settings) is not None
-        lines, matches = release.reconcile(lab.settings)
+        assert deploy.compare(lab.settings) is not None
+        lines, matches = reconcile.reconcile(lab.settings)
         assert matches and production(lab) == v1.number
     [issue] = github.issues.values()
     assert f"points at {v2.label}, but deploy/production.yaml declares version 1" in issue["body"]
     assert "put back: production" in issue["body"]
     assert lines[-1] == f"updated issue #{issue['number']}"
-    assert release.reconcile(lab.settings) == (
+    assert reconcile.reconcile(lab.settings) == (
         ["the registry serves what deploy/ declares: nothing to do"],
         True,
     )
@@ -359,10 +368,10 @@ def test_reconcile_in_report_mode_moves_nothing(
     """With deploy.reconcile: report the difference is only said, in the one issue."""
     v1, v2 = repo.start(2)
     repo.merge(declared(v1), SIGNED)
-    release.deploy(lab.settings, github=True)
+    deploy.deploy(lab.settings, github=True)
     lab.with_settings(deploy={"reconcile": "report"})
     lab.client().set_registered_model_alias(lab.name, registry.PRODUCTION, str(v2.number))
-    _, matches = release.reconcile(lab.settings)
+    _, matches = reconcile.reconcile(lab.settings)
     assert not matches and production(lab) == v2.number
     [issue] = github.issues.values()
     assert "reported only" in issue["body"]
@@ -377,15 +386,15 @@ def test_one_promotion_pull_request_is_updated_by_a_newer_registration(
     v1, v2 = repo.start(2)
     subprocess.run(["git", "init", "--quiet", "--bare", str(tmp_path / "origin.git")], check=True)
     lab.git("remote", "add", "origin", str(tmp_path / "origin.git"))
-    assert release.propose_promotion(lab.settings, v1.number, gated(lab, v1)).startswith(
+    assert proposals.propose_promotion(lab.settings, v1.number, gated(lab, v1)).startswith(
         "opened pull request"
     )
     lab.git("checkout", "--quiet", "main")
-    assert release.propose_promotion(lab.settings, v2.number, gated(lab, v2)).startswith(
+    assert proposals.propose_promotion(lab.settings, v2.number, gated(lab, v2)).startswith(
         "updated pull request"
     )
     [pull] = github.pulls
-    assert pull["head"] == release.PROMOTION_BRANCH and pull["title"].endswith(
+    assert pull["head"] == proposals.PROMOTION_BRANCH and pull["title"].endswith(
         "version 2 to production"
     )
     assert "Superseded: this pull request proposed *Promote" in pull["body"]
@@ -394,7 +403,7 @@ def test_one_promotion_pull_request_is_updated_by_a_newer_registration(
         "--git-dir",
         str(tmp_path / "origin.git"),
         "show",
-        f"{release.PROMOTION_BRANCH}:deploy/production.yaml",
+        f"{proposals.PROMOTION_BRANCH}:deploy/production.yaml",
     )
     assert desired_state.parse(pushed, "pushed").aliases["production"] == declared(v2)
 
@@ -414,11 +423,11 @@ def test_the_promotion_declares_the_gates_digest_not_a_tag(
     another run gives no digest, and a version whose bytes differ from the gate's (its tag
     rewritten to match) is refused; no pull request is opened."""
     v1, v2 = repo.start(2)
-    with pytest.raises(release.DeployError, match="does not name"):
-        release.propose_promotion(lab.settings, v2.number, gated(lab, v1))
+    with pytest.raises(desired_state.DeployError, match="does not name"):
+        proposals.propose_promotion(lab.settings, v2.number, gated(lab, v1))
     registry.set_tags(lab.client(), lab.name, v2.number, {registry.DIGEST_TAG: "1" * 64})
     with pytest.raises(registry.RegistryError, match="not the 1111"):
-        release.propose_promotion(lab.settings, v2.number, gated(lab, v2, "1" * 64))
+        proposals.propose_promotion(lab.settings, v2.number, gated(lab, v2, "1" * 64))
     assert github.pulls == []
 
 
@@ -432,11 +441,11 @@ def test_a_served_version_whose_bytes_changed_is_not_already_served(
 
     v1, _ = repo.start(2)
     repo.merge(declared(v1), SIGNED)
-    release.deploy(lab.settings, github=True)
+    deploy.deploy(lab.settings, github=True)
     overwrite_model_file(lab, v1, lab.settings.train.model.read_bytes())  # v2's bytes
     with pytest.raises(registry.RegistryError, match="the stored model's sha256"):
-        release.deploy(lab.settings, github=True)
-    said, matches = release.reconcile(lab.settings)
+        deploy.deploy(lab.settings, github=True)
+    said, matches = reconcile.reconcile(lab.settings)
     assert not matches
     assert "the stored model's sha256" in said[0]
     [issue] = github.issues.values()
@@ -448,12 +457,12 @@ def test_a_rollback_only_returns_to_a_version_that_served(repo: Repository, lab:
     request is proposed and again when such a change is merged anyway."""
     v1, v2 = repo.start(2)
     repo.merge(declared(v2), SIGNED)
-    release.deploy(lab.settings, github=True)
-    with pytest.raises(release.DeployError, match="was never in production"):
-        release.rollback_state(lab.settings, v1.number, "try it")
+    deploy.deploy(lab.settings, github=True)
+    with pytest.raises(desired_state.DeployError, match="was never in production"):
+        proposals.rollback_state(lab.settings, v1.number, "try it")
     repo.merge(declared(v1, rollback="try it"), SIGNED)
-    with pytest.raises(release.DeployError, match="was never in production"):
-        release.deploy(lab.settings, github=True)
+    with pytest.raises(desired_state.DeployError, match="was never in production"):
+        deploy.deploy(lab.settings, github=True)
     assert production(lab) == v2.number
 
 
@@ -479,15 +488,15 @@ def test_an_emergency_rollback_is_committed_to_git_then_applied(
     v1, v2 = repo.start(2)
     for version in (v1, v2):
         repo.merge(declared(version), SIGNED)
-        release.deploy(lab.settings, github=True)
+        deploy.deploy(lab.settings, github=True)
     bare = origin(lab, tmp_path)
-    said = release.emergency_rollback(lab.settings, None, "outage", "oncall", token="")
+    said = deploy.emergency_rollback(lab.settings, None, "outage", "oncall", token="")
     assert said[-1] == f"production: {v1.label} (was version 2)"
     pushed = lab.git("--git-dir", str(bare), "show", "main:deploy/production.yaml")
     assert desired_state.parse(pushed, "main").aliases["production"] == declared(v1, "outage")
     tags = registry.get_version(lab.client(), lab.name, v1.number).tags
     assert (tags["rollback.by"], tags["rollback.emergency"]) == ("oncall", "true")
-    assert release.compare(lab.settings) is None
+    assert deploy.compare(lab.settings) is None
 
 
 def test_an_emergency_rollback_that_git_refuses_moves_nothing(
@@ -498,12 +507,12 @@ def test_an_emergency_rollback_that_git_refuses_moves_nothing(
     v1, v2 = repo.start(2)
     for version in (v1, v2):
         repo.merge(declared(version), SIGNED)
-        release.deploy(lab.settings, github=True)
+        deploy.deploy(lab.settings, github=True)
     origin(lab, tmp_path, refuse=True)
     with pytest.raises(
-        release.DeployError, match="could not be committed to main, so nothing moved"
+        desired_state.DeployError, match="could not be committed to main, so nothing moved"
     ):
-        release.emergency_rollback(lab.settings, None, "outage", "oncall", token="")
+        deploy.emergency_rollback(lab.settings, None, "outage", "oncall", token="")
     assert production(lab) == v2.number
 
 
@@ -516,14 +525,14 @@ def test_a_declaration_refused_as_older_is_not_applied_by_a_later_edit(
     v1, v2 = repo.start(2)
     for version in (v1, v2):
         repo.merge(declared(version), SIGNED)
-        release.deploy(lab.settings, github=True)
+        deploy.deploy(lab.settings, github=True)
     repo.merge(declared(v1), SIGNED)
-    with pytest.raises(release.DeployError, match="older than version 2"):
-        release.deploy(lab.settings, github=True)
+    with pytest.raises(desired_state.DeployError, match="older than version 2"):
+        deploy.deploy(lab.settings, github=True)
     repo.merge(declared(v1), SIGNED, note="an edit keeping the declaration")
-    with pytest.raises(release.DeployError, match="older than version 2"):
-        release.deploy(lab.settings, github=True)
-    assert release.rollback_reason(declared(v1, "again"), declared(v1, "again")) is None
+    with pytest.raises(desired_state.DeployError, match="older than version 2"):
+        deploy.deploy(lab.settings, github=True)
+    assert deploy.rollback_reason(declared(v1, "again"), declared(v1, "again")) is None
     assert production(lab) == v2.number
 
 
@@ -535,9 +544,9 @@ def test_an_old_checkout_applies_nothing(repo: Repository, lab: Lab, github: Fak
     repo.merge(declared(v1), SIGNED)
     github.branch_heads["main"] = "f" * 40
     with pytest.raises(
-        release.DeployError, match="the newer declaration is applied by its own run"
+        desired_state.DeployError, match="the newer declaration is applied by its own run"
     ):
-        release.deploy(lab.settings, github=True)
+        deploy.deploy(lab.settings, github=True)
     assert production(lab) is None
 
 
@@ -547,10 +556,10 @@ def test_the_local_path_is_refused_inside_github_actions(
     """Inside GitHub Actions neither `make promote` nor `make deploy` without --github may
     move production: they take no approval from GitHub."""
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
-    with pytest.raises(release.DeployError, match="only through"):
-        release.declare_and_deploy(lab.settings, 1, ("someone",))
-    with pytest.raises(release.DeployError, match=r"only through deploy\.yml"):
-        release.deploy(lab.settings, github=False)
+    with pytest.raises(desired_state.DeployError, match="only through"):
+        deploy.declare_and_deploy(lab.settings, 1, ("someone",))
+    with pytest.raises(desired_state.DeployError, match=r"only through deploy\.yml"):
+        deploy.deploy(lab.settings, github=False)
 
 
 def test_an_emergency_rollback_refuses_while_git_and_the_registry_differ(
@@ -562,12 +571,12 @@ def test_an_emergency_rollback_refuses_while_git_and_the_registry_differ(
     v1, v2 = repo.start(2)
     for version in (v1, v2):
         repo.merge(declared(version), SIGNED)
-        release.deploy(lab.settings, github=True)
+        deploy.deploy(lab.settings, github=True)
     origin(lab, tmp_path)
     desired_state.write(desired_state.read().with_alias("production", declared(v1, "outage")))
     lab.git("commit", "--quiet", "-am", "an emergency rollback pushed, never applied")
-    with pytest.raises(release.DeployError, match="finish or undo that change first"):
-        release.emergency_rollback(lab.settings, None, "outage again", "oncall", token="")
+    with pytest.raises(desired_state.DeployError, match="finish or undo that change first"):
+        deploy.emergency_rollback(lab.settings, None, "outage again", "oncall", token="")
     assert production(lab) == v2.number
 
 
@@ -579,9 +588,9 @@ def test_without_github_promote_and_rollback_declare_in_git_then_apply(
     declared before."""
     v1, v2 = repo.start(2)
     for version in (v1, v2):
-        release.declare_and_deploy(lab.settings, version.number, ("risk-approver",))
+        deploy.declare_and_deploy(lab.settings, version.number, ("risk-approver",))
         lab.git("commit", "--quiet", "-am", f"serve version {version.number}")
-    said = release.declare_and_deploy(lab.settings, None, ("oncall",), reason="outage")
+    said = deploy.declare_and_deploy(lab.settings, None, ("oncall",), reason="outage")
     assert said[-1] == f"production: {v1.label} (was version 2); approved by oncall"
     assert desired_state.read().aliases["production"] == declared(v1, "outage")
     assert registry.get_version(lab.client(), lab.name, v1.number).tags["rollback.by"] == "oncall"

@@ -9,9 +9,8 @@ from typing import Any
 
 import pytest
 
-from {{ cookiecutter.package_name }}.evaluation import METRIC_NAMES
-from {{ cookiecutter.package_name }}.gate_result import GateResult
-from {{ cookiecutter.package_name }}.report import (
+from {{ cookiecutter.package_name }}.control.gate_result import GateResult
+from {{ cookiecutter.package_name }}.control.report import (
     HEADLINES,
     MARKER,
     base_params,
@@ -20,6 +19,7 @@ from {{ cookiecutter.package_name }}.report import (
     params_changes,
     render_report,
 )
+from {{ cookiecutter.package_name }}.pipeline.evaluation import METRIC_NAMES
 
 CHALLENGER = {
     "roc_auc": 0.781,

@@ -14,8 +14,9 @@ import pytest
 from conftest import DvcRepo, loans_csv
 from fake_github import REPO, FakeGitHub
 
-from {{ cookiecutter.package_name }} import data, lineage, retraining
-from {{ cookiecutter.package_name }}.contract import Contract, ContractError
+from {{ cookiecutter.package_name }}.monitoring import retraining
+from {{ cookiecutter.package_name }}.pipeline import data, lineage
+from {{ cookiecutter.package_name }}.pipeline.contract import Contract, ContractError
 from {{ cookiecutter.package_name }}.settings import Settings
 
 RAW = Path("data/raw/loans.csv")  # where a project keeps it, relative to the repository

@@ -10,8 +10,10 @@ import pandas as pd
 import pytest
 from conftest import Lab
 
-from {{ cookiecutter.package_name }} import data, registry, scoring, training
-from {{ cookiecutter.package_name }}.contract import Contract, ContractError
+from {{ cookiecutter.package_name }}.control import registry
+from {{ cookiecutter.package_name }}.monitoring import scoring
+from {{ cookiecutter.package_name }}.pipeline import data, training
+from {{ cookiecutter.package_name }}.pipeline.contract import Contract, ContractError
 from {{ cookiecutter.package_name }}.settings import Settings
 
 

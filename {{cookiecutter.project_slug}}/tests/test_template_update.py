@@ -12,9 +12,10 @@ import cruft
 import pytest
 from fake_github import REPO, FakeGitHub
 
-from {{ cookiecutter.package_name }} import branches, template_update
 from {{ cookiecutter.package_name }}.cli import main
 from {{ cookiecutter.package_name }}.errors import ProjectError
+from {{ cookiecutter.package_name }}.github import branches
+from {{ cookiecutter.package_name }}.project import template_update
 
 # The small template's questions and project folder, spelled in pieces: this file is itself
 # rendered from the template this project was baked from, which would otherwise fill them in.

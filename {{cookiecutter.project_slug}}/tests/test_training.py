@@ -9,10 +9,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.package_name }}.contract import Contract, typed
-from {{ cookiecutter.package_name }}.data import features_and_target
+from {{ cookiecutter.package_name }}.pipeline.contract import Contract, typed
+from {{ cookiecutter.package_name }}.pipeline.data import features_and_target
+from {{ cookiecutter.package_name }}.pipeline.training import (
+    load_model,
+    predict_proba,
+    save_model,
+    train_model,
+)
 from {{ cookiecutter.package_name }}.settings import Settings, TrainSettings
-from {{ cookiecutter.package_name }}.training import load_model, predict_proba, save_model, train_model
 
 GOLDEN = Path(__file__).resolve().parent / "fixtures" / "golden_predictions.csv"
 GOLDEN_TRAIN_ROWS = 4_000

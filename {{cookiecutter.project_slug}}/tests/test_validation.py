@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from {{ cookiecutter.package_name }}.cli import main
-from {{ cookiecutter.package_name }}.contract import Contract, ContractError, load_contract
-from {{ cookiecutter.package_name }}.validation import build_expectations, validate_file
+from {{ cookiecutter.package_name }}.pipeline.contract import Contract, ContractError, load_contract
+from {{ cookiecutter.package_name }}.pipeline.validation import build_expectations, validate_file
 
 TARGET = "defaulted"
 

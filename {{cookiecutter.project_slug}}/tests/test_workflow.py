@@ -15,10 +15,12 @@ import pytest
 import yaml
 from fake_github import REPO, FakeGitHub
 
-from {{ cookiecutter.package_name }} import actions, drift, lifecycle, override, repository
 from {{ cookiecutter.package_name }}.cli import main
-from {{ cookiecutter.package_name }}.github_api import client_from_env
-from {{ cookiecutter.package_name }}.report import MARKER
+from {{ cookiecutter.package_name }}.control import override
+from {{ cookiecutter.package_name }}.control.report import MARKER
+from {{ cookiecutter.package_name }}.github import actions, repository
+from {{ cookiecutter.package_name }}.github.github_api import client_from_env
+from {{ cookiecutter.package_name }}.monitoring import alerts, drift_report
 from {{ cookiecutter.package_name }}.settings import Settings
 
 PR = 7
@@ -395,12 +397,13 @@ def test_the_drift_issue_is_opened_once_then_updated_and_retraining_dispatched(
     the default branch with the reason."""
     actions_env(monkeypatch, tmp_path, "schedule", {})
     github.issues[5] = {"number": 5, "state": "open", "title": "Unrelated", "body": "hello"}
-    first = lifecycle.drift_alert(settings, drift.issue_body("## first"), "drift in age", True)
-    second = lifecycle.drift_alert(settings, drift.issue_body("## second"), "drift in age", True)
+    body = drift_report.issue_body
+    first = alerts.drift_alert(settings, body("## first"), "drift in age", True)
+    second = alerts.drift_alert(settings, body("## second"), "drift in age", True)
     assert first[0].startswith("opened issue #") and second[0] == first[0].replace(
         "opened", "updated"
     )
-    ours = [i for i in github.issues.values() if drift.MARKER in i["body"]]
+    ours = [i for i in github.issues.values() if drift_report.MARKER in i["body"]]
     assert len(ours) == 1 and ours[0]["body"].endswith("## second")
     assert github.issues[5]["body"] == "hello"
     assert (
@@ -450,7 +453,7 @@ def test_a_batch_that_only_breaks_the_contract_opens_the_issue_without_retrainin
     """`drift-alert --retrain false` (rows breaking the contract, no drift): the issue is about
     data quality, and no retraining is dispatched: the data, not the model, needs fixing."""
     actions_env(monkeypatch, tmp_path, "schedule", {})
-    summary = drift.issue_body("## 10% of rows break the contract")
+    summary = drift_report.issue_body("## 10% of rows break the contract")
     reason = "10% of rows break the data contract"
     alert = ["drift-alert", "--retrain", "false", "--reason", reason, "--summary", summary]
     assert main(["--params", str(params_path), *alert]) == 0

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from conftest import PROJECT_ROOT
 
-from {{ cookiecutter.package_name }} import desired_state
-from {{ cookiecutter.package_name }}.contract import load_contract
+from {{ cookiecutter.package_name }}.control import desired_state
 from {{ cookiecutter.package_name }}.errors import ProjectError
+from {{ cookiecutter.package_name }}.pipeline.contract import load_contract
 from {{ cookiecutter.package_name }}.settings import load_settings
 
 READERS: dict[str, tuple[str, Callable[[Path], Any]]] = {

@@ -13,3 +13,8 @@ class ProjectError(ValueError):
 
 class MissingInputError(ProjectError, FileNotFoundError):
     """A file a step needs is not there: the message says which, and what makes it."""
+
+
+# Errors that end a command or a stage with one readable line instead of a traceback: the
+# project's own and a file that is not there. Anything else is a bug and keeps its traceback.
+EXPECTED_ERRORS = (ProjectError, FileNotFoundError)

@@ -1,0 +1,280 @@
+"""Applying the desired state: the registry serves what deploy/production.yaml declares on the
+default branch, after every check passed (the version exists, holds the declared bytes, passed
+the gate, is not older than what git declared before unless the change says it is a rollback,
+and the sign-off approved the pull request's final head). Every check runs before the first
+alias moves: a declared state that cannot be applied leaves the registry as it was."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from ..errors import ProjectError
+from ..github import actions, branches, github_api, repository
+from ..pipeline.lineage import History, branch_history, git_state
+from ..settings import Settings
+from . import desired_state, registry
+from .approval import Approval, approval_from_github
+from .desired_state import DEPLOY_FILE, Declared, DeployError
+from .proposals import production_history, rollback_state
+
+PASSED = ("pass", "overridden")  # gate verdicts a registered version may carry into production
+
+
+def rollback_reason(declared: Declared, before: Declared | None) -> str | None:
+    """The declaration's rollback reason, when this change makes it: a reason kept from an
+    earlier rollback does not let a later change go back further."""
+    if declared.rollback is None or (before is not None and before.rollback == declared.rollback):
+        return None
+    return declared.rollback
+
+
+def _checked_target(
+    client: Any,
+    name: str,
+    declared: Declared,
+    references: list[int],
+    is_rollback: bool,
+    history: History,
+) -> registry.Version:
+    """The version a declaration names, after every check that it may serve production: its
+    digest and gate verdict, and that it is not older than any of `references` (what git
+    declared before, what legitimately serves now) unless this change is a rollback, which
+    only returns to a version that served before."""
+    target = registry.get_version(client, name, declared.version)
+    registry.version_bytes(client, target, declared.sha256, str(DEPLOY_FILE))
+    verdict = target.tags.get("gate.verdict", "")
+    if verdict not in PASSED:
+        raise DeployError(f"{target.label} did not pass the gate (verdict {verdict or 'none'})")
+    if is_rollback and not registry.was_in_production(target):
+        raise DeployError(
+            f"{target.label} was never in production: a rollback only returns to a version that was"
+        )
+    for number in [] if is_rollback else sorted(set(references) - {declared.version}):
+        previous = registry.get_version(client, name, number)
+        unknown = [v for v in (target, previous) if not history.knows(v.git_sha)]
+        if unknown:
+            raise DeployError(
+                f"{unknown[0].label} names commit {unknown[0].git_sha[:12]}, which is not on "
+                f"{history.ref}: cannot tell which version is newer"
+            )
+        if history.is_older(target.git_sha, previous.git_sha):
+            raise DeployError(
+                f"version {target.number} is older than version {previous.number}, which "
+                f"{DEPLOY_FILE} declared before: add a new `rollback: <reason>` to go back"
+            )
+    return target
+
+
+def _served_tags(approval: Approval, replaced: int | None, rollback: str | None) -> dict[str, str]:
+    when = registry.now()
+    tags = {
+        "promotion.production.approved_by": ",".join(approval.approvers) or "nobody recorded",
+        "promotion.production.pr": str(approval.pull_request or ""),
+        "promotion.production.commit": approval.commit,
+        "promotion.production.at": when,
+    }
+    if rollback is not None:
+        tags.update(
+            {
+                "rollback.reason": rollback,
+                "rollback.by": ",".join(approval.approvers) or "nobody recorded",
+                "rollback.at": when,
+                "rollback.from_version": str(replaced or ""),
+            }
+        )
+    return tags
+
+
+def _serve(
+    client: Any,
+    name: str,
+    target: registry.Version,
+    declared: Declared,
+    approval: Approval,
+    current: registry.Version | None,
+    rollback: str | None,
+    extra: dict[str, str],
+) -> registry.Version | None:
+    """Move production onto the checked target with its record (who approved, which pull
+    request and commit, and for a rollback why, on both versions). Returns the replaced one."""
+    replaced_number = current.number if current else None
+    tags = {**_served_tags(approval, replaced_number, rollback), **extra}
+    replaced = registry.serve(client, name, target, declared.sha256, tags)
+    if replaced is not None and rollback is not None:
+        registry.set_tags(
+            client,
+            name,
+            replaced.number,
+            {"rolled_back.reason": rollback, "rolled_back.at": tags["rollback.at"]},
+        )
+    return replaced
+
+
+def _check_checkout_is_the_tip(branch: str) -> None:
+    """A run applies only the newest declaration: a re-run of an old deploy.yml run, or a
+    reconcile that started before a merge, checks out an older commit, whose declaration a
+    newer one has replaced (and the newer one's own run applies it)."""
+    run = actions.RunContext.from_env()
+    tip = repository.branch_head(github_api.client_from_env(), run, branch)
+    here = git_state()[0]
+    if tip != here:
+        raise DeployError(
+            f"this run checked out {here[:12]}, but {branch} is at {tip[:12] or '?'} now: "
+            "the newer declaration is applied by its own run; nothing moved here"
+        )
+
+
+def references(before: Declared | None, current: registry.Version | None) -> list[int]:
+    """The versions a declaration must not be older than: what git declared before it, and
+    what serves now where git once declared it (a version moved in by hand counts for
+    nothing: reconcile puts the declared one back over it)."""
+    found = [before.version] if before is not None else []
+    if current is not None and current.number in production_history():
+        found.append(current.number)
+    return found
+
+
+def deploy(settings: Settings, github: bool, approved_by: tuple[str, ...] = ()) -> list[str]:
+    """Make the registry serve what deploy/production.yaml declares. In GitHub Actions
+    (`github`), the checkout must be the default branch's tip, and the change that declared
+    it must come from a pull request merged into it that a code owner approved on its final
+    head; without GitHub (a local registry), `approved_by` names who approved."""
+    if not github and os.environ.get("GITHUB_ACTIONS") == "true":
+        raise DeployError(
+            "in GitHub Actions production moves only through deploy.yml (make deploy there "
+            "passes --github); the local path takes no approval from GitHub"
+        )
+    name = settings.tracking.model_name
+    branch = settings.github.default_branch
+    state = desired_state.read()
+    if state.model != name:
+        raise DeployError(f"{DEPLOY_FILE} is for model {state.model!r}, not {name!r}")
+    declared = state.declared(registry.PRODUCTION)
+    if declared is None:
+        return [f"{DEPLOY_FILE} declares no production version: nothing to do"]
+    client = registry.connect()
+    current = registry.by_alias(client, name, registry.PRODUCTION)
+    if current is not None and current.number == declared.version:
+        # The same number is not enough: the bytes must be the ones git declares.
+        registry.version_bytes(client, current, declared.sha256, str(DEPLOY_FILE))
+        return [f"production already serves {current.label}"]
+    if github:
+        _check_checkout_is_the_tip(branch)
+        change = desired_state.last_change()
+        before_state = desired_state.read_at(f"{change}^1")
+        approval = approval_from_github(change, branch)
+    else:
+        before_state = desired_state.read_at("HEAD")  # what the last commit declared
+        approval = Approval(approved_by, None, git_state()[0])
+    before = before_state.declared(registry.PRODUCTION) if before_state else None
+    rollback = rollback_reason(declared, before)
+    history = branch_history(branch)
+    target = _checked_target(
+        client, name, declared, references(before, current), rollback is not None, history
+    )
+    replaced = _serve(client, name, target, declared, approval, current, rollback, {})
+    was = f" (was version {replaced.number})" if replaced else ""
+    who = ", ".join(approval.approvers) or "nobody recorded"
+    pr = f", pull request #{approval.pull_request}" if approval.pull_request else ""
+    return [f"production: {target.label}{was}; approved by {who}{pr}"]
+
+
+def emergency_rollback(
+    settings: Settings, number: int | None, reason: str, actor: str, token: str
+) -> list[str]:
+    """rollback.yml's emergency path, behind the `production` environment: the rollback is
+    committed to deploy/ on the default branch first (git stays the record; a push that branch
+    protection refuses moves nothing), then applied at once, without waiting for a review.
+    Where the registry does not serve what git declares (an earlier change half done), it
+    refuses: counting back from a declaration that never applied would go a step too far."""
+    unapplied = compare(settings)
+    if unapplied is not None:
+        raise DeployError(
+            f"{unapplied}: finish or undo that change first (deploy.yml, or by hand); an "
+            "emergency rollback from here could go back further than meant"
+        )
+    state = rollback_state(settings, number, reason)
+    declared = state.declared(registry.PRODUCTION)
+    assert declared is not None
+    client = registry.connect()
+    name = settings.tracking.model_name
+    history = branch_history(settings.github.default_branch)
+    target = _checked_target(client, name, declared, [], True, history)
+    current = registry.by_alias(client, name, registry.PRODUCTION)
+    desired_state.write(state)
+    branch = settings.github.default_branch
+    message = f"Emergency rollback of {name} production to version {target.number}: {reason}"
+    branches.git("add", "--", DEPLOY_FILE.as_posix())
+    branches.git("commit", "--quiet", "-m", message)
+    try:
+        branches.push(branch, token, force=False)
+    except ProjectError as error:
+        raise DeployError(
+            f"the emergency rollback could not be committed to {branch}, so nothing moved: "
+            f"{error} (DEPLOY_PUSH_TOKEN must be allowed past the branch protection; or "
+            "propose the rollback as a pull request)"
+        ) from None
+    approval = Approval((actor,), None, git_state()[0])
+    emergency = {"rollback.emergency": "true"}
+    replaced = _serve(
+        client, name, target, declared, approval, current, declared.rollback, emergency
+    )
+    return [
+        f"committed to {branch}: {message}",
+        f"production: {target.label}" + (f" (was version {replaced.number})" if replaced else ""),
+    ]
+
+
+def declare_and_deploy(
+    settings: Settings, number: int | None, approved_by: tuple[str, ...], reason: str = ""
+) -> list[str]:
+    """Without GitHub (a local registry): declare a version for production in
+    deploy/production.yaml (default: staging's; with `reason`, a rollback) and apply it."""
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        raise DeployError(
+            "in GitHub Actions production moves only through a pull request on deploy/ "
+            "(rollback.yml opens one); make promote and make rollback are for a local registry"
+        )
+    if reason:
+        state = rollback_state(settings, number, reason)
+    else:
+        client = registry.connect()
+        name = settings.tracking.model_name
+        if number is None:
+            staged = registry.by_alias(client, name, registry.STAGING)
+            if staged is None:
+                raise DeployError(f"{name} has no '{registry.STAGING}' version to promote")
+            number = staged.number
+        target = registry.get_version(client, name, number)
+        if not target.digest:
+            raise DeployError(f"{target.label} records no {registry.DIGEST_TAG}: not gated")
+        declared = Declared(version=number, sha256=target.digest)
+        state = desired_state.read().with_alias(registry.PRODUCTION, declared)
+    desired_state.write(state)
+    number = state.aliases[registry.PRODUCTION].version
+    return [
+        f"{DEPLOY_FILE}: production version {number}",
+        *deploy(settings, github=False, approved_by=approved_by),
+    ]
+
+
+def compare(settings: Settings) -> str | None:
+    """How the registry differs from the desired state on this checkout, or None."""
+    state = desired_state.read()
+    declared = state.declared(registry.PRODUCTION)
+    if declared is None:
+        return None
+    client = registry.connect()
+    current = registry.by_alias(client, settings.tracking.model_name, registry.PRODUCTION)
+    if current is not None and current.number == declared.version:
+        try:
+            registry.version_bytes(client, current, declared.sha256, str(DEPLOY_FILE))
+        except registry.RegistryError as error:
+            return str(error)
+        return None
+    serving = current.label if current is not None else "no version"
+    return (
+        f"the registry's production alias points at {serving}, but {DEPLOY_FILE} declares "
+        f"version {declared.version}"
+    )

@@ -1,0 +1,197 @@
+"""The desired state: which registered version each declared alias serves, as a file in git.
+
+`deploy/production.yaml` is changed only by a pull request that a code owner of `deploy/`
+approves; deploy.yml makes the registry follow it on merge and reconcile.yml puts the registry
+back when someone moves an alias by hand. `git log deploy/` is therefore production's history.
+This module owns the file's format; deploy.py decides what to do with it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .. import yaml_files
+from ..errors import ProjectError
+from ..settings import MODEL_NAME, explain
+
+DEPLOY_FILE = Path("deploy/production.yaml")
+DECLARED_ALIASES = ("production",)  # registry.PRODUCTION: staging follows every merge
+HEADER = """\
+# Which registered model version serves each alias. Change it only by a pull request: a code
+# owner of deploy/ approves it, deploy.yml moves the registry's alias on merge, and
+# reconcile.yml puts the alias back if anyone moves it by hand. `git log deploy/` is the
+# history of production. `rollback` (a reason) marks a change back to an earlier version.
+"""
+
+
+class DesiredStateError(ProjectError):
+    """The desired-state file is missing, malformed, or cannot be read at a commit."""
+
+
+class DeployError(ProjectError):
+    """A declared state that must not be applied: the registry stays as it was."""
+
+
+class Declared(BaseModel):
+    """One alias: the version it serves and that version's model digest."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    version: int = Field(ge=1)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    rollback: str | None = Field(default=None, min_length=1)
+
+
+class DesiredState(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    model: str = Field(pattern=MODEL_NAME)
+    aliases: dict[str, Declared] = Field(default_factory=dict)
+
+    def declared(self, alias: str) -> Declared | None:
+        return self.aliases.get(alias)
+
+    def with_alias(self, alias: str, declared: Declared) -> DesiredState:
+        return self.model_copy(update={"aliases": {**self.aliases, alias: declared}})
+
+
+def parse(text: str, source: str) -> DesiredState:
+    """The file's text, checked: every problem names the file and the key."""
+    try:
+        raw = yaml_files.load(text)
+    except yaml.YAMLError as error:
+        raise DesiredStateError(f"{source}: not valid YAML: {error}") from None
+    if not isinstance(raw, dict):
+        raise DesiredStateError(f"{source}: expected a mapping with `model` and `aliases`")
+    try:
+        state = DesiredState.model_validate(raw)
+    except ValidationError as error:
+        raise DesiredStateError(explain(error, Path(source)).replace("\n", "; ")) from None
+    unknown = sorted(set(state.aliases) - set(DECLARED_ALIASES))
+    if unknown:
+        raise DesiredStateError(
+            f"{source}: aliases {', '.join(unknown)} are not declared in git (only "
+            f"{', '.join(DECLARED_ALIASES)}; staging follows every merge)"
+        )
+    return state
+
+
+def read(path: Path = DEPLOY_FILE) -> DesiredState:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DesiredStateError(
+            f"{path}: file not found (it ships with the project; restore it from git)"
+        ) from None
+    return parse(text, str(path))
+
+
+def read_at(commit: str, path: Path = DEPLOY_FILE) -> DesiredState | None:
+    """The file as it was at `commit`; None where the commit has no such file."""
+    done = subprocess.run(
+        ["git", "show", f"{commit}:{path.as_posix()}"], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        if "exists on disk, but not in" in done.stderr or "does not exist in" in done.stderr:
+            return None
+        raise DesiredStateError(
+            f"cannot read {path} at {commit[:12]}: {done.stderr.strip() or 'git failed'} "
+            "(fetch-depth: 0?)"
+        )
+    return parse(done.stdout, f"{commit[:12]}:{path}")
+
+
+def render(state: DesiredState) -> str:
+    body = state.model_dump(mode="json", exclude_none=True)
+    return HEADER + yaml.safe_dump(body, sort_keys=False)
+
+
+def write(state: DesiredState, path: Path = DEPLOY_FILE) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render(state), encoding="utf-8")
+
+
+def last_change(path: Path = DEPLOY_FILE) -> str:
+    """The commit on this branch's first-parent line (the merges, on the default branch) that
+    last changed the file: the change whose pull request must have been approved."""
+    done = subprocess.run(
+        ["git", "log", "-1", "--first-parent", "--format=%H", "--", path.as_posix()],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    sha = done.stdout.strip()
+    if done.returncode != 0 or not sha:
+        raise DesiredStateError(f"git log finds no commit that changed {path} (fetch-depth: 0?)")
+    return sha
+
+
+def default_branch_ref(branch: str) -> str | None:
+    """Where the default branch's declarations are read: `origin/<branch>` where the remote
+    branch is known (a CI checkout: a pull request's own change to deploy/ does not count),
+    else HEAD (a local project); None in a folder git does not know."""
+    for ref in (f"origin/{branch}", "HEAD"):
+        known = subprocess.run(
+            ["git", "rev-parse", "--verify", "--quiet", ref], capture_output=True, check=False
+        )
+        if known.returncode == 0:
+            return ref
+    return None
+
+
+def declared_on(branch: str, alias: str) -> tuple[Declared | None, str]:
+    """What the default branch declares for `alias` (version and sha256), and where that was
+    read, for messages: its file at `origin/<branch>`, else the working tree's (a local project,
+    where the person running it is the reviewer)."""
+    ref = default_branch_ref(branch)
+    if ref is not None and ref != "HEAD":
+        state = read_at(ref)
+        source = f"{DEPLOY_FILE} on {ref}"
+    elif DEPLOY_FILE.exists():
+        state = read()
+        source = str(DEPLOY_FILE)
+    else:
+        return None, str(DEPLOY_FILE)
+    return (state.declared(alias) if state else None), source
+
+
+def changed_besides(branch: str) -> list[str]:
+    """The files this checkout changes, other than the desired state, since it left the default
+    branch (`origin/<branch>`; none where that is unknown)."""
+    ref = default_branch_ref(branch)
+    if ref is None or ref == "HEAD":
+        return []
+    done = subprocess.run(
+        ["git", "diff", "--name-only", f"{ref}...HEAD"], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise DesiredStateError(f"git diff against {ref} failed: {done.stderr.strip()}")
+    return [path for path in done.stdout.split() if path != DEPLOY_FILE.as_posix()]
+
+
+def declarations(branch: str, alias: str) -> list[Declared]:
+    """Every declaration of `alias` on the default branch's first-parent line, newest first:
+    git's record of which bytes each version that ever served is. A local project (no
+    `origin/<branch>`) counts its working tree's declaration first."""
+    ref = default_branch_ref(branch)
+    states: list[DesiredState | None] = []
+    if ref in (None, "HEAD") and DEPLOY_FILE.exists():
+        states.append(read())
+    if ref is not None:
+        done = subprocess.run(
+            ["git", "log", "--first-parent", "--format=%H", ref, "--", DEPLOY_FILE.as_posix()],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise DesiredStateError(
+                f"git log cannot read the history of {DEPLOY_FILE}: {done.stderr.strip()}"
+            )
+        states += [read_at(sha) for sha in done.stdout.split()]
+    found = [state.declared(alias) for state in states if state is not None]
+    return [declared for declared in found if declared is not None]

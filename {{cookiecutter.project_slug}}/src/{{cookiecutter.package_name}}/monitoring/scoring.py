@@ -1,0 +1,117 @@
+"""Batch scoring with a registered model, and the inference log that drift checks read.
+
+Every row is checked against the data contract first: a row that breaks it is reported with
+the reason and never scored. What is scored is written with the model version, and each scored
+row is appended to the inference log (when, which model, a hash of the input, the score).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..control import production, registry
+from ..pipeline import contract as contracts
+from ..pipeline import data, training
+from ..pipeline.contract import Contract, load_contract
+from ..settings import Settings
+
+LOG_COLUMNS = ["timestamp", "model_name", "model_version", "row", "input_sha256", "probability"]
+
+
+def row_problems(frame: pd.DataFrame, contract: Contract, model: Any) -> pd.Series:
+    """Per row, why it cannot be scored ("" when it can): the contract's rules on the columns
+    the model takes. Columns the model does not use (text, ids, excluded ones) never make a
+    row unscorable; a missing model column is an error for the whole batch."""
+    return contracts.row_problems(frame, contract, training.model_columns(model))
+
+
+def input_hashes(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
+    """SHA-256 of each row's input values as text: the same input, the same hash."""
+    return data.row_sha256(frame[columns])
+
+
+def probabilities(model: Any, frame: pd.DataFrame, contract: Contract) -> pd.Series:
+    """The model's score of each row (rows that keep the contract), indexed like `frame`."""
+    if not len(frame):
+        return pd.Series(dtype="float64")
+    columns = training.model_columns(model)
+    return training.predict_proba(model, contracts.typed(frame, contract, columns))
+
+
+@dataclass(frozen=True)
+class Scored:
+    version: registry.Version
+    predictions: pd.DataFrame
+    rejected: pd.DataFrame
+
+
+def resolve(settings: Settings, client: Any, number: int | None) -> production.Production:
+    """The model to score with, checked against git: by default what deploy/production.yaml
+    declares; a named version only where git once declared it (only git holds a digest of
+    which bytes a version is). Another alias than production has no digest in git."""
+    alias = settings.predict.alias
+    if number is None and alias != registry.PRODUCTION:
+        raise registry.RegistryError(
+            f"predict.alias is {alias!r}: only {registry.PRODUCTION!r} is declared in git, with "
+            "the digest of its bytes; score with production, or name a version git declared "
+            "(--version N)"
+        )
+    if number is None:
+        return production.require(client, settings)
+    return production.load_version(client, settings, number)
+
+
+def score(
+    frame: pd.DataFrame, contract: Contract, model: Any, version: registry.Version, threshold: float
+) -> Scored:
+    """Score the rows that keep the contract; set the others aside with their reasons."""
+    positive = contract.target.positive
+    negative = next(c for c in contract.target.classes if c != positive)
+    problems = row_problems(frame, contract, model)
+    bad = problems != ""
+    good = frame[~bad] if bad.any() else frame  # no copy of a clean batch
+    rejected = frame[bad].assign(reason=problems[bad])
+    probability = probabilities(model, good, contract)
+    # The row's key (its id) comes first, so that scores can be joined back to their rows.
+    keys = {name: good[name].to_numpy() for name in contract.key_columns if name in good}
+    predictions = pd.DataFrame(
+        {
+            "row": good.index,
+            **keys,
+            "probability": probability.round(6).to_numpy(),
+            "prediction": (probability >= threshold).astype(int).to_numpy(),
+            "predicted_class": np.where(
+                probability >= threshold, contract.target.positive, negative
+            ),
+            "model_name": version.name,
+            "model_version": version.number,
+            "input_sha256": input_hashes(good, training.model_columns(model)).to_numpy(),
+        }
+    )
+    return Scored(version, predictions, rejected.rename_axis("row").reset_index())
+
+
+def append_log(predictions: pd.DataFrame, path: Path, when: datetime) -> None:
+    """Add the scored rows to the inference log (CSV, header written once)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    log = predictions.assign(timestamp=when.isoformat(timespec="seconds"))[LOG_COLUMNS]
+    log.to_csv(path, mode="a", header=not path.exists(), index=False, lineterminator="\n")
+
+
+def predict(settings: Settings, source: Path, number: int | None = None) -> Scored:
+    """Score a CSV with the registered model; write predictions, rejected rows, the log."""
+    contract = load_contract(settings.data.contract)
+    frame = data.read_raw(source, contract)
+    served = resolve(settings, registry.connect(), number)
+    threshold = settings.evaluate.decision_threshold
+    scored = score(frame, contract, served.model, served.version, threshold)
+    data.write_csv_for_people(scored.predictions, settings.predict.output)
+    data.write_csv_for_people(scored.rejected, settings.predict.rejected)
+    append_log(scored.predictions, settings.predict.log, datetime.now(UTC))
+    return scored

@@ -1,0 +1,376 @@
+"""The data contract (data/contract.yaml): the one description of the data, and its one reader.
+
+Validation, training, scoring, drift and the retraining fold all ask this module which
+columns there are, what each may hold, which rows break the contract and why, and how a
+column is given to the model, so they accept exactly the same rows.
+
+Column types:
+- integer, float: numbers (integer: whole numbers), optionally within min and max;
+- category: one of `values` (their order fixes the model's category codes); a value outside
+  them is rejected, or with `unknown: other` scored as one extra level that drift counts;
+- boolean: true/false, yes/no, y/n, t/f or 1/0 (any case);
+- text, id: kept in the data but never learned from and never a reason to reject a row at
+  scoring; id columns are the row key unless `key` names other columns.
+
+The row key decides which rows form the frozen evaluation set: adding, dropping or correcting
+other columns never moves a row between the splits.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import IO, Any, Literal
+
+import numpy as np
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .. import yaml_files
+from ..errors import ProjectError
+from ..settings import explain
+
+OTHER = "__other__"  # the one level every unseen value of an `unknown: other` category becomes
+TRUE_WORDS = frozenset({"true", "yes", "y", "t", "1"})
+FALSE_WORDS = frozenset({"false", "no", "n", "f", "0"})
+LEARNED_TYPES = frozenset({"integer", "float", "category", "boolean"})
+NUMERIC_TYPES = frozenset({"integer", "float"})
+# XGBoost refuses feature names with these characters (its own error names no column).
+FORBIDDEN_IN_FEATURE_NAMES = ("[", "]", "<")
+YAML_BOOLEAN_WORDS = "yes/no, on/off, true/false, y/n"
+
+
+class ContractError(ProjectError):
+    """The contract file is unusable, or data does not fit it as a whole."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class Column(_Strict):
+    type: Literal["integer", "float", "category", "boolean", "text", "id"]
+    min: float | None = None
+    max: float | None = None
+    values: tuple[str, ...] | None = None
+    unknown: Literal["reject", "other"] = "reject"
+    max_null_fraction: float = Field(default=0.0, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _fits_its_type(self) -> Column:
+        if (self.min is not None or self.max is not None) and not self.is_numeric:
+            raise ValueError(f"min/max are for integer and float columns, not {self.type}")
+        if self.type == "category":
+            if not self.values:
+                raise ValueError("a category column needs its allowed values")
+            if len(set(self.values)) != len(self.values):
+                raise ValueError("a category column lists a value twice")
+            if OTHER in self.values:
+                raise ValueError(f"{OTHER!r} is reserved for unseen values")
+        elif self.values is not None:
+            raise ValueError(f"values are for category columns, not {self.type}")
+        elif self.unknown != "reject":
+            raise ValueError("unknown: other is for category columns")
+        if self.type == "id" and self.max_null_fraction:
+            raise ValueError("an id column identifies rows: it allows no missing values")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError("min is greater than max")
+        return self
+
+    @property
+    def is_numeric(self) -> bool:
+        return self.type in NUMERIC_TYPES
+
+    @property
+    def is_learned(self) -> bool:
+        return self.type in LEARNED_TYPES
+
+    @property
+    def levels(self) -> list[str]:
+        """A category's levels as the model knows them (the extra `other` level last)."""
+        return [*(self.values or ()), *([OTHER] if self.unknown == "other" else [])]
+
+
+class Target(_Strict):
+    name: str = Field(min_length=1)
+    classes: tuple[str, str]
+    positive: str
+
+    @model_validator(mode="after")
+    def _positive_is_a_class(self) -> Target:
+        if self.classes[0] == self.classes[1]:
+            raise ValueError("the two classes must differ")
+        if self.positive not in self.classes:
+            raise ValueError(f"positive {self.positive!r} is not one of classes {self.classes}")
+        return self
+
+
+class Contract(_Strict):
+    min_rows: int = Field(ge=1)
+    key: tuple[str, ...] = ()
+    target: Target
+    columns: dict[str, Column] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Contract:
+        if self.target.name in self.columns:
+            raise ValueError(f"target {self.target.name!r} must not also be listed in columns")
+        for name in self.key:
+            if name not in self.columns:
+                raise ValueError(
+                    f"key column {name!r} is not in columns: the key decides the frozen "
+                    "evaluation set, so keep that column in the data, or name a new key knowing "
+                    "that rows will move (the gate then refuses a champion whose training rows "
+                    "land in the evaluation set)"
+                )
+        if not self.key_columns:
+            raise ValueError("no row key: name `key` columns or declare an id column")
+        for name, column in self.columns.items():
+            if column.is_learned and any(c in name for c in FORBIDDEN_IN_FEATURE_NAMES):
+                raise ValueError(
+                    f"column {name!r}: the model cannot take '[', ']' or '<' in a column name; "
+                    "rename it in the data (or declare it text to keep it out of the model)"
+                )
+        return self
+
+    @property
+    def all_columns(self) -> list[str]:
+        """Every column in contract order, then the target."""
+        return [*self.columns, self.target.name]
+
+    @property
+    def learned_columns(self) -> list[str]:
+        """The columns a model may learn from (not text, not id), in contract order."""
+        return [name for name, column in self.columns.items() if column.is_learned]
+
+    @property
+    def key_columns(self) -> list[str]:
+        """The row key: the declared `key`, else the id columns."""
+        return list(self.key) or [n for n, c in self.columns.items() if c.type == "id"]
+
+    def text_dtypes(self) -> dict[str, type]:
+        """Columns read as the file's text: everything but plain numbers, and the key (its
+        text is a row's identity: 5 and 5.0 are different keys)."""
+        numeric = {n for n, c in self.columns.items() if c.is_numeric} - set(self.key_columns)
+        return {name: str for name in self.all_columns if name not in numeric}
+
+
+# Only an empty cell is a missing value: pandas would also take "NA" (Namibia), "None", "null"
+# or "n/a" for one, and a category or an id could silently lose values.
+MISSING_IS_EMPTY: dict[str, Any] = {"keep_default_na": False, "na_values": [""]}
+
+
+def read_csv(path: Path | IO[bytes], contract: Contract) -> pd.DataFrame:
+    """A CSV as its text says: the contract's non-numeric columns as strings, numbers parsed
+    where they parse; validation and scoring judge what is really there. A file that is not
+    a CSV at all is a ContractError naming it."""
+    name = getattr(path, "name", path)
+    try:
+        frame: pd.DataFrame = pd.read_csv(path, dtype=contract.text_dtypes(), **MISSING_IS_EMPTY)
+    except pd.errors.EmptyDataError:
+        raise ContractError(f"{name}: the file is empty") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as error:
+        raise ContractError(f"{name}: not a CSV: {error}") from None
+    return frame
+
+
+def _text(values: pd.Series) -> pd.Series:
+    return values.astype("string").str.strip()
+
+
+def _unlisted(values: pd.Series, column: Column) -> pd.Series:
+    """Per row, whether a category's value is present but not one of its listed values."""
+    listed = _text(values).isin(column.values or ()).fillna(False).to_numpy(dtype=bool)
+    return pd.Series(values.notna().to_numpy() & ~listed, index=values.index)
+
+
+def _numeric_problems(name: str, column: Column, values: pd.Series) -> pd.Series:
+    numbers = pd.to_numeric(values, errors="coerce")
+    problem = pd.Series("", index=values.index, dtype=object)
+    problem[values.notna() & numbers.isna()] = f"{name} is not a number"
+    problem[numbers.notna() & ~np.isfinite(numbers)] = f"{name} is not a finite number"
+    if column.type == "integer":
+        problem[numbers.notna() & (numbers != np.floor(numbers))] = f"{name} is not a whole number"
+    if column.min is not None:
+        problem[numbers < column.min] = f"{name} is below {column.min:g}"
+    if column.max is not None:
+        problem[numbers > column.max] = f"{name} is above {column.max:g}"
+    return problem
+
+
+def _cell_problems(name: str, column: Column, values: pd.Series, is_key: bool) -> pd.Series:
+    """Per row, what is wrong with one column's value ("" when nothing)."""
+    problem = pd.Series("", index=values.index, dtype=object)
+    if column.is_numeric:
+        problem = _numeric_problems(name, column, values)
+    elif column.type == "category" and column.unknown == "reject":
+        problem[_unlisted(values, column)] = f"{name} is not a known category"
+    elif column.type == "boolean":
+        words = _text(values).str.lower()
+        wrong = values.notna() & ~words.isin(TRUE_WORDS | FALSE_WORDS).fillna(False)
+        problem[wrong.to_numpy(dtype=bool)] = f"{name} is not true/false"
+    if column.max_null_fraction == 0 or is_key:
+        problem[values.isna()] = f"{name} is missing"
+    return problem
+
+
+def cell_problems(frame: pd.DataFrame, contract: Contract, columns: list[str]) -> pd.DataFrame:
+    """Per row and column (of `columns`, which may include the target), what breaks the
+    contract ("" when nothing). A column absent from the frame breaks every row, so it is an
+    error for the whole batch."""
+    missing = [name for name in columns if name not in frame.columns]
+    if missing:
+        raise ContractError(f"the data has no column {', '.join(missing)} of the contract")
+    found = {}
+    key = set(contract.key_columns)
+    for name in columns:
+        values = frame[name]
+        if name == contract.target.name:
+            target = pd.Series("", index=frame.index, dtype=object)
+            outside = ~_text(values).isin(contract.target.classes).fillna(False)
+            target[outside.to_numpy(dtype=bool)] = f"{name} is not one of the two classes"
+            target[values.isna()] = f"{name} is missing"
+            found[name] = target
+        else:
+            found[name] = _cell_problems(name, contract.columns[name], values, name in key)
+    return pd.DataFrame(found, index=frame.index)
+
+
+def row_problems(frame: pd.DataFrame, contract: Contract, columns: list[str]) -> pd.Series:
+    """Per row, every way it breaks the contract in `columns`, joined by "; " ("" for a good
+    row). Only the bad rows are joined: good data costs one comparison per cell."""
+    cells = cell_problems(frame, contract, columns)
+    joined = pd.Series("", index=frame.index, dtype=object)
+    bad = (cells != "").any(axis=1)
+    if bad.any():
+        joined[bad] = cells[bad].apply(lambda row: "; ".join(p for p in row if p), axis=1)
+    return joined
+
+
+def typed(frame: pd.DataFrame, contract: Contract, columns: list[str]) -> pd.DataFrame:
+    """The model's view of `columns` (rows that keep the contract): numbers as floats,
+    categories with the contract's fixed levels (unseen values as the `other` level where the
+    contract says so), booleans as 0/1, the target as 1 for the positive class and 0 else.
+
+    Fixed levels keep XGBoost's category codes identical between training, evaluation and
+    scoring, whatever values a given batch happens to contain."""
+    result: dict[str, Any] = {}
+    for name in columns:
+        values = frame[name]
+        if name == contract.target.name:
+            result[name] = (_text(values) == contract.target.positive).astype("int64")
+            continue
+        column = contract.columns[name]
+        if column.is_numeric:
+            result[name] = pd.to_numeric(values, errors="raise").astype("float64")
+        elif column.type == "category":
+            text = _text(values)
+            if column.unknown == "other":
+                text = text.mask(_unlisted(values, column), OTHER)
+            result[name] = pd.Categorical(text.astype(object), categories=column.levels)
+        elif column.type == "boolean":
+            words = _text(values).str.lower()
+            result[name] = words.isin(TRUE_WORDS).astype("float64").where(words.notna())
+        else:
+            result[name] = values
+    return pd.DataFrame(result, index=frame.index)
+
+
+def unseen_counts(frame: pd.DataFrame, contract: Contract) -> dict[str, int]:
+    """Per `unknown: other` category column, how many values are not among its values."""
+    counts = {}
+    for name, column in contract.columns.items():
+        if column.unknown == "other" and name in frame.columns:
+            unseen = int(_unlisted(frame[name], column).sum())
+            if unseen:
+                counts[name] = unseen
+    return counts
+
+
+def _pairs(node: yaml.Node | None) -> list[tuple[yaml.Node, yaml.Node]]:
+    return list(node.value) if isinstance(node, yaml.MappingNode) else []
+
+
+def _find(node: yaml.Node | None, key: str) -> yaml.Node | None:
+    return next((value for k, value in _pairs(node) if k.value == key), None)
+
+
+class _SourceText:
+    """The contract's names and values as the file writes them: YAML would read an unquoted
+    010 as the number 8, and yes/no/on/off as true/false, but the data holds text."""
+
+    def __init__(self) -> None:
+        self.booleans: list[str] = []
+
+    def scalar(self, node: yaml.Node | None, place: str) -> Any:
+        if not isinstance(node, yaml.ScalarNode):
+            return None  # absent, or not a scalar: the schema names the problem
+        if node.tag.endswith(":bool"):
+            self.booleans.append(place)
+        return node.value if node.tag.endswith((":int", ":float", ":bool", ":str")) else None
+
+    def sequence(self, node: yaml.Node | None, place: str) -> Any:
+        if not isinstance(node, yaml.SequenceNode):
+            return None
+        return [self.scalar(item, place) for item in node.value]
+
+
+def _raw_contract(text: str) -> tuple[Any, list[str]]:
+    """The parsed file with every name and value that stands for text in the data taken as
+    written, and the places where an unquoted word was one YAML reads as true/false."""
+    raw = yaml_files.load(text)
+    document = yaml_files.compose(text)
+    if not isinstance(raw, dict):
+        return raw, []
+    source = _SourceText()
+    target_node = _find(document, "target")
+    if isinstance(raw.get("target"), dict):
+        for key in ("name", "positive"):
+            if key in raw["target"]:
+                raw["target"][key] = source.scalar(_find(target_node, key), f"target.{key}")
+        if "classes" in raw["target"]:
+            raw["target"]["classes"] = source.sequence(
+                _find(target_node, "classes"), "target.classes"
+            )
+    if "key" in raw:
+        raw["key"] = source.sequence(_find(document, "key"), "key")
+    if isinstance(raw.get("columns"), dict):
+        columns = {}
+        for name_node, column_node in _pairs(_find(document, "columns")):
+            name = source.scalar(name_node, f"the column name {name_node.value}")
+            column = yaml_files.load(yaml.serialize(column_node))
+            if isinstance(column, dict) and "values" in column:
+                column["values"] = source.sequence(
+                    _find(column_node, "values"), f"columns.{name}.values"
+                )
+            columns[name] = column
+        raw["columns"] = columns
+    return raw, source.booleans
+
+
+def parse_contract(text: str, source: Path) -> Contract:
+    try:
+        raw, booleans = _raw_contract(text)
+    except yaml.YAMLError as error:
+        raise ContractError(f"{source}: not valid YAML: {error}") from None
+    if booleans:
+        raise ContractError(
+            f"{source}: {', '.join(dict.fromkeys(booleans))}: unquoted {YAML_BOOLEAN_WORDS} "
+            'are read by YAML as true/false, not as the text in your data; quote them, e.g. "yes"'
+        )
+    try:
+        return Contract.model_validate_json(json.dumps(raw))
+    except ValidationError as error:
+        raise ContractError(explain(error, source)) from None
+
+
+def load_contract(path: Path) -> Contract:
+    """Read and check the contract file; every problem is named with its key."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ContractError(
+            f"{path}: file not found (write one with `make contract DATA=<csv> TARGET=<column>`)"
+        ) from None
+    return parse_contract(text, path)
