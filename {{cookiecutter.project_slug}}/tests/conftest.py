@@ -30,7 +30,7 @@ import synthetic
 import yaml
 from fake_github import FakeGitHub, running_fake_github
 
-from {{ cookiecutter.package_name }}.control import desired_state, registration, registry
+from {{ cookiecutter.package_name }}.control import aliases, desired_state, registration, registry
 from {{ cookiecutter.package_name }}.control.desired_state import Declared
 from {{ cookiecutter.package_name }}.control.gate_result import GateResult, ScoredModel, Verdict
 from {{ cookiecutter.package_name }}.pipeline import data, lineage, stages, tracking, training
@@ -419,11 +419,10 @@ class Lab:
         version, _ = registry.register(self.client(), self.name, run, digest, lineage, {})
         return version
 
-    def promote(self, alias: str, number: int | None, force: bool = False) -> registry.Version:
-        promoted, _ = registry.promote(
-            self.client(), self.name, alias, number, [], force, self.history()
-        )
-        return promoted
+    def stage(self, number: int | None = None) -> registry.Version:
+        """Point `staging` at a version (by default the newest commit's), as every merge does."""
+        staged, _ = aliases.stage(self.client(), self.name, number, self.history())
+        return staged
 
     def gate_result(
         self, run: tracking.RunInfo, verdict: Verdict = "pass", digest: str | None = None
@@ -454,7 +453,10 @@ class Lab:
         """Register a run and put it in production as the product does: declared in
         deploy/production.yaml (version and digest; the workspace's, where the person running
         a local project is the reviewer), then served."""
-        version = self.register(run)
+        return self.champion_version(self.register(run), approved_by)
+
+    def champion_version(self, version: registry.Version, approved_by: str) -> registry.Version:
+        """Declare a registered version for production and serve it (see champion)."""
         declared = Declared(version=version.number, sha256=version.digest)
         state = desired_state.DesiredState(model=self.name)
         if desired_state.DEPLOY_FILE.exists():
@@ -464,7 +466,7 @@ class Lab:
             "promotion.production.at": registry.now(),
             "promotion.production.approved_by": approved_by,
         }
-        registry.serve(self.client(), self.name, version, version.digest, stamp)
+        aliases.serve(self.client(), self.name, version, version.digest, stamp)
         return registry.get_version(self.client(), self.name, version.number)
 
     def params_file(self, path: Path) -> Path:

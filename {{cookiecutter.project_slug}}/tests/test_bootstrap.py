@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from {{ cookiecutter.package_name }}.control import gate
+from {{ cookiecutter.package_name }}.control import comparison
 from {{ cookiecutter.package_name }}.pipeline import evaluation
 
 METRICS = ["roc_auc", "pr_auc", "f1"]
@@ -61,18 +61,20 @@ def test_the_interval_is_the_one_scoring_resamples_one_by_one_gives(
     when small sets make some resamples single-class (they are skipped alike)."""
     target, champion, challenger = scores(rows, base_rate, seed=rows)
     low, high, usable = one_by_one(metric, target, champion, challenger, seed=7)
-    if usable < gate.MIN_USABLE_SHARE * 1000:
+    if usable < comparison.MIN_USABLE_SHARE * 1000:
         with pytest.raises(ValueError, match="resamples hold both classes"):
-            gate.paired_bootstrap(metric, target, champion, challenger, 0.5, 1000, 7, 0.95)
+            comparison.paired_bootstrap(metric, target, champion, challenger, 0.5, 1000, 7, 0.95)
         return
-    interval = gate.paired_bootstrap(metric, target, champion, challenger, 0.5, 1000, 7, 0.95)
+    interval = comparison.paired_bootstrap(metric, target, champion, challenger, 0.5, 1000, 7, 0.95)
     assert (interval.low, interval.high) == (low, high)
 
 
 def test_memory_stays_bounded_by_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     """Scoring the resamples in small chunks gives the same interval as all at once."""
     target, champion, challenger = scores(500, 0.3, seed=5)
-    whole = gate.paired_bootstrap("roc_auc", target, champion, challenger, 0.5, 1000, 7, 0.95)
-    monkeypatch.setattr(gate, "BOOTSTRAP_CELLS", 500 * 37)  # 37 resamples per chunk
-    chunked = gate.paired_bootstrap("roc_auc", target, champion, challenger, 0.5, 1000, 7, 0.95)
+    whole = comparison.paired_bootstrap("roc_auc", target, champion, challenger, 0.5, 1000, 7, 0.95)
+    monkeypatch.setattr(comparison, "BOOTSTRAP_CELLS", 500 * 37)  # 37 resamples per chunk
+    chunked = comparison.paired_bootstrap(
+        "roc_auc", target, champion, challenger, 0.5, 1000, 7, 0.95
+    )
     assert chunked == whole

@@ -14,7 +14,13 @@ import pytest
 from conftest import Lab, free_port
 
 from {{ cookiecutter.package_name }}.cli import main
-from {{ cookiecutter.package_name }}.control import desired_state, gate, registry
+from {{ cookiecutter.package_name }}.control import (
+    champion_data,
+    comparison,
+    desired_state,
+    gate,
+    registry,
+)
 from {{ cookiecutter.package_name }}.control.desired_state import Declared
 from {{ cookiecutter.package_name }}.pipeline import stages
 
@@ -218,17 +224,17 @@ def test_challenger_scored_on_other_data_is_refused(lab: Lab) -> None:
 
 def test_non_finite_metric_and_constant_predictions_fail_closed() -> None:
     """NaN metrics and a constant predictor are reasons the scores cannot be trusted."""
-    scored = gate.Scored(
+    scored = comparison.Scored(
         label="challenger",
         eval_md5="x",
         probability=np.full(10, 0.3),
         metrics={"roc_auc": math.nan, "brier": 0.2},
         latency_ms_per_row=0.01,
     )
-    problems = gate.sanity_problems(scored)
+    problems = comparison.sanity_problems(scored)
     assert "challenger: roc_auc is not finite" in problems
     assert "challenger: predicts the same probability for every row" in problems
-    assert gate.decide(problems, [], [], override_by="octocat") == "error"
+    assert comparison.decide(problems, [], [], override_by="octocat") == "error"
 
 
 def test_latency_and_size_limits_are_enforced(lab: Lab) -> None:
@@ -408,7 +414,7 @@ def test_a_dropped_column_is_filled_from_the_champion_s_own_rows_by_key() -> Non
     recorded = pd.DataFrame(
         {"grade": pd.Categorical(["a", "b", "b"], categories=["a", "b", "c"]), "x": [1.0, 2, 3]}
     )
-    filled = gate.values_by_key(keys, recorded, pd.Series(["k1", "k2", "k3"]), "about")
+    filled = champion_data.values_by_key(keys, recorded, pd.Series(["k1", "k2", "k3"]), "about")
     assert filled["x"].tolist() == [3.0, 1.0, 2.0]
     assert filled["x"].index.tolist() == [10, 11, 12]
     assert list(filled["grade"].cat.categories) == ["a", "b", "c"]
@@ -420,7 +426,9 @@ def test_a_row_the_champion_never_saw_is_an_error_naming_the_way_out() -> None:
     column: the gate cannot score the champion on it, and says to split the change."""
     recorded = pd.DataFrame({"x": [1.0, 2.0]})
     with pytest.raises(ValueError, match=r"1 of the 3 evaluation rows .* separate pull requests"):
-        gate.values_by_key(pd.Series(["k1", "k2", "new"]), recorded, pd.Series(["k1", "k2"]), "a")
+        champion_data.values_by_key(
+            pd.Series(["k1", "k2", "new"]), recorded, pd.Series(["k1", "k2"]), "a"
+        )
 
 
 def test_rows_sharing_a_key_must_agree_on_the_champion_s_values() -> None:
@@ -429,6 +437,9 @@ def test_rows_sharing_a_key_must_agree_on_the_champion_s_values() -> None:
     recorded = pd.DataFrame({"x": [1.0, 2.0, 1.0]})
     keys = pd.Series(["k1", "k1", "k2"])
     with pytest.raises(ValueError, match="share a key hold different values"):
-        gate.values_by_key(pd.Series(["k1", "k2"]), recorded, keys, "a")
+        champion_data.values_by_key(pd.Series(["k1", "k2"]), recorded, keys, "a")
     same = pd.DataFrame({"x": [1.0, 1.0, 2.0]})
-    assert gate.values_by_key(pd.Series(["k2", "k1"]), same, keys, "a")["x"].tolist() == [2.0, 1.0]
+    assert champion_data.values_by_key(pd.Series(["k2", "k1"]), same, keys, "a")["x"].tolist() == [
+        2.0,
+        1.0,
+    ]

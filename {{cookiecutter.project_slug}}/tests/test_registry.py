@@ -77,33 +77,26 @@ def test_dirty_run_is_not_registered(lab: Lab) -> None:
         registry.register(lab.client(), lab.name, run, digest, dirty, {})
 
 
-def test_promotion_keeps_the_replaced_version_for_rollback(lab: Lab) -> None:
-    """Promoting v2 moves production and leaves v1 as previous-production, with approvers."""
+def test_serving_keeps_the_replaced_version_for_rollback(lab: Lab) -> None:
+    """Serving v2 moves production and leaves v1 as previous-production, with the approvers."""
     lab.champion(lab.candidate(lab.commit(1), 100))
     second = lab.register(lab.candidate(lab.commit(2), 200))
-    assert lab.promote(registry.STAGING, None).number == second.number  # the newest commit's
-    promoted, replaced = registry.promote(
-        lab.client(), lab.name, registry.PRODUCTION, None, ["alice", "bob"], False, lab.history()
-    )
-    assert promoted.number == second.number
-    assert replaced is not None and replaced.number == 1
-    aliases = registry.aliases(lab.client(), lab.name)
-    assert aliases[registry.PRODUCTION] == 2
-    assert aliases[registry.PREVIOUS] == 1
-    assert promoted.tags["promotion.production.approved_by"] == "alice,bob"
-    assert promoted.tags["promotion.production.at"]
+    assert lab.stage().number == second.number  # the newest commit's
+    served = lab.champion_version(second, approved_by="alice,bob")
+    found = registry.aliases(lab.client(), lab.name)
+    assert found[registry.PRODUCTION] == 2 and found[registry.PREVIOUS] == 1
+    assert served.tags["promotion.production.approved_by"] == "alice,bob"
+    assert served.tags["promotion.production.at"]
 
 
-def test_older_commit_is_not_promoted_over_a_newer_champion(lab: Lab) -> None:
-    """A version from an older commit cannot replace a newer champion, unless forced."""
+def test_an_older_commit_never_replaces_a_newer_one(lab: Lab) -> None:
+    """A version from an older commit cannot replace a newer one's on an alias."""
     older = lab.register(lab.candidate(lab.commit(1), 100))
-    lab.champion(lab.candidate(lab.commit(2), 200))
-    client = lab.client()
-    with pytest.raises(registry.RegistryError, match="older than production"):
-        lab.promote(registry.PRODUCTION, older.number)
-    assert registry.aliases(client, lab.name)[registry.PRODUCTION] == 2
-    lab.promote(registry.PRODUCTION, older.number, force=True)
-    assert registry.aliases(client, lab.name)[registry.PRODUCTION] == older.number
+    newer = lab.register(lab.candidate(lab.commit(2), 200))
+    assert lab.stage().number == newer.number
+    with pytest.raises(registry.RegistryError, match="older than staging"):
+        lab.stage(older.number)
+    assert registry.aliases(lab.client(), lab.name)[registry.STAGING] == newer.number
 
 
 def overwrite_model_file(lab: Lab, version: registry.Version, content: bytes) -> None:
@@ -189,12 +182,11 @@ def test_newer_is_decided_by_git_not_by_a_commit_time_tag(lab: Lab) -> None:
     """A version whose run claims a commit time in 2100 does not pin staging: the newer
     commit on the branch still moves it, and the 2100 one cannot move production backwards."""
     future = lab.register(lab.candidate(lab.commit(1), 4_102_444_800))
-    assert lab.promote(registry.STAGING, None).number == future.number
+    assert lab.stage().number == future.number
     newer = lab.register(lab.candidate(lab.commit(2), 100))
-    assert lab.promote(registry.STAGING, None).number == newer.number
-    lab.promote(registry.PRODUCTION, newer.number)
-    with pytest.raises(registry.RegistryError, match="older than production"):
-        lab.promote(registry.PRODUCTION, future.number)
+    assert lab.stage().number == newer.number
+    with pytest.raises(registry.RegistryError, match="older than staging"):
+        lab.stage(future.number)
 
 
 def test_a_commit_not_on_the_branch_is_never_staged_or_promoted(lab: Lab) -> None:
@@ -202,11 +194,11 @@ def test_a_commit_not_on_the_branch_is_never_staged_or_promoted(lab: Lab) -> Non
     promotion over it cannot be ordered, so it is refused."""
     stray = lab.register(lab.candidate("f" * 40, 100))
     with pytest.raises(registry.RegistryError, match="nothing to stage"):
-        lab.promote(registry.STAGING, None)
-    lab.promote(registry.PRODUCTION, stray.number)  # an empty production needs no order
+        lab.stage()
+    lab.stage(stray.number)  # an empty alias needs no order
     real = lab.register(lab.candidate(lab.commit(1), 100))
     with pytest.raises(registry.RegistryError, match="not on HEAD"):
-        lab.promote(registry.PRODUCTION, real.number)
+        lab.stage(real.number)
 
 
 def test_registry_down_is_one_line_not_a_hang(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:

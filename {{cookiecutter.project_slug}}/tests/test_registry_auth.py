@@ -15,7 +15,7 @@ from conftest import PROJECT_ROOT, Lab, running_mlflow_server
 from fake_github import TOKEN, FakeGitHub, serving
 
 from {{ cookiecutter.package_name }}.cli import main
-from {{ cookiecutter.package_name }}.control import gate, registry
+from {{ cookiecutter.package_name }}.control import aliases, gate, registry
 from {{ cookiecutter.package_name }}.pipeline import tracking, training
 from {{ cookiecutter.package_name }}.settings import load_settings
 
@@ -182,7 +182,7 @@ def test_after_registry_setup_the_read_credential_cannot_change_what_serves(
     assert registry.version_bytes(client, version, digest, "the gate")
 
     as_user(monkeypatch, auth_server, writer, passwords[writer])
-    registry.serve(registry.connect(), name, version, digest, {})
+    aliases.serve(registry.connect(), name, version, digest, {})
     assert registry.aliases(registry.connect(), name) == {registry.PRODUCTION: version.number}
 
 

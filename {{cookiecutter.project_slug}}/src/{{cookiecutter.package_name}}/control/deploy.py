@@ -13,7 +13,7 @@ from ..errors import ProjectError
 from ..github import actions, branches, github_api, repository
 from ..pipeline.lineage import History, branch_history, git_state
 from ..settings import Settings
-from . import desired_state, registry
+from . import aliases, desired_state, registry
 from .approval import Approval, approval_from_github
 from .desired_state import DEPLOY_FILE, Declared, DeployError
 from .proposals import production_history, rollback_state
@@ -46,23 +46,17 @@ def _checked_target(
     verdict = target.tags.get("gate.verdict", "")
     if verdict not in PASSED:
         raise DeployError(f"{target.label} did not pass the gate (verdict {verdict or 'none'})")
-    if is_rollback and not registry.was_in_production(target):
+    if is_rollback and not aliases.was_in_production(target):
         raise DeployError(
             f"{target.label} was never in production: a rollback only returns to a version that was"
         )
     for number in [] if is_rollback else sorted(set(references) - {declared.version}):
         previous = registry.get_version(client, name, number)
-        unknown = [v for v in (target, previous) if not history.knows(v.git_sha)]
-        if unknown:
-            raise DeployError(
-                f"{unknown[0].label} names commit {unknown[0].git_sha[:12]}, which is not on "
-                f"{history.ref}: cannot tell which version is newer"
-            )
-        if history.is_older(target.git_sha, previous.git_sha):
-            raise DeployError(
-                f"version {target.number} is older than version {previous.number}, which "
-                f"{DEPLOY_FILE} declared before: add a new `rollback: <reason>` to go back"
-            )
+        problem = aliases.older_problem(
+            target, previous, f"version {number}, which {DEPLOY_FILE} declared before", history
+        )
+        if problem:
+            raise DeployError(f"{problem}: add a new `rollback: <reason>` to go back")
     return target
 
 
@@ -100,7 +94,7 @@ def _serve(
     request and commit, and for a rollback why, on both versions). Returns the replaced one."""
     replaced_number = current.number if current else None
     tags = {**_served_tags(approval, replaced_number, rollback), **extra}
-    replaced = registry.serve(client, name, target, declared.sha256, tags)
+    replaced = aliases.serve(client, name, target, declared.sha256, tags)
     if replaced is not None and rollback is not None:
         registry.set_tags(
             client,

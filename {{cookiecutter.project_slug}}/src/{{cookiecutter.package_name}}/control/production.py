@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..settings import Settings
-from . import desired_state, registry
+from . import aliases, desired_state, registry
 from .desired_state import Declared
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ def _first_model_or_refuse(client: Any, name: str, source: str) -> None:
     created the model first) is refused, never compared with or scored."""
     current = registry.by_alias(client, name, registry.PRODUCTION)
     versions = registry.all_versions(client, name)
-    served = [v.number for v in versions if registry.was_in_production(v)]
+    served = [v.number for v in versions if aliases.was_in_production(v)]
     if current is not None or served:
         found = (
             f"its '{registry.PRODUCTION}' alias points at version {current.number}"

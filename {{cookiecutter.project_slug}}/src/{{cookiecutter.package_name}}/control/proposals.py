@@ -9,7 +9,7 @@ from typing import Any
 
 from ..github import actions, branches, github_api, repository
 from ..settings import Settings
-from . import desired_state, registry, report
+from . import aliases, desired_state, registry, report
 from .desired_state import DEPLOY_FILE, Declared, DeployError, DesiredState
 from .gate_result import GateResult
 
@@ -140,7 +140,7 @@ def rollback_state(settings: Settings, number: int | None, reason: str) -> Desir
         raise DeployError(f"version {number} is already declared for production")
     client = registry.connect()
     target = registry.get_version(client, settings.tracking.model_name, number)
-    if not registry.was_in_production(target):
+    if not aliases.was_in_production(target):
         raise DeployError(
             f"{target.label} was never in production: a rollback only returns to a version "
             "that was (promote a new one through the gate instead)"

@@ -10,7 +10,7 @@ from typing import Any
 from ..pipeline import tracking
 from ..pipeline.lineage import DATA_KEYS, branch_history, checkout_facts
 from ..settings import Settings
-from . import registry, report
+from . import aliases, registry, report
 from .gate_result import GateResult
 from .notices import read_gate
 
@@ -134,6 +134,4 @@ def stage(
     and is not declared in git."""
     client = registry.connect()
     history = branch_history(settings.github.default_branch)
-    return registry.promote(
-        client, settings.tracking.model_name, registry.STAGING, number, [], False, history
-    )
+    return aliases.stage(client, settings.tracking.model_name, number, history)

@@ -11,7 +11,7 @@
 - A commit is registered once; an existing version for it counts only if it holds the bytes
   the gate scored.
 - Which commit is newer is git's answer (ancestry on the default branch), never a tag's: an
-  older commit never replaces a newer one (staging's rule; production's is in deploy.py).
+  older commit never replaces a newer one (aliases.py holds the rule; deploy.py applies it).
 
 Every problem is a RegistryError with one line of reason; nothing here passes by default.
 """
@@ -19,7 +19,6 @@ Every problem is a RegistryError with one line of reason; nothing here passes by
 from __future__ import annotations
 
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,7 +28,6 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ProjectError
 from ..pipeline import tracking, training
-from ..pipeline.lineage import History
 
 if TYPE_CHECKING:
     from xgboost import XGBClassifier
@@ -345,139 +343,7 @@ def training_run_of(client: Any, version: Version) -> str:
     return str(tags.get(FROM_RUN_TAG, ""))
 
 
-def _newest(versions: list[Version], history: History) -> Version | None:
-    """The version of the newest commit on the default branch. Per commit only its oldest
-    version counts (a newer duplicate from a concurrent registration is about to be deleted);
-    a version whose commit is not on the branch is never staging's."""
-    first_per_commit: dict[str, Version] = {}
-    for version in versions:  # oldest first
-        if history.knows(version.git_sha):
-            first_per_commit.setdefault(version.git_sha, version)
-    if not first_per_commit:
-        return None
-    return min(first_per_commit.values(), key=lambda v: history.positions[v.git_sha])
-
-
-def _set_alias_checked(client: Any, name: str, alias: str, number: int) -> None:
-    """Set an alias and read it back; concurrent writers are last-writer-wins and sometimes
-    fail outright, so retry a bounded number of times."""
-    last_problem = ""
-    for attempt in range(1, ALIAS_ATTEMPTS + 1):
-        try:
-            with registry_errors(f"setting alias {alias}"):
-                client.set_registered_model_alias(name, alias, str(number))
-            if aliases(client, name).get(alias) == number:
-                return
-            last_problem = f"read back as version {aliases(client, name).get(alias)}"
-        except RegistryError as error:
-            last_problem = str(error)
-        time.sleep(0.2 * attempt)
-    raise RegistryError(
-        f"alias {alias} could not be set to version {number} after {ALIAS_ATTEMPTS} attempts: "
-        f"{last_problem}"
-    )
-
-
-def move_alias(
-    client: Any, name: str, alias: str, target: Version, force: bool, history: History
-) -> Version | None:
-    """Point `alias` at `target`; return the version it pointed at before.
-
-    An older commit never replaces a newer one unless forced: a slow pipeline run for an old
-    commit must not overwrite what a newer run already put there. Older means an ancestor on
-    the default branch; a commit the branch does not hold cannot be ordered, and is refused.
-    """
-    current = by_alias(client, name, alias)
-    if current is not None and current.number == target.number:
-        return current
-    if current is not None and not force:
-        unknown = [v for v in (target, current) if not history.knows(v.git_sha)]
-        if unknown:
-            raise RegistryError(
-                f"{unknown[0].label} names commit {unknown[0].git_sha[:12]}, which is not on "
-                f"{history.ref}: cannot tell whether it is newer than the other; refusing to "
-                f"move {alias}"
-            )
-        if history.is_older(target.git_sha, current.git_sha):
-            raise RegistryError(
-                f"version {target.number} (commit {target.git_sha[:12]}) is older than "
-                f"{alias} version {current.number} (commit {current.git_sha[:12]}): refusing "
-                "to move the alias backwards"
-            )
-    _set_alias_checked(client, name, alias, target.number)
-    return current
-
-
 def set_tags(client: Any, name: str, number: int, tags: dict[str, str]) -> None:
     with registry_errors(f"tagging {name} version {number}"):
         for key, value in tags.items():
             client.set_model_version_tag(name, str(number), key, value)
-
-
-def promote(
-    client: Any,
-    name: str,
-    to: str,
-    number: int | None,
-    approvers: list[str],
-    force: bool,
-    history: History,
-) -> tuple[Version, Version | None]:
-    """Move alias `to` onto a version (by default: for staging the newest commit's version, for
-    production the one `staging` points at), after checking its bytes. For production
-    the replaced version keeps the `previous-production` alias, and the approvers and time are
-    written on the promoted version. Returns (promoted, replaced)."""
-    if number is None and to == STAGING:
-        candidate = _newest(all_versions(client, name), history)
-        if candidate is None:
-            raise RegistryError(
-                f"no version of {name} was trained from a commit of {history.ref}: nothing "
-                "to stage (is the history fetched? fetch-depth: 0)"
-            )
-    elif number is None:
-        candidate = by_alias(client, name, STAGING)
-        if candidate is None:
-            raise RegistryError(f"{name} has no '{STAGING}' version to promote")
-    else:
-        candidate = get_version(client, name, number)
-    # staging serves nothing: its bytes are checked against registration's record of them.
-    version_bytes(client, candidate, candidate.digest, f"its {DIGEST_TAG} tag")
-    replaced = move_alias(client, name, to, candidate, force, history)
-    if to == PRODUCTION and replaced is not None and replaced.number != candidate.number:
-        _set_alias_checked(client, name, PREVIOUS, replaced.number)
-    set_tags(
-        client,
-        name,
-        candidate.number,
-        {
-            f"promotion.{to}.approved_by": ",".join(approvers) or "nobody recorded",
-            f"promotion.{to}.at": now(),
-        },
-    )
-    return get_version(client, name, candidate.number), replaced
-
-
-def serve(
-    client: Any, name: str, target: Version, digest: str, tags: dict[str, str]
-) -> Version | None:
-    """Point `production` at `target`, whose bytes are checked first against `digest` (what
-    deploy/production.yaml declares), and write `tags` on it;
-    the version it replaces becomes `previous-production`. Whether the move is allowed
-    (approved, not older unless a rollback) is the caller's decision, made beforehand.
-    Returns the replaced version, or None."""
-    version_bytes(client, target, digest, "deploy/production.yaml")  # only what git declares
-    replaced = by_alias(client, name, PRODUCTION)
-    if replaced is not None and replaced.number == target.number:
-        return None
-    # The record first: a move that then fails leaves a record to re-apply, never a
-    # production nobody approved on paper.
-    set_tags(client, name, target.number, tags)
-    _set_alias_checked(client, name, PRODUCTION, target.number)
-    if replaced is not None:
-        _set_alias_checked(client, name, PREVIOUS, replaced.number)
-    return replaced
-
-
-def was_in_production(version: Version) -> bool:
-    """Whether a promotion (or a rollback) once put this version in production."""
-    return f"promotion.{PRODUCTION}.at" in version.tags or "rollback.at" in version.tags
