@@ -436,7 +436,6 @@ class Lab:
             rule="non_inferiority",
             margin=0.01,
             verdict=verdict,
-            passed=verdict in ("pass", "overridden"),
             challenger=ScoredModel(
                 eval_md5="0" * 32,
                 metrics={},

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import Lab
 
+from {{ cookiecutter.package_name }} import vocabulary
 from {{ cookiecutter.package_name }}.cli import main
 from {{ cookiecutter.package_name }}.control import production, registry
 from {{ cookiecutter.package_name }}.control.gate_result import Verdict
@@ -127,7 +128,7 @@ def test_bytes_and_digest_tag_replaced_together_are_still_refused(lab: Lab) -> N
     lab.candidate(lab.commit(2), 200, n_estimators=20)
     planted = lab.settings.train.model.read_bytes()
     overwrite_model_file(lab, champion, planted)
-    retagged = {registry.DIGEST_TAG: training.model_digest(planted)}
+    retagged = {vocabulary.MODEL_SHA256: training.model_digest(planted)}
     registry.set_tags(lab.client(), lab.name, champion.number, retagged)
     with pytest.raises(registry.RegistryError, match=r"\.\.\. deploy/production\.yaml holds"):
         production.load(lab.client(), lab.settings)

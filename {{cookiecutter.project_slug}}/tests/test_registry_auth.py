@@ -14,6 +14,7 @@ import pytest
 from conftest import PROJECT_ROOT, Lab, running_mlflow_server
 from fake_github import TOKEN, FakeGitHub, serving
 
+from {{ cookiecutter.package_name }} import vocabulary
 from {{ cookiecutter.package_name }}.cli import main
 from {{ cookiecutter.package_name }}.control import aliases, gate, registry
 from {{ cookiecutter.package_name }}.pipeline import tracking, training
@@ -165,7 +166,7 @@ def test_after_registry_setup_the_read_credential_cannot_change_what_serves(
     attempts = {
         "new version": lambda: client.create_model_version(name, kept.info.artifact_uri),
         "alias": lambda: client.set_registered_model_alias(name, "production", "1"),
-        "tag": lambda: client.set_model_version_tag(name, "1", registry.DIGEST_TAG, "0" * 64),
+        "tag": lambda: client.set_model_version_tag(name, "1", vocabulary.MODEL_SHA256, "0" * 64),
         "overwrite bytes": lambda: client.log_text(version.run_id, "x", "model/model.ubj"),
         "delete run": lambda: client.delete_run(version.run_id),
         "rename experiment": lambda: client.rename_experiment(kept.info.experiment_id, "gone"),

@@ -15,6 +15,7 @@ import pytest
 from conftest import PROJECT_ROOT, Lab
 from fake_github import REPO, FakeGitHub
 
+from {{ cookiecutter.package_name }} import vocabulary
 from {{ cookiecutter.package_name }}.control import (
     approval,
     deploy,
@@ -425,7 +426,7 @@ def test_the_promotion_declares_the_gates_digest_not_a_tag(
     v1, v2 = repo.start(2)
     with pytest.raises(desired_state.DeployError, match="does not name"):
         proposals.propose_promotion(lab.settings, v2.number, gated(lab, v1))
-    registry.set_tags(lab.client(), lab.name, v2.number, {registry.DIGEST_TAG: "1" * 64})
+    registry.set_tags(lab.client(), lab.name, v2.number, {vocabulary.MODEL_SHA256: "1" * 64})
     with pytest.raises(registry.RegistryError, match="not the 1111"):
         proposals.propose_promotion(lab.settings, v2.number, gated(lab, v2, "1" * 64))
     assert github.pulls == []

@@ -3,16 +3,16 @@ first, every reason is listed, and the evidence below it is the gate's own numbe
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from {{ cookiecutter.package_name }}.control.gate_result import GateResult
+from {{ cookiecutter.package_name }}.control.gate_result import GateResult, GateResultError
 from {{ cookiecutter.package_name }}.control.report import (
     HEADLINES,
-    MARKER,
     base_params,
     flatten,
     model_card,
@@ -20,6 +20,7 @@ from {{ cookiecutter.package_name }}.control.report import (
     render_report,
 )
 from {{ cookiecutter.package_name }}.pipeline.evaluation import METRIC_NAMES
+from {{ cookiecutter.package_name }}.vocabulary import GATE_REPORT_MARKER as MARKER
 
 CHALLENGER = {
     "roc_auc": 0.781,
@@ -608,3 +609,14 @@ def test_the_report_lists_the_columns_the_model_learned_from() -> None:
     gate["challenger"]["columns"] = ["age", "income"]
     lines = render(gate).splitlines()
     assert "This model learned from 2 columns: `age`, `income`." in lines
+
+
+def test_a_gate_result_edited_to_pass_is_refused() -> None:
+    """`passed` is derived from the verdict: gate.json read back with a `passed` that
+    contradicts its verdict (a file edited to let a model through) is refused, not believed."""
+    gate = passing_gate()
+    gate.update(verdict="fail", passed=True)
+    with pytest.raises(GateResultError, match="passed contradicts the verdict"):
+        GateResult.parse(json.dumps(gate))
+    gate.update(passed=False)
+    assert GateResult.parse(json.dumps(gate)).passed is False

@@ -15,13 +15,14 @@ import pytest
 import yaml
 from fake_github import REPO, FakeGitHub
 
+from {{ cookiecutter.package_name }} import vocabulary
 from {{ cookiecutter.package_name }}.cli import main
 from {{ cookiecutter.package_name }}.control import override
-from {{ cookiecutter.package_name }}.control.report import MARKER
 from {{ cookiecutter.package_name }}.github import actions, repository
 from {{ cookiecutter.package_name }}.github.github_api import client_from_env
 from {{ cookiecutter.package_name }}.monitoring import alerts, drift_report
 from {{ cookiecutter.package_name }}.settings import Settings
+from {{ cookiecutter.package_name }}.vocabulary import GATE_REPORT_MARKER as MARKER
 
 PR = 7
 
@@ -403,7 +404,7 @@ def test_the_drift_issue_is_opened_once_then_updated_and_retraining_dispatched(
     assert first[0].startswith("opened issue #") and second[0] == first[0].replace(
         "opened", "updated"
     )
-    ours = [i for i in github.issues.values() if drift_report.MARKER in i["body"]]
+    ours = [i for i in github.issues.values() if vocabulary.DRIFT_REPORT_MARKER in i["body"]]
     assert len(ours) == 1 and ours[0]["body"].endswith("## second")
     assert github.issues[5]["body"] == "hello"
     assert (

@@ -29,10 +29,18 @@ __all__ = ["build_parser", "input_file", "main"]
 # pydantic models (0.3 s), which only the commands that read params.yaml import.
 DEFAULT_PARAMS = Path("params.yaml")  # settings.DEFAULT_PARAMS
 PARTS = (PROJECT, PIPELINE, CONTROL, MONITORING)
+DESCRIPTION = (
+    "The project's one command: a subcommand per step, `--help` on each. Exit codes: 0 "
+    "success, 1 the step ran and said no (bad data, unreachable server, bad params), 2 the "
+    "command line itself was wrong."
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="{{ cookiecutter.project_slug }}", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="{{ cookiecutter.project_slug }}",
+        description=DESCRIPTION,
+    )
     parser.add_argument(
         "--params", type=Path, default=DEFAULT_PARAMS, help="settings file (default: %(default)s)"
     )

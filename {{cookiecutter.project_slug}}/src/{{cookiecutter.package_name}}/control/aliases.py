@@ -10,9 +10,9 @@ import time
 from typing import Any
 
 from ..pipeline.lineage import History
+from ..vocabulary import MODEL_SHA256, ROLLBACK_AT, promotion
 from .registry import (
     ALIAS_ATTEMPTS,
-    DIGEST_TAG,
     PREVIOUS,
     PRODUCTION,
     STAGING,
@@ -113,9 +113,9 @@ def stage(
             )
     else:
         candidate = get_version(client, name, number)
-    version_bytes(client, candidate, candidate.digest, f"its {DIGEST_TAG} tag")
+    version_bytes(client, candidate, candidate.digest, f"its {MODEL_SHA256} tag")
     replaced = move_alias(client, name, STAGING, candidate, history)
-    set_tags(client, name, candidate.number, {f"promotion.{STAGING}.at": now()})
+    set_tags(client, name, candidate.number, {promotion(STAGING, "at"): now()})
     return get_version(client, name, candidate.number), replaced
 
 
@@ -142,4 +142,4 @@ def serve(
 
 def was_in_production(version: Version) -> bool:
     """Whether a promotion (or a rollback) once put this version in production."""
-    return f"promotion.{PRODUCTION}.at" in version.tags or "rollback.at" in version.tags
+    return promotion(PRODUCTION, "at") in version.tags or ROLLBACK_AT in version.tags

@@ -14,6 +14,7 @@ from ..errors import ProjectError
 from ..pipeline import data, lineage, training
 from ..pipeline.contract import Contract, ContractError, parse_contract, typed
 from ..settings import Settings
+from ..vocabulary import EVAL_MD5, TRAIN_MD5
 from . import registry
 
 if TYPE_CHECKING:
@@ -51,7 +52,7 @@ def champion_inputs(
         f"the champion (version {champion.number}) takes {', '.join(gone)}, which the data no "
         "longer has (or no longer learns from)"
     )
-    md5 = champion.tags.get("lineage.eval_md5", "")
+    md5 = champion.tags.get(EVAL_MD5, "")
     known = champion_contract is not None and set(gone) <= set(champion_contract.columns)
     if champion_contract is None or not known or not md5:
         raise ProjectError(
@@ -107,7 +108,7 @@ def training_overlap(settings: Settings, contract: Contract, champion: registry.
     champion scored on its own training rows looks better than it is). Its training split is
     found by the md5 in its lineage (the local split, DVC's cache, or the DVC remote); rows are
     matched by the contract's row key."""
-    md5 = champion.tags.get("lineage.train_md5", "")
+    md5 = champion.tags.get(TRAIN_MD5, "")
     if not md5:
         raise ProjectError(
             f"the champion (version {champion.number}) records no training split md5: cannot "

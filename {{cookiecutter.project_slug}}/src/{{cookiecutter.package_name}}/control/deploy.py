@@ -13,12 +13,23 @@ from ..errors import ProjectError
 from ..github import actions, branches, github_api, repository
 from ..pipeline.lineage import History, branch_history, git_state
 from ..settings import Settings
+from ..vocabulary import (
+    GATE_VERDICT,
+    MODEL_SHA256,
+    ROLLBACK_AT,
+    ROLLBACK_BY,
+    ROLLBACK_EMERGENCY,
+    ROLLBACK_FROM_VERSION,
+    ROLLBACK_REASON,
+    ROLLED_BACK_AT,
+    ROLLED_BACK_REASON,
+    promotion,
+)
 from . import aliases, desired_state, registry
 from .approval import Approval, approval_from_github
 from .desired_state import DEPLOY_FILE, Declared, DeployError
+from .gate_result import PASSING
 from .proposals import production_history, rollback_state
-
-PASSED = ("pass", "overridden")  # gate verdicts a registered version may carry into production
 
 
 def rollback_reason(declared: Declared, before: Declared | None) -> str | None:
@@ -43,8 +54,8 @@ def _checked_target(
     only returns to a version that served before."""
     target = registry.get_version(client, name, declared.version)
     registry.version_bytes(client, target, declared.sha256, str(DEPLOY_FILE))
-    verdict = target.tags.get("gate.verdict", "")
-    if verdict not in PASSED:
+    verdict = target.tags.get(GATE_VERDICT, "")
+    if verdict not in PASSING:
         raise DeployError(f"{target.label} did not pass the gate (verdict {verdict or 'none'})")
     if is_rollback and not aliases.was_in_production(target):
         raise DeployError(
@@ -63,18 +74,18 @@ def _checked_target(
 def _served_tags(approval: Approval, replaced: int | None, rollback: str | None) -> dict[str, str]:
     when = registry.now()
     tags = {
-        "promotion.production.approved_by": ",".join(approval.approvers) or "nobody recorded",
-        "promotion.production.pr": str(approval.pull_request or ""),
-        "promotion.production.commit": approval.commit,
-        "promotion.production.at": when,
+        promotion("production", "approved_by"): ",".join(approval.approvers) or "nobody recorded",
+        promotion("production", "pr"): str(approval.pull_request or ""),
+        promotion("production", "commit"): approval.commit,
+        promotion("production", "at"): when,
     }
     if rollback is not None:
         tags.update(
             {
-                "rollback.reason": rollback,
-                "rollback.by": ",".join(approval.approvers) or "nobody recorded",
-                "rollback.at": when,
-                "rollback.from_version": str(replaced or ""),
+                ROLLBACK_REASON: rollback,
+                ROLLBACK_BY: ",".join(approval.approvers) or "nobody recorded",
+                ROLLBACK_AT: when,
+                ROLLBACK_FROM_VERSION: str(replaced or ""),
             }
         )
     return tags
@@ -100,7 +111,7 @@ def _serve(
             client,
             name,
             replaced.number,
-            {"rolled_back.reason": rollback, "rolled_back.at": tags["rollback.at"]},
+            {ROLLED_BACK_REASON: rollback, ROLLED_BACK_AT: tags[ROLLBACK_AT]},
         )
     return replaced
 
@@ -210,7 +221,7 @@ def emergency_rollback(
             "propose the rollback as a pull request)"
         ) from None
     approval = Approval((actor,), None, git_state()[0])
-    emergency = {"rollback.emergency": "true"}
+    emergency = {ROLLBACK_EMERGENCY: "true"}
     replaced = _serve(
         client, name, target, declared, approval, current, declared.rollback, emergency
     )
@@ -242,7 +253,7 @@ def declare_and_deploy(
             number = staged.number
         target = registry.get_version(client, name, number)
         if not target.digest:
-            raise DeployError(f"{target.label} records no {registry.DIGEST_TAG}: not gated")
+            raise DeployError(f"{target.label} records no {MODEL_SHA256}: not gated")
         declared = Declared(version=number, sha256=target.digest)
         state = desired_state.read().with_alias(registry.PRODUCTION, declared)
     desired_state.write(state)

@@ -8,13 +8,12 @@ This module owns the file's format; deploy.py decides what to do with it.
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .. import yaml_files
+from .. import git, yaml_files
 from ..errors import ProjectError
 from ..settings import MODEL_NAME, explain
 
@@ -92,9 +91,7 @@ def read(path: Path = DEPLOY_FILE) -> DesiredState:
 
 def read_at(commit: str, path: Path = DEPLOY_FILE) -> DesiredState | None:
     """The file as it was at `commit`; None where the commit has no such file."""
-    done = subprocess.run(
-        ["git", "show", f"{commit}:{path.as_posix()}"], capture_output=True, text=True, check=False
-    )
+    done = git.run("show", f"{commit}:{path.as_posix()}")
     if done.returncode != 0:
         if "exists on disk, but not in" in done.stderr or "does not exist in" in done.stderr:
             return None
@@ -118,12 +115,7 @@ def write(state: DesiredState, path: Path = DEPLOY_FILE) -> None:
 def last_change(path: Path = DEPLOY_FILE) -> str:
     """The commit on this branch's first-parent line (the merges, on the default branch) that
     last changed the file: the change whose pull request must have been approved."""
-    done = subprocess.run(
-        ["git", "log", "-1", "--first-parent", "--format=%H", "--", path.as_posix()],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = git.run("log", "-1", "--first-parent", "--format=%H", "--", path.as_posix())
     sha = done.stdout.strip()
     if done.returncode != 0 or not sha:
         raise DesiredStateError(f"git log finds no commit that changed {path} (fetch-depth: 0?)")
@@ -135,9 +127,7 @@ def default_branch_ref(branch: str) -> str | None:
     branch is known (a CI checkout: a pull request's own change to deploy/ does not count),
     else HEAD (a local project); None in a folder git does not know."""
     for ref in (f"origin/{branch}", "HEAD"):
-        known = subprocess.run(
-            ["git", "rev-parse", "--verify", "--quiet", ref], capture_output=True, check=False
-        )
+        known = git.run("rev-parse", "--verify", "--quiet", ref)
         if known.returncode == 0:
             return ref
     return None
@@ -165,9 +155,7 @@ def changed_besides(branch: str) -> list[str]:
     ref = default_branch_ref(branch)
     if ref is None or ref == "HEAD":
         return []
-    done = subprocess.run(
-        ["git", "diff", "--name-only", f"{ref}...HEAD"], capture_output=True, text=True, check=False
-    )
+    done = git.run("diff", "--name-only", f"{ref}...HEAD")
     if done.returncode != 0:
         raise DesiredStateError(f"git diff against {ref} failed: {done.stderr.strip()}")
     return [path for path in done.stdout.split() if path != DEPLOY_FILE.as_posix()]
@@ -182,12 +170,7 @@ def declarations(branch: str, alias: str) -> list[Declared]:
     if ref in (None, "HEAD") and DEPLOY_FILE.exists():
         states.append(read())
     if ref is not None:
-        done = subprocess.run(
-            ["git", "log", "--first-parent", "--format=%H", ref, "--", DEPLOY_FILE.as_posix()],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        done = git.run("log", "--first-parent", "--format=%H", ref, "--", DEPLOY_FILE.as_posix())
         if done.returncode != 0:
             raise DesiredStateError(
                 f"git log cannot read the history of {DEPLOY_FILE}: {done.stderr.strip()}"

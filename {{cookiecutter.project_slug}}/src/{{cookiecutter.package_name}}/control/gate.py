@@ -23,9 +23,10 @@ from ..errors import ProjectError
 from ..pipeline import data, lineage, tracking, training
 from ..pipeline.contract import load_contract
 from ..settings import Settings
+from ..vocabulary import EVAL_MD5, GATE_VERDICT, GIT_SHA
 from . import desired_state, fairness, production, registry
 from .desired_state import Declared
-from .gate_result import GateResult, PullRequest
+from .gate_result import PASSING, GateResult, PullRequest
 
 if TYPE_CHECKING:
     pass
@@ -77,7 +78,6 @@ def run_gate(
         result["errors"], risk.get("problems", []), result["performance_problems"], override_by
     )
     result["override"]["applied"] = result["verdict"] == "overridden"
-    result["passed"] = result["verdict"] in ("pass", "overridden")
     result["pull_request"] = pull_request
     return GateResult.model_validate(result)
 
@@ -102,7 +102,7 @@ def _score_and_compare(settings: Settings, override_by: str, result: dict[str, A
     run = tracking.RunInfo.read(settings.train.run_info)
     with registry.registry_errors(f"reading run {run.run_id}"):
         run_tags = dict(client.get_run(run.run_id).data.tags)
-    recorded = run_tags.get("lineage.eval_md5")
+    recorded = run_tags.get(EVAL_MD5)
     if recorded != eval_md5:
         raise ProjectError(
             f"the challenger's run recorded evaluation split md5 {recorded} but the split here "
@@ -133,7 +133,7 @@ def _score_and_compare(settings: Settings, override_by: str, result: dict[str, A
         "run_id": run.run_id,
         "experiment_id": run.experiment_id,
         "model_uri": run.model_uri,
-        "git_sha": run_tags.get("lineage.git_sha"),
+        "git_sha": run_tags.get(GIT_SHA),
         "model_sha256": digest,
         "lineage": lineage.lineage_tags(settings),
         "columns": training.model_columns(challenger_model),
@@ -159,7 +159,7 @@ def _score_and_compare(settings: Settings, override_by: str, result: dict[str, A
             "version": champion_version.number,
             "run_id": champion_version.run_id,
             "git_sha": champion_version.git_sha,
-            "trained_with_eval_md5": champion_version.tags.get("lineage.eval_md5"),
+            "trained_with_eval_md5": champion_version.tags.get(EVAL_MD5),
             "model_sha256": serving.declared.sha256,
         }
         result["champion"] = champion.summary()
@@ -216,8 +216,8 @@ def _judge_declared(
     }
     result["challenger"] = scored.summary()
     result["declared_version"] = version.number
-    recorded = version.tags.get("gate.verdict", "")
-    if recorded not in ("pass", "overridden"):
+    recorded = version.tags.get(GATE_VERDICT, "")
+    if recorded not in PASSING:
         result["errors"].append(
             f"{source} declares {version.label}, whose recorded gate verdict is "
             f"{recorded or 'none'}: only a version that passed the gate may serve"

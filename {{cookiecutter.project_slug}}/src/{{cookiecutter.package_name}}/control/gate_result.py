@@ -10,11 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, computed_field, model_validator
 
 from ..errors import MissingInputError, ProjectError
 
 Verdict = Literal["pass", "fail", "overridden", "error"]
+# The verdicts that let a model through: registration registers only these, and deploy puts in
+# production only a version whose recorded verdict is one of them.
+PASSING: tuple[Verdict, ...] = ("pass", "overridden")
 
 
 class GateResultError(ProjectError):
@@ -103,7 +106,6 @@ class GateResult(Record):
     rule: str
     margin: float
     verdict: Verdict
-    passed: bool
     thresholds: dict[str, Any] = {}
     fairness_thresholds: dict[str, Any] = {}
     errors: tuple[str, ...] = ()
@@ -122,6 +124,23 @@ class GateResult(Record):
     champion_columns_from_its_data: tuple[str, ...] = ()
     key_changed_from: tuple[str, ...] | None = None  # the champion's row key, when it differs
     pull_request: PullRequest | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _passed_agrees(cls, data: Any) -> Any:
+        """gate.json carries `passed` for people and other tools; read back, it must say what
+        the verdict says (a file edited to pass is refused), and is then derived again."""
+        if isinstance(data, dict) and "passed" in data:
+            data = dict(data)
+            if data.pop("passed") != (data.get("verdict") in PASSING):
+                raise ValueError("passed contradicts the verdict")
+        return data
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def passed(self) -> bool:
+        """Derived from the verdict, never stored apart from it."""
+        return self.verdict in PASSING
 
     @property
     def risk_problems(self) -> tuple[str, ...]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..settings import Settings
+from ..vocabulary import DATA_MD5, EVAL_MD5, GATE_VERDICT, GIT_SHA, PARAMS_HASH, RECORD_PREFIXES
 from . import production, registry
 
 
@@ -19,7 +20,7 @@ def lineage(
         return [
             v.as_dict()
             for v in registry.all_versions(client, name)
-            if v.tags.get("lineage.data_md5") == data_md5
+            if v.tags.get(DATA_MD5) == data_md5
         ]
     if number is not None:
         return [registry.get_version(client, name, number).as_dict()]
@@ -33,13 +34,11 @@ def describe(version: dict[str, Any]) -> str:
     lines = [
         f"{version['name']} version {version['version']}"
         f" [{', '.join(version['aliases']) or 'no alias'}]",
-        f"  trained from commit {tags.get('lineage.git_sha', '?')} (run {version['run_id']})",
-        f"  data md5 {tags.get('lineage.data_md5', '?')}, "
-        f"eval md5 {tags.get('lineage.eval_md5', '?')}",
-        f"  params hash {tags.get('lineage.params_hash', '?')[:16]}, "
-        f"gate {tags.get('gate.verdict', '?')}",
+        f"  trained from commit {tags.get(GIT_SHA, '?')} (run {version['run_id']})",
+        f"  data md5 {tags.get(DATA_MD5, '?')}, eval md5 {tags.get(EVAL_MD5, '?')}",
+        f"  params hash {tags.get(PARAMS_HASH, '?')[:16]}, gate {tags.get(GATE_VERDICT, '?')}",
     ]
     for key, value in sorted(tags.items()):
-        if key.startswith(("promotion.", "rollback.", "rolled_back.", "github.")):
+        if key.startswith(RECORD_PREFIXES):
             lines.append(f"  {key}: {value}")
     return "\n".join(lines)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..github import actions, github_api, repository
 from ..settings import Settings
+from ..vocabulary import GATE_REPORT_MARKER
 from . import report
 from .gate_result import GateResult
 
@@ -32,7 +33,6 @@ def read_gate_or_stopped(settings: Settings) -> GateResult:
         rule=gate.rule,
         margin=gate.margin,
         verdict="error",
-        passed=False,
         errors=(
             f"the pipeline stopped before the gate ({gate.report} was not written): "
             "see the failed step in the job log",
@@ -43,7 +43,8 @@ def read_gate_or_stopped(settings: Settings) -> GateResult:
 def comment(number: int, body: str) -> str:
     """The report as the pull request's one comment (found again by its marker)."""
     run = actions.RunContext.from_env()
-    return repository.upsert_comment(github_api.client_from_env(), run, number, body, report.MARKER)
+    client = github_api.client_from_env()
+    return repository.upsert_comment(client, run, number, body, GATE_REPORT_MARKER)
 
 
 def gate_and_say(settings: Settings, override_by: str, github: bool) -> GateResult:

@@ -9,6 +9,7 @@ from typing import Any
 
 from ..github import actions, branches, github_api, repository
 from ..settings import Settings
+from ..vocabulary import DATA_MD5, EVAL_MD5, GATE_REPORT_MARKER, GATE_VERDICT, GIT_SHA, GITHUB_PR
 from . import aliases, desired_state, registry, report
 from .desired_state import DEPLOY_FILE, Declared, DeployError, DesiredState
 from .gate_result import GateResult
@@ -43,12 +44,12 @@ def _lineage_lines(version: registry.Version, digest: str) -> list[str]:
     return [
         "## Lineage",
         "",
-        f"- commit `{report.text(tags.get('lineage.git_sha', '?'))}`",
-        f"- data md5 `{report.text(tags.get('lineage.data_md5', '?'))}`, evaluation md5 "
-        f"`{report.text(tags.get('lineage.eval_md5', '?'))}`",
+        f"- commit `{report.text(tags.get(GIT_SHA, '?'))}`",
+        f"- data md5 `{report.text(tags.get(DATA_MD5, '?'))}`, evaluation md5 "
+        f"`{report.text(tags.get(EVAL_MD5, '?'))}`",
         f"- model sha256 `{report.text(digest)}` (declared here: only these bytes will serve)",
-        f"- gate verdict `{report.text(tags.get('gate.verdict', '?'))}`, pull request "
-        f"#{report.text(tags.get('github.pr', '?'))}",
+        f"- gate verdict `{report.text(tags.get(GATE_VERDICT, '?'))}`, pull request "
+        f"#{report.text(tags.get(GITHUB_PR, '?'))}",
     ]
 
 
@@ -81,7 +82,7 @@ def propose_promotion(settings: Settings, number: int, gate: GateResult | None) 
     with registry.registry_errors(f"reading the model card of {version.label}"):
         card = client.get_model_version(name, str(number)).description or "(no model card)"
     gate_text = (
-        report.render_report(gate, None, None, "").replace(report.MARKER + "\n", "")
+        report.render_report(gate, None, None, "").replace(GATE_REPORT_MARKER + "\n", "")
         if gate is not None
         else "(the gate report was not handed over)"
     )

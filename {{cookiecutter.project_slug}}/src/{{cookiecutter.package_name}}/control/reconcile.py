@@ -6,11 +6,10 @@ from __future__ import annotations
 from ..errors import ProjectError
 from ..github import actions, github_api, repository
 from ..settings import Settings
+from ..vocabulary import RECONCILE_REPORT_MARKER
 from . import report
 from .deploy import compare, deploy
 from .desired_state import DEPLOY_FILE
-
-RECONCILE_MARKER = "<!-- {{ cookiecutter.project_slug }}:reconcile-report -->"
 
 
 def reconcile(settings: Settings) -> tuple[list[str], bool]:
@@ -31,7 +30,7 @@ def reconcile(settings: Settings) -> tuple[list[str], bool]:
         done = "reported only (deploy.reconcile: report in params.yaml)"
     body = "\n".join(
         [
-            RECONCILE_MARKER,
+            RECONCILE_REPORT_MARKER,
             f"## The registry differed from `{DEPLOY_FILE}`",
             "",
             f"- found: {report.text(difference)}",
@@ -44,6 +43,6 @@ def reconcile(settings: Settings) -> tuple[list[str], bool]:
     run = actions.RunContext.from_env()
     title = f"Registry drift: {settings.tracking.model_name} production moved outside git"
     issue = repository.upsert_issue(
-        github_api.client_from_env(), run, title, body, RECONCILE_MARKER
+        github_api.client_from_env(), run, title, body, RECONCILE_REPORT_MARKER
     )
     return [difference, done, issue], matches

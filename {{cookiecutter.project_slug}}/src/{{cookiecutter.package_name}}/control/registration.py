@@ -10,6 +10,7 @@ from typing import Any
 from ..pipeline import tracking
 from ..pipeline.lineage import DATA_KEYS, branch_history, checkout_facts
 from ..settings import Settings
+from ..vocabulary import GATE_OVERRIDE_BY, GATE_VERDICT, GIT_SHA, GITHUB_PR, OWNER_MODEL, OWNER_RISK
 from . import aliases, registry, report
 from .gate_result import GateResult
 from .notices import read_gate
@@ -43,7 +44,7 @@ def _lineage_to_register(
     differ = sorted(key for key, value in here.items() if gated[key] != value)
     if differ:
         raise registry.RegistryError(
-            f"gate.json was not made from this checkout ({here['lineage.git_sha'][:12]}): "
+            f"gate.json was not made from this checkout ({here[GIT_SHA][:12]}): "
             f"{', '.join(differ)} differ; run the gate again on this commit"
         )
     computed = {**here, **{key: gated[key] for key in DATA_KEYS}}
@@ -97,14 +98,14 @@ def register(
     client = registry.connect()
     computed = _lineage_to_register(settings, client, challenger.lineage, run)
     extra = {
-        "gate.verdict": gate.verdict,
-        "gate.override_by": gate.override.requested_by or "",
-        "owner.model": settings.tracking.model_owner,
-        "owner.risk": settings.tracking.risk_approver,
+        GATE_VERDICT: gate.verdict,
+        GATE_OVERRIDE_BY: gate.override.requested_by or "",
+        OWNER_MODEL: settings.tracking.model_owner,
+        OWNER_RISK: settings.tracking.risk_approver,
     }
     pr = pr or str((gate.pull_request.number if gate.pull_request else None) or "")
     if pr:
-        extra["github.pr"] = pr
+        extra[GITHUB_PR] = pr
     name = settings.tracking.model_name
     version, created = registry.register(client, name, run, digest, computed, extra)
     if created:

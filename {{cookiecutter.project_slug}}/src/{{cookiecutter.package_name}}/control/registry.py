@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ProjectError
 from ..pipeline import tracking, training
+from ..vocabulary import GIT_COMMIT_TIME, GIT_DIRTY, GIT_SHA, MODEL_SHA256, REGISTERED_FROM_RUN
 
 if TYPE_CHECKING:
     from xgboost import XGBClassifier
@@ -36,10 +37,8 @@ STAGING = "staging"
 PRODUCTION = "production"
 PREVIOUS = "previous-production"
 ALIAS_ATTEMPTS = 5
-DIGEST_TAG = "model.sha256"
 MODEL_FILE = "model.ubj"  # the file MLflow's XGBoost flavour stores the model's bytes in
 VERSION_FOLDER = "model"  # where a registered version's copy of the model lives in its run
-FROM_RUN_TAG = "registered_from_run"  # on that run: the training run the copy came from
 
 
 class RegistryError(ProjectError):
@@ -58,17 +57,17 @@ class Version:
 
     @property
     def git_sha(self) -> str:
-        return self.tags.get("lineage.git_sha", "unknown")
+        return self.tags.get(GIT_SHA, "unknown")
 
     @property
     def commit_time(self) -> int:
         """When its commit was made, as its run recorded it: for a model's age, never for
         deciding which version is newer (a tag anyone with registry access could set)."""
-        return int(self.tags.get("lineage.git_commit_time", "0") or 0)
+        return int(self.tags.get(GIT_COMMIT_TIME, "0") or 0)
 
     @property
     def digest(self) -> str:
-        return self.tags.get(DIGEST_TAG, "")
+        return self.tags.get(MODEL_SHA256, "")
 
     @property
     def label(self) -> str:
@@ -266,11 +265,11 @@ def register(
     Returns the version and whether it was created now. Concurrent registrations of the same
     commit can both create a version; the later ones are deleted again, so one survives.
     """
-    sha = lineage.get("lineage.git_sha", "none")
-    if sha == "none" or lineage.get("lineage.git_dirty") != "false":
+    sha = lineage.get(GIT_SHA, "none")
+    if sha == "none" or lineage.get(GIT_DIRTY) != "false":
         raise RegistryError(
             f"run {run.run_id} was not trained from a clean git commit (sha {sha}, dirty "
-            f"{lineage.get('lineage.git_dirty')}): only committed work can be registered"
+            f"{lineage.get(GIT_DIRTY)}): only committed work can be registered"
         )
     existing = versions_for_commit(client, name, sha)
     if existing:
@@ -284,7 +283,7 @@ def register(
             f"{digest[:16]}... the gate scored: refusing to register other bytes"
         )
 
-    tags = {**lineage, **extra_tags, DIGEST_TAG: digest, "registered_at": now()}
+    tags = {**lineage, **extra_tags, MODEL_SHA256: digest, "registered_at": now()}
     with registry_errors(f"registering {name} from run {run.run_id}"):
         create_registered_model(client, name)
         kept = _keep_for_the_registry(client, name, run, digest, lineage)
@@ -329,7 +328,7 @@ def _keep_for_the_registry(
                 f"run {run.run_id}'s model changed while it was copied for registration (sha256 "
                 f"{copied[:16]}..., not the gate's {digest[:16]}...): refusing to register it"
             )
-        kept = client.create_run(kept_in, tags={**lineage, FROM_RUN_TAG: run.run_id})
+        kept = client.create_run(kept_in, tags={**lineage, REGISTERED_FROM_RUN: run.run_id})
         client.log_artifacts(kept.info.run_id, str(local), VERSION_FOLDER)
     client.set_terminated(kept.info.run_id)
     return kept
@@ -340,7 +339,7 @@ def training_run_of(client: Any, version: Version) -> str:
     (in the registered experiment, which only registration writes)."""
     with registry_errors(f"reading the registration run of {version.label}"):
         tags = client.get_run(version.run_id).data.tags
-    return str(tags.get(FROM_RUN_TAG, ""))
+    return str(tags.get(REGISTERED_FROM_RUN, ""))
 
 
 def set_tags(client: Any, name: str, number: int, tags: dict[str, str]) -> None:

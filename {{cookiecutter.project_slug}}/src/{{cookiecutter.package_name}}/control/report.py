@@ -9,15 +9,22 @@ an image, HTML or a mention.
 from __future__ import annotations
 
 import re
-import subprocess
 from typing import Any
 
-from .. import yaml_files
+from .. import git, yaml_files
 from ..settings import LOWER_IS_BETTER, METRIC_NAMES
+from ..vocabulary import (
+    DATA_MD5,
+    EVAL_MD5,
+    GATE_REPORT_MARKER,
+    MODEL_SHA256,
+    OWNER_MODEL,
+    OWNER_RISK,
+    TRAIN_MD5,
+)
 from .gate_result import GateResult
 
 # A hidden line that lets the workflow find and update its own comment instead of adding one.
-MARKER = "<!-- {{ cookiecutter.project_slug }}:gate-report -->"
 
 MISSING = "n/a"
 HEADLINES = {
@@ -79,10 +86,8 @@ def params_changes(current: Any, base: Any) -> list[tuple[str, Any, Any]]:
 
 def base_params(ref: str, path: str = "params.yaml") -> Any | None:
     """params.yaml as it is at a git ref, or None when the ref is unknown (a shallow clone)."""
-    done = subprocess.run(
-        ["git", "show", f"{ref}:{path}"], capture_output=True, text=True, check=False
-    )
-    return yaml_files.load(done.stdout) if done.returncode == 0 else None
+    text = git.show(ref, path)
+    return None if text is None else yaml_files.load(text)
 
 
 def _verdict_section(gate: GateResult) -> list[str]:
@@ -254,7 +259,7 @@ def render_report(
         f"`{(challenger.model_sha256 if challenger else '')[:16] or '?'}`</sub>"
     )
     sections = [
-        [MARKER],
+        [GATE_REPORT_MARKER],
         _verdict_section(gate),
         _comparison_section(gate),
         _risk_section(gate),
@@ -285,14 +290,14 @@ def model_card(
         "",
         description,
         "",
-        f"Owner: @{tags.get('owner.model', '?')}. Risk approver: @{tags.get('owner.risk', '?')}.",
+        f"Owner: @{tags.get(OWNER_MODEL, '?')}. Risk approver: @{tags.get(OWNER_RISK, '?')}.",
         "",
         "## Data",
         "",
-        f"- Training data md5 `{tags.get('lineage.data_md5')}`; train split "
-        f"`{tags.get('lineage.train_md5')}`; frozen evaluation split "
-        f"`{tags.get('lineage.eval_md5')}`.",
-        f"- Model sha256 `{tags.get('model.sha256')}`.",
+        f"- Training data md5 `{tags.get(DATA_MD5)}`; train split "
+        f"`{tags.get(TRAIN_MD5)}`; frozen evaluation split "
+        f"`{tags.get(EVAL_MD5)}`.",
+        f"- Model sha256 `{tags.get(MODEL_SHA256)}`.",
         f"- Target {code(target)}; features: {', '.join(text(name) for name in features)}.",
         f"- Not used as features: {', '.join(text(name) for name in excluded) or 'none'}.",
         "",

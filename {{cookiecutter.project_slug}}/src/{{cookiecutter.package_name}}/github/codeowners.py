@@ -4,9 +4,9 @@ matching line wins; its owners are alternatives (`@user` or `@org/team`)."""
 
 from __future__ import annotations
 
-import subprocess
-
 import pathspec
+
+from .. import git
 
 LOCATIONS = (".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS")
 
@@ -28,9 +28,7 @@ def owners_in(text: str, path: str) -> tuple[str, ...]:
 def owners_at(commit: str, path: str) -> tuple[str, ...]:
     """The owners of `path` by the CODEOWNERS file of `commit` (none when it has no file)."""
     for location in LOCATIONS:
-        done = subprocess.run(
-            ["git", "show", f"{commit}:{location}"], capture_output=True, text=True, check=False
-        )
-        if done.returncode == 0:
-            return owners_in(done.stdout, path)
+        text = git.show(commit, location)
+        if text is not None:
+            return owners_in(text, path)
     return ()

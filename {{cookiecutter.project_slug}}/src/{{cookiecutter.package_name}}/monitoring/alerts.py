@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ..github import actions, github_api, repository
 from ..settings import Settings
-from .drift_report import MARKER
+from ..vocabulary import DRIFT_REPORT_MARKER
 
 
 def drift_alert(settings: Settings, body: str, why: str, retrain: bool) -> list[str]:
@@ -19,7 +19,7 @@ def drift_alert(settings: Settings, body: str, why: str, retrain: bool) -> list[
         if retrain
         else f"Data quality: incoming data for {name} breaks the contract"
     )
-    done = [repository.upsert_issue(client, run, title, body, MARKER)]
+    done = [repository.upsert_issue(client, run, title, body, DRIFT_REPORT_MARKER)]
     if retrain:
         done.append(
             repository.dispatch(

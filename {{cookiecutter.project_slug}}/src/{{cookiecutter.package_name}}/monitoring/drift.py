@@ -34,6 +34,7 @@ from ..pipeline import contract as contracts
 from ..pipeline import data, lineage, training
 from ..pipeline.contract import Contract, ContractError, load_contract
 from ..settings import P_VALUE_METHODS, DriftSettings, Settings
+from ..vocabulary import EVAL_MD5
 from . import scoring
 from .drift_report import write_outputs
 
@@ -339,7 +340,7 @@ def check(settings: Settings, current_path: Path, now: datetime | None = None) -
     # The reference is the model's own evaluation split, as its lineage records it: its scores
     # on rows it was trained on are sharper than on any new data, and would make every batch
     # look like prediction drift.
-    md5 = version.tags.get("lineage.eval_md5", "")
+    md5 = version.tags.get(EVAL_MD5, "")
     reference_file = locate_reference(settings, md5, version.git_sha)
     reference = data.read_raw(reference_file.path, contract)
     problems_by_row = scoring.row_problems(current, contract, model)

@@ -10,8 +10,7 @@ from typing import Any
 from ..control.report import text
 from ..pipeline.tracking import without_secrets
 from ..settings import DriftSettings
-
-MARKER = "<!-- {{ cookiecutter.project_slug }}:drift-report -->"
+from ..vocabulary import DRIFT_REPORT_MARKER
 
 
 def summary(result: dict[str, Any]) -> str:
@@ -69,7 +68,7 @@ def reason(result: dict[str, Any]) -> str:
 
 
 def issue_body(summary_text: str) -> str:
-    return f"{MARKER}\n{summary_text}"
+    return f"{DRIFT_REPORT_MARKER}\n{summary_text}"
 
 
 def write_outputs(result: dict[str, Any], snapshot: Any, settings: DriftSettings) -> None:

@@ -9,13 +9,24 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
-import subprocess
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from .. import git
 from ..errors import MissingInputError, ProjectError
 from ..settings import Settings, SettingsError
+from ..vocabulary import (
+    DATA_MD5,
+    EVAL_MD5,
+    GIT_COMMIT_TIME,
+    GIT_DIRTY,
+    GIT_SHA,
+    LIBRARY_VERSION,
+    LOCK_HASH,
+    PARAMS_HASH,
+    TRAIN_MD5,
+)
 
 LOCKFILE = Path("uv.lock")
 LIBRARIES = ("xgboost", "scikit-learn", "pandas", "numpy", "mlflow", "dvc", "great-expectations")
@@ -94,15 +105,7 @@ def params_hash(settings: Settings) -> str:
 def file_at(sha: str, path: Path) -> str | None:
     """A file as commit `sha` had it (`path` relative to here), or None when git cannot tell
     (an unknown commit, a shallow clone, no such file then)."""
-    return _git("show", f"{sha}:./{path.as_posix()}")
-
-
-def _git(*args: str) -> str | None:
-    try:
-        done = subprocess.run(["git", *args], capture_output=True, text=True, check=True)
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return done.stdout.strip()
+    return git.show(sha, f"./{path.as_posix()}")
 
 
 @dataclass(frozen=True)
@@ -127,7 +130,7 @@ def branch_history(branch: str) -> History:
     """The history of `origin/<branch>` when the remote branch is known (a CI checkout with
     full history), else of HEAD (a local clone, the tests)."""
     for ref in (f"origin/{branch}", "HEAD"):
-        listed = _git("rev-list", "--first-parent", ref, "--")
+        listed = git.output("rev-list", "--first-parent", ref, "--")
         if listed is not None:
             return History({sha: n for n, sha in enumerate(listed.split())}, ref)
     return History({}, "none")
@@ -137,12 +140,12 @@ def git_state() -> tuple[str, bool, int]:
     """The commit checked out ("none" outside git or before the first commit), whether the
     work tree differs from it, and its committer time (Unix seconds, 0 when unknown), which
     tells the registry which of two commits is newer."""
-    sha = _git("rev-parse", "HEAD") or "none"
-    status = _git("status", "--porcelain", "--untracked-files=normal") or ""
+    sha = git.output("rev-parse", "HEAD") or "none"
+    status = git.output("status", "--porcelain", "--untracked-files=normal") or ""
     # Not line[3:]: _git strips the output, and with it the first line's leading status space.
     paths = [line.split(maxsplit=1)[-1] for line in status.splitlines()]
     changed = [path for path in paths if path not in IGNORED_FOR_DIRTY]
-    committed = _git("show", "-s", "--format=%ct", "HEAD") or "0"
+    committed = git.output("show", "-s", "--format=%ct", "HEAD") or "0"
     return sha, bool(changed), int(committed)
 
 
@@ -170,17 +173,17 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
-DATA_KEYS = ("lineage.git_dirty", "lineage.data_md5", "lineage.train_md5", "lineage.eval_md5")
+DATA_KEYS = (GIT_DIRTY, DATA_MD5, TRAIN_MD5, EVAL_MD5)
 
 
 def data_facts(settings: Settings) -> dict[str, str]:
     """What the data shows (and whether the work tree is clean): only a checkout that holds the
     pipeline's data can say it. The gate records them; registration takes them from the gate."""
     return {
-        "lineage.git_dirty": str(git_state()[1]).lower(),
-        "lineage.data_md5": file_md5(settings.data.raw),
-        "lineage.train_md5": file_md5(settings.split.train),
-        "lineage.eval_md5": file_md5(settings.split.eval),
+        GIT_DIRTY: str(git_state()[1]).lower(),
+        DATA_MD5: file_md5(settings.data.raw),
+        TRAIN_MD5: file_md5(settings.split.train),
+        EVAL_MD5: file_md5(settings.split.eval),
     }
 
 
@@ -189,12 +192,12 @@ def checkout_facts(settings: Settings) -> dict[str, str]:
     parameters, the lock and the installed libraries. Registration computes these itself."""
     sha, _, committed = git_state()
     tags = {
-        "lineage.git_sha": sha,
-        "lineage.git_commit_time": str(committed),
-        "lineage.params_hash": params_hash(settings),
-        "lineage.lock_hash": file_sha256(LOCKFILE),
+        GIT_SHA: sha,
+        GIT_COMMIT_TIME: str(committed),
+        PARAMS_HASH: params_hash(settings),
+        LOCK_HASH: file_sha256(LOCKFILE),
     }
-    tags.update({f"lineage.version.{name}": v for name, v in library_versions().items()})
+    tags.update({f"{LIBRARY_VERSION}{name}": v for name, v in library_versions().items()})
     return tags
 
 
