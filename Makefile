@@ -54,7 +54,7 @@ demo: install ## Bake the default project and run its whole model lifecycle thro
 	MLFLOW_AUTH_CONFIG_PATH="$(DEMO_DIR)/mlflow-auth.ini" \
 		MLFLOW_FLASK_SERVER_SECRET_KEY="$$(openssl rand -hex 16 2>/dev/null || echo $$RANDOM$$RANDOM$$RANDOM)" \
 		$(MAKE) -C "$(DEMO_PROJECT)" mlflow-stop mlflow-server MLFLOW_PORT=$(MLFLOW_PORT) MLFLOW_SERVER_APP=basic-auth
-	$(RUN) python tests/lifecycle.py "$(DEMO_PROJECT)" --mlflow-uri "http://127.0.0.1:$(MLFLOW_PORT)" \
+	$(RUN) python demo/lifecycle.py "$(DEMO_PROJECT)" --mlflow-uri "http://127.0.0.1:$(MLFLOW_PORT)" \
 		--dvc-remote "$(DEMO_REMOTE)" --record "$(DEMO_DIR)/lifecycle.json"
 	@echo
 	@echo "Project:   $(DEMO_PROJECT) (git log --graph shows the pull requests and merges)"
@@ -73,13 +73,13 @@ bench: install ## Time each step of a default bake with ROWS rows beside its bar
 	$(RUN) python tests/benchmark.py --rows $(ROWS) --repeat $(REPEAT) --folder "$(CURDIR)/build/bench"
 
 .PHONY: lint
-lint: install ## ruff on the template's own code (the generated project is linted after baking, by the tests)
-	$(RUN) ruff check hooks tests
-	$(RUN) ruff format --check hooks tests
+lint: install ## ruff on the template's own code and demo (the generated project is linted after baking, by the tests)
+	$(RUN) ruff check hooks tests demo
+	$(RUN) ruff format --check hooks tests demo
 
 .PHONY: sample-data
 sample-data: install ## Regenerate the shipped sample data set (deterministic)
-	$(RUN) python tests/sample_data.py "{{cookiecutter.project_slug}}/data/raw/loans.csv"
+	$(RUN) python demo/sample_data.py "{{cookiecutter.project_slug}}/data/raw/loans.csv"
 
 .PHONY: relock
 relock: install ## Re-resolve the generated project's uv.lock (bakes, locks, puts the lock back)

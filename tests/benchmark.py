@@ -23,9 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from cookiecutter.main import cookiecutter
-from sample_data import SHIPPED_SEED, make_loans, to_csv
-from servers import free_port
-from test_baked_project import TEMPLATE, Project
+
+# Run as a script: the demo's sample-data generator is imported by name, from demo/.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "demo"))
+from baked import TEMPLATE, Project  # noqa: E402
+from sample_data import SHIPPED_SEED, make_loans, to_csv  # noqa: E402
+from servers import free_port  # noqa: E402
 
 BARE = Path(__file__).resolve().parent / "bench_bare.py"
 RUN = ["uv", "run", "--locked"]

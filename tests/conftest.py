@@ -12,9 +12,14 @@ TESTS = Path(__file__).resolve().parent
 TEMPLATE = TESTS.parent
 GENERATED = TEMPLATE / "{{cookiecutter.project_slug}}"
 
-# tests/sample_data.py is imported by name, whatever pytest's import mode.
-if str(TESTS) not in sys.path:
-    sys.path.insert(0, str(TESTS))
+DEMO = TEMPLATE / "demo"
+
+# The shared helpers here (baked.py, servers.py) and the demo's modules (demo/: the lifecycle
+# story, the act runner, the simulated GitHub, the sample data) are imported by name, whatever
+# pytest's import mode.
+for folder in (TESTS, DEMO):
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
 
 
 def bake(tmp_path: Path, **answers: str) -> Path:

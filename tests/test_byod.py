@@ -18,9 +18,9 @@ from pathlib import Path
 
 import byod_data
 import pytest
+from baked import CLI, TEMPLATE, Project
 from cookiecutter.main import cookiecutter
 from servers import free_port
-from test_baked_project import CLI, TEMPLATE, Project
 
 ROWS, HELD_OUT = 4_000, 1_000
 # The README's placeholders, and what this test's user types instead.
@@ -131,7 +131,7 @@ def test_own_tests_and_lint_pass_and_change_nothing(byod: Project) -> None:
     status = byod.run("git", "status", "--porcelain").stdout
     data = byod.root / "data/raw/churn.csv"
     before = md5(data)
-    tests = byod.make("test").stdout
+    tests = byod.make("test", timeout=1200).stdout  # the whole suite, on a busy machine too
     assert re.search(r"\d+ passed", tests) and " failed" not in tests
     assert "Success: no issues found" in byod.make("lint").stdout
     assert byod.run("git", "status", "--porcelain").stdout == status

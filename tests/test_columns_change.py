@@ -19,9 +19,9 @@ from pathlib import Path
 
 import byod_data
 import pytest
+from baked import TEMPLATE, Project
 from cookiecutter.main import cookiecutter
 from servers import free_port
-from test_baked_project import TEMPLATE, Project
 from test_byod import DATA_PLACEHOLDER, PLACEHOLDERS, read_rows, readme_commands, write_rows
 
 ROWS = 3_000

@@ -2,7 +2,7 @@
 project's real workflow files under `act`: against a real MLflow server on loopback, a real
 local DVC remote, and a fake GitHub API that records every request.
 
-The demo runs once for the module (tests/lifecycle.py drives it and records every step in
+The demo runs once for the module (demo/lifecycle.py drives it and records every step in
 lifecycle.json); each test checks what one step left behind, as a user would see it: job
 results, the PR comment, the registry's versions, aliases and tags.
 """
@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from baked import TEMPLATE, clean_env
 from lifecycle import OVERRIDE_LABEL, PROMOTION_BRANCH, ROLLBACK_BRANCH
 from servers import free_port
 from simulated_github import HELPER, MODEL_OWNER, RISK_APPROVER
-from test_baked_project import TEMPLATE, clean_env
 
 MARKER = "<!-- credit-default-model:gate-report -->"
 # The first test waits for the whole demo (its fixture), longer than pytest-timeout's default.

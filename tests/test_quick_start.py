@@ -13,8 +13,8 @@ import sys
 import venv
 from pathlib import Path
 
+from baked import clean_env, run_in
 from conftest import TEMPLATE, bake
-from test_baked_project import clean_env, run_in
 
 UV_PIN = "0.13.9"  # the template Makefile's UV_VERSION
 

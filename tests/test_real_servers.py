@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from baked import CLI, TEMPLATE, Project
 from cookiecutter.main import cookiecutter
 from servers import ObjectStore, Postgres, free_port, object_store, postgres
-from test_baked_project import CLI, TEMPLATE, Project
 
 BUCKET = "models"
 MODEL_FILE = "model.ubj"

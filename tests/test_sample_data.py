@@ -1,4 +1,4 @@
-"""The shipped sample data is exactly what tests/sample_data.py makes; its DVC pointer agrees."""
+"""The shipped sample data is exactly what demo/sample_data.py makes; its DVC pointer agrees."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 
 import cruft
-from test_baked_project import TEMPLATE, clean_env, run_in
+from baked import TEMPLATE, clean_env, run_in
 
 TEMPLATE_FIX = "# The one task vocabulary, said better by a later template commit."
 OWN_TARGET = "\n.PHONY: hello\nhello: ## The project's own task\n\techo hello\n"

@@ -30,12 +30,12 @@ import synthetic
 import yaml
 from fake_github import FakeGitHub, running_fake_github
 
-from {{ cookiecutter.package_name }}.control import aliases, desired_state, registration, registry
-from {{ cookiecutter.package_name }}.control.desired_state import Declared
+from {{ cookiecutter.package_name }}.control import aliases, deploy, desired_state, registration, registry
 from {{ cookiecutter.package_name }}.control.gate_result import GateResult, ScoredModel, Verdict
 from {{ cookiecutter.package_name }}.pipeline import data, lineage, stages, tracking, training
 from {{ cookiecutter.package_name }}.pipeline.contract import Contract, load_contract, read_csv
 from {{ cookiecutter.package_name }}.settings import Settings, load_settings
+from {{ cookiecutter.package_name }}.vocabulary import GATE_VERDICT
 
 TESTS = Path(__file__).resolve().parent
 PROJECT_ROOT = TESTS.parent
@@ -412,11 +412,13 @@ class Lab:
     def history(self) -> lineage.History:
         return lineage.branch_history("main")
 
-    def register(self, run: tracking.RunInfo) -> registry.Version:
-        """Register the run's model (the bytes it logged), as the gate would have scored it."""
+    def register(self, run: tracking.RunInfo, verdict: str = "") -> registry.Version:
+        """Register the run's model (the bytes it logged), as the gate would have scored it,
+        with the gate's verdict where one is given."""
         digest = training.model_digest(registry.logged_model_bytes(self.client(), run))
         lineage = self.run_lineage[run.run_id]
-        version, _ = registry.register(self.client(), self.name, run, digest, lineage, {})
+        extra = {GATE_VERDICT: verdict} if verdict else {}
+        version, _ = registry.register(self.client(), self.name, run, digest, lineage, extra)
         return version
 
     def stage(self, number: int | None = None) -> registry.Version:
@@ -449,23 +451,18 @@ class Lab:
         )
 
     def champion(self, run: tracking.RunInfo, approved_by: str = "lab") -> registry.Version:
-        """Register a run and put it in production as the product does: declared in
-        deploy/production.yaml (version and digest; the workspace's, where the person running
-        a local project is the reviewer), then served."""
-        return self.champion_version(self.register(run), approved_by)
+        """Register a run (as a passing gate's) and put it in production the one way the
+        product moves it (champion_version)."""
+        return self.champion_version(self.register(run, verdict="pass"), approved_by)
 
     def champion_version(self, version: registry.Version, approved_by: str) -> registry.Version:
-        """Declare a registered version for production and serve it (see champion)."""
-        declared = Declared(version=version.number, sha256=version.digest)
-        state = desired_state.DesiredState(model=self.name)
-        if desired_state.DEPLOY_FILE.exists():
-            state = desired_state.read()
-        desired_state.write(state.with_alias(registry.PRODUCTION, declared))
-        stamp = {
-            "promotion.production.at": registry.now(),
-            "promotion.production.approved_by": approved_by,
-        }
-        aliases.serve(self.client(), self.name, version, version.digest, stamp)
+        """Put a registered version in production as `make promote TO=production` does without
+        GitHub: declared in deploy/production.yaml (the workspace's, where the person running a
+        local project is the reviewer), then deployed with every check deploy makes."""
+        self.commit(1)  # a local project is a git repository: deploy reads what HEAD declared
+        if not desired_state.DEPLOY_FILE.exists():
+            desired_state.write(desired_state.DesiredState(model=self.name))
+        deploy.declare_and_deploy(self.settings, version.number, (approved_by,))
         return registry.get_version(self.client(), self.name, version.number)
 
     def params_file(self, path: Path) -> Path:

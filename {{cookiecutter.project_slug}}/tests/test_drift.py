@@ -289,7 +289,7 @@ def test_served_scores_keep_only_this_version_and_batch_in_any_chunk(
 ) -> None:
     """The log is read a few rows at a time: another model's or version's rows, and inputs
     not in the batch, are never kept; the latest score of an input wins across chunks."""
-    monkeypatch.setattr(drift, "LOG_CHUNK_ROWS", 2)
+    monkeypatch.setattr(scoring, "LOG_CHUNK_ROWS", 2)
     rows = [
         ("other-model", 3, "a", 0.9),
         ("m", 3, "a", 0.1),
@@ -303,10 +303,10 @@ def test_served_scores_keep_only_this_version_and_batch_in_any_chunk(
     )
     frame.assign(timestamp="t", row=0)[scoring.LOG_COLUMNS].to_csv(log, index=False)
     version = scoring.registry.Version(name="m", number=3, run_id="r", tags={})
-    served = drift.served_scores(log, version, pd.Series(["a", "b", "c"]))
+    served = scoring.served_scores(log, version, pd.Series(["a", "b", "c"]))
     assert served.tolist()[0] == 0.2 and served.iloc[1:].isna().all()
     pd.DataFrame(columns=scoring.LOG_COLUMNS).to_csv(log, index=False)
-    assert drift.served_scores(log, version, pd.Series(["a"])).isna().all()
+    assert scoring.served_scores(log, version, pd.Series(["a"])).isna().all()
 
 
 def step_outputs(path: Path) -> dict[str, str]:

@@ -81,7 +81,7 @@ def test_dirty_run_is_not_registered(lab: Lab) -> None:
 def test_serving_keeps_the_replaced_version_for_rollback(lab: Lab) -> None:
     """Serving v2 moves production and leaves v1 as previous-production, with the approvers."""
     lab.champion(lab.candidate(lab.commit(1), 100))
-    second = lab.register(lab.candidate(lab.commit(2), 200))
+    second = lab.register(lab.candidate(lab.commit(2), 200), verdict="pass")
     assert lab.stage().number == second.number  # the newest commit's
     served = lab.champion_version(second, approved_by="alice,bob")
     found = registry.aliases(lab.client(), lab.name)

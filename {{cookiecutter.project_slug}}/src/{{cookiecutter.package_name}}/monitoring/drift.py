@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ..control import production, registry
-from ..errors import MissingInputError, ProjectError
+from ..errors import MissingInputError
 from ..pipeline import contract as contracts
 from ..pipeline import data, lineage, training
 from ..pipeline.contract import Contract, ContractError, load_contract
@@ -41,7 +41,6 @@ from .drift_report import write_outputs
 PREDICTION = "prediction"
 # The log keeps scores to 6 decimals; a larger difference is not rounding.
 SKEW_TOLERANCE = 1e-5
-LOG_CHUNK_ROWS = 500_000  # the inference log is read in pieces: memory stays flat as it grows
 # A hidden line that lets the drift workflow find its one issue again instead of opening more.
 
 
@@ -272,45 +271,15 @@ def locate_reference(settings: Settings, md5: str, git_sha: str) -> Reference:
     return Reference(target, md5)
 
 
-def served_scores(log: Path, version: registry.Version, hashes: pd.Series) -> pd.Series:
-    """Per input hash, the latest score `version` served for it according to the inference
-    log (missing where the log has none). Only the log rows of this version and this batch
-    are kept, a chunk at a time, of the four columns needed."""
-    if not log.exists():
-        return pd.Series(float("nan"), index=hashes.index)
-    header = pd.read_csv(log, nrows=0).columns
-    missing = sorted(set(scoring.LOG_COLUMNS) - set(header))
-    if missing:
-        raise ProjectError(f"{log} is not an inference log: no column {', '.join(missing)}")
-    wanted = pd.Index(hashes.unique())
-    chunks = pd.read_csv(
-        log,
-        usecols=["model_name", "model_version", "input_sha256", "probability"],
-        dtype={"input_sha256": str, "model_name": str},
-        chunksize=LOG_CHUNK_ROWS,
-    )
-    kept = [
-        chunk[
-            (chunk["model_name"] == version.name)
-            & (chunk["model_version"] == version.number)
-            & chunk["input_sha256"].isin(wanted)
-        ]
-        for chunk in chunks
-    ]
-    if not kept:
-        return pd.Series(float("nan"), index=hashes.index)
-    mine = pd.concat(kept)
-    latest = mine.drop_duplicates("input_sha256", keep="last").set_index("input_sha256")
-    return hashes.map(latest["probability"]).astype("float64")
-
-
 def batch_scores(
     model: Any, version: registry.Version, batch: pd.DataFrame, contract: Contract, log: Path
 ) -> tuple[pd.Series, dict[str, Any]]:
     """The batch's scores as production served them (from the inference log), the model's own
     where the log has none; and how many came from where, and how many served ones differ."""
     own = scoring.probabilities(model, batch, contract)
-    served = served_scores(log, version, scoring.input_hashes(batch, training.model_columns(model)))
+    served = scoring.served_scores(
+        log, version, scoring.input_hashes(batch, training.model_columns(model))
+    )
     logged = served.notna()
     skewed = int(((served - own).abs() > SKEW_TOLERANCE)[logged].sum())
     counts = {"log": str(log), "served": int(logged.sum()), "scored_now": int((~logged).sum())}

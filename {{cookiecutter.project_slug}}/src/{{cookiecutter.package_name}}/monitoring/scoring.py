@@ -1,4 +1,5 @@
-"""Batch scoring with a registered model, and the inference log that drift checks read.
+"""Batch scoring with a registered model, and the inference log: written here at every scoring,
+read here for the drift check (what production served).
 
 Every row is checked against the data contract first: a row that breaks it is reported with
 the reason and never scored. What is scored is written with the model version, and each scored
@@ -16,12 +17,14 @@ import numpy as np
 import pandas as pd
 
 from ..control import production, registry
+from ..errors import ProjectError
 from ..pipeline import contract as contracts
 from ..pipeline import data, training
 from ..pipeline.contract import Contract, load_contract
 from ..settings import Settings
 
 LOG_COLUMNS = ["timestamp", "model_name", "model_version", "row", "input_sha256", "probability"]
+LOG_CHUNK_ROWS = 500_000  # the inference log is read in pieces: memory stays flat as it grows
 
 
 def row_problems(frame: pd.DataFrame, contract: Contract, model: Any) -> pd.Series:
@@ -115,3 +118,35 @@ def predict(settings: Settings, source: Path, number: int | None = None) -> Scor
     data.write_csv_for_people(scored.rejected, settings.predict.rejected)
     append_log(scored.predictions, settings.predict.log, datetime.now(UTC))
     return scored
+
+
+def served_scores(log: Path, version: registry.Version, hashes: pd.Series) -> pd.Series:
+    """Per input hash, the latest score `version` served for it according to the inference
+    log (missing where the log has none). Only the log rows of this version and this batch
+    are kept, a chunk at a time, of the four columns needed."""
+    if not log.exists():
+        return pd.Series(float("nan"), index=hashes.index)
+    header = pd.read_csv(log, nrows=0).columns
+    missing = sorted(set(LOG_COLUMNS) - set(header))
+    if missing:
+        raise ProjectError(f"{log} is not an inference log: no column {', '.join(missing)}")
+    wanted = pd.Index(hashes.unique())
+    chunks = pd.read_csv(
+        log,
+        usecols=["model_name", "model_version", "input_sha256", "probability"],
+        dtype={"input_sha256": str, "model_name": str},
+        chunksize=LOG_CHUNK_ROWS,
+    )
+    kept = [
+        chunk[
+            (chunk["model_name"] == version.name)
+            & (chunk["model_version"] == version.number)
+            & chunk["input_sha256"].isin(wanted)
+        ]
+        for chunk in chunks
+    ]
+    if not kept:
+        return pd.Series(float("nan"), index=hashes.index)
+    mine = pd.concat(kept)
+    latest = mine.drop_duplicates("input_sha256", keep="last").set_index("input_sha256")
+    return hashes.map(latest["probability"]).astype("float64")

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-TESTS = Path(__file__).resolve().parent
-STANDINS = TESTS / "act_standins"
+DEMO = Path(__file__).resolve().parent
+STANDINS = DEMO / "act_standins"
 # Third-party actions the workflows use -> the folder that stands in for each under act.
 STANDIN_FOR = {
     "actions/setup-python": "setup-python",
@@ -130,7 +130,7 @@ def warm_uv_cache(project: Path, work: Path) -> Path:
         k: v for k, v in os.environ.items() if k not in {"PYTHONDONTWRITEBYTECODE", "VIRTUAL_ENV"}
     }
     done = subprocess.run(
-        [str(project / ".venv/bin/python"), str(TESTS / "import_probe.py"), *modules],
+        [str(project / ".venv/bin/python"), str(DEMO / "import_probe.py"), *modules],
         cwd=project, env=env, capture_output=True, text=True, check=True, timeout=600,
     )  # fmt: skip
     for source, compiled in json.loads(done.stdout):

@@ -3,7 +3,7 @@ JSON, each loaded module's source file and the bytecode file Python wrote for it
 
 Run with a baked project's own interpreter by act_runner.warm_uv_cache:
 
-    .venv/bin/python tests/import_probe.py MODULE [MODULE ...]
+    .venv/bin/python demo/import_probe.py MODULE [MODULE ...]
 
 A module that fails to import is left out: this only warms a cache.
 """

@@ -10,7 +10,7 @@ Read it as a story: `Lifecycle.scenario` is the list of steps, each a few lines 
 do on GitHub (simulated_github.py: branches, labels, reviews, merges) followed by the workflow
 GitHub would run for it (act_runner.py).
 
-    python tests/lifecycle.py PROJECT --mlflow-uri URI --dvc-remote DIR --record FILE
+    python demo/lifecycle.py PROJECT --mlflow-uri URI --dvc-remote DIR --record FILE
 """
 
 from __future__ import annotations
