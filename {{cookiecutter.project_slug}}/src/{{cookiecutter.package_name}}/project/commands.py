@@ -112,11 +112,8 @@ def template_update(args: argparse.Namespace) -> int:
     from . import template_update
 
     changed = template_update.update()
-    if not changed:
-        print("template: nothing to change")
-        return 0
-    print(f"template: {len(changed)} file(s) changed; review `git diff HEAD`, then commit:")
-    return print_lines([f"  {name}" for name in changed])
+    headline = f"template: {len(changed)} file(s) changed; review `git diff HEAD`, then commit:"
+    return _say_changed(changed, "template: nothing to change", headline)
 
 
 @COMMANDS.add(
@@ -130,10 +127,17 @@ def template_render(args: argparse.Namespace) -> int:
 
     changed = template_update.render(args.output)
     actions.set_output("changed", str(bool(changed)).lower())
+    headline = f"template: {len(changed)} file(s) change, in {args.output}:"
+    return _say_changed(changed, "template: up to date, nothing to render", headline)
+
+
+def _say_changed(changed: list[str], nothing: str, headline: str) -> int:
+    """What a template command changed: one line when nothing did, else a headline and each
+    file."""
     if not changed:
-        print("template: up to date, nothing to render")
+        print(nothing)
         return 0
-    print(f"template: {len(changed)} file(s) change, in {args.output}:")
+    print(headline)
     return print_lines([f"  {name}" for name in changed])
 
 
