@@ -19,6 +19,7 @@ from conftest import DvcRepo, Lab, loans_frame
 
 from {{ cookiecutter.package_name }}.cli import main
 from {{ cookiecutter.package_name }}.monitoring import drift, drift_report, scoring
+from {{ cookiecutter.package_name }}.monitoring.drift_report import ColumnDrift
 from {{ cookiecutter.package_name }}.pipeline import contract as contracts
 from {{ cookiecutter.package_name }}.pipeline import lineage
 from {{ cookiecutter.package_name }}.pipeline.contract import OTHER, Contract, parse_contract
@@ -70,7 +71,7 @@ def drifted_columns(
     scores = {drift.PREDICTION: current[drift.PREDICTION].to_numpy()}
     current_view = drift.drift_view(current, contract).assign(**scores)
     snapshot = drift._evidently_report(reference, current_view, contract, settings.drift)
-    return {name: r["drifted"] for name, r in drift.column_results(snapshot).items()}
+    return {name: r.drifted for name, r in drift.column_results(snapshot).items()}
 
 
 def test_the_same_population_does_not_drift(
@@ -119,8 +120,8 @@ def test_a_changed_schema_is_named(
     assert drift.schema_problems(list(sample_frame.columns), contract) == []
 
 
-def column(drifted: bool, value: float, method: str = "psi") -> dict[str, object]:
-    return {"drifted": drifted, "value": value, "method": method}
+def column(drifted: bool, value: float, method: str = "psi") -> ColumnDrift:
+    return ColumnDrift(method=method, threshold=0.0, value=value, drifted=drifted)
 
 
 def test_decision_counts_the_share_and_the_age(settings: Settings) -> None:
@@ -134,14 +135,14 @@ def test_decision_counts_the_share_and_the_age(settings: Settings) -> None:
     columns = {n: column(n in flagged, moderate if n in flagged else 0.0) for n in names}
     numeric = set(names)
     fresh = drift.decide(columns, numeric, settings.drift, 1.0, 0.0)
-    assert fresh["drift"] and fresh["retrain"] and fresh["drifted_columns"] == sorted(flagged)
-    assert fresh["critical_columns"] == [] and fresh["alert"]
+    assert fresh.drift and fresh.retrain and fresh.drifted_columns == tuple(sorted(flagged))
+    assert fresh.critical_columns == () and fresh.alert
     calm_columns = {n: column(False, 0.0) for n in names}
     calm = drift.decide(calm_columns, numeric, settings.drift, 1.0, 0.0)
-    assert not calm["retrain"] and not calm["alert"]
+    assert not calm.retrain and not calm.alert
     old = drift.decide(calm_columns, numeric, settings.drift, 10_000.0, 0.0)
-    assert old["stale"] and old["retrain"] and not old["drift"]
-    assert drift.decide({}, set(), settings.drift, None, 0.0)["stale"]
+    assert old.stale and old.retrain and not old.drift
+    assert drift.decide({}, set(), settings.drift, None, 0.0).stale
 
 
 def test_one_column_beyond_its_critical_value_is_drift(settings: Settings) -> None:
@@ -152,21 +153,21 @@ def test_one_column_beyond_its_critical_value_is_drift(settings: Settings) -> No
     calm = {n: column(False, 0.0) for n in names}
     numeric = {"n": column(True, settings.drift.numeric_critical)}
     far = drift.decide({**calm, **numeric}, {"n", *names}, settings.drift, 1.0, 0.0)
-    assert far["drift"] and far["retrain"] and far["critical_columns"] == ["n"]
-    assert far["drifted_share"] < settings.drift.drifted_share
+    assert far.drift and far.retrain and far.critical_columns == ("n",)
+    assert far.drifted_share < settings.drift.drifted_share
     category = {"k": column(True, settings.drift.categorical_critical, "jensenshannon")}
     gone = drift.decide({**calm, **category}, set(names), settings.drift, 1.0, 0.0)
-    assert gone["drift"] and gone["critical_columns"] == ["k"]
+    assert gone.drift and gone.critical_columns == ("k",)
     near = {"k": column(True, settings.drift.categorical_critical / 2, "jensenshannon")}
-    assert not drift.decide({**calm, **near}, set(names), settings.drift, 1.0, 0.0)["drift"]
+    assert not drift.decide({**calm, **near}, set(names), settings.drift, 1.0, 0.0).drift
     # chisquare gives a p-value: smaller is further gone.
     chi = settings.drift.model_copy(
         update={"categorical_method": "chisquare", "categorical_critical": 1e-6}
     )
     p_value = {"k": column(True, 1e-7, "chisquare")}
-    assert drift.decide({**calm, **p_value}, set(names), chi, 1.0, 0.0)["critical_columns"] == ["k"]
+    assert drift.decide({**calm, **p_value}, set(names), chi, 1.0, 0.0).critical_columns == ("k",)
     calm_p = {"k": column(True, 1e-3, "chisquare")}
-    assert not drift.decide({**calm, **calm_p}, set(names), chi, 1.0, 0.0)["drift"]
+    assert not drift.decide({**calm, **calm_p}, set(names), chi, 1.0, 0.0).drift
 
 
 def test_too_many_broken_rows_alert_without_asking_for_retraining(settings: Settings) -> None:
@@ -175,10 +176,10 @@ def test_too_many_broken_rows_alert_without_asking_for_retraining(settings: Sett
     limit = settings.drift.max_invalid_share
     calm = {"c": column(False, 0.0)}
     broken = drift.decide(calm, {"c"}, settings.drift, 1.0, limit + 0.01)
-    assert broken["invalid"] and broken["alert"]
-    assert not broken["drift"] and not broken["retrain"]
-    assert broken["invalid_share"] == round(limit + 0.01, 4)
-    assert not drift.decide(calm, {"c"}, settings.drift, 1.0, limit)["alert"]
+    assert broken.invalid and broken.alert
+    assert not broken.drift and not broken.retrain
+    assert broken.invalid_share == round(limit + 0.01, 4)
+    assert not drift.decide(calm, {"c"}, settings.drift, 1.0, limit).alert
 
 
 def test_quality_names_bad_rows_and_growing_nulls(
@@ -236,15 +237,18 @@ def test_check_against_the_production_model(lab: Lab, contract: Contract, tmp_pa
 
     calm_batch = write_batch(same_population(contract), tmp_path / "calm.csv")
     calm = drift.check(lab.settings, calm_batch, a_day_later)
-    assert not calm["drift"] and not calm["retrain"] and not calm["alert"]
-    assert calm["reference"]["md5"] == lineage.file_md5(lab.settings.split.eval)
+    assert not calm.decision.drift and not calm.decision.retrain and not calm.decision.alert
+    assert calm.reference.md5 == lineage.file_md5(lab.settings.split.eval)
 
     moved_batch = write_batch(recession(contract), tmp_path / "recession.csv")
     result = drift.check(lab.settings, moved_batch, a_day_later)
-    assert result["drift"] and result["alert"] and result["retrain"]
-    assert set(RECESSION_MOVES) <= set(result["drifted_columns"])
-    assert result["model"]["version"] == 1
-    assert json.loads(settings.report.read_text())["drifted_columns"] == result["drifted_columns"]
+    decided = result.decision
+    assert decided.drift and decided.alert and decided.retrain
+    assert set(RECESSION_MOVES) <= set(decided.drifted_columns)
+    assert result.model_version == 1
+    written = json.loads(settings.report.read_text())
+    assert written["drifted_columns"] == list(decided.drifted_columns)
+    assert written["model"] == {"name": result.model_name, "version": 1}
     assert settings.html.read_text(encoding="utf-8").lstrip().lower().startswith("<!doctype html")
     assert "| credit_score | psi |" in settings.summary.read_text(encoding="utf-8")
 
@@ -260,8 +264,8 @@ def test_check_reads_the_scores_production_served(
     scoring.predict(lab.settings, batch)
 
     served = drift.check(lab.settings, batch)
-    assert served["scores"]["served"] == BATCH_ROWS and served["scores"]["scored_now"] == 0
-    assert served["scores"]["skewed"] == 0 and served["quality"] == []
+    assert served.scores.served == BATCH_ROWS and served.scores.scored_now == 0
+    assert served.scores.skewed == 0 and served.quality == ()
     said = drift_report.summary(served)
     assert f"Scores: {BATCH_ROWS} as served (inference log), 0 scored now." in said
 
@@ -269,15 +273,13 @@ def test_check_reads_the_scores_production_served(
     log.loc[:9, "probability"] = (log.loc[:9, "probability"] + 0.3).clip(upper=1)
     log.to_csv(lab.settings.predict.log, index=False)
     skewed = drift.check(lab.settings, batch)
-    assert skewed["scores"]["skewed"] == 10
-    assert any(
-        f"10 of {BATCH_ROWS} served scores differ" in problem for problem in skewed["quality"]
-    )
+    assert skewed.scores.skewed == 10
+    assert any(f"10 of {BATCH_ROWS} served scores differ" in problem for problem in skewed.quality)
 
     unseen = write_batch(shifted(contract), tmp_path / "unseen.csv")
-    assert drift.check(lab.settings, unseen)["scores"] == {
-        "log": str(lab.settings.predict.log), "served": 0, "scored_now": BATCH_ROWS, "skewed": 0,
-    }  # fmt: skip
+    assert drift.check(lab.settings, unseen).scores == drift_report.ScoreSources(
+        log=str(lab.settings.predict.log), served=0, scored_now=BATCH_ROWS, skewed=0
+    )
 
     log.drop(columns=["input_sha256"]).to_csv(lab.settings.predict.log, index=False)
     with pytest.raises(ValueError, match="not an inference log: no column input_sha256"):
@@ -449,7 +451,7 @@ def test_a_many_level_category_of_the_same_population_never_drifts(
     def flagged(batch: pd.DataFrame) -> bool:
         current = with_scores(batch, 0)
         snapshot = drift._evidently_report(reference, current, contract, settings.drift)
-        return bool(drift.column_results(snapshot)["state"]["drifted"])
+        return bool(drift.column_results(snapshot)["state"].drifted)
 
     assert not any(flagged(_states(rows, seed)) for seed in (2, 3, 4))
     assert flagged(_states(1_000, 5, shift=2.0))

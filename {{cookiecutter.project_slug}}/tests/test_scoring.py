@@ -36,7 +36,7 @@ def test_good_rows_have_no_problems(
     sample_frame: pd.DataFrame, contract: Contract, model: Any
 ) -> None:
     """Rows of the tests' data keep the contract (missing employment years are allowed)."""
-    problems = scoring.row_problems(batch(sample_frame, contract, 500), contract, model)
+    problems = scoring.model_view(batch(sample_frame, contract, 500), contract, model).problems
     assert (problems == "").all()
 
 
@@ -49,9 +49,9 @@ def test_only_the_columns_the_model_takes_are_checked(
     assert sensitive not in training.model_columns(model)
     frame = batch(sample_frame, contract, 5).astype(object)
     frame.loc[2, sensitive] = "undisclosed"
-    assert (scoring.row_problems(frame, contract, model) == "").all()
+    assert (scoring.model_view(frame, contract, model).problems == "").all()
     without = frame.drop(columns=[sensitive])
-    assert (scoring.row_problems(without, contract, model) == "").all()
+    assert (scoring.model_view(without, contract, model).problems == "").all()
 
 
 @pytest.mark.parametrize(
@@ -77,9 +77,11 @@ def test_a_bad_row_is_named_with_its_reason(
     """Only the broken row is flagged, and the reason names the column and the rule."""
     frame = batch(sample_frame, contract, 5).astype(object)
     frame.loc[2, column] = value
-    problems = scoring.row_problems(frame, contract, model)
-    assert problems[2] == reason
-    assert (problems.drop(index=2) == "").all()
+    view = scoring.model_view(frame, contract, model)
+    assert view.problems[2] == reason
+    assert (view.problems.drop(index=2) == "").all()
+    assert view.inputs.index.tolist() == [0, 1, 3, 4]  # the others, typed as the model takes them
+    assert view.inputs.columns.tolist() == training.model_columns(model)
 
 
 def test_a_missing_column_rejects_the_whole_batch(
@@ -88,7 +90,7 @@ def test_a_missing_column_rejects_the_whole_batch(
     """Without a column the model takes nothing can be scored: one error names the column."""
     frame = batch(sample_frame, contract).drop(columns=["credit_score"])
     with pytest.raises(ContractError, match="no column credit_score"):
-        scoring.row_problems(frame, contract, model)
+        scoring.model_view(frame, contract, model)
 
 
 def test_input_hash_follows_the_values(sample_frame: pd.DataFrame, contract: Contract) -> None:

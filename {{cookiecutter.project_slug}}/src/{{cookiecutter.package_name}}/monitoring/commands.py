@@ -65,13 +65,14 @@ def check_drift(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     text = drift_report.summary(result)
+    decided = result.decision
     actions.add_summary(text)
-    actions.set_output("alert", str(result["alert"]).lower())
-    actions.set_output("retrain", str(result["retrain"]).lower())
-    actions.set_output("reason", drift_report.reason(result))
+    actions.set_output("alert", str(decided.alert).lower())
+    actions.set_output("retrain", str(decided.retrain).lower())
+    actions.set_output("reason", drift_report.reason(decided, settings.drift))
     actions.set_output("summary", drift_report.issue_body(text))
     print(text, end="")
-    return 1 if result["alert"] and not args.github else 0
+    return 1 if decided.alert and not args.github else 0
 
 
 @COMMANDS.add(

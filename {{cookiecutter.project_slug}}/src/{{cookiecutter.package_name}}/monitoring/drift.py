@@ -36,7 +36,7 @@ from ..pipeline.contract import Contract, ContractError, load_contract
 from ..settings import P_VALUE_METHODS, DriftSettings, Settings
 from ..vocabulary import EVAL_MD5
 from . import scoring
-from .drift_report import write_outputs
+from .drift_report import Batch, ColumnDrift, Decision, DriftResult, ScoreSources, write_outputs
 
 PREDICTION = "prediction"
 # The log keeps scores to 6 decimals; a larger difference is not rounding.
@@ -64,7 +64,7 @@ def quality_problems(
     contract: Contract,
     max_increase: float,
 ) -> list[str]:
-    """Rows that break the contract (`problems_by_row`, from scoring.row_problems), values
+    """Rows that break the contract (`problems_by_row`, from scoring.model_view), values
     of `unknown: other` categories never seen before, and columns whose share of missing
     values grew."""
     problems = []
@@ -180,7 +180,7 @@ def _evidently_report(
         )
 
 
-def column_results(snapshot: Any) -> dict[str, dict[str, Any]]:
+def column_results(snapshot: Any) -> dict[str, ColumnDrift]:
     """Per column (and for the scores): method, threshold, value and whether it drifted, as
     Evidently's own tests judged it."""
     as_dict = snapshot.dict()
@@ -190,62 +190,55 @@ def column_results(snapshot: Any) -> dict[str, dict[str, Any]]:
         params = test["metric_config"]["params"]
         if not params["type"].endswith("ValueDrift"):
             continue
-        results[params["column"]] = {
-            "method": params["method"],
-            "threshold": params["threshold"],
-            "value": round(float(values[test["metric_config"]["metric_id"]]), 6),
-            "drifted": test["status"] != "SUCCESS",
-        }
+        results[params["column"]] = ColumnDrift(
+            method=params["method"],
+            threshold=params["threshold"],
+            value=round(float(values[test["metric_config"]["metric_id"]]), 6),
+            drifted=test["status"] != "SUCCESS",
+        )
     return results
 
 
-def is_critical(result: dict[str, Any], method: str, critical: float) -> bool:
+def is_critical(result: ColumnDrift, critical: float) -> bool:
     """A column drifted so far that it alone is drift: a p-value below `critical`, or a
     distance from `critical` up."""
-    if method in P_VALUE_METHODS:
-        return bool(result["value"] < critical)
-    return bool(result["value"] >= critical)
+    if result.method in P_VALUE_METHODS:
+        return result.value < critical
+    return result.value >= critical
 
 
 def decide(
-    columns: dict[str, dict[str, Any]],
+    columns: dict[str, ColumnDrift],
     numeric: set[str],
     settings: DriftSettings,
     age_days: float | None,
     invalid_share: float,
-) -> dict[str, Any]:
+) -> Decision:
     """Drift when enough feature columns drifted, one drifted beyond its critical value, or
     the scores drifted; stale when the model is older than allowed (or its age is unknown):
     either asks for retraining. Too many rows breaking the contract is an alert of its own."""
     features = {name: result for name, result in columns.items() if name != PREDICTION}
-    drifted = sorted(name for name, result in features.items() if result["drifted"])
+    drifted = sorted(name for name, result in features.items() if result.drifted)
     critical = sorted(
         name
         for name, result in features.items()
         if is_critical(
-            result,
-            result["method"],
-            settings.numeric_critical if name in numeric else settings.categorical_critical,
+            result, settings.numeric_critical if name in numeric else settings.categorical_critical
         )
     )
     share = len(drifted) / max(len(features), 1)
-    prediction_drifted = bool(columns.get(PREDICTION, {}).get("drifted"))
-    drift = share >= settings.drifted_share or bool(critical) or prediction_drifted
-    stale = age_days is None or age_days > settings.max_staleness_days
-    invalid = invalid_share > settings.max_invalid_share
-    return {
-        "drift": drift,
-        "drifted_columns": drifted,
-        "critical_columns": critical,
-        "drifted_share": round(share, 4),
-        "prediction_drifted": prediction_drifted,
-        "invalid_share": round(invalid_share, 4),
-        "invalid": invalid,
-        "model_age_days": None if age_days is None else round(age_days, 2),
-        "stale": stale,
-        "retrain": drift or stale,
-        "alert": drift or stale or invalid,
-    }
+    prediction_drifted = PREDICTION in columns and columns[PREDICTION].drifted
+    return Decision(
+        drift=share >= settings.drifted_share or bool(critical) or prediction_drifted,
+        drifted_columns=tuple(drifted),
+        critical_columns=tuple(critical),
+        drifted_share=round(share, 4),
+        prediction_drifted=prediction_drifted,
+        invalid_share=round(invalid_share, 4),
+        invalid=invalid_share > settings.max_invalid_share,
+        model_age_days=None if age_days is None else round(age_days, 2),
+        stale=age_days is None or age_days > settings.max_staleness_days,
+    )
 
 
 @dataclass(frozen=True)
@@ -272,30 +265,32 @@ def locate_reference(settings: Settings, md5: str, git_sha: str) -> Reference:
 
 
 def batch_scores(
-    model: Any, version: registry.Version, batch: pd.DataFrame, contract: Contract, log: Path
-) -> tuple[pd.Series, dict[str, Any]]:
-    """The batch's scores as production served them (from the inference log), the model's own
-    where the log has none; and how many came from where, and how many served ones differ."""
-    own = scoring.probabilities(model, batch, contract)
+    model: Any, version: registry.Version, batch: pd.DataFrame, view: contracts.ModelView, log: Path
+) -> tuple[pd.Series, ScoreSources]:
+    """The scores of the rows the model takes (`view` of `batch`) as production served them
+    (from the inference log), the model's own where the log has none; and how many came from
+    where, and how many served ones differ."""
+    clean = batch.loc[view.inputs.index]
+    own = scoring.probabilities(model, view)
     served = scoring.served_scores(
-        log, version, scoring.input_hashes(batch, training.model_columns(model))
+        log, version, scoring.input_hashes(clean, training.model_columns(model))
     )
     logged = served.notna()
     skewed = int(((served - own).abs() > SKEW_TOLERANCE)[logged].sum())
-    counts = {"log": str(log), "served": int(logged.sum()), "scored_now": int((~logged).sum())}
-    return served.where(logged, own), {**counts, "skewed": skewed}
+    sources = ScoreSources(str(log), int(logged.sum()), int((~logged).sum()), skewed)
+    return served.where(logged, own), sources
 
 
-def skew_problem(scores: dict[str, Any], version: registry.Version) -> list[str]:
-    if not scores["skewed"]:
+def skew_problem(scores: ScoreSources, version: registry.Version) -> list[str]:
+    if not scores.skewed:
         return []
     return [
-        f"{scores['skewed']} of {scores['served']} served scores differ from {version.name} "
+        f"{scores.skewed} of {scores.served} served scores differ from {version.name} "
         f"version {version.number}'s own score of the same input (training-serving skew)"
     ]
 
 
-def check(settings: Settings, current_path: Path, now: datetime | None = None) -> dict[str, Any]:
+def check(settings: Settings, current_path: Path, now: datetime | None = None) -> DriftResult:
     """The whole check; writes drift.json, drift.html and drift.md. Problems that stop it
     (a schema mismatch, no production model, no reference data) raise."""
     contract = load_contract(settings.data.contract)
@@ -312,37 +307,39 @@ def check(settings: Settings, current_path: Path, now: datetime | None = None) -
     md5 = version.tags.get(EVAL_MD5, "")
     reference_file = locate_reference(settings, md5, version.git_sha)
     reference = data.read_raw(reference_file.path, contract)
-    problems_by_row = scoring.row_problems(current, contract, model)
-    clean = current[problems_by_row == ""].reset_index(drop=True)
-    served, scores = batch_scores(model, version, clean, contract, settings.predict.log)
+    seen = scoring.model_view(current, contract, model)
+    served, scores = batch_scores(model, version, current, seen, settings.predict.log)
     reference_view = drift_view(reference, contract)
-    reference_view[PREDICTION] = scoring.probabilities(model, reference, contract)
-    current_view = drift_view(clean, contract)
+    reference_seen = scoring.model_view(reference, contract, model)
+    reference_view[PREDICTION] = scoring.probabilities(model, reference_seen)
+    current_view = drift_view(current.loc[seen.inputs.index], contract)
     current_view[PREDICTION] = served
-    snapshot = _evidently_report(reference_view, current_view, contract, settings.drift)
-    columns = column_results(snapshot)
+    snapshot = _evidently_report(
+        reference_view.reset_index(drop=True),
+        current_view.reset_index(drop=True),
+        contract,
+        settings.drift,
+    )
     moment = now or datetime.now(UTC)
     trained = version.commit_time
     age_days = (moment.timestamp() - trained) / 86400 if trained else None
     numeric = {name for name, column in contract.columns.items() if column.is_numeric}
-    invalid_share = float((problems_by_row != "").mean()) if len(current) else 0.0
-    result = {
-        **decide(columns, numeric, settings.drift, age_days, invalid_share),
-        "columns": columns,
-        "quality": quality_problems(
-            reference, current, problems_by_row, contract, settings.drift.max_null_rate_increase
-        )
-        + skew_problem(scores, version),
-        "scores": scores,
-        "model": {"name": version.name, "version": version.number},
-        "reference": {"path": str(reference_file.path), "md5": md5, "rows": len(reference)},
-        "current": {
-            "path": str(current_path),
-            "md5": lineage.file_md5(current_path),
-            "rows": len(current),
-        },
-        "thresholds": settings.drift.model_dump(mode="json"),
-        "checked_at": moment.isoformat(timespec="seconds"),
-    }
+    invalid_share = float((~seen.usable).mean()) if len(current) else 0.0
+    columns = column_results(snapshot)
+    quality = quality_problems(
+        reference, current, seen.problems, contract, settings.drift.max_null_rate_increase
+    )
+    result = DriftResult(
+        decision=decide(columns, numeric, settings.drift, age_days, invalid_share),
+        columns=columns,
+        quality=tuple(quality + skew_problem(scores, version)),
+        scores=scores,
+        model_name=version.name,
+        model_version=version.number,
+        reference=Batch(str(reference_file.path), md5, len(reference)),
+        current=Batch(str(current_path), lineage.file_md5(current_path), len(current)),
+        thresholds=settings.drift,
+        checked_at=moment.isoformat(timespec="seconds"),
+    )
     write_outputs(result, snapshot, settings.drift)
     return result

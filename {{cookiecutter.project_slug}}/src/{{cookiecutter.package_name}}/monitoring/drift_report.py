@@ -1,10 +1,12 @@
-"""What the drift check says, in every form it is read: drift.json, the Markdown summary (job
-summary and the one issue, found again by its hidden marker) and the few words of its reason.
-A check that could not decide says so in the same files, never as a verdict."""
+"""What the drift check says, in every form it is read: its typed result, drift.json, the
+Markdown summary (job summary and the one issue, found again by its hidden marker) and the few
+words of its reason. A check that could not decide says so in the same files, never as a verdict.
+"""
 
 from __future__ import annotations
 
 import json
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..control.report import text
@@ -13,57 +15,132 @@ from ..settings import DriftSettings
 from ..vocabulary import DRIFT_REPORT_MARKER
 
 
-def summary(result: dict[str, Any]) -> str:
+@dataclass(frozen=True)
+class ColumnDrift:
+    """One column's (or the scores') comparison, as Evidently's own test judged it."""
+
+    method: str
+    threshold: float
+    value: float
+    drifted: bool
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the check decided (drift.decide): drift and staleness ask for retraining; too many
+    rows breaking the contract is an alert of its own."""
+
+    drift: bool
+    drifted_columns: tuple[str, ...]
+    critical_columns: tuple[str, ...]
+    drifted_share: float
+    prediction_drifted: bool
+    invalid_share: float
+    invalid: bool
+    model_age_days: float | None
+    stale: bool
+
+    @property
+    def retrain(self) -> bool:
+        return self.drift or self.stale
+
+    @property
+    def alert(self) -> bool:
+        return self.drift or self.stale or self.invalid
+
+
+@dataclass(frozen=True)
+class Batch:
+    path: str
+    md5: str
+    rows: int
+
+
+@dataclass(frozen=True)
+class ScoreSources:
+    """Where the batch's scores came from: served (the inference log) or scored now; and how
+    many served ones differ from the model's own score of the same input."""
+
+    log: str
+    served: int
+    scored_now: int
+    skewed: int
+
+
+@dataclass(frozen=True)
+class DriftResult:
+    decision: Decision
+    columns: dict[str, ColumnDrift]
+    quality: tuple[str, ...]
+    scores: ScoreSources
+    model_name: str
+    model_version: int
+    reference: Batch
+    current: Batch
+    thresholds: DriftSettings
+    checked_at: str
+
+    def as_json(self) -> dict[str, Any]:
+        """drift.json: the decision's fields at the top, beside what it was made from."""
+        fields = asdict(self)
+        decision = fields.pop("decision")
+        fields["model"] = {"name": fields.pop("model_name"), "version": fields.pop("model_version")}
+        fields["thresholds"] = self.thresholds.model_dump(mode="json")
+        verdicts = {"retrain": self.decision.retrain, "alert": self.decision.alert}
+        return {**decision, **verdicts, **fields}
+
+
+def summary(result: DriftResult) -> str:
     """Markdown for the issue and the job summary: verdict first, then every column."""
-    if result.get("error"):
-        return f"## ⛔ Drift check could not decide\n\n- {text(result['error'])}\n"
-    verdict = "drift detected" if result["drift"] else "no drift"
-    if result["invalid"]:
-        verdict += f"; {result['invalid_share']:.0%} of rows break the data contract"
-    headline = f"## {'⚠️' if result['alert'] else '✅'} {verdict}"
+    decided = result.decision
+    verdict = "drift detected" if decided.drift else "no drift"
+    if decided.invalid:
+        verdict += f"; {decided.invalid_share:.0%} of rows break the data contract"
+    headline = f"## {'⚠️' if decided.alert else '✅'} {verdict}"
+    critical = ", ".join(map(text, decided.critical_columns))
     lines = [
-        f"{headline}{' (model stale: retrain)' if result['stale'] and not result['drift'] else ''}",
+        f"{headline}{' (model stale: retrain)' if decided.stale and not decided.drift else ''}",
         "",
-        f"Batch `{result['current']['path']}` ({result['current']['rows']} rows) against the "
-        f"{result['reference']['rows']} evaluation rows of the data "
-        f"{result['model']['name']} version {result['model']['version']} was trained and "
-        f"evaluated on (md5 `{result['reference']['md5']}`).",
-        f"Drifted columns: {', '.join(map(text, result['drifted_columns'])) or 'none'} "
-        f"({result['drifted_share']:.0%}; drift from {result['thresholds']['drifted_share']:.0%}"
-        + (
-            f"; beyond the critical value: {', '.join(map(text, result['critical_columns']))}"
-            if result["critical_columns"]
-            else ""
-        )
-        + f"). Model age: {result['model_age_days']} days.",
-        f"Scores: {result['scores']['served']} as served (inference log), "
-        f"{result['scores']['scored_now']} scored now.",
+        f"Batch `{result.current.path}` ({result.current.rows} rows) against the "
+        f"{result.reference.rows} evaluation rows of the data "
+        f"{result.model_name} version {result.model_version} was trained and "
+        f"evaluated on (md5 `{result.reference.md5}`).",
+        f"Drifted columns: {', '.join(map(text, decided.drifted_columns)) or 'none'} "
+        f"({decided.drifted_share:.0%}; drift from {result.thresholds.drifted_share:.0%}"
+        + (f"; beyond the critical value: {critical}" if critical else "")
+        + f"). Model age: {decided.model_age_days} days.",
+        f"Scores: {result.scores.served} as served (inference log), "
+        f"{result.scores.scored_now} scored now.",
         "",
         "| column | method | value | threshold | drifted |",
         "|---|---|---:|---:|---|",
     ]
-    for name, column in result["columns"].items():
-        mark = "❌" if column["drifted"] else "✅"
+    for name, column in result.columns.items():
+        mark = "❌" if column.drifted else "✅"
         lines.append(
-            f"| {text(name)} | {column['method']} | {column['value']:.4f} "
-            f"| {column['threshold']:g} | {mark} |"
+            f"| {text(name)} | {column.method} | {column.value:.4f} "
+            f"| {column.threshold:g} | {mark} |"
         )
-    quality = "; ".join(map(text, result["quality"])) or "no problems"
+    quality = "; ".join(map(text, result.quality)) or "no problems"
     lines += ["", f"Data quality: {quality}."]
     return "\n".join(lines) + "\n"
 
 
-def reason(result: dict[str, Any]) -> str:
+def undecided_summary(reason: str) -> str:
+    return f"## ⛔ Drift check could not decide\n\n- {text(reason)}\n"
+
+
+def reason(decided: Decision, thresholds: DriftSettings) -> str:
     """Why the check raised an alert, in a few words (the retraining PR's title says it)."""
     reasons = []
-    if result.get("drift") and result.get("drifted_columns"):
-        reasons.append(f"drift in {', '.join(result['drifted_columns'])}")
-    if result.get("prediction_drifted"):
+    if decided.drift and decided.drifted_columns:
+        reasons.append(f"drift in {', '.join(decided.drifted_columns)}")
+    if decided.prediction_drifted:
         reasons.append("prediction drift")
-    if result.get("stale"):
-        reasons.append(f"model older than {result['thresholds']['max_staleness_days']} days")
-    if result.get("invalid"):
-        reasons.append(f"{result['invalid_share']:.0%} of rows break the data contract")
+    if decided.stale:
+        reasons.append(f"model older than {thresholds.max_staleness_days} days")
+    if decided.invalid:
+        reasons.append(f"{decided.invalid_share:.0%} of rows break the data contract")
     return "; ".join(reasons) or "no drift"
 
 
@@ -71,18 +148,22 @@ def issue_body(summary_text: str) -> str:
     return f"{DRIFT_REPORT_MARKER}\n{summary_text}"
 
 
-def write_outputs(result: dict[str, Any], snapshot: Any, settings: DriftSettings) -> None:
+def _write(report: dict[str, Any], summary_text: str, settings: DriftSettings) -> None:
     settings.report.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(result, indent=2, sort_keys=True) + "\n"
-    settings.report.write_text(text, encoding="utf-8")
-    settings.summary.write_text(summary(result), encoding="utf-8")
-    if snapshot is not None:
-        snapshot.save_html(str(settings.html))
+    settings.report.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", "utf-8")
+    settings.summary.write_text(summary_text, encoding="utf-8")
+
+
+def write_outputs(result: DriftResult, snapshot: Any, settings: DriftSettings) -> None:
+    """drift.json, drift.md and Evidently's own drift.html."""
+    _write(result.as_json(), summary(result), settings)
+    snapshot.save_html(str(settings.html))
 
 
 def write_undecided(error: Exception, settings: DriftSettings) -> str:
     """drift.json and the summary for a check that could not decide: the reason (credentials
     kept out: the files are for people), no verdict. Returns the summary."""
     reason = without_secrets(str(error))
-    write_outputs({"error": reason, "retrain": False, "alert": False}, None, settings)
-    return summary({"error": reason})
+    said = undecided_summary(reason)
+    _write({"error": reason, "retrain": False, "alert": False}, said, settings)
+    return said

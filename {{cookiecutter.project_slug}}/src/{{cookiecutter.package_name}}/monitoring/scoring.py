@@ -27,11 +27,11 @@ LOG_COLUMNS = ["timestamp", "model_name", "model_version", "row", "input_sha256"
 LOG_CHUNK_ROWS = 500_000  # the inference log is read in pieces: memory stays flat as it grows
 
 
-def row_problems(frame: pd.DataFrame, contract: Contract, model: Any) -> pd.Series:
-    """Per row, why it cannot be scored ("" when it can): the contract's rules on the columns
-    the model takes. Columns the model does not use (text, ids, excluded ones) never make a
-    row unscorable; a missing model column is an error for the whole batch."""
-    return contracts.row_problems(frame, contract, training.model_columns(model))
+def model_view(frame: pd.DataFrame, contract: Contract, model: Any) -> contracts.ModelView:
+    """The batch as `model` sees it (contract.model_view on the columns it takes): columns it
+    does not use (text, ids, excluded ones) never make a row unscorable; a missing model column
+    is an error for the whole batch."""
+    return contracts.model_view(frame, contract, training.model_columns(model))
 
 
 def input_hashes(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
@@ -39,12 +39,11 @@ def input_hashes(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
     return data.row_sha256(frame[columns])
 
 
-def probabilities(model: Any, frame: pd.DataFrame, contract: Contract) -> pd.Series:
-    """The model's score of each row (rows that keep the contract), indexed like `frame`."""
-    if not len(frame):
+def probabilities(model: Any, view: contracts.ModelView) -> pd.Series:
+    """The model's score of each row it can take, indexed like the batch."""
+    if not len(view.inputs):
         return pd.Series(dtype="float64")
-    columns = training.model_columns(model)
-    return training.predict_proba(model, contracts.typed(frame, contract, columns))
+    return training.predict_proba(model, view.inputs)
 
 
 @dataclass(frozen=True)
@@ -76,11 +75,11 @@ def score(
     """Score the rows that keep the contract; set the others aside with their reasons."""
     positive = contract.target.positive
     negative = next(c for c in contract.target.classes if c != positive)
-    problems = row_problems(frame, contract, model)
-    bad = problems != ""
+    view = model_view(frame, contract, model)
+    bad = ~view.usable
     good = frame[~bad] if bad.any() else frame  # no copy of a clean batch
-    rejected = frame[bad].assign(reason=problems[bad])
-    probability = probabilities(model, good, contract)
+    rejected = frame[bad].assign(reason=view.problems[bad])
+    probability = probabilities(model, view)
     # The row's key (its id) comes first, so that scores can be joined back to their rows.
     keys = {name: good[name].to_numpy() for name in contract.key_columns if name in good}
     predictions = pd.DataFrame(

@@ -19,6 +19,7 @@ other columns never moves a row between the splits.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal
 
@@ -275,6 +276,29 @@ def typed(frame: pd.DataFrame, contract: Contract, columns: list[str]) -> pd.Dat
         else:
             result[name] = values
     return pd.DataFrame(result, index=frame.index)
+
+
+@dataclass(frozen=True)
+class ModelView:
+    """A batch as a model sees it: per row of the batch, why the model cannot take it ("" when
+    it can), and the rows it can take, typed as it takes them (indexed like the batch)."""
+
+    problems: pd.Series
+    inputs: pd.DataFrame
+
+    @property
+    def usable(self) -> pd.Series:
+        return self.problems == ""
+
+
+def model_view(frame: pd.DataFrame, contract: Contract, columns: list[str]) -> ModelView:
+    """The batch as a model that takes `columns` sees it, in one call: the same rule and the
+    same types for batch scoring, the drift check and the server, so that they accept and
+    score exactly the same rows."""
+    problems = row_problems(frame, contract, columns)
+    usable = problems == ""
+    rows = frame if usable.all() else frame[usable]
+    return ModelView(problems, typed(rows, contract, columns))
 
 
 def unseen_counts(frame: pd.DataFrame, contract: Contract) -> dict[str, int]:
