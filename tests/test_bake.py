@@ -27,6 +27,7 @@ SUPPORTED = [
 
 # Every file of a default bake. Only the Proprietary licence drops one (LICENSE).
 EXPECTED_FILES = [
+    ".dockerignore",
     ".dvc/.gitignore",
     ".dvc/config",
     ".dvcignore",
@@ -45,6 +46,7 @@ EXPECTED_FILES = [
     ".gitignore",
     ".pre-commit-config.yaml",
     ".python-version",
+    "Dockerfile",
     "LICENSE",
     "Makefile",
     "README.md",
@@ -115,6 +117,14 @@ EXPECTED_FILES = [
     "src/credit_default_model/project/row_key.py",
     "src/credit_default_model/project/template_update.py",
     "src/credit_default_model/py.typed",
+    "src/credit_default_model/serving/__init__.py",
+    "src/credit_default_model/serving/answer.py",
+    "src/credit_default_model/serving/app.py",
+    "src/credit_default_model/serving/commands.py",
+    "src/credit_default_model/serving/live.py",
+    "src/credit_default_model/serving/log_buffer.py",
+    "src/credit_default_model/serving/metrics.py",
+    "src/credit_default_model/serving/routing.py",
     "src/credit_default_model/settings.py",
     "src/credit_default_model/vocabulary.py",
     "src/credit_default_model/yaml_files.py",
@@ -156,6 +166,7 @@ EXPECTED_FILES = [
     "tests/test_report.py",
     "tests/test_retraining.py",
     "tests/test_scoring.py",
+    "tests/test_serving.py",
     "tests/test_settings.py",
     "tests/test_template_update.py",
     "tests/test_training.py",

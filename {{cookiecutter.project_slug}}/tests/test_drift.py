@@ -303,7 +303,9 @@ def test_served_scores_keep_only_this_version_and_batch_in_any_chunk(
     frame = pd.DataFrame(
         rows, columns=["model_name", "model_version", "input_sha256", "probability"]
     )
-    frame.assign(timestamp="t", row=0)[scoring.LOG_COLUMNS].to_csv(log, index=False)
+    others = {"timestamp": "t", "route": "batch", "request_id": "", "row": 0, "label": "1"}
+    logged = frame.assign(**others, latency_ms="", sensitive="")
+    logged[scoring.LOG_COLUMNS].to_csv(log, index=False)
     version = scoring.registry.Version(name="m", number=3, run_id="r", tags={})
     served = scoring.served_scores(log, version, pd.Series(["a", "b", "c"]))
     assert served.tolist()[0] == 0.2 and served.iloc[1:].isna().all()

@@ -3,6 +3,7 @@ scored by the registered model (a real MLflow server) and logged for drift check
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from conftest import Lab
 
 from {{ cookiecutter.package_name }}.control import registry
 from {{ cookiecutter.package_name }}.monitoring import scoring
+from {{ cookiecutter.package_name }}.pipeline import contract as contracts
 from {{ cookiecutter.package_name }}.pipeline import data, training
 from {{ cookiecutter.package_name }}.pipeline.contract import Contract, ContractError
 from {{ cookiecutter.package_name }}.settings import Settings
@@ -94,13 +96,15 @@ def test_a_missing_column_rejects_the_whole_batch(
 
 
 def test_input_hash_follows_the_values(sample_frame: pd.DataFrame, contract: Contract) -> None:
-    """The same values give the same hash; a changed value another."""
+    """The same values give the same hash, whether read from a CSV or sent as JSON (the
+    server's log and batch scoring's log meet in the drift check); a changed value another."""
     frame = batch(sample_frame, contract, 3)
-    columns = list(contract.columns)
-    first = scoring.input_hashes(frame, columns)
-    assert first.equals(scoring.input_hashes(frame.copy(), columns))
+    columns = contract.learned_columns
+    first = scoring.input_hashes(contracts.model_view(frame, contract, columns))
+    as_json = pd.DataFrame.from_records(json.loads(frame.to_json(orient="records")))
+    assert first.equals(scoring.input_hashes(contracts.model_view(as_json, contract, columns)))
     frame.loc[0, "age"] = frame.loc[0, "age"] + 1
-    changed = scoring.input_hashes(frame, columns)
+    changed = scoring.input_hashes(contracts.model_view(frame, contract, columns))
     assert changed[0] != first[0] and changed[1] == first[1]
 
 
@@ -110,13 +114,14 @@ def test_input_hashes_do_not_depend_on_how_many_rows_are_hashed_at_a_time(
     """Rows are hashed in chunks (memory): a row's hash is the same in any chunk, and the
     result keeps the frame's index, across chunk boundaries too."""
     frame = batch(sample_frame, contract, 10).set_axis(range(100, 110))
-    columns = list(contract.columns)
-    whole = scoring.input_hashes(frame, columns)
+    view = contracts.model_view(frame, contract, contract.learned_columns)
+    whole = scoring.input_hashes(view)
     monkeypatch.setattr(data, "HASH_CHUNK_ROWS", 3)
-    chunked = scoring.input_hashes(frame, columns)
+    chunked = scoring.input_hashes(view)
     assert chunked.equals(whole) and list(chunked.index) == list(range(100, 110))
     assert whole.is_unique
-    assert scoring.input_hashes(frame.iloc[:0], columns).empty
+    empty = contracts.model_view(frame.iloc[:0], contract, contract.learned_columns)
+    assert scoring.input_hashes(empty).empty
 
 
 def test_predict_scores_good_rows_sets_bad_ones_aside_and_logs(

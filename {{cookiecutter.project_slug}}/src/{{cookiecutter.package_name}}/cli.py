@@ -1,8 +1,8 @@
 """The project's one command: a subcommand per step, `--help` on each.
 
 Each part declares its own commands beside their handlers (pipeline/commands.py,
-control/commands.py, monitoring/commands.py, project/commands.py); this module only gathers
-them into one parser and turns an expected error into one line.
+control/commands.py, monitoring/commands.py, serving/commands.py, project/commands.py); this
+module only gathers them into one parser and turns an expected error into one line.
 
 Exit codes: 0 success, 1 the step ran and said no (bad data, unreachable server, bad params),
 2 the command line itself was wrong.
@@ -21,6 +21,7 @@ from .errors import EXPECTED_ERRORS
 from .monitoring.commands import COMMANDS as MONITORING
 from .pipeline.commands import COMMANDS as PIPELINE
 from .project.commands import COMMANDS as PROJECT
+from .serving.commands import COMMANDS as SERVING
 
 __all__ = ["build_parser", "input_file", "main"]
 
@@ -28,7 +29,7 @@ __all__ = ["build_parser", "input_file", "main"]
 # for MLflow, XGBoost, Great Expectations or Evidently (seconds each), nor for the settings'
 # pydantic models (0.3 s), which only the commands that read params.yaml import.
 DEFAULT_PARAMS = Path("params.yaml")  # settings.DEFAULT_PARAMS
-PARTS = (PROJECT, PIPELINE, CONTROL, MONITORING)
+PARTS = (PROJECT, PIPELINE, CONTROL, MONITORING, SERVING)
 DESCRIPTION = (
     "The project's one command: a subcommand per step, `--help` on each. Exit codes: 0 "
     "success, 1 the step ran and said no (bad data, unreachable server, bad params), 2 the "

@@ -172,6 +172,21 @@ class PredictSettings(Section):
     log: Path
 
 
+class ServeSettings(Section):
+    """The model server (`make serve`): where it listens, how it follows git, what it answers
+    when no verified model can."""
+
+    host: str = Field(min_length=1)
+    port: int = Field(ge=1, le=65_535)
+    workers: int = Field(ge=1, le=64)
+    follow_seconds: float = Field(gt=0, le=600)
+    fetch: bool
+    fallback_label: str  # "" for none: answer 503
+    max_rows: int = Field(ge=1, le=1_000_000)
+    max_body_mb: float = Field(gt=0, le=1_000)
+    log_flush_seconds: float = Field(gt=0, le=60)
+
+
 class DriftSettings(Section):
     """The drift check (`drift`): methods, thresholds and where it writes."""
 
@@ -222,6 +237,7 @@ class Settings(Section):
     github: GithubSettings
     deploy: DeploySettings
     predict: PredictSettings
+    serve: ServeSettings
     drift: DriftSettings
 
     @property

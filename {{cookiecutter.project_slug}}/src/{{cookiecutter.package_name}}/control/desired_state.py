@@ -8,10 +8,11 @@ This module owns the file's format; deploy.py decides what to do with it.
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .. import git, yaml_files
 from ..errors import ProjectError
@@ -24,6 +25,10 @@ HEADER = """\
 # owner of deploy/ approves it, deploy.yml moves the registry's alias on merge, and
 # reconcile.yml puts the alias back if anyone moves it by hand. `git log deploy/` is the
 # history of production. `rollback` (a reason) marks a change back to an earlier version.
+# `rollout` (optional) brings a candidate in beside production: `shadow` is the share of
+# requests it also scores (logged, never answered); `steps` are the traffic weights (percent)
+# it answers in turn, `step` the one live now (-1: shadow only). Without a rollout, a change
+# of production is all at once. `aborted` (a reason) sends every request back to production.
 """
 
 
@@ -45,11 +50,64 @@ class Declared(BaseModel):
     rollback: str | None = Field(default=None, min_length=1)
 
 
+class Step(BaseModel):
+    """One step of a rollout: the candidate answers `weight` percent of requests."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    weight: int = Field(ge=1, le=100)
+    hold_minutes: float = Field(ge=0)
+
+
+class Rollout(BaseModel):
+    """A candidate beside production: shadowed, then answering a rising share of requests."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    candidate: Declared
+    shadow: float = Field(default=0.0, ge=0, le=1)
+    steps: list[Step] = Field(min_length=1)
+    step: int = Field(default=-1, ge=-1)
+    aborted: str | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _steps_rise_to_the_end(self) -> Rollout:
+        weights = [step.weight for step in self.steps]
+        if any(later <= earlier for earlier, later in itertools.pairwise(weights)):
+            raise ValueError(f"steps' weights must rise, got {weights}")
+        if weights[-1] != 100:
+            raise ValueError(f"the last step must take all traffic (weight 100), got {weights[-1]}")
+        if self.step >= len(self.steps):
+            raise ValueError(f"step {self.step} is not one of the {len(self.steps)} steps (0..)")
+        return self
+
+    @property
+    def weight(self) -> int:
+        """The percent of requests the candidate answers now: none when aborted or shadowing."""
+        if self.aborted is not None or self.step < 0:
+            return 0
+        return self.steps[self.step].weight
+
+
 class DesiredState(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     model: str = Field(pattern=MODEL_NAME)
     aliases: dict[str, Declared] = Field(default_factory=dict)
+    rollout: Rollout | None = None
+
+    @model_validator(mode="after")
+    def _a_rollout_has_a_production_to_roll_from(self) -> DesiredState:
+        production = self.aliases.get(DECLARED_ALIASES[0])
+        if self.rollout is None:
+            return self
+        if production is None:
+            raise ValueError("a rollout needs a production version to roll out from")
+        if self.rollout.candidate.version == production.version:
+            raise ValueError(
+                f"the rollout's candidate is production's version {production.version} already"
+            )
+        return self
 
     def declared(self, alias: str) -> Declared | None:
         return self.aliases.get(alias)
@@ -133,19 +191,21 @@ def default_branch_ref(branch: str) -> str | None:
     return None
 
 
-def declared_on(branch: str, alias: str) -> tuple[Declared | None, str]:
-    """What the default branch declares for `alias` (version and sha256), and where that was
-    read, for messages: its file at `origin/<branch>`, else the working tree's (a local project,
-    where the person running it is the reviewer)."""
+def state_on(branch: str) -> tuple[DesiredState | None, str]:
+    """What the default branch declares, and where that was read, for messages: its file at
+    `origin/<branch>`, else the working tree's (a local project, where the person running it
+    is the reviewer)."""
     ref = default_branch_ref(branch)
     if ref is not None and ref != "HEAD":
-        state = read_at(ref)
-        source = f"{DEPLOY_FILE} on {ref}"
-    elif DEPLOY_FILE.exists():
-        state = read()
-        source = str(DEPLOY_FILE)
-    else:
-        return None, str(DEPLOY_FILE)
+        return read_at(ref), f"{DEPLOY_FILE} on {ref}"
+    if DEPLOY_FILE.exists():
+        return read(), str(DEPLOY_FILE)
+    return None, str(DEPLOY_FILE)
+
+
+def declared_on(branch: str, alias: str) -> tuple[Declared | None, str]:
+    """What the default branch declares for `alias` (version and sha256), and where."""
+    state, source = state_on(branch)
     return (state.declared(alias) if state else None), source
 
 

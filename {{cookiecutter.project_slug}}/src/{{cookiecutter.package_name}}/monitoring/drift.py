@@ -31,7 +31,7 @@ import pandas as pd
 from ..control import production, registry
 from ..errors import MissingInputError
 from ..pipeline import contract as contracts
-from ..pipeline import data, lineage, training
+from ..pipeline import data, lineage
 from ..pipeline.contract import Contract, ContractError, load_contract
 from ..settings import P_VALUE_METHODS, DriftSettings, Settings
 from ..vocabulary import EVAL_MD5
@@ -265,16 +265,13 @@ def locate_reference(settings: Settings, md5: str, git_sha: str) -> Reference:
 
 
 def batch_scores(
-    model: Any, version: registry.Version, batch: pd.DataFrame, view: contracts.ModelView, log: Path
+    model: Any, version: registry.Version, view: contracts.ModelView, log: Path
 ) -> tuple[pd.Series, ScoreSources]:
-    """The scores of the rows the model takes (`view` of `batch`) as production served them
+    """The scores of the rows the model takes (`view` of the batch) as production served them
     (from the inference log), the model's own where the log has none; and how many came from
     where, and how many served ones differ."""
-    clean = batch.loc[view.inputs.index]
     own = scoring.probabilities(model, view)
-    served = scoring.served_scores(
-        log, version, scoring.input_hashes(clean, training.model_columns(model))
-    )
+    served = scoring.served_scores(log, version, scoring.input_hashes(view))
     logged = served.notna()
     skewed = int(((served - own).abs() > SKEW_TOLERANCE)[logged].sum())
     sources = ScoreSources(str(log), int(logged.sum()), int((~logged).sum()), skewed)
@@ -308,7 +305,7 @@ def check(settings: Settings, current_path: Path, now: datetime | None = None) -
     reference_file = locate_reference(settings, md5, version.git_sha)
     reference = data.read_raw(reference_file.path, contract)
     seen = scoring.model_view(current, contract, model)
-    served, scores = batch_scores(model, version, current, seen, settings.predict.log)
+    served, scores = batch_scores(model, version, seen, settings.predict.log)
     reference_view = drift_view(reference, contract)
     reference_seen = scoring.model_view(reference, contract, model)
     reference_view[PREDICTION] = scoring.probabilities(model, reference_seen)

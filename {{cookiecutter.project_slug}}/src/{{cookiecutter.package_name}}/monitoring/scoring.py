@@ -1,13 +1,19 @@
-"""Batch scoring with a registered model, and the inference log: written here at every scoring,
-read here for the drift check (what production served).
+"""Batch scoring with a registered model, and the inference log: its one schema, written here
+for batch scoring and for the server, read here for the drift check (what production served).
 
 Every row is checked against the data contract first: a row that breaks it is reported with
 the reason and never scored. What is scored is written with the model version, and each scored
-row is appended to the inference log (when, which model, a hash of the input, the score).
+row is appended to the inference log: when, which model and route (batch; the server's stable,
+canary or shadow), the request, a hash of the input, the score and label, the latency, and the
+sensitive column's value where the row carries it (for fairness over time).
 """
 
 from __future__ import annotations
 
+import csv
+import io
+import os
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +29,11 @@ from ..pipeline import data, training
 from ..pipeline.contract import Contract, load_contract
 from ..settings import Settings
 
-LOG_COLUMNS = ["timestamp", "model_name", "model_version", "row", "input_sha256", "probability"]
+LOG_COLUMNS = [
+    "timestamp", "model_name", "model_version", "route", "request_id", "row",
+    "input_sha256", "probability", "label", "latency_ms", "sensitive",
+]  # fmt: skip
+BATCH = "batch"  # the route of rows scored by `predict`
 LOG_CHUNK_ROWS = 500_000  # the inference log is read in pieces: memory stays flat as it grows
 
 
@@ -34,9 +44,10 @@ def model_view(frame: pd.DataFrame, contract: Contract, model: Any) -> contracts
     return contracts.model_view(frame, contract, training.model_columns(model))
 
 
-def input_hashes(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
-    """SHA-256 of each row's input values as text: the same input, the same hash."""
-    return data.row_sha256(frame[columns])
+def input_hashes(view: contracts.ModelView) -> pd.Series:
+    """SHA-256 of each row's input as the model takes it (typed by the contract): the same
+    input, the same hash, whether it came from a CSV or a JSON request."""
+    return data.row_sha256(view.inputs)
 
 
 def probabilities(model: Any, view: contracts.ModelView) -> pd.Series:
@@ -44,6 +55,13 @@ def probabilities(model: Any, view: contracts.ModelView) -> pd.Series:
     if not len(view.inputs):
         return pd.Series(dtype="float64")
     return training.predict_proba(model, view.inputs)
+
+
+def labels(probability: np.ndarray | pd.Series, contract: Contract, threshold: float) -> np.ndarray:
+    """The contract's class for each score: the positive class from `threshold` up."""
+    positive = contract.target.positive
+    negative = next(c for c in contract.target.classes if c != positive)
+    return np.where(np.asarray(probability) >= threshold, positive, negative)
 
 
 @dataclass(frozen=True)
@@ -73,8 +91,6 @@ def score(
     frame: pd.DataFrame, contract: Contract, model: Any, version: registry.Version, threshold: float
 ) -> Scored:
     """Score the rows that keep the contract; set the others aside with their reasons."""
-    positive = contract.target.positive
-    negative = next(c for c in contract.target.classes if c != positive)
     view = model_view(frame, contract, model)
     bad = ~view.usable
     good = frame[~bad] if bad.any() else frame  # no copy of a clean batch
@@ -88,22 +104,68 @@ def score(
             **keys,
             "probability": probability.round(6).to_numpy(),
             "prediction": (probability >= threshold).astype(int).to_numpy(),
-            "predicted_class": np.where(
-                probability >= threshold, contract.target.positive, negative
-            ),
+            "predicted_class": labels(probability, contract, threshold),
             "model_name": version.name,
             "model_version": version.number,
-            "input_sha256": input_hashes(good, training.model_columns(model)).to_numpy(),
+            "input_sha256": input_hashes(view).to_numpy(),
         }
     )
     return Scored(version, predictions, rejected.rename_axis("row").reset_index())
 
 
-def append_log(predictions: pd.DataFrame, path: Path, when: datetime) -> None:
-    """Add the scored rows to the inference log (CSV, header written once)."""
+def log_header_problem(path: Path) -> str | None:
+    with path.open(encoding="utf-8") as log:
+        header = log.readline().strip()
+    if header == ",".join(LOG_COLUMNS):
+        return None
+    return (
+        f"{path} is an inference log with other columns ({header}): an earlier version of this "
+        "project wrote it; move it aside (drift still reads it) and score again"
+    )
+
+
+def _append_to_log(path: Path, lines: str) -> None:
+    """Append CSV lines in one write (processes appending at once never interleave a line);
+    the header is written once, by whoever creates the file."""
+    if not lines:
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
-    log = predictions.assign(timestamp=when.isoformat(timespec="seconds"))[LOG_COLUMNS]
-    log.to_csv(path, mode="a", header=not path.exists(), index=False, lineterminator="\n")
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
+        lines = ",".join(LOG_COLUMNS) + "\n" + lines
+    except FileExistsError:
+        problem = log_header_problem(path)
+        if problem:
+            raise ProjectError(problem) from None
+        descriptor = os.open(path, os.O_WRONLY | os.O_APPEND)
+    try:
+        os.write(descriptor, lines.encode("utf-8"))
+    finally:
+        os.close(descriptor)
+
+
+def append_log_records(records: Iterable[Sequence[object]], path: Path) -> None:
+    """Add rows given in LOG_COLUMNS' order (the server's buffered answers) to the log."""
+    text = io.StringIO()
+    csv.writer(text, lineterminator="\n").writerows(records)
+    _append_to_log(path, text.getvalue())
+
+
+def append_log(
+    predictions: pd.DataFrame, frame: pd.DataFrame, path: Path, when: datetime, sensitive: str
+) -> None:
+    """Add batch-scored rows to the inference log (`frame`: the batch, for the sensitive
+    column's value where it has that column)."""
+    rows = frame.loc[predictions["row"]]
+    log = predictions.assign(
+        timestamp=when.isoformat(timespec="seconds"),
+        route=BATCH,
+        request_id="",
+        label=predictions["predicted_class"],
+        latency_ms="",
+        sensitive=rows[sensitive].to_numpy() if sensitive in rows else "",
+    )
+    _append_to_log(path, log[LOG_COLUMNS].to_csv(index=False, header=False, lineterminator="\n"))
 
 
 def predict(settings: Settings, source: Path, number: int | None = None) -> Scored:
@@ -115,7 +177,8 @@ def predict(settings: Settings, source: Path, number: int | None = None) -> Scor
     scored = score(frame, contract, served.model, served.version, threshold)
     data.write_csv_for_people(scored.predictions, settings.predict.output)
     data.write_csv_for_people(scored.rejected, settings.predict.rejected)
-    append_log(scored.predictions, settings.predict.log, datetime.now(UTC))
+    sensitive = settings.fairness.sensitive_column
+    append_log(scored.predictions, frame, settings.predict.log, datetime.now(UTC), sensitive)
     return scored
 
 

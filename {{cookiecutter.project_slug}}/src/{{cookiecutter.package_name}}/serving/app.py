@@ -1,0 +1,206 @@
+"""The model server's HTTP side (FastAPI, run by uvicorn: `make serve`).
+
+POST /predict  one row (a JSON object) or a batch (a list of them); per row the probability,
+               the label, the model version that answered; the request id (the caller's
+               X-Request-ID, else a new one) routes it and comes back.
+GET  /health   the process is alive.
+GET  /ready    a verified model is loaded (503 and why, when none is).
+GET  /metrics  Prometheus' format: requests, errors, latency and scores per version and route.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+from fastapi import BackgroundTasks, Body, FastAPI, Header, Response
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ..pipeline.contract import Contract, load_contract
+from ..settings import Settings, load_settings
+from . import answer, metrics, routing
+from .answer import RequestRefused, Row, Scores
+from .live import Live, LiveState, Loaded
+from .log_buffer import LogBuffer
+
+PARAMS_VARIABLE = "MODEL_SERVER_PARAMS"  # the settings file each worker process reads
+
+
+class BodyLimit:
+    """Refuses a request body larger than the settings allow before any of it is read."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            length = dict(scope["headers"]).get(b"content-length", b"")
+            problem = None
+            if not length.isdigit():
+                problem = 411, "send the body with a Content-Length"
+            elif int(length) > self.max_bytes:
+                problem = 413, f"the body is {int(length)} bytes; at most {self.max_bytes}"
+            if problem:
+                refusal = JSONResponse({"detail": problem[1]}, status_code=problem[0])
+                await refusal(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+class Server:
+    """What the routes share: the settings, the contract, the live models and the log."""
+
+    def __init__(self, settings: Settings, live: Live | None = None) -> None:
+        self.settings = settings
+        self.contract: Contract = load_contract(settings.data.contract)
+        self.live = live or Live(settings)
+        self.log = LogBuffer(settings.predict.log, settings.serve.log_flush_seconds)
+        self.threshold = settings.evaluate.decision_threshold
+        self.sensitive = settings.fairness.sensitive_column
+
+    def predict(self, rows: list[Row], request_id: str, background: BackgroundTasks) -> Response:
+        state = self.live.state
+        try:
+            frame = answer.rows_frame(rows, self.contract, self.settings.serve.max_rows)
+            scores = self._scores(state, frame, request_id)
+        except RequestRefused as refused:
+            metrics.REQUESTS.labels("", "", str(refused.status)).inc()
+            return JSONResponse({"detail": refused.detail}, status_code=refused.status)
+        if scores is None:
+            return self._fallback(state, len(rows), request_id)
+        self._measure(scores, 200)
+        self.log.add(answer.log_records(scores, frame, request_id, self.sensitive))
+        candidate = state.candidate
+        shadowed = scores.route == routing.STABLE and routing.shadowed(request_id, state.shadow)
+        if candidate and shadowed:
+            background.add_task(self._shadow, candidate, frame, request_id)
+        version = scores.loaded.version.number
+        predictions = [
+            {"probability": round(float(p), 6), "label": str(label), "model_version": version}
+            for p, label in zip(scores.probability, scores.labels, strict=True)
+        ]
+        body = {"request_id": request_id, "route": scores.route, "model_version": version,
+                "fallback": False, "predictions": predictions}  # fmt: skip
+        return JSONResponse(body, headers={"X-Request-ID": request_id})
+
+    def _scores(self, state: LiveState, frame: pd.DataFrame, request_id: str) -> Scores | None:
+        """The answering model's scores; production's when the canary fails (counted as its
+        error); None when no verified model can answer."""
+        loaded, route = answer.answering(state, request_id)
+        if loaded is not None and route == routing.CANARY:
+            try:
+                return answer.score(loaded, frame, self.contract, self.threshold, route)
+            except Exception:
+                metrics.ERRORS.labels(str(loaded.version.number), route).inc()
+                loaded, route = state.stable, routing.STABLE
+        if loaded is None:
+            return None
+        try:
+            return answer.score(loaded, frame, self.contract, self.threshold, route)
+        except RequestRefused:
+            raise
+        except Exception:
+            metrics.ERRORS.labels(str(loaded.version.number), route).inc()
+            return None
+
+    def _fallback(self, state: LiveState, rows: int, request_id: str) -> Response:
+        label = self.settings.serve.fallback_label
+        why = state.problem or "the model failed to answer"
+        metrics.REQUESTS.labels("", routing.FALLBACK, "200" if label else "503").inc()
+        if not label:
+            return JSONResponse({"detail": f"no verified model can answer: {why}"}, 503)
+        predictions = [{"probability": None, "label": label, "model_version": None}] * rows
+        body = {"request_id": request_id, "route": routing.FALLBACK, "model_version": None,
+                "fallback": True, "reason": why, "predictions": predictions}  # fmt: skip
+        return JSONResponse(body, headers={"X-Request-ID": request_id})
+
+    def _measure(self, scores: Scores, status: int) -> None:
+        version, route = str(scores.loaded.version.number), scores.route
+        metrics.REQUESTS.labels(version, route, str(status)).inc()
+        metrics.ROWS.labels(version, route).inc(len(scores.probability))
+        metrics.LATENCY.labels(version, route).observe(scores.seconds)
+        histogram = metrics.SCORES.labels(version, route)
+        for probability in scores.probability:
+            histogram.observe(float(probability))
+
+    def _shadow(self, candidate: Loaded, frame: pd.DataFrame, request_id: str) -> None:
+        """The candidate scores a copy of the request after its answer was sent: logged and
+        measured, never returned."""
+        try:
+            scores = answer.score(candidate, frame, self.contract, self.threshold, routing.SHADOW)
+        except Exception:
+            metrics.ERRORS.labels(str(candidate.version.number), routing.SHADOW).inc()
+            return
+        self._measure(scores, 200)
+        self.log.add(answer.log_records(scores, frame, request_id, self.sensitive))
+
+    def ready(self) -> Response:
+        state = self.live.state
+        if state.stable is None:
+            return JSONResponse({"ready": False, "reason": state.problem}, status_code=503)
+        body: dict[str, Any] = {
+            "ready": True,
+            "production": {"version": state.stable.version.number, "sha256": state.stable.sha256},
+            "source": state.source,
+            "problem": state.problem,
+        }
+        if state.candidate is not None:
+            body["candidate"] = {
+                "version": state.candidate.version.number,
+                "sha256": state.candidate.sha256,
+                "canary_percent": state.canary_percent,
+                "shadow": state.shadow,
+            }
+        if state.standby is not None:
+            body["standby"] = {"version": state.standby.version.number}
+        return JSONResponse(body)
+
+
+def create_app(settings: Settings | None = None, live: Live | None = None) -> FastAPI:
+    """The app, for uvicorn's --factory: settings from MODEL_SERVER_PARAMS (default params.yaml)."""
+    if settings is None:
+        settings = load_settings(Path(os.environ.get(PARAMS_VARIABLE, "params.yaml")))
+    server = Server(settings, live)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        server.log.start()
+        server.live.start()
+        yield
+        server.live.close()
+        server.log.close()
+
+    app = FastAPI(title=settings.tracking.model_name, lifespan=lifespan)
+    app.add_middleware(BodyLimit, max_bytes=int(settings.serve.max_body_mb * 1_000_000))
+    app.state.server = server
+
+    @app.post("/predict")
+    def predict(
+        body: Annotated[Row | list[Row], Body()],
+        background: BackgroundTasks,
+        x_request_id: Annotated[str | None, Header(max_length=200)] = None,
+    ) -> Response:
+        rows = [body] if isinstance(body, dict) else body
+        return server.predict(rows, x_request_id or uuid.uuid4().hex, background)
+
+    @app.get("/health")
+    def health() -> dict[str, str]:
+        return {"status": "alive"}
+
+    @app.get("/ready")
+    def ready() -> Response:
+        return server.ready()
+
+    @app.get("/metrics")
+    def prometheus() -> Response:
+        content, media_type = metrics.exposition()
+        return Response(content, media_type=media_type)
+
+    return app

@@ -1,0 +1,148 @@
+"""What a worker answers with, following git: deploy/production.yaml on the default branch names
+production (and a rollout's candidate) by version and sha256; every model is loaded through
+control.production, its bytes checked against that digest, before any request reaches it.
+
+The state is swapped whole (one assignment), never changed in place, so a request sees either
+the old state or the new one. The production before the current one stays loaded (warm
+standby). When the file cannot be read or a model cannot be verified, what is loaded keeps
+serving; nothing unverified ever does.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from .. import git
+from ..control import desired_state, production, registry
+from ..control.desired_state import Declared, DesiredState
+from ..control.gate_result import PASSING
+from ..errors import ProjectError
+from ..pipeline import training
+from ..settings import Settings
+from ..vocabulary import GATE_VERDICT
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A model whose bytes matched git's digest."""
+
+    version: registry.Version
+    sha256: str
+    model: Any
+    columns: list[str]
+
+    @property
+    def key(self) -> tuple[int, str]:
+        return self.version.number, self.sha256
+
+
+@dataclass(frozen=True)
+class LiveState:
+    stable: Loaded | None = None
+    candidate: Loaded | None = None
+    canary_percent: int = 0
+    shadow: float = 0.0
+    standby: Loaded | None = None  # the production before this one, kept loaded
+    problem: str | None = None  # why something declared is not served
+    source: str = ""
+
+    @property
+    def ready(self) -> bool:
+        return self.stable is not None
+
+
+class Live:
+    """The state a worker answers with, and the thread that keeps it following git."""
+
+    def __init__(self, settings: Settings, connect: Callable[[], Any] = registry.connect) -> None:
+        self.settings = settings
+        self.connect = connect
+        self.state = LiveState(problem="not loaded yet")
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="follow-git", daemon=True)
+
+    def start(self) -> None:
+        self.refresh()
+        self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def abort(self, reason: str) -> None:
+        """Stop routing to the candidate now, in this worker (the rollout's analysis decided;
+        git records it afterwards)."""
+        self.state = replace(self.state, canary_percent=0, shadow=0.0, problem=reason)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.settings.serve.follow_seconds):
+            self.refresh()
+
+    def refresh(self) -> None:
+        """Read the declaration and serve it, loading (and verifying) only what changed."""
+        try:
+            state = self._declared_state()
+        except Exception as error:
+            reason = f"cannot follow {desired_state.DEPLOY_FILE}: {error}"
+            self.state = replace(self.state, problem=reason)
+            print(f"error: {reason}", file=sys.stderr)
+            return
+        self.state = state
+
+    def _declared_state(self) -> LiveState:
+        branch = self.settings.github.default_branch
+        if self.settings.serve.fetch:
+            git.run("fetch", "--quiet", "origin", branch)
+        declared, source = desired_state.state_on(branch)
+        stable_declared = declared.declared(registry.PRODUCTION) if declared else None
+        if declared is None or stable_declared is None:
+            return LiveState(problem=f"{source} declares no production version yet", source=source)
+        current = self.state
+        stable = self._load(stable_declared, source, current)
+        standby = current.stable if current.stable and current.stable.key != stable.key else None
+        state = LiveState(
+            stable=stable, standby=standby or current.standby, source=source, problem=None
+        )
+        return self._with_rollout(state, declared, source, current)
+
+    def _with_rollout(
+        self, state: LiveState, declared: DesiredState, source: str, current: LiveState
+    ) -> LiveState:
+        rollout = declared.rollout
+        if rollout is None:
+            return state
+        if rollout.aborted is not None:
+            return replace(state, problem=f"rollout aborted: {rollout.aborted}")
+        try:
+            candidate = self._load(rollout.candidate, source, current)
+            self._require_passed(candidate)
+        except ProjectError as error:
+            # A candidate that cannot be verified takes no traffic; production answers.
+            return replace(state, problem=f"rollout candidate not served: {error}")
+        return replace(
+            state, candidate=candidate, canary_percent=rollout.weight, shadow=rollout.shadow
+        )
+
+    def _load(self, declared: Declared, source: str, current: LiveState) -> Loaded:
+        """The declared model: reused where this worker already verified those very bytes."""
+        wanted = (declared.version, declared.sha256)
+        for loaded in (current.stable, current.candidate, current.standby):
+            if loaded is not None and loaded.key == wanted:
+                return loaded
+        name = self.settings.tracking.model_name
+        found = production.load_declared(self.connect(), name, declared, source)
+        columns = training.model_columns(found.model)
+        return Loaded(found.version, declared.sha256, found.model, columns)
+
+    @staticmethod
+    def _require_passed(candidate: Loaded) -> None:
+        verdict = candidate.version.tags.get(GATE_VERDICT, "")
+        if verdict not in PASSING:
+            raise ProjectError(
+                f"{candidate.version.label} did not pass the gate (verdict {verdict or 'none'})"
+            )

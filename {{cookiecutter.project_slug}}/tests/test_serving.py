@@ -1,0 +1,285 @@
+"""The model server: it answers only with bytes git declares and verified, checks rows with the
+batch path's contract code, routes by request id, follows deploy/production.yaml (a rollout's
+canary and shadow included) without a restart or a failed request, logs every answer, and falls
+back, never to unverified bytes, when no model can answer."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pandas as pd
+import pytest
+from conftest import Lab, free_port, loans_frame
+
+from {{ cookiecutter.package_name }}.control import desired_state
+from {{ cookiecutter.package_name }}.control.desired_state import Declared, DesiredStateError, Rollout, Step
+from {{ cookiecutter.package_name }}.monitoring import scoring
+from {{ cookiecutter.package_name }}.pipeline.contract import Contract
+from {{ cookiecutter.package_name }}.serving import routing
+
+CLI = Path(sys.executable).parent / "{{ cookiecutter.project_slug }}"
+PROJECT = Path(__file__).resolve().parents[1]
+SHA = "a" * 64
+
+
+def test_a_request_id_keeps_its_route_and_the_shares_are_exact() -> None:
+    """The same id, the same route, whichever worker asks; over 20,000 ids the canary's share
+    is within 1 percentage point of its weight, and the shadow's draw is its own."""
+    ids = [f"request-{n}" for n in range(20_000)]
+    routes = [routing.route(i, 10) for i in ids]
+    assert routes == [routing.route(i, 10) for i in ids]
+    assert abs(routes.count(routing.CANARY) / len(ids) - 0.10) < 0.01
+    assert {routing.route(i, 0) for i in ids} == {routing.STABLE}
+    assert {routing.route(i, 100) for i in ids} == {routing.CANARY}
+    shadowed = [routing.shadowed(i, 0.25) for i in ids]
+    assert abs(sum(shadowed) / len(ids) - 0.25) < 0.01
+    both = sum(s and r == routing.CANARY for s, r in zip(shadowed, routes, strict=True))
+    assert abs(both / len(ids) - 0.025) < 0.005  # independent draws
+
+
+def rollout_text(**rollout: Any) -> str:
+    state = {
+        "model": "m",
+        "aliases": {"production": {"version": 1, "sha256": SHA}},
+        "rollout": {"candidate": {"version": 2, "sha256": "b" * 64}, **rollout},
+    }
+    return json.dumps(state)
+
+
+@pytest.mark.parametrize(
+    ("rollout", "problem"),
+    [
+        ({"steps": [{"weight": 50, "hold_minutes": 5}, {"weight": 10, "hold_minutes": 5}]},
+         "weights must rise"),
+        ({"steps": [{"weight": 10, "hold_minutes": 5}]}, "the last step must take all traffic"),
+        ({"steps": [{"weight": 100, "hold_minutes": 0}], "step": 1}, "step 1 is not one of"),
+        ({"steps": [{"weight": 100, "hold_minutes": 0}], "shadow": 1.5}, "shadow"),
+        ({"steps": [{"weight": 100, "hold_minutes": 0}], "analysis": {}}, "unknown key"),
+        ({"steps": []}, "steps"),
+    ],
+    ids=["falling", "never-all", "no-such-step", "shadow-share", "unknown-key", "no-steps"],
+)  # fmt: skip
+def test_the_rollout_is_validated_strictly(rollout: dict[str, Any], problem: str) -> None:
+    with pytest.raises(DesiredStateError, match=problem):
+        desired_state.parse(rollout_text(**rollout), "deploy/production.yaml")
+
+
+def test_a_rollout_reads_as_its_weight_now() -> None:
+    """Shadow only before the first step, the step's weight after, nothing once aborted; a
+    rollout needs a production to roll from, and another version than it."""
+    steps = [{"weight": 10, "hold_minutes": 30}, {"weight": 100, "hold_minutes": 0}]
+    assert desired_state.parse(rollout_text(steps=steps), "f").rollout.weight == 0  # type: ignore[union-attr]
+    live = desired_state.parse(rollout_text(steps=steps, step=0, shadow=0.5), "f").rollout
+    assert live is not None and (live.weight, live.shadow) == (10, 0.5)
+    gone = desired_state.parse(rollout_text(steps=steps, step=1, aborted="slow"), "f").rollout
+    assert gone is not None and gone.weight == 0
+    with pytest.raises(DesiredStateError, match="candidate is production's version 1"):
+        desired_state.parse(rollout_text(steps=steps).replace('"version": 2', '"version": 1'), "f")
+
+
+def rows(contract: Contract, count: int, seed: int = 5) -> list[dict[str, Any]]:
+    """Rows as a caller sends them: the contract's columns, JSON values, no target."""
+    frame = loans_frame(contract, count, seed).drop(columns=[contract.target.name])
+    return json.loads(frame.to_json(orient="records"))
+
+
+def image_command() -> list[str]:
+    """The command the Dockerfile's image runs (its CMD), the program found in this project."""
+    lines = (PROJECT / "Dockerfile").read_text().splitlines()
+    line = next(line for line in lines if line.startswith("CMD "))
+    program, *arguments = json.loads(line.removeprefix("CMD "))
+    return [str(PROJECT / program), *arguments]
+
+
+def cli_serve(params: Path, workers: int) -> list[str]:
+    return [str(CLI), "--params", str(params), "serve", "--workers", str(workers)]
+
+
+@contextmanager
+def running_server(
+    lab: Lab, tmp_path: Path, command: list[str], until: str = "/ready"
+) -> Iterator[str]:
+    """A real server (uvicorn, its worker processes) started by `command` in the lab's project
+    on a loopback port (SERVE_PORT); yields its URL once `until` answers 200, and stops it
+    cleanly after."""
+    port = free_port()
+    log = (tmp_path / "server.log").open("w")
+    server = subprocess.Popen(
+        command, cwd=lab.repository, stdout=log, stderr=subprocess.STDOUT,
+        env={**os.environ, "SERVE_PORT": str(port)}, start_new_session=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if httpx.get(f"{url}{until}", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError((tmp_path / "server.log").read_text())
+            time.sleep(0.2)
+        yield url
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=60)
+        log.close()
+
+
+def declare_rollout(lab: Lab, candidate: int, sha256: str, **rollout: Any) -> None:
+    """Change deploy/production.yaml as a merged rollout pull request does (a local project
+    reads its working tree's file)."""
+    state = desired_state.read()
+    steps = [Step(weight=10, hold_minutes=30), Step(weight=50, hold_minutes=30),
+             Step(weight=100, hold_minutes=0)]  # fmt: skip
+    declared = Rollout(candidate=Declared(version=candidate, sha256=sha256), steps=steps, **rollout)
+    desired_state.write(state.model_copy(update={"rollout": declared}))
+
+
+def wait_for(url: str, seen: Any, seconds: float = 15) -> float:
+    """Seconds until 20 /ready answers in a row (any worker's) satisfy `seen`."""
+    started = time.monotonic()
+    agreed = 0
+    while agreed < 20:
+        agreed = agreed + 1 if seen(httpx.get(f"{url}/ready").json()) else 0
+        assert time.monotonic() - started < seconds, httpx.get(f"{url}/ready").json()
+        time.sleep(0.02)
+    return time.monotonic() - started
+
+
+def test_the_server_answers_with_git_s_model_and_follows_a_rollout(
+    lab: Lab, contract: Contract, tmp_path: Path
+) -> None:
+    """A real server, started as the image starts it (two worker processes): answers as batch
+    scoring scores, refuses what batch scoring refuses with the same reason, then follows a
+    declared canary with shadow within seconds, with no failed request across the switch, and
+    an abort likewise."""
+    stable = lab.champion(lab.candidate(lab.commit(1), lab.commit_time(1)))
+    candidate = lab.register(lab.candidate(lab.commit(2), lab.commit_time(2), max_depth=2), "pass")
+    batch = rows(contract, 50)
+    lab.params_file(lab.repository / "params.yaml")  # the image reads the project's params.yaml
+    assert lab.settings.serve.workers == 2
+    with running_server(lab, tmp_path, image_command()) as url:
+        ready = httpx.get(f"{url}/ready").json()
+        assert ready["production"] == {"version": stable.number, "sha256": stable.digest}
+
+        one = httpx.post(f"{url}/predict", json=batch[0], headers={"X-Request-ID": "r-1"})
+        assert one.status_code == 200 and one.headers["X-Request-ID"] == "r-1"
+        answer = one.json()
+        assert (answer["route"], answer["model_version"]) == ("stable", stable.number)
+        many = httpx.post(f"{url}/predict", json=batch).json()["predictions"]
+        model = scoring.resolve(lab.settings, lab.client(), None).model
+        threshold = lab.settings.evaluate.decision_threshold
+        expected = scoring.score(pd.DataFrame(batch), contract, model, stable, threshold)
+        batch_scores = expected.predictions["probability"].tolist()
+        # Both keep 6 decimals (batch rounds XGBoost's float32, the server its float64 value).
+        assert [p["probability"] for p in many] == pytest.approx(batch_scores, abs=2e-6)
+        assert [p["label"] for p in many] == expected.predictions["predicted_class"].tolist()
+        assert many[0] == answer["predictions"][0]
+
+        refused = {
+            "below the contract's minimum": ({**batch[0], "age": 7}, 422, "age is below 18"),
+            "a string in a number": ({**batch[0], "age": "old"}, 422, "age is not a number"),
+            "an unknown column": ({**batch[0], "nickname": "x"}, 422, "nickname are not in"),
+            "a missing column": (
+                {k: v for k, v in batch[0].items() if k != "credit_score"}, 422,
+                "no column credit_score"),
+            "a nested value": ({**batch[0], "age": {"x": 1}}, 422, "age"),
+        }  # fmt: skip
+        for case, (body, status, reason) in refused.items():
+            said = httpx.post(f"{url}/predict", json=body)
+            assert (said.status_code, reason in said.text) == (status, True), (case, said.text)
+        as_json = {"content-type": "application/json"}
+        not_json = httpx.post(f"{url}/predict", content=b"{age: 1", headers=as_json)
+        assert not_json.status_code == 422
+        huge = httpx.post(f"{url}/predict", content=b"[" + b" " * 5_000_000 + b"]")
+        assert huge.status_code == 413 and "at most" in huge.json()["detail"]
+        assert httpx.get(f"{url}/health").json() == {"status": "alive"}
+
+        # Traffic from another thread across every switch: no request may fail.
+        failures: list[str] = []
+        stop = threading.Event()
+
+        def traffic() -> None:
+            with httpx.Client(base_url=url) as client:
+                n = 0
+                while not stop.is_set():
+                    n += 1
+                    said = client.post("/predict", json=batch[n % 50])
+                    if said.status_code != 200:
+                        failures.append(said.text)
+
+        sender = threading.Thread(target=traffic)
+        sender.start()
+        declare_rollout(lab, candidate.number, candidate.digest, step=0, shadow=1.0)
+        switch = wait_for(url, lambda r: r.get("candidate", {}).get("canary_percent") == 10)
+        assert switch < 10 + 1  # follow_seconds is 5 in the tests' params
+
+        ids = [f"caller-{n}" for n in range(400)]
+        with httpx.Client(base_url=url) as client:
+            routes = {
+                i: client.post("/predict", json=batch[0], headers={"X-Request-ID": i}).json()
+                for i in ids
+            }
+        assert all(a["route"] == routing.route(i, 10) for i, a in routes.items())
+        canary = [a for a in routes.values() if a["route"] == routing.CANARY]
+        assert canary and {a["model_version"] for a in canary} == {candidate.number}
+
+        state = desired_state.read()
+        assert state.rollout is not None
+        aborted = state.rollout.model_copy(update={"aborted": "test"})
+        desired_state.write(state.model_copy(update={"rollout": aborted}))
+        wait_for(url, lambda r: "candidate" not in r and "aborted" in (r["problem"] or ""))
+        stop.set()
+        sender.join()
+        assert failures == []
+        metrics = httpx.get(f"{url}/metrics").text
+        labels = f'route="canary",status="200",version="{candidate.number}"'
+        assert "model_requests_total{" + labels + "}" in metrics
+
+    log = pd.read_csv(lab.settings.predict.log)
+    assert list(log.columns) == scoring.LOG_COLUMNS
+    assert {"stable", "canary", "shadow"} <= set(log["route"])
+    shadow = log[log["route"] == "shadow"]
+    assert set(shadow["model_version"]) == {candidate.number}
+    assert set(shadow["request_id"]) <= set(log.loc[log["route"] == "stable", "request_id"])
+    one_request = log[log["request_id"] == "r-1"]
+    assert one_request["probability"].round(6).tolist() == [answer["predictions"][0]["probability"]]
+
+
+def test_without_verified_bytes_it_answers_503_or_the_declared_fallback(
+    lab: Lab, contract: Contract, tmp_path: Path
+) -> None:
+    """Bytes that do not match git's digest are never served: /ready says why, /predict
+    answers 503, or, where params declare a fallback label, that label marked as fallback."""
+    stable = lab.champion(lab.candidate(lab.commit(1), lab.commit_time(1)))
+    state = desired_state.read()
+    wrong = Declared(version=stable.number, sha256="0" * 64)
+    desired_state.write(state.model_copy(update={"aliases": {"production": wrong}}))
+    row = rows(contract, 1)[0]
+    params = lab.params_file(tmp_path / "params.yaml")
+    with running_server(lab, tmp_path, cli_serve(params, 1), until="/health") as url:
+        ready = httpx.get(f"{url}/ready")
+        assert ready.status_code == 503 and "sha256" in ready.json()["reason"]
+        said = httpx.post(f"{url}/predict", json=row)
+        assert said.status_code == 503 and "no verified model" in said.json()["detail"]
+    lab.with_settings(serve={"fallback_label": "review"})
+    params = lab.params_file(tmp_path / "params.yaml")
+    with running_server(lab, tmp_path, cli_serve(params, 1), until="/health") as url:
+        said = httpx.post(f"{url}/predict", json=row)
+        assert said.status_code == 200
+        assert said.json()["fallback"] is True
+        fallback = {"probability": None, "label": "review", "model_version": None}
+        assert said.json()["predictions"] == [fallback]
