@@ -18,15 +18,22 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import Lab, free_port, loans_frame
 
 from {{ cookiecutter.package_name }}.control import desired_state
-from {{ cookiecutter.package_name }}.control.desired_state import Declared, DesiredStateError, Rollout, Step
+from {{ cookiecutter.package_name }}.control.desired_state import (
+    Analysis,
+    Declared,
+    DesiredStateError,
+    Rollout,
+    Step,
+)
 from {{ cookiecutter.package_name }}.monitoring import scoring
 from {{ cookiecutter.package_name }}.pipeline.contract import Contract
-from {{ cookiecutter.package_name }}.serving import routing
+from {{ cookiecutter.package_name }}.serving import analysis, routing
 
 CLI = Path(sys.executable).parent / "{{ cookiecutter.project_slug }}"
 PROJECT = Path(__file__).resolve().parents[1]
@@ -65,7 +72,7 @@ def rollout_text(**rollout: Any) -> str:
         ({"steps": [{"weight": 10, "hold_minutes": 5}]}, "the last step must take all traffic"),
         ({"steps": [{"weight": 100, "hold_minutes": 0}], "step": 1}, "step 1 is not one of"),
         ({"steps": [{"weight": 100, "hold_minutes": 0}], "shadow": 1.5}, "shadow"),
-        ({"steps": [{"weight": 100, "hold_minutes": 0}], "analysis": {}}, "unknown key"),
+        ({"steps": [{"weight": 100, "hold_minutes": 0}], "pause": True}, "unknown key"),
         ({"steps": []}, "steps"),
     ],
     ids=["falling", "never-all", "no-such-step", "shadow-share", "unknown-key", "no-steps"],
@@ -86,6 +93,68 @@ def test_a_rollout_reads_as_its_weight_now() -> None:
     assert gone is not None and gone.weight == 0
     with pytest.raises(DesiredStateError, match="candidate is production's version 1"):
         desired_state.parse(rollout_text(steps=steps).replace('"version": 2', '"version": 1'), "f")
+
+
+CHECKS = {"error_rate": 0.05, "latency_p99_ms": 20.0, "score_psi": 0.2, "disparate_impact": 0.8}
+
+
+def log_window(
+    route: str, version: int, scores: list[float], latency: float, groups: list[str]
+) -> pd.DataFrame:
+    return pd.DataFrame({
+        "model_version": str(version), "route": route,
+        "request_id": [f"{route}-{n}" for n in range(len(scores))], "probability": scores,
+        "latency_ms": latency, "sensitive": groups,
+    })  # fmt: skip
+
+
+def judged(candidate: pd.DataFrame, errors: float = 0.0, min_rows: int = 50) -> analysis.Verdict:
+    rng = np.random.default_rng(0)
+    stable = log_window("stable", 1, list(rng.beta(2, 5, 400)), 2.0, ["a", "b"] * 200)
+    settings = Analysis(interval_seconds=30, failure_limit=2, min_rows=min_rows, checks=CHECKS)
+    answered = analysis.Counts(answered=100.0, errors=errors)
+    return analysis.analyse(
+        pd.concat([stable, candidate]), answered, analysis.Counts(), 2, 1, settings, 0.25
+    )
+
+
+def test_the_analysis_judges_the_candidate_against_production() -> None:
+    """A candidate like production passes every check; one whose scores collapse, one that is
+    slow, one that fails requests, and one that selects one group only fail theirs, by name;
+    too few rows decide nothing (never a pass, never an abort)."""
+    rng = np.random.default_rng(1)
+    alike = list(rng.beta(2, 5, 200))
+    groups = ["a", "b"] * 100
+    healthy = judged(log_window("canary", 2, alike, 3.0, groups))
+    assert healthy.healthy and not healthy.failed and healthy.candidate_rows == 200
+
+    collapsed = judged(log_window("shadow", 2, [0.01] * 200, 3.0, groups))
+    assert [c.name for c in collapsed.failed] == ["score_psi"]
+    slow = judged(log_window("canary", 2, alike, 45.0, groups))
+    assert [c.name for c in slow.failed] == ["latency_p99_ms"]
+    assert "latency_p99_ms 45 (at most 20): FAILED" in slow.reason()
+    failing = judged(log_window("canary", 2, alike, 3.0, groups), errors=20.0)
+    assert [c.name for c in failing.failed] == ["error_rate"]
+    one_sided = [0.9 if g == "a" else 0.05 for g in groups]
+    unfair = judged(log_window("canary", 2, one_sided, 3.0, groups))
+    assert "disparate_impact" in [c.name for c in unfair.failed]
+
+    few = judged(log_window("canary", 2, [0.01] * 10, 45.0, groups[:10]))
+    assert not few.failed and not few.healthy
+    assert {c.name for c in few.checks if c.passed is None} == set(CHECKS) - {"error_rate"}
+
+
+def test_the_counters_are_read_per_version() -> None:
+    text = "\n".join([
+        '# TYPE model_requests_total counter',
+        'model_requests_total{route="canary",status="200",version="2"} 40.0',
+        'model_requests_total{route="shadow",status="200",version="2"} 10.0',
+        'model_requests_total{route="stable",status="200",version="1"} 400.0',
+        '# TYPE model_errors_total counter',
+        'model_errors_total{route="canary",version="2"} 5.0',
+    ]) + "\n"  # fmt: skip
+    assert analysis.counts(text, 2) == analysis.Counts(answered=50.0, errors=5.0)
+    assert analysis.counts(text, 1) == analysis.Counts(answered=400.0, errors=0.0)
 
 
 def rows(contract: Contract, count: int, seed: int = 5) -> list[dict[str, Any]]:
@@ -227,7 +296,7 @@ def test_the_server_answers_with_git_s_model_and_follows_a_rollout(
         switch = wait_for(url, lambda r: r.get("candidate", {}).get("canary_percent") == 10)
         assert switch < 10 + 1  # follow_seconds is 5 in the tests' params
 
-        ids = [f"caller-{n}" for n in range(400)]
+        ids = [f"caller-{n}" for n in range(200)]
         with httpx.Client(base_url=url) as client:
             routes = {
                 i: client.post("/predict", json=batch[0], headers={"X-Request-ID": i}).json()
@@ -283,3 +352,35 @@ def test_without_verified_bytes_it_answers_503_or_the_declared_fallback(
         assert said.json()["fallback"] is True
         fallback = {"probability": None, "label": "review", "model_version": None}
         assert said.json()["predictions"] == [fallback]
+
+
+def test_a_bad_candidate_is_aborted_by_the_analysis(
+    lab: Lab, contract: Contract, tmp_path: Path
+) -> None:
+    """A candidate whose scores collapse (one shallow tree) is judged on live traffic and taken
+    out of the canary by the server itself within an analysis interval; rollout-status says
+    why."""
+    lab.champion(lab.candidate(lab.commit(1), lab.commit_time(1)))
+    weak = lab.candidate(lab.commit(2), lab.commit_time(2), n_estimators=1, max_depth=1)
+    candidate = lab.register(weak, "pass")
+    checks = Analysis(interval_seconds=2, failure_limit=1, min_rows=20, checks={"score_psi": 0.2})
+    declare_rollout(lab, candidate.number, candidate.digest, step=0, shadow=1.0, analysis=checks)
+    batch = rows(contract, 50, seed=9)
+    params = lab.params_file(tmp_path / "params.yaml")
+    with running_server(lab, tmp_path, cli_serve(params, 2)) as url:
+        assert httpx.get(f"{url}/ready").json()["candidate"]["canary_percent"] == 10
+        started, agreed = time.monotonic(), 0
+        with httpx.Client(base_url=url) as client:
+            while agreed < 20:  # every worker stopped it (any worker answers any request)
+                assert time.monotonic() - started < 30, client.get("/rollout").json()
+                client.post("/predict", json=batch)
+                ready = client.get("/ready").json()
+                agreed = agreed + 1 if "candidate" not in ready else 0
+        assert "analysis failed 1 interval(s) in a row: score_psi" in ready["problem"]
+        said = subprocess.run(
+            [str(CLI), "--params", str(params), "rollout-status", "--server", url],
+            cwd=lab.repository, capture_output=True, text=True,
+        )  # fmt: skip
+    assert said.returncode == 1, said.stderr
+    assert f"version {candidate.number} rolling out" in said.stdout
+    assert "server: analysis failed 1 interval(s) in a row: score_psi" in said.stdout

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -27,8 +28,9 @@ HEADER = """\
 # history of production. `rollback` (a reason) marks a change back to an earlier version.
 # `rollout` (optional) brings a candidate in beside production: `shadow` is the share of
 # requests it also scores (logged, never answered); `steps` are the traffic weights (percent)
-# it answers in turn, `step` the one live now (-1: shadow only). Without a rollout, a change
-# of production is all at once. `aborted` (a reason) sends every request back to production.
+# it answers in turn, `step` the one live now (-1: shadow only); `analysis` how the server
+# judges it (README: "Serving"). Without a rollout, a change of production is all at once.
+# `aborted` (a reason) sends every request back to production.
 """
 
 
@@ -59,6 +61,33 @@ class Step(BaseModel):
     hold_minutes: float = Field(ge=0)
 
 
+CheckName = Literal["error_rate", "latency_p99_ms", "score_psi", "disparate_impact"]
+# The checks whose value must stay at most the limit; disparate_impact must reach it.
+AT_MOST = frozenset({"error_rate", "latency_p99_ms", "score_psi"})
+
+
+class Analysis(BaseModel):
+    """How the server judges a candidate while it takes traffic: every `interval_seconds`,
+    each check against its limit; `failure_limit` failed intervals in a row abort the rollout.
+    An interval with fewer than `min_rows` candidate rows decides nothing."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    interval_seconds: float = Field(ge=1, le=3_600)
+    failure_limit: int = Field(ge=1, le=100)
+    min_rows: int = Field(default=50, ge=1)
+    checks: dict[CheckName, float] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _limits_in_range(self) -> Analysis:
+        for name, limit in self.checks.items():
+            share = name in ("error_rate", "disparate_impact")
+            if limit <= 0 or (share and limit > 1):
+                expected = "in (0, 1]" if share else "above 0"
+                raise ValueError(f"checks.{name}: {limit:g} is not a limit; expected {expected}")
+        return self
+
+
 class Rollout(BaseModel):
     """A candidate beside production: shadowed, then answering a rising share of requests."""
 
@@ -68,6 +97,7 @@ class Rollout(BaseModel):
     shadow: float = Field(default=0.0, ge=0, le=1)
     steps: list[Step] = Field(min_length=1)
     step: int = Field(default=-1, ge=-1)
+    analysis: Analysis | None = None
     aborted: str | None = Field(default=None, min_length=1)
 
     @model_validator(mode="after")

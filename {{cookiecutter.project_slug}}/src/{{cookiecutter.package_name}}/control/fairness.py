@@ -80,6 +80,14 @@ def group_rates(
     return rates
 
 
+def disparate_impact(selection_rates: list[float]) -> float | None:
+    """The lowest selection rate over the highest; None when nobody is selected."""
+    if not selection_rates or max(selection_rates) <= 0:
+        return None
+    # Rounded so that a ratio of exactly 4/5 is 0.8 and not 0.7999999999999999.
+    return round(min(selection_rates) / max(selection_rates), DIGITS)
+
+
 def assess(
     column: str,
     groups: pd.Series,
@@ -113,9 +121,7 @@ def assess(
     if problems:
         return replace(counted, groups=rates, problems=problems)
 
-    selection = [r.selection_rate for r in rates.values()]
-    # Rounded so that a ratio of exactly 4/5 is 0.8 and not 0.7999999999999999.
-    impact = round(min(selection) / max(selection), DIGITS) if max(selection) > 0 else None
+    impact = disparate_impact([r.selection_rate for r in rates.values()])
     if impact is None:
         problems.append(f"{column}: the model selects nobody, disparate impact is undefined")
     elif impact < min_disparate_impact:

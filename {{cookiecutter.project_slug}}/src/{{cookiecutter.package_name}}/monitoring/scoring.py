@@ -212,3 +212,19 @@ def served_scores(log: Path, version: registry.Version, hashes: pd.Series) -> pd
     mine = pd.concat(kept)
     latest = mine.drop_duplicates("input_sha256", keep="last").set_index("input_sha256")
     return hashes.map(latest["probability"]).astype("float64")
+
+
+def log_since(log: Path, since: datetime, columns: list[str]) -> pd.DataFrame:
+    """The log's rows (of `columns`, with their time) written from `since` on, read a chunk at
+    a time; empty where there is no log yet."""
+    wanted = ["timestamp", *[name for name in columns if name != "timestamp"]]
+    if not log.exists():
+        return pd.DataFrame(columns=wanted)
+    problem = log_header_problem(log)
+    if problem:
+        raise ProjectError(problem)
+    kept = []
+    for chunk in pd.read_csv(log, usecols=wanted, chunksize=LOG_CHUNK_ROWS, dtype=str):
+        when = pd.to_datetime(chunk["timestamp"], utc=True, format="ISO8601")
+        kept.append(chunk[when >= pd.Timestamp(since)])
+    return pd.concat(kept, ignore_index=True) if kept else pd.DataFrame(columns=wanted)

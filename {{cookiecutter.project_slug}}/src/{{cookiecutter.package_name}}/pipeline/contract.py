@@ -186,34 +186,47 @@ def _unlisted(values: pd.Series, column: Column) -> pd.Series:
     return pd.Series(values.notna().to_numpy() & ~listed, index=values.index)
 
 
-def _numeric_problems(name: str, column: Column, values: pd.Series) -> pd.Series:
-    numbers = pd.to_numeric(values, errors="coerce")
-    problem = pd.Series("", index=values.index, dtype=object)
-    problem[values.notna() & numbers.isna()] = f"{name} is not a number"
-    problem[numbers.notna() & ~np.isfinite(numbers)] = f"{name} is not a finite number"
-    if column.type == "integer":
-        problem[numbers.notna() & (numbers != np.floor(numbers))] = f"{name} is not a whole number"
-    if column.min is not None:
-        problem[numbers < column.min] = f"{name} is below {column.min:g}"
-    if column.max is not None:
-        problem[numbers > column.max] = f"{name} is above {column.max:g}"
-    return problem
+def _last_problem(rules: list[tuple[np.ndarray, str]], index: pd.Index) -> pd.Series:
+    """Per row, the problem of the last rule it breaks ("" when none): each rule is written over
+    the ones before it. On numpy arrays: a one-row request is checked as fast as a column."""
+    if not rules:
+        return pd.Series("", index=index, dtype=object)
+    conditions = [condition for condition, _ in reversed(rules)]
+    problems = [problem for _, problem in reversed(rules)]
+    return pd.Series(np.select(conditions, problems, default="").astype(object), index=index)
+
+
+def _numeric_rules(name: str, column: Column, values: pd.Series) -> list[tuple[np.ndarray, str]]:
+    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    parsed = ~np.isnan(numbers)
+    with np.errstate(invalid="ignore"):
+        rules = [
+            (values.notna().to_numpy() & ~parsed, f"{name} is not a number"),
+            (parsed & ~np.isfinite(numbers), f"{name} is not a finite number"),
+        ]
+        if column.type == "integer":
+            rules.append((parsed & (numbers != np.floor(numbers)), f"{name} is not a whole number"))
+        if column.min is not None:
+            rules.append((numbers < column.min, f"{name} is below {column.min:g}"))
+        if column.max is not None:
+            rules.append((numbers > column.max, f"{name} is above {column.max:g}"))
+    return rules
 
 
 def _cell_problems(name: str, column: Column, values: pd.Series, is_key: bool) -> pd.Series:
     """Per row, what is wrong with one column's value ("" when nothing)."""
-    problem = pd.Series("", index=values.index, dtype=object)
+    rules: list[tuple[np.ndarray, str]] = []
     if column.is_numeric:
-        problem = _numeric_problems(name, column, values)
+        rules = _numeric_rules(name, column, values)
     elif column.type == "category" and column.unknown == "reject":
-        problem[_unlisted(values, column)] = f"{name} is not a known category"
+        rules = [(_unlisted(values, column).to_numpy(), f"{name} is not a known category")]
     elif column.type == "boolean":
         words = _text(values).str.lower()
         wrong = values.notna() & ~words.isin(TRUE_WORDS | FALSE_WORDS).fillna(False)
-        problem[wrong.to_numpy(dtype=bool)] = f"{name} is not true/false"
+        rules = [(wrong.to_numpy(dtype=bool), f"{name} is not true/false")]
     if column.max_null_fraction == 0 or is_key:
-        problem[values.isna()] = f"{name} is missing"
-    return problem
+        rules.append((values.isna().to_numpy(), f"{name} is missing"))
+    return _last_problem(rules, values.index)
 
 
 def cell_problems(frame: pd.DataFrame, contract: Contract, columns: list[str]) -> pd.DataFrame:

@@ -5,6 +5,7 @@ POST /predict  one row (a JSON object) or a batch (a list of them); per row the 
                X-Request-ID, else a new one) routes it and comes back.
 GET  /health   the process is alive.
 GET  /ready    a verified model is loaded (503 and why, when none is).
+GET  /rollout  this worker's view of a rollout: the candidate's share, its last analysis.
 GET  /metrics  Prometheus' format: requests, errors, latency and scores per version and route.
 """
 
@@ -25,6 +26,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ..pipeline.contract import Contract, load_contract
 from ..settings import Settings, load_settings
 from . import answer, metrics, routing
+from .analyst import Analyst
 from .answer import RequestRefused, Row, Scores
 from .live import Live, LiveState, Loaded
 from .log_buffer import LogBuffer
@@ -61,6 +63,7 @@ class Server:
         self.settings = settings
         self.contract: Contract = load_contract(settings.data.contract)
         self.live = live or Live(settings)
+        self.analyst = Analyst(self.live, settings)
         self.log = LogBuffer(settings.predict.log, settings.serve.log_flush_seconds)
         self.threshold = settings.evaluate.decision_threshold
         self.sensitive = settings.fairness.sensitive_column
@@ -162,6 +165,19 @@ class Server:
             body["standby"] = {"version": state.standby.version.number}
         return JSONResponse(body)
 
+    def rollout(self) -> dict[str, Any]:
+        """This worker's view of the rollout: the candidate's share and its last analysis."""
+        state, verdict = self.live.state, self.analyst.last
+        return {
+            "candidate": state.candidate.version.number if state.candidate else None,
+            "canary_percent": state.canary_percent,
+            "shadow": state.shadow,
+            "problem": state.problem,
+            "analysis": None
+            if verdict is None
+            else {"healthy": verdict.healthy, "checks": [str(c) for c in verdict.checks]},
+        }
+
 
 def create_app(settings: Settings | None = None, live: Live | None = None) -> FastAPI:
     """The app, for uvicorn's --factory: settings from MODEL_SERVER_PARAMS (default params.yaml)."""
@@ -173,7 +189,9 @@ def create_app(settings: Settings | None = None, live: Live | None = None) -> Fa
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         server.log.start()
         server.live.start()
+        server.analyst.start()
         yield
+        server.analyst.close()
         server.live.close()
         server.log.close()
 
@@ -197,6 +215,10 @@ def create_app(settings: Settings | None = None, live: Live | None = None) -> Fa
     @app.get("/ready")
     def ready() -> Response:
         return server.ready()
+
+    @app.get("/rollout")
+    def rollout() -> dict[str, Any]:
+        return server.rollout()
 
     @app.get("/metrics")
     def prometheus() -> Response:

@@ -44,3 +44,19 @@ def serve(args: argparse.Namespace) -> int:
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
+
+
+@COMMANDS.add(
+    "rollout-status",
+    "Where the rollout deploy/ declares is, and how its candidate does: the analysis of the "
+    "last interval, from the inference log and the server's counters; exit 1 if a check fails.",
+    arg("--server", default=None, help="the server's URL (default: http://127.0.0.1:serve.port)"),
+)
+def rollout_status(args: argparse.Namespace) -> int:
+    from . import rollout_status as status
+
+    settings = settings_of(args)
+    server = args.server or f"http://127.0.0.1:{settings.serve.port}"
+    lines, failed = status.report(settings, server)
+    print("\n".join(lines))
+    return 1 if failed else 0

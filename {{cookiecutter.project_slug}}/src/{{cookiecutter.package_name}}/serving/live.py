@@ -18,7 +18,7 @@ from typing import Any
 
 from .. import git
 from ..control import desired_state, production, registry
-from ..control.desired_state import Declared, DesiredState
+from ..control.desired_state import Analysis, Declared, DesiredState
 from ..control.gate_result import PASSING
 from ..errors import ProjectError
 from ..pipeline import training
@@ -47,6 +47,7 @@ class LiveState:
     canary_percent: int = 0
     shadow: float = 0.0
     standby: Loaded | None = None  # the production before this one, kept loaded
+    analysis: Analysis | None = None  # how the candidate is judged while it takes traffic
     problem: str | None = None  # why something declared is not served
     source: str = ""
 
@@ -62,6 +63,7 @@ class Live:
         self.settings = settings
         self.connect = connect
         self.state = LiveState(problem="not loaded yet")
+        self._aborted: dict[tuple[int, str], str] = {}  # candidates this worker stopped, why
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="follow-git", daemon=True)
 
@@ -75,9 +77,12 @@ class Live:
             self._thread.join()
 
     def abort(self, reason: str) -> None:
-        """Stop routing to the candidate now, in this worker (the rollout's analysis decided;
-        git records it afterwards)."""
-        self.state = replace(self.state, canary_percent=0, shadow=0.0, problem=reason)
+        """Stop routing to the candidate now, in this worker, and until git names another
+        candidate (the rollout's analysis decided; a workflow records it in git)."""
+        state = self.state
+        if state.candidate is not None:
+            self._aborted[state.candidate.key] = reason
+        self.state = replace(state, candidate=None, canary_percent=0, shadow=0.0, problem=reason)
 
     def _run(self) -> None:
         while not self._stop.wait(self.settings.serve.follow_seconds):
@@ -118,6 +123,9 @@ class Live:
             return state
         if rollout.aborted is not None:
             return replace(state, problem=f"rollout aborted: {rollout.aborted}")
+        stopped = self._aborted.get((rollout.candidate.version, rollout.candidate.sha256))
+        if stopped is not None:
+            return replace(state, problem=stopped)
         try:
             candidate = self._load(rollout.candidate, source, current)
             self._require_passed(candidate)
@@ -125,7 +133,11 @@ class Live:
             # A candidate that cannot be verified takes no traffic; production answers.
             return replace(state, problem=f"rollout candidate not served: {error}")
         return replace(
-            state, candidate=candidate, canary_percent=rollout.weight, shadow=rollout.shadow
+            state,
+            candidate=candidate,
+            canary_percent=rollout.weight,
+            shadow=rollout.shadow,
+            analysis=rollout.analysis,
         )
 
     def _load(self, declared: Declared, source: str, current: LiveState) -> Loaded:
