@@ -239,6 +239,7 @@ def test_the_server_answers_with_git_s_model_and_follows_a_rollout(
     candidate = lab.register(lab.candidate(lab.commit(2), lab.commit_time(2), max_depth=2), "pass")
     batch = rows(contract, 50)
     lab.params_file(lab.repository / "params.yaml")  # the image reads the project's params.yaml
+    lab.params_file(tmp_path / "lab.yaml")
     assert lab.settings.serve.workers == 2
     with running_server(lab, tmp_path, image_command()) as url:
         ready = httpx.get(f"{url}/ready").json()
@@ -305,6 +306,17 @@ def test_the_server_answers_with_git_s_model_and_follows_a_rollout(
         assert all(a["route"] == routing.route(i, 10) for i, a in routes.items())
         canary = [a for a in routes.values() if a["route"] == routing.CANARY]
         assert canary and {a["model_version"] for a in canary} == {candidate.number}
+
+        pd.DataFrame(batch).to_csv(tmp_path / "rows.csv", index=False)
+        loaded = subprocess.run(
+            [str(CLI), "--params", str(tmp_path / "lab.yaml"), "load-test", "--server", url,
+             "--rows-from", str(tmp_path / "rows.csv"), "--requests", "300", "--batch", "5"],
+            cwd=lab.repository, capture_output=True, text=True,
+        )  # fmt: skip
+        assert loaded.returncode == 0, loaded.stdout + loaded.stderr
+        said = json.loads(loaded.stdout)
+        assert said["requests"] == 300 and said["failed"] == 0 and said["p99_ms"] > 0
+        assert set(said["route_shares"]) == {routing.STABLE, routing.CANARY}
 
         state = desired_state.read()
         assert state.rollout is not None

@@ -1,4 +1,4 @@
-"""The serving command: the model server, with as many worker processes as the settings say."""
+"""The serving commands: the model server, where a rollout is, and a load test against a server."""
 
 from __future__ import annotations
 
@@ -60,3 +60,33 @@ def rollout_status(args: argparse.Namespace) -> int:
     lines, failed = status.report(settings, server)
     print("\n".join(lines))
     return 1 if failed else 0
+
+
+@COMMANDS.add(
+    "load-test",
+    "Send many requests to a model server and say how it answered: latency p50/p99, requests "
+    "per second, failures, the share of each route; exit 1 past a limit.",
+    arg("--server", default=None, help="the server's URL (default: http://127.0.0.1:serve.port)"),
+    arg("--rows-from", type=Path, default=None, help="CSV of rows to send (default: drift.batch)"),
+    arg("--requests", type=int, default=2000, help="default: %(default)s"),
+    arg("--concurrency", type=int, default=8, help="requests in flight at once (%(default)s)"),
+    arg("--batch", type=int, default=1, help="rows per request (default: %(default)s)"),
+    arg("--max-failed", type=int, default=0, help="failed requests allowed (%(default)s)"),
+    arg("--max-p99-ms", type=float, default=None, help="latency limit at the 99th percentile"),
+)
+def load_test(args: argparse.Namespace) -> int:
+    import json
+
+    from ..pipeline.contract import load_contract
+    from . import load_test as load
+
+    settings = settings_of(args)
+    rows = load.request_rows(
+        args.rows_from or settings.drift.batch, load_contract(settings.data.contract)
+    )
+    server = args.server or f"http://127.0.0.1:{settings.serve.port}"
+    result = load.run(server, rows, args.requests, args.concurrency, args.batch)
+    summary = result.summary()
+    print(json.dumps(summary, indent=2))
+    too_slow = args.max_p99_ms is not None and summary["p99_ms"] > args.max_p99_ms
+    return 1 if result.failed > args.max_failed or too_slow else 0
