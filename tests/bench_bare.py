@@ -244,6 +244,37 @@ def run(task: str, project: Project, batch: Path | None) -> dict[str, Any]:
     raise SystemExit(f"unknown task {task!r}")
 
 
+def bare_app() -> Any:
+    """The serving limit (uvicorn's --factory): an ASGI app that does only what a server must,
+    JSON rows into the model's typed columns and XGBoost's inplace_predict, on the champion
+    (BARE_PROJECT, BARE_MODEL in the environment)."""
+    import os
+
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    project = Project(Path(os.environ["BARE_PROJECT"]))
+    booster = load(Path(os.environ["BARE_MODEL"])).get_booster()
+
+    async def predict(request: Request) -> JSONResponse:
+        body = await request.json()
+        frame = pd.DataFrame.from_records([body] if isinstance(body, dict) else body)
+        scores = booster.inplace_predict(project.model_view(frame.astype({
+            name: str for name in project.features
+            if project.columns[name]["type"] == "category"
+        })))  # fmt: skip
+        return JSONResponse({"route": "bare", "predictions": [float(p) for p in scores]})
+
+    async def health(_: Request) -> JSONResponse:
+        return JSONResponse({"status": "alive"})
+
+    return Starlette(
+        routes=[Route("/predict", predict, methods=["POST"]), Route("/health", health)]
+    )
+
+
 def main() -> None:
     task, root = sys.argv[1], Path(sys.argv[2])
     batch = Path(sys.argv[3]) if len(sys.argv) > 3 else None

@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -189,15 +192,104 @@ def main() -> None:
         bench.measure("report", ["make", "report"], "report")
         bench.measure("predict", ["make", "predict", f"INPUT={batch}"], "predict", batch)
         bench.measure("drift", [*cli, "drift", batch], "drift", batch)
+        serving = serving_rows(bench, Path(batch))
     finally:
         project.make("mlflow-stop", check=False)
     summary = pr_loop(bench.rows)
     print(table_line(summary))
     print(f"gate interval as the bare bootstrap's: {'yes' if same_interval(bench) else 'NO'}")
-    result = {"rows": args.rows, "repeat": args.repeat, "steps": [*bench.rows, summary]}
+    result = {
+        "rows": args.rows, "repeat": args.repeat, "steps": [*bench.rows, summary],
+        "serving": serving,
+    }  # fmt: skip
     out = args.folder / f"bench-{args.rows}.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"written: {out}")
+
+
+# Requests per measurement, by rows per request: enough for a stable 99th percentile.
+SERVING_LOADS = {1: 4000, 100: 600}
+SERVING_CONCURRENCY = 8
+
+
+def started_server(command: list[str], cwd: Path, env: dict[str, str], port: int) -> Any:
+    """A server process (its own process group), once its /health answers."""
+    log = (cwd.parent / f"server-{port}.log").open("w")
+    server = subprocess.Popen(
+        command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    deadline = time.monotonic() + 120
+    while not answers(f"http://127.0.0.1:{port}/health"):
+        if server.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"server on port {port} did not start: see {log.name}")
+        time.sleep(0.5)
+    return server
+
+
+def answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def load(bench: Bench, url: str, batch: Path, rows: int, requests: int) -> dict[str, Any]:
+    """The project's own load test (the same client for both servers), after a warm-up."""
+    command = [
+        str(bench.project.root / ".venv/bin" / bench.project.root.name), "load-test",
+        "--server", url, "--rows-from", str(batch), "--batch", str(rows),
+        "--concurrency", str(SERVING_CONCURRENCY),
+    ]  # fmt: skip
+    run = bench.project.run
+    run(*command, "--requests", "200")
+    said: dict[str, Any] = json.loads(run(*command, "--requests", str(requests)).stdout)
+    return said
+
+
+def serving_rows(bench: Bench, batch: Path) -> list[dict[str, Any]]:
+    """The model server (make serve) beside a bare ASGI app doing only inplace_predict, same
+    model, workers and client: latency p50/p99 and requests per second, 1 and 100 rows."""
+    project = bench.project
+    workers = "2"
+    ours, bare = free_port(), free_port()
+    env = {**project.env, "SERVE_PORT": str(ours)}
+    servers = [started_server(["make", "serve"], project.root, env, ours)]
+    bare_env = {
+        **project.env,
+        "BARE_PROJECT": str(project.root),
+        "BARE_MODEL": str(project.root.parent / "bare/champion.ubj"),
+    }
+    bare_command = [
+        bench.python, "-m", "uvicorn", "--app-dir", str(BARE.parent), "bench_bare:bare_app",
+        "--factory", "--workers", workers, "--port", str(bare), "--log-level", "warning",
+    ]  # fmt: skip
+    servers.append(started_server(bare_command, project.root, bare_env, bare))
+    rows = []
+    try:
+        for size, requests in SERVING_LOADS.items():
+            measured = load(bench, f"http://127.0.0.1:{ours}", batch, size, requests)
+            limit = load(bench, f"http://127.0.0.1:{bare}", batch, size, requests)
+            row = {
+                "step": f"serve {size} row{'s' if size > 1 else ''}/request",
+                **{key: measured[key] for key in ("p50_ms", "p99_ms", "per_second", "failed")},
+                **{f"bare_{key}": limit[key] for key in ("p50_ms", "p99_ms", "per_second")},
+                "p99_ratio": round(measured["p99_ms"] / limit["p99_ms"], 2),
+                "throughput_ratio": round(measured["per_second"] / limit["per_second"], 2),
+            }
+            rows.append(row)
+            print(
+                f"{row['step']:<30} p50 {row['p50_ms']:7.2f} ms  p99 {row['p99_ms']:7.2f} ms  "
+                f"{row['per_second']:8.1f}/s   bare: p50 {row['bare_p50_ms']:7.2f}  p99 "
+                f"{row['bare_p99_ms']:7.2f}  {row['bare_per_second']:8.1f}/s   p99 "
+                f"{row['p99_ratio']:.2f}x, throughput {row['throughput_ratio']:.2f}x",
+                flush=True,
+            )
+    finally:
+        for server in servers:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=60)
+    return rows
 
 
 def pr_loop(rows: list[dict[str, Any]]) -> dict[str, Any]:

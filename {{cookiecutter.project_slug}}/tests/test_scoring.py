@@ -100,11 +100,13 @@ def test_input_hash_follows_the_values(sample_frame: pd.DataFrame, contract: Con
     server's log and batch scoring's log meet in the drift check); a changed value another."""
     frame = batch(sample_frame, contract, 3)
     columns = contract.learned_columns
-    first = scoring.input_hashes(contracts.model_view(frame, contract, columns))
+    first = scoring.input_hashes(contracts.model_view(frame, contract, columns).inputs)
     as_json = pd.DataFrame.from_records(json.loads(frame.to_json(orient="records")))
-    assert first.equals(scoring.input_hashes(contracts.model_view(as_json, contract, columns)))
+    assert first.equals(
+        scoring.input_hashes(contracts.model_view(as_json, contract, columns).inputs)
+    )
     frame.loc[0, "age"] = frame.loc[0, "age"] + 1
-    changed = scoring.input_hashes(contracts.model_view(frame, contract, columns))
+    changed = scoring.input_hashes(contracts.model_view(frame, contract, columns).inputs)
     assert changed[0] != first[0] and changed[1] == first[1]
 
 
@@ -115,13 +117,13 @@ def test_input_hashes_do_not_depend_on_how_many_rows_are_hashed_at_a_time(
     result keeps the frame's index, across chunk boundaries too."""
     frame = batch(sample_frame, contract, 10).set_axis(range(100, 110))
     view = contracts.model_view(frame, contract, contract.learned_columns)
-    whole = scoring.input_hashes(view)
+    whole = scoring.input_hashes(view.inputs)
     monkeypatch.setattr(data, "HASH_CHUNK_ROWS", 3)
-    chunked = scoring.input_hashes(view)
+    chunked = scoring.input_hashes(view.inputs)
     assert chunked.equals(whole) and list(chunked.index) == list(range(100, 110))
     assert whole.is_unique
     empty = contracts.model_view(frame.iloc[:0], contract, contract.learned_columns)
-    assert scoring.input_hashes(empty).empty
+    assert scoring.input_hashes(empty.inputs).empty
 
 
 def test_predict_scores_good_rows_sets_bad_ones_aside_and_logs(

@@ -338,6 +338,9 @@ def test_the_server_answers_with_git_s_model_and_follows_a_rollout(
     assert set(shadow["request_id"]) <= set(log.loc[log["route"] == "stable", "request_id"])
     one_request = log[log["request_id"] == "r-1"]
     assert one_request["probability"].round(6).tolist() == [answer["predictions"][0]["probability"]]
+    # The same input hashes alike from a request and from a batch: drift finds served scores.
+    as_batch = scoring.model_view(pd.DataFrame(batch[:1]), contract, model)
+    assert one_request["input_sha256"].tolist() == scoring.input_hashes(as_batch.inputs).tolist()
 
 
 def test_without_verified_bytes_it_answers_503_or_the_declared_fallback(

@@ -271,7 +271,7 @@ def batch_scores(
     (from the inference log), the model's own where the log has none; and how many came from
     where, and how many served ones differ."""
     own = scoring.probabilities(model, view)
-    served = scoring.served_scores(log, version, scoring.input_hashes(view))
+    served = scoring.served_scores(log, version, scoring.input_hashes(view.inputs))
     logged = served.notna()
     skewed = int(((served - own).abs() > SKEW_TOLERANCE)[logged].sum())
     sources = ScoreSources(str(log), int(logged.sum()), int((~logged).sum()), skewed)

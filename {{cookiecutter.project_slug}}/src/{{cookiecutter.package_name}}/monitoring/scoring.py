@@ -44,10 +44,10 @@ def model_view(frame: pd.DataFrame, contract: Contract, model: Any) -> contracts
     return contracts.model_view(frame, contract, training.model_columns(model))
 
 
-def input_hashes(view: contracts.ModelView) -> pd.Series:
-    """SHA-256 of each row's input as the model takes it (typed by the contract): the same
-    input, the same hash, whether it came from a CSV or a JSON request."""
-    return data.row_sha256(view.inputs)
+def input_hashes(inputs: pd.DataFrame) -> pd.Series:
+    """SHA-256 of each row's input as the model takes it (typed by the contract: a
+    ModelView's inputs): the same input, the same hash, from a CSV or a JSON request."""
+    return data.row_sha256(inputs)
 
 
 def probabilities(model: Any, view: contracts.ModelView) -> pd.Series:
@@ -107,7 +107,7 @@ def score(
             "predicted_class": labels(probability, contract, threshold),
             "model_name": version.name,
             "model_version": version.number,
-            "input_sha256": input_hashes(view).to_numpy(),
+            "input_sha256": input_hashes(view.inputs).to_numpy(),
         }
     )
     return Scored(version, predictions, rejected.rename_axis("row").reset_index())

@@ -180,20 +180,22 @@ def _text(values: pd.Series) -> pd.Series:
     return values.astype("string").str.strip()
 
 
-def _unlisted(values: pd.Series, column: Column) -> pd.Series:
+def _unlisted(values: pd.Series, column: Column) -> np.ndarray:
     """Per row, whether a category's value is present but not one of its listed values."""
     listed = _text(values).isin(column.values or ()).fillna(False).to_numpy(dtype=bool)
-    return pd.Series(values.notna().to_numpy() & ~listed, index=values.index)
+    present: np.ndarray = values.notna().to_numpy() & ~listed
+    return present
 
 
-def _last_problem(rules: list[tuple[np.ndarray, str]], index: pd.Index) -> pd.Series:
+def _last_problem(rules: list[tuple[np.ndarray, str]], rows: int) -> np.ndarray:
     """Per row, the problem of the last rule it breaks ("" when none): each rule is written over
     the ones before it. On numpy arrays: a one-row request is checked as fast as a column."""
     if not rules:
-        return pd.Series("", index=index, dtype=object)
+        return np.full(rows, "", dtype=object)
     conditions = [condition for condition, _ in reversed(rules)]
     problems = [problem for _, problem in reversed(rules)]
-    return pd.Series(np.select(conditions, problems, default="").astype(object), index=index)
+    chosen: np.ndarray = np.select(conditions, problems, default="").astype(object)
+    return chosen
 
 
 def _numeric_rules(name: str, column: Column, values: pd.Series) -> list[tuple[np.ndarray, str]]:
@@ -213,26 +215,25 @@ def _numeric_rules(name: str, column: Column, values: pd.Series) -> list[tuple[n
     return rules
 
 
-def _cell_problems(name: str, column: Column, values: pd.Series, is_key: bool) -> pd.Series:
+def _cell_problems(name: str, column: Column, values: pd.Series, is_key: bool) -> np.ndarray:
     """Per row, what is wrong with one column's value ("" when nothing)."""
     rules: list[tuple[np.ndarray, str]] = []
     if column.is_numeric:
         rules = _numeric_rules(name, column, values)
     elif column.type == "category" and column.unknown == "reject":
-        rules = [(_unlisted(values, column).to_numpy(), f"{name} is not a known category")]
+        rules = [(_unlisted(values, column), f"{name} is not a known category")]
     elif column.type == "boolean":
         words = _text(values).str.lower()
         wrong = values.notna() & ~words.isin(TRUE_WORDS | FALSE_WORDS).fillna(False)
         rules = [(wrong.to_numpy(dtype=bool), f"{name} is not true/false")]
     if column.max_null_fraction == 0 or is_key:
         rules.append((values.isna().to_numpy(), f"{name} is missing"))
-    return _last_problem(rules, values.index)
+    return _last_problem(rules, len(values))
 
 
-def cell_problems(frame: pd.DataFrame, contract: Contract, columns: list[str]) -> pd.DataFrame:
-    """Per row and column (of `columns`, which may include the target), what breaks the
-    contract ("" when nothing). A column absent from the frame breaks every row, so it is an
-    error for the whole batch."""
+def _problems_by_column(
+    frame: pd.DataFrame, contract: Contract, columns: list[str]
+) -> dict[str, np.ndarray]:
     missing = [name for name in columns if name not in frame.columns]
     if missing:
         raise ContractError(f"the data has no column {', '.join(missing)} of the contract")
@@ -241,25 +242,34 @@ def cell_problems(frame: pd.DataFrame, contract: Contract, columns: list[str]) -
     for name in columns:
         values = frame[name]
         if name == contract.target.name:
-            target = pd.Series("", index=frame.index, dtype=object)
             outside = ~_text(values).isin(contract.target.classes).fillna(False)
-            target[outside.to_numpy(dtype=bool)] = f"{name} is not one of the two classes"
-            target[values.isna()] = f"{name} is missing"
-            found[name] = target
+            rules = [
+                (outside.to_numpy(dtype=bool), f"{name} is not one of the two classes"),
+                (values.isna().to_numpy(), f"{name} is missing"),
+            ]
+            found[name] = _last_problem(rules, len(values))
         else:
             found[name] = _cell_problems(name, contract.columns[name], values, name in key)
-    return pd.DataFrame(found, index=frame.index)
+    return found
+
+
+def cell_problems(frame: pd.DataFrame, contract: Contract, columns: list[str]) -> pd.DataFrame:
+    """Per row and column (of `columns`, which may include the target), what breaks the
+    contract ("" when nothing). A column absent from the frame breaks every row, so it is an
+    error for the whole batch."""
+    return pd.DataFrame(_problems_by_column(frame, contract, columns), index=frame.index)
 
 
 def row_problems(frame: pd.DataFrame, contract: Contract, columns: list[str]) -> pd.Series:
     """Per row, every way it breaks the contract in `columns`, joined by "; " ("" for a good
     row). Only the bad rows are joined: good data costs one comparison per cell."""
-    cells = cell_problems(frame, contract, columns)
-    joined = pd.Series("", index=frame.index, dtype=object)
-    bad = (cells != "").any(axis=1)
-    if bad.any():
-        joined[bad] = cells[bad].apply(lambda row: "; ".join(p for p in row if p), axis=1)
-    return joined
+    found = _problems_by_column(frame, contract, columns)
+    joined = np.full(len(frame), "", dtype=object)
+    if found:
+        cells = np.column_stack(list(found.values()))
+        for row in np.flatnonzero((cells != "").any(axis=1)):
+            joined[row] = "; ".join(problem for problem in cells[row] if problem)
+    return pd.Series(joined, index=frame.index)
 
 
 def typed(frame: pd.DataFrame, contract: Contract, columns: list[str]) -> pd.DataFrame:

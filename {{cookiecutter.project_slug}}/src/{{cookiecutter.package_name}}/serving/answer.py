@@ -5,7 +5,6 @@ model its route names, and the inference log's records of it."""
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -21,6 +20,7 @@ from . import routing
 from .live import LiveState, Loaded
 
 Row = dict[str, str | int | float | bool | None]
+HASH_AT = scoring.LOG_COLUMNS.index("input_sha256")
 
 
 class RequestRefused(ProjectError):
@@ -38,7 +38,7 @@ class Scores:
     route: str
     probability: np.ndarray
     labels: np.ndarray
-    hashes: pd.Series
+    inputs: pd.DataFrame  # as the model took them: hashed for the log, off the request path
     seconds: float
 
 
@@ -77,7 +77,7 @@ def score(
         route=route,
         probability=probability,
         labels=scoring.labels(probability, contract, threshold),
-        hashes=scoring.input_hashes(view),
+        inputs=view.inputs,
         seconds=time.perf_counter() - started,
     )
 
@@ -92,18 +92,19 @@ def answering(state: LiveState, request_id: str) -> tuple[Loaded | None, str]:
 
 def log_records(
     scores: Scores, frame: pd.DataFrame, request_id: str, sensitive: str
-) -> list[Sequence[object]]:
-    """The inference log's rows for one scored request (scoring.LOG_COLUMNS' order)."""
+) -> list[list[object]]:
+    """The inference log's rows for one scored request (scoring.LOG_COLUMNS' order), the
+    input's hash left for the log's writer to fill in (HASH_AT)."""
     when = datetime.now(UTC).isoformat(timespec="milliseconds")
     version = scores.loaded.version
     groups = frame[sensitive].tolist() if sensitive in frame else [""] * len(frame)
     latency_ms = round(scores.seconds * 1000, 3)
     return [
-        (
-            when, version.name, version.number, scores.route, request_id, row, digest,
+        [
+            when, version.name, version.number, scores.route, request_id, row, "",
             round(float(probability), 6), label, latency_ms, "" if group is None else group,
-        )
-        for row, (digest, probability, label, group) in enumerate(
-            zip(scores.hashes, scores.probability, scores.labels, groups, strict=True)
+        ]
+        for row, (probability, label, group) in enumerate(
+            zip(scores.probability, scores.labels, groups, strict=True)
         )
     ]  # fmt: skip

@@ -64,7 +64,7 @@ class Server:
         self.contract: Contract = load_contract(settings.data.contract)
         self.live = live or Live(settings)
         self.analyst = Analyst(self.live, settings)
-        self.log = LogBuffer(settings.predict.log, settings.serve.log_flush_seconds)
+        self.log = LogBuffer(settings.predict.log, settings.serve.log_flush_seconds, answer.HASH_AT)
         self.threshold = settings.evaluate.decision_threshold
         self.sensitive = settings.fairness.sensitive_column
 
@@ -79,7 +79,7 @@ class Server:
         if scores is None:
             return self._fallback(state, len(rows), request_id)
         self._measure(scores, 200)
-        self.log.add(answer.log_records(scores, frame, request_id, self.sensitive))
+        self.log.add(scores.inputs, answer.log_records(scores, frame, request_id, self.sensitive))
         candidate = state.candidate
         shadowed = scores.route == routing.STABLE and routing.shadowed(request_id, state.shadow)
         if candidate and shadowed:
@@ -142,7 +142,7 @@ class Server:
             metrics.ERRORS.labels(str(candidate.version.number), routing.SHADOW).inc()
             return
         self._measure(scores, 200)
-        self.log.add(answer.log_records(scores, frame, request_id, self.sensitive))
+        self.log.add(scores.inputs, answer.log_records(scores, frame, request_id, self.sensitive))
 
     def ready(self) -> Response:
         state = self.live.state
