@@ -278,6 +278,14 @@ def test_the_server_answers_with_git_s_model_and_follows_a_rollout(
         assert huge.status_code == 413 and "at most" in huge.json()["detail"]
         assert httpx.get(f"{url}/health").json() == {"status": "alive"}
 
+        # A declaration deploy has not applied (its checks not passed) is not served.
+        state = desired_state.read()
+        unapplied = Declared(version=candidate.number, sha256=candidate.digest)
+        desired_state.write(state.model_copy(update={"aliases": {"production": unapplied}}))
+        wait_for(url, lambda r: "deploy has not applied it" in (r["problem"] or ""))
+        assert httpx.post(f"{url}/predict", json=batch[0]).json()["model_version"] == stable.number
+        desired_state.write(state)
+
         # Traffic from another thread across every switch: no request may fail.
         failures: list[str] = []
         stop = threading.Event()

@@ -100,7 +100,7 @@ class Server:
         if loaded is not None and route == routing.CANARY:
             try:
                 return answer.score(loaded, frame, self.contract, self.threshold, route)
-            except Exception:
+            except Exception:  # whatever the candidate fails on, production answers instead
                 metrics.ERRORS.labels(str(loaded.version.number), route).inc()
                 loaded, route = state.stable, routing.STABLE
         if loaded is None:
@@ -109,7 +109,7 @@ class Server:
             return answer.score(loaded, frame, self.contract, self.threshold, route)
         except RequestRefused:
             raise
-        except Exception:
+        except Exception:  # a model that raises: the fallback answers, never unverified bytes
             metrics.ERRORS.labels(str(loaded.version.number), route).inc()
             return None
 
@@ -138,7 +138,7 @@ class Server:
         measured, never returned."""
         try:
             scores = answer.score(candidate, frame, self.contract, self.threshold, routing.SHADOW)
-        except Exception:
+        except Exception:  # a shadow's failure is its own, counted; the answer was sent
             metrics.ERRORS.labels(str(candidate.version.number), routing.SHADOW).inc()
             return
         self._measure(scores, 200)

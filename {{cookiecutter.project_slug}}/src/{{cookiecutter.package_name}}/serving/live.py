@@ -1,6 +1,8 @@
 """What a worker answers with, following git: deploy/production.yaml on the default branch names
 production (and a rollout's candidate) by version and sha256; every model is loaded through
 control.production, its bytes checked against that digest, before any request reaches it.
+Production switches once deploy has applied the declaration (the registry's alias agrees), so
+every check deploy makes, both sign-offs included, stands before the first request.
 
 The state is swapped whole (one assignment), never changed in place, so a request sees either
 the old state or the new one. The production before the current one stays loaded (warm
@@ -92,7 +94,7 @@ class Live:
         """Read the declaration and serve it, loading (and verifying) only what changed."""
         try:
             state = self._declared_state()
-        except Exception as error:
+        except Exception as error:  # whatever failed, what is verified keeps serving
             reason = f"cannot follow {desired_state.DEPLOY_FILE}: {error}"
             self.state = replace(self.state, problem=reason)
             print(f"error: {reason}", file=sys.stderr)
@@ -107,6 +109,7 @@ class Live:
         stable_declared = declared.declared(registry.PRODUCTION) if declared else None
         if declared is None or stable_declared is None:
             return LiveState(problem=f"{source} declares no production version yet", source=source)
+        self._require_applied(stable_declared.version, source)
         current = self.state
         stable = self._load(stable_declared, source, current)
         standby = current.stable if current.stable and current.stable.key != stable.key else None
@@ -150,6 +153,18 @@ class Live:
         found = production.load_declared(self.connect(), name, declared, source)
         columns = training.model_columns(found.model)
         return Loaded(found.version, declared.sha256, found.model, columns)
+
+    def _require_applied(self, version: int, source: str) -> None:
+        """Production switches once deploy applied git's declaration (its checks passed: both
+        sign-offs, the digest, the gate, never an older version) and moved the registry's
+        alias; until then the version that served keeps serving."""
+        name = self.settings.tracking.model_name
+        applied = registry.aliases(self.connect(), name).get(registry.PRODUCTION)
+        if applied != version:
+            raise ProjectError(
+                f"{source} declares version {version}, but the registry's production is "
+                f"{applied or 'not set'}: deploy has not applied it (yet)"
+            )
 
     @staticmethod
     def _require_passed(candidate: Loaded) -> None:
