@@ -23,7 +23,7 @@ import pandas as pd
 import pytest
 from conftest import Lab, free_port, loans_frame
 
-from {{ cookiecutter.package_name }}.control import desired_state
+from {{ cookiecutter.package_name }}.control import deploy, desired_state, registry
 from {{ cookiecutter.package_name }}.control.desired_state import (
     Analysis,
     Declared,
@@ -209,12 +209,13 @@ def running_server(
 
 def declare_rollout(lab: Lab, candidate: int, sha256: str, **rollout: Any) -> None:
     """Change deploy/production.yaml as a merged rollout pull request does (a local project
-    reads its working tree's file)."""
+    reads its working tree's file), and apply it as deploy does."""
     state = desired_state.read()
     steps = [Step(weight=10, hold_minutes=30), Step(weight=50, hold_minutes=30),
              Step(weight=100, hold_minutes=0)]  # fmt: skip
     declared = Rollout(candidate=Declared(version=candidate, sha256=sha256), steps=steps, **rollout)
     desired_state.write(state.model_copy(update={"rollout": declared}))
+    deploy.deploy(lab.settings, github=False, approved_by=("owner", "risk"))
 
 
 def wait_for(url: str, seen: Any, seconds: float = 15) -> float:
@@ -407,3 +408,26 @@ def test_a_bad_candidate_is_aborted_by_the_analysis(
     assert said.returncode == 1, said.stderr
     assert f"version {candidate.number} rolling out" in said.stdout
     assert "server: analysis failed 1 interval(s) in a row: score_psi" in said.stdout
+
+
+def test_deploy_applies_a_rollout_after_production_s_checks(lab: Lab) -> None:
+    """deploy sets the `candidate` alias the server requires only for a candidate that holds
+    the declared bytes and passed the gate; an aborted rollout removes it."""
+    lab.champion(lab.candidate(lab.commit(1), lab.commit_time(1)))
+    failed = lab.register(lab.candidate(lab.commit(2), lab.commit_time(2), max_depth=2), "fail")
+    with pytest.raises(desired_state.DeployError, match="did not pass the gate"):
+        declare_rollout(lab, failed.number, failed.digest, step=0)
+    assert registry.CANDIDATE not in registry.aliases(lab.client(), lab.name)
+    passed = lab.register(lab.candidate(lab.commit(3), lab.commit_time(3), max_depth=3), "pass")
+    with pytest.raises(registry.RegistryError, match="sha256"):
+        declare_rollout(lab, passed.number, "0" * 64, step=0)
+    declare_rollout(lab, passed.number, passed.digest, step=0)
+    assert registry.aliases(lab.client(), lab.name)[registry.CANDIDATE] == passed.number
+    state = desired_state.read()
+    assert state.rollout is not None
+    aborted = state.rollout.model_copy(update={"aborted": "latency"})
+    desired_state.write(state.model_copy(update={"rollout": aborted}))
+    said = deploy.deploy(lab.settings, github=False, approved_by=())
+    gone = f"rollout: version {passed.number} is no longer a candidate (aborted: latency)"
+    assert said[-1] == gone
+    assert registry.CANDIDATE not in registry.aliases(lab.client(), lab.name)

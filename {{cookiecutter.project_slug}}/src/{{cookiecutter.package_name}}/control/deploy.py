@@ -1,5 +1,6 @@
 """Applying the desired state: the registry serves what deploy/production.yaml declares on the
-default branch, after every check passed (the version exists, holds the declared bytes, passed
+default branch (production, and a rollout's candidate as the `candidate` alias), after every
+check passed (the version exists, holds the declared bytes, passed
 the gate, is not older than what git declared before unless the change says it is a rollback,
 and the sign-off approved the pull request's final head). Every check runs before the first
 alias moves: a declared state that cannot be applied leaves the registry as it was."""
@@ -7,6 +8,7 @@ alias moves: a declared state that cannot be applied leaves the registry as it w
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 from ..errors import ProjectError
@@ -27,7 +29,7 @@ from ..vocabulary import (
 )
 from . import aliases, desired_state, registry
 from .approval import Approval, approval_from_github
-from .desired_state import DEPLOY_FILE, Declared, DeployError
+from .desired_state import DEPLOY_FILE, Declared, DeployError, DesiredState
 from .gate_result import PASSING
 from .proposals import production_history, rollback_state
 
@@ -140,11 +142,29 @@ def references(before: Declared | None, current: registry.Version | None) -> lis
     return found
 
 
+# Who approved the file's last change, and what it declared before: asked only when something moves.
+Approve = Callable[[], tuple[Approval, DesiredState | None]]
+
+
+def _approval(
+    github: bool, branch: str, approved_by: tuple[str, ...]
+) -> tuple[Approval, DesiredState | None]:
+    """Who approved the change that declared the file as it is, and what it declared before.
+    In GitHub Actions: the pull request merged into the default branch's tip, approved on its
+    final head (this checkout must be that tip); locally: `approved_by`, against HEAD."""
+    if github:
+        _check_checkout_is_the_tip(branch)
+        change = desired_state.last_change()
+        return approval_from_github(change, branch), desired_state.read_at(f"{change}^1")
+    return Approval(approved_by, None, git_state()[0]), desired_state.read_at("HEAD")
+
+
 def deploy(settings: Settings, github: bool, approved_by: tuple[str, ...] = ()) -> list[str]:
-    """Make the registry serve what deploy/production.yaml declares. In GitHub Actions
-    (`github`), the checkout must be the default branch's tip, and the change that declared
-    it must come from a pull request merged into it that a code owner approved on its final
-    head; without GitHub (a local registry), `approved_by` names who approved."""
+    """Make the registry serve what deploy/production.yaml declares: production, and a
+    rollout's candidate beside it. In GitHub Actions (`github`), the checkout must be the
+    default branch's tip, and the change that declared it must come from a pull request merged
+    into it that the sign-off approved on its final head; without GitHub (a local registry),
+    `approved_by` names who approved."""
     if not github and os.environ.get("GITHUB_ACTIONS") == "true":
         raise DeployError(
             "in GitHub Actions production moves only through deploy.yml (make deploy there "
@@ -159,30 +179,66 @@ def deploy(settings: Settings, github: bool, approved_by: tuple[str, ...] = ()) 
     if declared is None:
         return [f"{DEPLOY_FILE} declares no production version: nothing to do"]
     client = registry.connect()
+    approved: list[tuple[Approval, DesiredState | None]] = []
+
+    def approval() -> tuple[Approval, DesiredState | None]:
+        if not approved:  # asked once, and only when something moves
+            approved.append(_approval(github, branch, approved_by))
+        return approved[0]
+
+    history = branch_history(branch)
+    lines = _deploy_production(client, name, declared, approval, history)
+    return lines + _apply_rollout(client, name, state, approval, history)
+
+
+def _deploy_production(
+    client: Any, name: str, declared: Declared, approval: Approve, history: History
+) -> list[str]:
     current = registry.by_alias(client, name, registry.PRODUCTION)
     if current is not None and current.number == declared.version:
         # The same number is not enough: the bytes must be the ones git declares.
         registry.version_bytes(client, current, declared.sha256, str(DEPLOY_FILE))
         return [f"production already serves {current.label}"]
-    if github:
-        _check_checkout_is_the_tip(branch)
-        change = desired_state.last_change()
-        before_state = desired_state.read_at(f"{change}^1")
-        approval = approval_from_github(change, branch)
-    else:
-        before_state = desired_state.read_at("HEAD")  # what the last commit declared
-        approval = Approval(approved_by, None, git_state()[0])
+    approved, before_state = approval()
     before = before_state.declared(registry.PRODUCTION) if before_state else None
     rollback = rollback_reason(declared, before)
-    history = branch_history(branch)
     target = _checked_target(
         client, name, declared, references(before, current), rollback is not None, history
     )
-    replaced = _serve(client, name, target, declared, approval, current, rollback, {})
+    replaced = _serve(client, name, target, declared, approved, current, rollback, {})
     was = f" (was version {replaced.number})" if replaced else ""
-    who = ", ".join(approval.approvers) or "nobody recorded"
-    pr = f", pull request #{approval.pull_request}" if approval.pull_request else ""
+    who = ", ".join(approved.approvers) or "nobody recorded"
+    pr = f", pull request #{approved.pull_request}" if approved.pull_request else ""
     return [f"production: {target.label}{was}; approved by {who}{pr}"]
+
+
+def _apply_rollout(
+    client: Any, name: str, state: DesiredState, approval: Approve, history: History
+) -> list[str]:
+    """The rollout's candidate as the `candidate` alias, which the model server requires before
+    it routes a request there: set after the same checks as production (approved, the declared
+    bytes, a passing gate, not older than production); removed when the rollout ends or is
+    aborted (going back to what served needs nobody's approval)."""
+    rollout = state.rollout
+    applied = registry.aliases(client, name).get(registry.CANDIDATE)
+    if rollout is None or rollout.aborted is not None:
+        if applied is None:
+            return []
+        aliases.clear_candidate(client, name)
+        why = f"aborted: {rollout.aborted}" if rollout else "no rollout declared"
+        return [f"rollout: version {applied} is no longer a candidate ({why})"]
+    declared = rollout.candidate
+    if applied == declared.version:
+        current = registry.get_version(client, name, applied)
+        registry.version_bytes(client, current, declared.sha256, str(DEPLOY_FILE))
+        return [f"rollout: {current.label} is the candidate already"]
+    approved, _ = approval()
+    production = state.declared(registry.PRODUCTION)
+    references = [production.version] if production else []
+    target = _checked_target(client, name, declared, references, False, history)
+    aliases.set_candidate(client, name, target, declared.sha256)
+    who = ", ".join(approved.approvers) or "nobody recorded"
+    return [f"rollout: candidate {target.label} beside production; approved by {who}"]
 
 
 def emergency_rollback(

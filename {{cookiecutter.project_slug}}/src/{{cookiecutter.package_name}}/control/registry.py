@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 STAGING = "staging"
 PRODUCTION = "production"
 PREVIOUS = "previous-production"
+CANDIDATE = "candidate"  # a rollout's candidate, applied by deploy beside production
 ALIAS_ATTEMPTS = 5
 MODEL_FILE = "model.ubj"  # the file MLflow's XGBoost flavour stores the model's bytes in
 VERSION_FOLDER = "model"  # where a registered version's copy of the model lives in its run

@@ -21,11 +21,9 @@ from typing import Any
 from .. import git
 from ..control import desired_state, production, registry
 from ..control.desired_state import Analysis, Declared, DesiredState
-from ..control.gate_result import PASSING
 from ..errors import ProjectError
 from ..pipeline import training
 from ..settings import Settings
-from ..vocabulary import GATE_VERDICT
 
 
 @dataclass(frozen=True)
@@ -109,7 +107,7 @@ class Live:
         stable_declared = declared.declared(registry.PRODUCTION) if declared else None
         if declared is None or stable_declared is None:
             return LiveState(problem=f"{source} declares no production version yet", source=source)
-        self._require_applied(stable_declared.version, source)
+        self._require_applied(registry.PRODUCTION, stable_declared.version, source)
         current = self.state
         stable = self._load(stable_declared, source, current)
         standby = current.stable if current.stable and current.stable.key != stable.key else None
@@ -130,8 +128,8 @@ class Live:
         if stopped is not None:
             return replace(state, problem=stopped)
         try:
+            self._require_applied(registry.CANDIDATE, rollout.candidate.version, source)
             candidate = self._load(rollout.candidate, source, current)
-            self._require_passed(candidate)
         except ProjectError as error:
             # A candidate that cannot be verified takes no traffic; production answers.
             return replace(state, problem=f"rollout candidate not served: {error}")
@@ -154,22 +152,14 @@ class Live:
         columns = training.model_columns(found.model)
         return Loaded(found.version, declared.sha256, found.model, columns)
 
-    def _require_applied(self, version: int, source: str) -> None:
-        """Production switches once deploy applied git's declaration (its checks passed: both
-        sign-offs, the digest, the gate, never an older version) and moved the registry's
-        alias; until then the version that served keeps serving."""
+    def _require_applied(self, alias: str, version: int, source: str) -> None:
+        """A declaration is served once deploy applied it (its checks passed: both sign-offs,
+        the digest, the gate, never an older version) and moved the registry's alias; until
+        then the version that served keeps serving."""
         name = self.settings.tracking.model_name
-        applied = registry.aliases(self.connect(), name).get(registry.PRODUCTION)
+        applied = registry.aliases(self.connect(), name).get(alias)
         if applied != version:
             raise ProjectError(
-                f"{source} declares version {version}, but the registry's production is "
+                f"{source} declares version {version}, but the registry's {alias} is "
                 f"{applied or 'not set'}: deploy has not applied it (yet)"
-            )
-
-    @staticmethod
-    def _require_passed(candidate: Loaded) -> None:
-        verdict = candidate.version.tags.get(GATE_VERDICT, "")
-        if verdict not in PASSING:
-            raise ProjectError(
-                f"{candidate.version.label} did not pass the gate (verdict {verdict or 'none'})"
             )
