@@ -56,6 +56,10 @@ class LiveState:
         return self.stable is not None
 
 
+def _without_candidate(state: LiveState, reason: str) -> LiveState:
+    return replace(state, candidate=None, canary_percent=0, shadow=0.0, problem=reason)
+
+
 class Live:
     """The state a worker answers with, and the thread that keeps it following git."""
 
@@ -64,6 +68,7 @@ class Live:
         self.connect = connect
         self.state = LiveState(problem="not loaded yet")
         self._aborted: dict[tuple[int, str], str] = {}  # candidates this worker stopped, why
+        self._lock = threading.Lock()  # an abort and a refresh never interleave
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="follow-git", daemon=True)
 
@@ -79,10 +84,11 @@ class Live:
     def abort(self, reason: str) -> None:
         """Stop routing to the candidate now, in this worker, and until git names another
         candidate (the rollout's analysis decided; a workflow records it in git)."""
-        state = self.state
-        if state.candidate is not None:
-            self._aborted[state.candidate.key] = reason
-        self.state = replace(state, candidate=None, canary_percent=0, shadow=0.0, problem=reason)
+        with self._lock:
+            state = self.state
+            if state.candidate is not None:
+                self._aborted[state.candidate.key] = reason
+            self.state = _without_candidate(state, reason)
 
     def _run(self) -> None:
         while not self._stop.wait(self.settings.serve.follow_seconds):
@@ -97,7 +103,9 @@ class Live:
             self.state = replace(self.state, problem=reason)
             print(f"error: {reason}", file=sys.stderr)
             return
-        self.state = state
+        with self._lock:  # an abort decided while the declaration was read still holds
+            stopped = state.candidate and self._aborted.get(state.candidate.key)
+            self.state = _without_candidate(state, stopped) if stopped else state
 
     def _declared_state(self) -> LiveState:
         branch = self.settings.github.default_branch
@@ -124,9 +132,6 @@ class Live:
             return state
         if rollout.aborted is not None:
             return replace(state, problem=f"rollout aborted: {rollout.aborted}")
-        stopped = self._aborted.get((rollout.candidate.version, rollout.candidate.sha256))
-        if stopped is not None:
-            return replace(state, problem=stopped)
         try:
             self._require_applied(registry.CANDIDATE, rollout.candidate.version, source)
             candidate = self._load(rollout.candidate, source, current)
