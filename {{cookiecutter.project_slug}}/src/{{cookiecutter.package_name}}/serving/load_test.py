@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -31,8 +30,11 @@ class LoadResult:
     def per_second(self) -> float:
         return self.requests / self.seconds if self.seconds else 0.0
 
-    def percentile_ms(self, share: float) -> float:
-        return float(np.quantile(self.latencies_ms, share)) if self.latencies_ms else math.nan
+    def percentile_ms(self, share: float) -> float | None:
+        """None when no request was answered (JSON has no NaN)."""
+        if not self.latencies_ms:
+            return None
+        return round(float(np.quantile(self.latencies_ms, share)), 3)
 
     def summary(self) -> dict[str, Any]:
         answered = sum(self.routes.values()) or 1
@@ -40,8 +42,8 @@ class LoadResult:
             "requests": self.requests,
             "failed": self.failed,
             "per_second": round(self.per_second, 1),
-            "p50_ms": round(self.percentile_ms(0.50), 3),
-            "p99_ms": round(self.percentile_ms(0.99), 3),
+            "p50_ms": self.percentile_ms(0.50),
+            "p99_ms": self.percentile_ms(0.99),
             "route_shares": {r: round(n / answered, 4) for r, n in sorted(self.routes.items())},
             "first_failures": self.failures[:3],
         }
