@@ -185,7 +185,7 @@ def test_every_generated_step_is_one_make_task(project: Path) -> None:
 def test_write_permissions_go_only_where_something_is_written(project: Path) -> None:
     """`pull-requests: write` only for the report comment and the bots' pull requests
     (promotion, rollback, retraining, template update), `issues: write` only for the drift
-    and reconcile issues, `contents: write` only to push the bots' branches."""
+    reconcile and rollout issues, `contents: write` only to push the bots' branches."""
     writers = {
         (path.name, job_id, scope)
         for path in workflows(project)
@@ -204,6 +204,7 @@ def test_write_permissions_go_only_where_something_is_written(project: Path) -> 
         ("rollback.yml", "propose", "pull-requests"),
         ("rollback.yml", "propose", "contents"),
         ("reconcile.yml", "reconcile", "issues"),
+        ("rollout.yml", "progress", "issues"),
         ("drift.yml", "alert", "issues"),
         ("drift.yml", "alert", "actions"),
     }

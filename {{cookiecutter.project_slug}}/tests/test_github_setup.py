@@ -57,6 +57,9 @@ FIRST_RUN = [
     ("PUT", f"/repos/{REPO}/environments/monitoring"),
     ("GET", f"/repos/{REPO}/environments/monitoring/deployment-branch-policies"),
     ("POST", f"/repos/{REPO}/environments/monitoring/deployment-branch-policies"),
+    ("PUT", f"/repos/{REPO}/environments/rollout"),
+    ("GET", f"/repos/{REPO}/environments/rollout/deployment-branch-policies"),
+    ("POST", f"/repos/{REPO}/environments/rollout/deployment-branch-policies"),
     ("PUT", f"/repos/{REPO}/branches/main/protection"),
     ("PUT", f"/repos/{REPO}/actions/permissions/workflow"),
     ("GET", f"/repos/{REPO}/labels/gate-override"),
@@ -64,13 +67,14 @@ FIRST_RUN = [
     ("GET", f"/repos/{REPO}/environments/production"),
     ("GET", f"/repos/{REPO}/environments/registry"),
     ("GET", f"/repos/{REPO}/environments/monitoring"),
+    ("GET", f"/repos/{REPO}/environments/rollout"),
     ("GET", f"/repos/{REPO}/branches/main/protection"),
 ]
 IN_FORCE_ON_A_PUBLIC_REPOSITORY = [
     f"in force ({REPO}: public, plan free):",
     "  required reviewers: production yes",
     "  code-owner review on main: yes",
-    "  deployments only from main: production yes, registry yes, monitoring yes",
+    "  deployments only from main: production yes, registry yes, monitoring yes, rollout yes",
 ]
 
 
@@ -89,6 +93,8 @@ def test_first_run_makes_exactly_these_calls(
         "environment registry: reviewers none; self-review prevented; "
         "deploys only from main (branch policy added)",
         "environment monitoring: reviewers none; self-review prevented; "
+        "deploys only from main (branch policy added)",
+        "environment rollout: reviewers none; self-review prevented; "
         "deploys only from main (branch policy added)",
         "branch main: protected; requires check 'gate' from GitHub Actions (up to date), "
         "1 code-owner approval (not by the last pusher), stale approvals dismissed, admins "
@@ -140,7 +146,7 @@ def test_what_is_in_force_is_read_back_per_plan(
     assert out[at + 1 : at + 4] == [
         f"  required reviewers: production {word}",
         "  code-owner review on main: yes",
-        "  deployments only from main: production yes, registry yes, monitoring yes",
+        "  deployments only from main: production yes, registry yes, monitoring yes, rollout yes",
     ]
     assert [line for line in out if "WARNING" in line] == []
     noted = [line for line in out if line.startswith("  note:")]
@@ -179,7 +185,7 @@ def test_environment_bodies_have_the_documented_shape(github: FakeGitHub, params
     """Each environment gets its reviewers as numeric ids typed User, no self-review, and
     deployments limited to custom branch policies naming only main."""
     assert run(params) == 0
-    expected_reviewers = {"production": [202], "registry": [], "monitoring": []}
+    expected_reviewers = {"production": [202], "registry": [], "monitoring": [], "rollout": []}
     for name, user_ids in expected_reviewers.items():
         assert github.environments[name] == {
             "wait_timer": 0,
@@ -254,9 +260,10 @@ def test_second_run_creates_nothing_twice(
         "production": 1,
         "registry": 1,
         "monitoring": 1,
+        "rollout": 1,
     }
     out = capsys.readouterr().out
-    assert out.count("branch policy already present") == 3
+    assert out.count("branch policy already present") == 4
     assert "label gate-override: already exists" in out
 
 
@@ -265,7 +272,7 @@ def test_existing_policy_and_label_are_found_in_a_preconfigured_repository(
 ) -> None:
     """A repository set up by hand (a main policy among others, the label present) gets no POST
     at all: the listed policies and the label are recognised."""
-    for name in ("production", "registry", "monitoring"):
+    for name in ("production", "registry", "monitoring", "rollout"):
         github.branch_policies[name] = [
             {"id": 1, "node_id": "x", "name": "release/*", "type": "branch"},
             {"id": 2, "node_id": "y", "name": "main", "type": "branch"},

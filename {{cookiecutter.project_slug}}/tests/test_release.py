@@ -24,7 +24,12 @@ from {{ cookiecutter.package_name }}.control import (
     reconcile,
     registry,
 )
-from {{ cookiecutter.package_name }}.control.desired_state import Declared, DesiredStateError
+from {{ cookiecutter.package_name }}.control.desired_state import (
+    Declared,
+    DesiredStateError,
+    Rollout,
+    Step,
+)
 from {{ cookiecutter.package_name }}.control.gate_result import GateResult
 from {{ cookiecutter.package_name }}.github import codeowners
 from {{ cookiecutter.package_name }}.pipeline import tracking
@@ -61,6 +66,8 @@ def test_the_projects_desired_state_is_valid_and_deploy_belongs_to_the_risk_appr
     owner and the risk approver (the last matching line wins), whose sign-off it needs."""
     declared = desired_state.read(PROJECT_ROOT / desired_state.DEPLOY_FILE)
     assert declared.model == "{{ cookiecutter.model_name }}"
+    shipped = (PROJECT_ROOT / desired_state.DEPLOY_FILE).read_text(encoding="utf-8")
+    assert shipped.startswith(desired_state.HEADER)  # how to read it, as every rewrite says
     text = (PROJECT_ROOT / ".github" / "CODEOWNERS").read_text(encoding="utf-8")
     assert codeowners.owners_in(text, "deploy/production.yaml") == (
         "{{ cookiecutter.model_owner }}",
@@ -150,17 +157,23 @@ class Repository:
         return made
 
     def merge(
-        self, declared: Declared, reviews: list[tuple[str, str]], author: str = BOT, note: str = ""
+        self,
+        change: Declared | desired_state.DesiredState,
+        reviews: list[tuple[str, str]],
+        author: str = BOT,
+        note: str = "",
     ) -> str:
-        """A pull request setting production to `declared`, reviewed as (login, which head:
-        "final" or "first"), merged into main. Returns the merge commit."""
+        """A pull request setting production to `change` (or declaring the whole state),
+        reviewed as (login, which head: "final" or "first"), merged into main. Returns the
+        merge commit."""
         self.number += 1
         branch = f"change-{self.number}"
         self.lab.git("checkout", "--quiet", "-b", branch)
         self.lab.git("commit", "--quiet", "--allow-empty", "-m", "first head")
         first = self.lab.git("rev-parse", "HEAD")
-        state = desired_state.read().with_alias("production", declared)
-        desired_state.write(state)
+        if isinstance(change, Declared):
+            change = desired_state.read().with_alias("production", change)
+        desired_state.write(change)
         if note:
             with desired_state.DEPLOY_FILE.open("a", encoding="utf-8") as stream:
                 stream.write(f"# {note}\n")
@@ -300,6 +313,48 @@ def test_a_direct_push_to_deploy_is_refused(repo: Repository, lab: Lab) -> None:
     with pytest.raises(desired_state.DeployError, match="without a merged pull request"):
         deploy.deploy(lab.settings, github=True)
     assert production(lab) is None
+
+
+def test_a_rollout_s_own_moves_carry_the_approval_of_its_pull_request(
+    repo: Repository, lab: Lab
+) -> None:
+    """rollout.yml's commits on main (a step, then the completion after the last step) need
+    no review of their own: deploy finds the approval of the pull request that declared the
+    rollout, and records it on the new production. A commit that is not one of its moves
+    (production set to the candidate before its last step) is refused like any direct push."""
+    v1, v2 = repo.start(2)
+    repo.merge(declared(v1), SIGNED)
+    deploy.deploy(lab.settings, github=True)
+    steps = [Step(weight=10, hold_minutes=0), Step(weight=100, hold_minutes=0)]
+    rollout = Rollout(candidate=declared(v2), steps=steps)
+    repo.merge(desired_state.read().model_copy(update={"rollout": rollout}), SIGNED)
+    assert deploy.deploy(lab.settings, github=True)[-1] == (
+        f"rollout: candidate {v2.label} beside production; approved by model-owner, risk-approver"
+    )
+
+    def pushed(state: desired_state.DesiredState, message: str) -> None:
+        desired_state.write(state)
+        lab.git("commit", "--quiet", "-am", message)
+        repo.github.branch_heads["main"] = lab.git("rev-parse", "HEAD")
+
+    started = desired_state.read()
+    pushed(started.with_alias("production", declared(v2)).model_copy(update={"rollout": None}),
+           "production set straight to the candidate")  # fmt: skip
+    with pytest.raises(desired_state.DeployError, match="without a merged pull request"):
+        deploy.deploy(lab.settings, github=True)
+    assert production(lab) == v1.number
+    lab.git("reset", "--quiet", "--hard", "HEAD~1")  # the branch put back
+    pushed(started.rollout_advanced(), "step 1")
+    applied = deploy.deploy(lab.settings, github=True)
+    assert applied[-1] == f"rollout: {v2.label} is the candidate already"
+    pushed(desired_state.read().rollout_advanced(), "step 2")
+    pushed(desired_state.read().rollout_completed(), "complete")
+    assert deploy.deploy(lab.settings, github=True) == [
+        f"production: {v2.label} (was version 1); approved by model-owner, risk-approver, "
+        "pull request #2",
+        f"rollout: version {v2.number} is no longer a candidate (it serves production now)",
+    ]
+    assert registry.aliases(lab.client(), lab.name) == {"production": 2, "previous-production": 1}
 
 
 def test_going_back_is_a_rollback_and_records_why(repo: Repository, lab: Lab) -> None:

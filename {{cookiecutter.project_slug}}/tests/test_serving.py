@@ -33,7 +33,8 @@ from {{ cookiecutter.package_name }}.control.desired_state import (
 )
 from {{ cookiecutter.package_name }}.monitoring import scoring
 from {{ cookiecutter.package_name }}.pipeline.contract import Contract
-from {{ cookiecutter.package_name }}.serving import analysis, routing
+from {{ cookiecutter.package_name }}.serving import analysis, progress, routing
+from {{ cookiecutter.package_name }}.serving.progress import Move
 
 CLI = Path(sys.executable).parent / "{{ cookiecutter.project_slug }}"
 PROJECT = Path(__file__).resolve().parents[1]
@@ -157,6 +158,81 @@ def test_the_counters_are_read_per_version() -> None:
     assert analysis.counts(text, 1) == analysis.Counts(answered=400.0, errors=0.0)
 
 
+@pytest.fixture(autouse=True)
+def _git_identity(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Who commits a local rollout's moves (a person's own git identity, in a real project)."""
+    for role in ("AUTHOR", "COMMITTER"):
+        monkeypatch.setenv(f"GIT_{role}_NAME", "Lab")
+        monkeypatch.setenv(f"GIT_{role}_EMAIL", "lab@localhost")
+
+
+def server_view(percent: int = 10, healthy: bool | None = True, **view: Any) -> dict[str, Any]:
+    """What a server's /rollout says: candidate 7 answering `percent`, its last analysis."""
+    checks = [] if healthy else ["score_psi 0.4 (at most 0.2): FAILED"]
+    judged = None if healthy is None else {"healthy": healthy, "checks": checks}
+    return {"candidate": 7, "canary_percent": percent, "shadow": 0.0, "problem": None,
+            "stopped": None, "analysis": judged, **view}  # fmt: skip
+
+
+def test_the_rollout_moves_only_on_what_the_server_decided() -> None:
+    """rollout.yml's decision: an abort the server made is recorded; a step advances (or
+    completes) only once the server serves it, its last analysis is healthy and its hold has
+    passed; anything else holds."""
+    checks = Analysis(interval_seconds=60, failure_limit=2, checks={"score_psi": 0.2})
+    steps = [Step(weight=10, hold_minutes=30), Step(weight=100, hold_minutes=0)]
+
+    def at(step: int, **more: Any) -> Rollout:
+        declared = {"analysis": checks, "shadow_hold_minutes": 5, **more}
+        return Rollout(candidate=Declared(version=7, sha256=SHA), steps=steps, step=step,
+                       **declared)  # fmt: skip
+
+    stopped = server_view(0, candidate=None, stopped={"version": 7, "reason": "psi 0.4"})
+    assert progress.decide(at(0), stopped, 0) == Move("abort", "psi 0.4")
+    other = server_view(stopped={"version": 6, "reason": "an earlier candidate"})
+    assert progress.decide(at(0), other, 30) == Move("advance", "every check passed")
+    assert progress.decide(at(-1), server_view(0), 5).kind == "advance"
+    assert progress.decide(at(1), server_view(100), 0).kind == "complete"
+    holds = {
+        "held 29.0 of 30 minutes": progress.decide(at(0), server_view(), 29),
+        "last interval: score_psi 0.4 (at most 0.2): FAILED": progress.decide(
+            at(0), server_view(healthy=False), 60
+        ),
+        "no analysis interval of this step has ended yet": progress.decide(
+            at(0), server_view(healthy=None), 60
+        ),
+        "the server does not serve this step yet (50% to 7)": progress.decide(
+            at(0), server_view(50), 60
+        ),
+        "no analysis declared: the rollout moves only by a pull request": progress.decide(
+            at(0, analysis=None), server_view(), 60
+        ),
+    }
+    assert {why: move for why, move in holds.items()} == {why: Move("hold", why) for why in holds}
+
+
+def test_a_rollout_s_own_moves_are_exactly_these() -> None:
+    """A step, the abort and, after the last step only, the completion: the commits that need
+    no review of their own, because the rollout's pull request approved them in advance."""
+    steps = [Step(weight=50, hold_minutes=0), Step(weight=100, hold_minutes=0)]
+    rollout = Rollout(candidate=Declared(version=7, sha256=SHA), steps=steps)
+    production = {"production": Declared(version=6, sha256="b" * 64)}
+    start = desired_state.DesiredState(model="m", aliases=production, rollout=rollout)
+    shadow_over = start.rollout_advanced()
+    last = shadow_over.rollout_advanced()
+    done = last.rollout_completed()
+    assert done.rollout is None and done.aliases["production"] == rollout.candidate
+    for before, after in [(start, shadow_over), (shadow_over, last), (last, done),
+                          (shadow_over, shadow_over.rollout_aborted("latency"))]:  # fmt: skip
+        assert after.is_rollout_move_from(before)
+    skipped = start.with_alias("production", rollout.candidate).model_copy(update={"rollout": None})
+    for before, after in [(start, last), (start, skipped), (last, shadow_over), (done, start)]:
+        assert not after.is_rollout_move_from(before)
+    with pytest.raises(desired_state.DeployError, match="at step -1: it completes after its last"):
+        start.rollout_completed()
+    with pytest.raises(desired_state.DeployError, match="no rollout is under way"):
+        done.rollout_advanced()
+
+
 def rows(contract: Contract, count: int, seed: int = 5) -> list[dict[str, Any]]:
     """Rows as a caller sends them: the contract's columns, JSON values, no target."""
     frame = loans_frame(contract, count, seed).drop(columns=[contract.target.name])
@@ -207,15 +283,18 @@ def running_server(
         log.close()
 
 
-def declare_rollout(lab: Lab, candidate: int, sha256: str, **rollout: Any) -> None:
+def declare_rollout(
+    lab: Lab, candidate: int, sha256: str, hold_minutes: float = 30, **rollout: Any
+) -> None:
     """Change deploy/production.yaml as a merged rollout pull request does (a local project
-    reads its working tree's file), and apply it as deploy does."""
+    reads its working tree's file), apply it as deploy does, and commit it."""
     state = desired_state.read()
-    steps = [Step(weight=10, hold_minutes=30), Step(weight=50, hold_minutes=30),
-             Step(weight=100, hold_minutes=0)]  # fmt: skip
+    steps = [Step(weight=weight, hold_minutes=hold_minutes) for weight in (10, 50, 100)]
     declared = Rollout(candidate=Declared(version=candidate, sha256=sha256), steps=steps, **rollout)
     desired_state.write(state.model_copy(update={"rollout": declared}))
     deploy.deploy(lab.settings, github=False, approved_by=("owner", "risk"))
+    lab.git("add", str(desired_state.DEPLOY_FILE))
+    lab.git("commit", "--quiet", "-m", f"Roll out version {candidate}")
 
 
 def wait_for(url: str, seen: Any, seconds: float = 15) -> float:
@@ -405,9 +484,68 @@ def test_a_bad_candidate_is_aborted_by_the_analysis(
             [str(CLI), "--params", str(params), "rollout-status", "--server", url],
             cwd=lab.repository, capture_output=True, text=True,
         )  # fmt: skip
+        recorded = subprocess.run(
+            [str(CLI), "--params", str(params), "rollout-progress", "--server", url],
+            cwd=lab.repository, capture_output=True, text=True,
+        )  # fmt: skip
     assert said.returncode == 1, said.stderr
     assert f"version {candidate.number} rolling out" in said.stdout
     assert "server: analysis failed 1 interval(s) in a row: score_psi" in said.stdout
+    assert recorded.returncode == 0, recorded.stderr
+    subject = lab.git("log", "-1", "--format=%s", "--", str(desired_state.DEPLOY_FILE))
+    assert subject.startswith(
+        f"Rollout of {lab.name} version {candidate.number} aborted by its analysis: "
+        "analysis failed 1 interval(s) in a row: score_psi"
+    )
+    assert recorded.stdout.strip() == f"committed: {subject}"
+    aborted = desired_state.read().rollout
+    assert aborted is not None and aborted.aborted is not None and "score_psi" in aborted.aborted
+
+
+def test_a_healthy_candidate_becomes_production_step_by_step_in_git(
+    lab: Lab, contract: Contract, tmp_path: Path
+) -> None:
+    """Under live traffic, rollout-progress moves a healthy candidate from shadow through its
+    steps to production, one commit of deploy/ each, as the server judged it; deploy applies
+    the last, and the server answers with it, no request failing on the way."""
+    stable = lab.champion(lab.candidate(lab.commit(1), lab.commit_time(1)))
+    healthy = lab.register(lab.candidate(lab.commit(2), lab.commit_time(2), max_depth=4), "pass")
+    checks = Analysis(
+        interval_seconds=1, failure_limit=3, min_rows=20,
+        checks={"score_psi": 2.0, "error_rate": 0.01},
+    )  # fmt: skip
+    declare_rollout(
+        lab, healthy.number, healthy.digest, hold_minutes=0, shadow=1.0, analysis=checks
+    )
+    batch = rows(contract, 40, seed=11)
+    params = lab.params_file(tmp_path / "params.yaml")
+    said: list[str] = []
+    with (
+        running_server(lab, tmp_path, cli_serve(params, 2)) as url,
+        httpx.Client(base_url=url) as client,
+    ):
+        started = time.monotonic()
+        while desired_state.read().rollout is not None:
+            assert time.monotonic() - started < 120, said
+            for _ in range(4):
+                assert client.post("/predict", json=batch).status_code == 200
+            said += progress.progress(lab.settings, url, github=False)
+            time.sleep(0.3)
+        assert deploy.deploy(lab.settings, github=False, approved_by=("owner", "risk"))[0] == (
+            f"production: {healthy.label} (was version {stable.number}); approved by owner, risk"
+        )
+        wait_for(url, lambda ready: ready["production"]["version"] == healthy.number)
+        assert client.post("/predict", json=batch[0]).json()["model_version"] == healthy.number
+    moves = [line.removeprefix("committed: ") for line in said if line.startswith("committed")]
+    version = f"Rollout of {lab.name} version {healthy.number}"
+    assert [move.split(":")[0] for move in moves] == [
+        f"{version} to step 1 of 3 (10%)",
+        f"{version} to step 2 of 3 (50%)",
+        f"{version} to step 3 of 3 (100%)",
+        f"{version} complete",
+    ]
+    log = lab.git("log", "--format=%s", "--", str(desired_state.DEPLOY_FILE)).splitlines()
+    assert log[: len(moves)] == moves[::-1]
 
 
 def test_deploy_applies_a_rollout_after_production_s_checks(lab: Lab) -> None:

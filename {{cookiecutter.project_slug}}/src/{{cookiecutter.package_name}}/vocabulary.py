@@ -48,3 +48,4 @@ def promotion(alias: str, what: str) -> str:
 GATE_REPORT_MARKER = "<!-- {{ cookiecutter.project_slug }}:gate-report -->"
 DRIFT_REPORT_MARKER = "<!-- {{ cookiecutter.project_slug }}:drift-report -->"
 RECONCILE_REPORT_MARKER = "<!-- {{ cookiecutter.project_slug }}:reconcile-report -->"
+ROLLOUT_REPORT_MARKER = "<!-- {{ cookiecutter.project_slug }}:rollout-report -->"

@@ -151,11 +151,13 @@ def _approval(
 ) -> tuple[Approval, DesiredState | None]:
     """Who approved the change that declared the file as it is, and what it declared before.
     In GitHub Actions: the pull request merged into the default branch's tip, approved on its
-    final head (this checkout must be that tip); locally: `approved_by`, against HEAD."""
+    final head (this checkout must be that tip), or the one that declared the rollout whose
+    own move the last change is; locally: `approved_by`, against HEAD."""
     if github:
         _check_checkout_is_the_tip(branch)
         change = desired_state.last_change()
-        return approval_from_github(change, branch), desired_state.read_at(f"{change}^1")
+        reviewed = desired_state.reviewed_change()
+        return approval_from_github(reviewed, branch), desired_state.read_at(f"{change}^1")
     return Approval(approved_by, None, git_state()[0]), desired_state.read_at("HEAD")
 
 
@@ -225,7 +227,14 @@ def _apply_rollout(
         if applied is None:
             return []
         aliases.clear_candidate(client, name)
-        why = f"aborted: {rollout.aborted}" if rollout else "no rollout declared"
+        production = state.declared(registry.PRODUCTION)
+        why = (
+            f"aborted: {rollout.aborted}"
+            if rollout
+            else "it serves production now"
+            if production and production.version == applied
+            else "no rollout declared"
+        )
         return [f"rollout: version {applied} is no longer a candidate ({why})"]
     declared = rollout.candidate
     if applied == declared.version:

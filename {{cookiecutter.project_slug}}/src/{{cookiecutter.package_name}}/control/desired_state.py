@@ -28,9 +28,11 @@ HEADER = """\
 # history of production. `rollback` (a reason) marks a change back to an earlier version.
 # `rollout` (optional) brings a candidate in beside production: `shadow` is the share of
 # requests it also scores (logged, never answered); `steps` are the traffic weights (percent)
-# it answers in turn, `step` the one live now (-1: shadow only); `analysis` how the server
-# judges it (README: "Serving"). Without a rollout, a change of production is all at once.
-# `aborted` (a reason) sends every request back to production.
+# it answers in turn, each held `hold_minutes` (`shadow_hold_minutes` before the first), `step`
+# the one live now (-1: shadow only); `analysis` how the server judges it (README: "Serving").
+# rollout.yml moves `step` on while every check passes, makes the candidate production after
+# the last, and writes `aborted` (a reason: every request back to production) when the server
+# aborted it. Without a rollout, a change of production is all at once.
 """
 
 
@@ -95,6 +97,7 @@ class Rollout(BaseModel):
 
     candidate: Declared
     shadow: float = Field(default=0.0, ge=0, le=1)
+    shadow_hold_minutes: float = Field(default=0, ge=0)  # before the first step
     steps: list[Step] = Field(min_length=1)
     step: int = Field(default=-1, ge=-1)
     analysis: Analysis | None = None
@@ -117,6 +120,15 @@ class Rollout(BaseModel):
         if self.aborted is not None or self.step < 0:
             return 0
         return self.steps[self.step].weight
+
+    @property
+    def hold_minutes(self) -> float:
+        """How long the step live now must stay healthy before the rollout moves on."""
+        return self.shadow_hold_minutes if self.step < 0 else self.steps[self.step].hold_minutes
+
+    @property
+    def at_last_step(self) -> bool:
+        return self.step == len(self.steps) - 1
 
 
 class DesiredState(BaseModel):
@@ -144,6 +156,44 @@ class DesiredState(BaseModel):
 
     def with_alias(self, alias: str, declared: Declared) -> DesiredState:
         return self.model_copy(update={"aliases": {**self.aliases, alias: declared}})
+
+    # The moves a declared rollout makes by itself (rollout.yml commits them): its reviewed
+    # pull request approved them all in advance, so none needs a review of its own.
+
+    def rollout_aborted(self, reason: str) -> DesiredState:
+        rollout = self._live_rollout()
+        return self.model_copy(update={"rollout": rollout.model_copy(update={"aborted": reason})})
+
+    def rollout_advanced(self) -> DesiredState:
+        rollout = self._live_rollout()
+        if rollout.at_last_step:
+            raise DeployError("the rollout is at its last step: it completes, it does not advance")
+        return self.model_copy(
+            update={"rollout": rollout.model_copy(update={"step": rollout.step + 1})}
+        )
+
+    def rollout_completed(self) -> DesiredState:
+        """The candidate made production, the rollout done: after its last step only."""
+        rollout = self._live_rollout()
+        if not rollout.at_last_step:
+            raise DeployError(f"the rollout is at step {rollout.step}: it completes after its last")
+        candidate = Declared(version=rollout.candidate.version, sha256=rollout.candidate.sha256)
+        return self.with_alias(DECLARED_ALIASES[0], candidate).model_copy(update={"rollout": None})
+
+    def is_rollout_move_from(self, before: DesiredState) -> bool:
+        """Whether this state is one of the moves `before`'s rollout makes by itself."""
+        rollout = before.rollout
+        if rollout is None or rollout.aborted is not None:
+            return False
+        if self.rollout is not None and self.rollout.aborted is not None:
+            return self == before.rollout_aborted(self.rollout.aborted)
+        moved = before.rollout_completed() if rollout.at_last_step else before.rollout_advanced()
+        return self == moved
+
+    def _live_rollout(self) -> Rollout:
+        if self.rollout is None or self.rollout.aborted is not None:
+            raise DeployError("no rollout is under way")
+        return self.rollout
 
 
 def parse(text: str, source: str) -> DesiredState:
@@ -200,14 +250,34 @@ def write(state: DesiredState, path: Path = DEPLOY_FILE) -> None:
     path.write_text(render(state), encoding="utf-8")
 
 
-def last_change(path: Path = DEPLOY_FILE) -> str:
-    """The commit on this branch's first-parent line (the merges, on the default branch) that
-    last changed the file: the change whose pull request must have been approved."""
-    done = git.run("log", "-1", "--first-parent", "--format=%H", "--", path.as_posix())
+def last_change(path: Path = DEPLOY_FILE, until: str = "HEAD") -> str:
+    """The commit on `until`'s first-parent line (the merges, on the default branch) that last
+    changed the file."""
+    done = git.run("log", "-1", "--first-parent", "--format=%H", until, "--", path.as_posix())
     sha = done.stdout.strip()
     if done.returncode != 0 or not sha:
         raise DesiredStateError(f"git log finds no commit that changed {path} (fetch-depth: 0?)")
     return sha
+
+
+def reviewed_change(path: Path = DEPLOY_FILE) -> str:
+    """The change a person reviewed that declared the file as it is: its last change, or where
+    that was a rollout's own move (rollout.yml's commit: a step, the abort, the completion),
+    the change that declared the rollout; its pull request must have been approved."""
+    change = last_change(path)
+    while True:
+        after, before = read_at(change, path), read_at(f"{change}^1", path)
+        if after is None or before is None or not after.is_rollout_move_from(before):
+            return change
+        change = last_change(path, f"{change}^1")
+
+
+def changed_at(path: Path = DEPLOY_FILE) -> float:
+    """When (Unix time) the file's last change was committed: when the rollout's step began."""
+    done = git.run("log", "-1", "--first-parent", "--format=%ct", "--", path.as_posix())
+    if done.returncode != 0 or not done.stdout.strip():
+        raise DesiredStateError(f"git log finds no commit that changed {path} (fetch-depth: 0?)")
+    return float(done.stdout.strip())
 
 
 def default_branch_ref(branch: str) -> str | None:

@@ -4,8 +4,8 @@
   required reviewers where the plan enforces them (resolved to numeric ids), no self-review,
   deployments only from the default branch (a custom branch policy);
 - environments `registry` (the credential that registers, and the token that opens promotion
-  pull requests) and `monitoring` (drift and retraining): no reviewers, deployments only from
-  the default branch;
+  pull requests), `monitoring` (drift and retraining) and `rollout` (the token that records a
+  rollout's moves in deploy/): no reviewers, deployments only from the default branch;
 - branch protection on the default branch: the aggregate check, as reported by the GitHub
   Actions app (no other app or status can stand in for it), and a code-owner review, which is
   what guards production on every plan: deploy/production.yaml changes only by a pull request
@@ -33,7 +33,7 @@ from ..settings import SIGN_OFF_ROLES, Settings
 
 ENVIRONMENTS = ("production",)
 # Environments whose secrets only default-branch jobs may read; nobody approves them.
-BRANCH_ONLY_ENVIRONMENTS = ("registry", "monitoring")
+BRANCH_ONLY_ENVIRONMENTS = ("registry", "monitoring", "rollout")
 GITHUB_ACTIONS_APP_ID = 15368  # the app that reports workflow jobs' check runs
 LABEL_COLOR = "d93f0b"
 LABEL_DESCRIPTION = "Lets a PR merge although the model gate failed on performance (never risk)"

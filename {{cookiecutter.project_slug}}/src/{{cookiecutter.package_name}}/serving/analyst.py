@@ -36,15 +36,16 @@ class Analyst:
 
     def _run(self) -> None:
         failures = 0
-        judged: tuple[int, str] | None = None
+        judged: tuple[int, str, int] | None = None  # the candidate and its weight judged
         started, before = datetime.now(UTC), analysis.Counts()
         while not self._stop.wait(0.2):
             state = self.live.state
             if state.candidate is None or state.stable is None or state.analysis is None:
                 judged = None
                 continue
-            if state.candidate.key != judged:  # a new candidate: count from now
-                judged, failures = state.candidate.key, 0
+            if (*state.candidate.key, state.canary_percent) != judged:
+                # A new candidate or a new step: judged afresh from now on.
+                judged, failures, self.last = (*state.candidate.key, state.canary_percent), 0, None
                 started, before = datetime.now(UTC), self._counts(state.candidate.version.number)
                 continue
             if (datetime.now(UTC) - started).total_seconds() < state.analysis.interval_seconds:

@@ -173,6 +173,9 @@ class Server:
             "canary_percent": state.canary_percent,
             "shadow": state.shadow,
             "problem": state.problem,
+            "stopped": None
+            if state.stopped is None
+            else {"version": state.stopped[0], "reason": state.stopped[1]},
             "analysis": None
             if verdict is None
             else {"healthy": verdict.healthy, "checks": [str(c) for c in verdict.checks]},

@@ -64,6 +64,25 @@ def rollout_status(args: argparse.Namespace) -> int:
 
 
 @COMMANDS.add(
+    "rollout-progress",
+    "Record in git what the live rollout's analysis decided (rollout.yml, on a schedule): "
+    "an abort the server made, a step held long enough with every check passing, the "
+    "candidate made production after the last step. In GitHub Actions (--github) the commit "
+    "is pushed to the default branch with $ROLLOUT_PUSH_TOKEN and an abort opens ONE issue.",
+    arg("--server", default=None, help="the server's URL (default: http://127.0.0.1:serve.port)"),
+    arg("--github", action="store_true", help="push the commit and report in GitHub"),
+)
+def rollout_progress(args: argparse.Namespace) -> int:
+    from . import progress
+
+    settings = settings_of(args)
+    server = args.server or f"http://127.0.0.1:{settings.serve.port}"
+    token = os.environ.get("ROLLOUT_PUSH_TOKEN", "")
+    print("\n".join(progress.progress(settings, server, args.github, token)))
+    return 0
+
+
+@COMMANDS.add(
     "load-test",
     "Send many requests to a model server and say how it answered: latency p50/p99, requests "
     "per second, failures, the share of each route; exit 1 past a limit.",

@@ -49,6 +49,7 @@ class LiveState:
     standby: Loaded | None = None  # the production before this one, kept loaded
     analysis: Analysis | None = None  # how the candidate is judged while it takes traffic
     problem: str | None = None  # why something declared is not served
+    stopped: tuple[int, str] | None = None  # the candidate this worker's analysis stopped, why
     source: str = ""
 
     @property
@@ -56,8 +57,12 @@ class LiveState:
         return self.stable is not None
 
 
-def _without_candidate(state: LiveState, reason: str) -> LiveState:
-    return replace(state, candidate=None, canary_percent=0, shadow=0.0, problem=reason)
+def _stopped(state: LiveState, candidate: Loaded, reason: str) -> LiveState:
+    """`state` with the candidate out of every route, because the analysis said so."""
+    return replace(
+        state, candidate=None, canary_percent=0, shadow=0.0, problem=reason,
+        stopped=(candidate.version.number, reason),
+    )  # fmt: skip
 
 
 class Live:
@@ -88,7 +93,7 @@ class Live:
             state = self.state
             if state.candidate is not None:
                 self._aborted[state.candidate.key] = reason
-            self.state = _without_candidate(state, reason)
+                self.state = _stopped(state, state.candidate, reason)
 
     def _run(self) -> None:
         while not self._stop.wait(self.settings.serve.follow_seconds):
@@ -105,7 +110,9 @@ class Live:
             return
         with self._lock:  # an abort decided while the declaration was read still holds
             stopped = state.candidate and self._aborted.get(state.candidate.key)
-            self.state = _without_candidate(state, stopped) if stopped else state
+            if state.candidate is not None and stopped:
+                state = _stopped(state, state.candidate, stopped)
+            self.state = state
 
     def _declared_state(self) -> LiveState:
         branch = self.settings.github.default_branch
@@ -115,8 +122,9 @@ class Live:
         stable_declared = declared.declared(registry.PRODUCTION) if declared else None
         if declared is None or stable_declared is None:
             return LiveState(problem=f"{source} declares no production version yet", source=source)
-        self._require_applied(registry.PRODUCTION, stable_declared.version, source)
         current = self.state
+        if not self._completes_rollout(stable_declared, current):
+            self._require_applied(registry.PRODUCTION, stable_declared.version, source)
         stable = self._load(stable_declared, source, current)
         standby = current.stable if current.stable and current.stable.key != stable.key else None
         state = LiveState(
@@ -144,6 +152,19 @@ class Live:
             canary_percent=rollout.weight,
             shadow=rollout.shadow,
             analysis=rollout.analysis,
+        )
+
+    @staticmethod
+    def _completes_rollout(declared: Declared, current: LiveState) -> bool:
+        """Production declared as the very bytes this worker serves to every request as the
+        rollout's candidate (its last step): the rollout completed. Those bytes went through
+        deploy's checks when they became the candidate, so they keep answering while deploy
+        moves the production alias, rather than production's old version for a while."""
+        candidate = current.candidate
+        return (
+            candidate is not None
+            and current.canary_percent == 100
+            and candidate.key == (declared.version, declared.sha256)
         )
 
     def _load(self, declared: Declared, source: str, current: LiveState) -> Loaded:

@@ -34,7 +34,7 @@ def report(settings: Settings, server: str) -> tuple[list[str], bool]:
         return [*lines, f"aborted: {rollout.aborted}"], False
     if rollout.analysis is None:
         return [*lines, "no analysis declared: the rollout moves only by hand"], False
-    view, metrics_text = _server(server)
+    view, metrics_text = ask_server(server)
     stopped = view["candidate"] is None and "analysis failed" in (view["problem"] or "")
     if view["candidate"] is not None:
         lines.append(f"server: version {view['candidate']} answers {view['canary_percent']}%")
@@ -54,7 +54,7 @@ def report(settings: Settings, server: str) -> tuple[list[str], bool]:
     return lines, stopped or bool(verdict.failed)
 
 
-def _server(url: str) -> tuple[dict[str, Any], str]:
+def ask_server(url: str) -> tuple[dict[str, Any], str]:
     """One worker's view of the rollout, and the counters of all of them."""
     try:
         view = httpx.get(f"{url}/rollout", timeout=10).raise_for_status().json()
