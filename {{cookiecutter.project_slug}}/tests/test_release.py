@@ -418,6 +418,34 @@ def test_reconcile_puts_a_hand_moved_alias_back_with_one_issue(
     )
 
 
+def test_reconcile_puts_a_rollout_s_candidate_alias_back(repo: Repository, lab: Lab) -> None:
+    """The `candidate` alias the server requires is compared like production: moved by hand
+    to another version it is put back to the declared candidate; left behind after the
+    rollout's abort, it is removed."""
+    v1, v2, v3 = repo.start(3)
+    repo.merge(declared(v1), SIGNED)
+    steps = [Step(weight=100, hold_minutes=0)]
+    rolling = desired_state.read().model_copy(
+        update={"rollout": Rollout(candidate=declared(v2), steps=steps, step=0)}
+    )
+    repo.merge(rolling, SIGNED)
+    deploy.deploy(lab.settings, github=True)
+    lab.client().set_registered_model_alias(lab.name, registry.CANDIDATE, str(v3.number))
+    assert deploy.differences(lab.settings) == [
+        "the registry's candidate alias points at version 3, but deploy/production.yaml "
+        "declares version 2 as the rollout's candidate"
+    ]
+    _, matches = reconcile.reconcile(lab.settings)
+    assert matches and registry.aliases(lab.client(), lab.name)[registry.CANDIDATE] == 2
+    repo.merge(rolling.rollout_aborted("slow"), SIGNED)
+    assert deploy.differences(lab.settings) == [
+        "the registry's candidate alias points at version 2, but deploy/production.yaml "
+        "declares no rollout under way"
+    ]
+    _, matches = reconcile.reconcile(lab.settings)
+    assert matches and registry.CANDIDATE not in registry.aliases(lab.client(), lab.name)
+
+
 def test_reconcile_in_report_mode_moves_nothing(
     repo: Repository, lab: Lab, github: FakeGitHub
 ) -> None:

@@ -219,9 +219,9 @@ def reconcile_command(args: argparse.Namespace) -> int:
 
     settings = settings_of(args)
     if args.check:
-        difference = deploy.compare(settings)
-        actions.set_output("differs", "true" if difference else "false")
-        print(difference or "the registry serves what deploy/ declares")
+        found = deploy.differences(settings)
+        actions.set_output("differs", "true" if found else "false")
+        print("; ".join(found) or "the registry serves what deploy/ declares")
         return 0
     lines, matches = reconcile.reconcile(settings)
     print_lines(lines)

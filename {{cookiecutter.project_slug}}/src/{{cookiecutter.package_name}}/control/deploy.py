@@ -348,3 +348,41 @@ def compare(settings: Settings) -> str | None:
         f"the registry's production alias points at {serving}, but {DEPLOY_FILE} declares "
         f"version {declared.version}"
     )
+
+
+def compare_candidate(settings: Settings) -> str | None:
+    """How the registry's `candidate` alias differs from the rollout this checkout declares
+    (its candidate's version and bytes while the rollout is under way, else no alias), or
+    None."""
+    rollout = desired_state.read().rollout
+    wanted = rollout.candidate if rollout is not None and rollout.aborted is None else None
+    client = registry.connect()
+    name = settings.tracking.model_name
+    applied = registry.aliases(client, name).get(registry.CANDIDATE)
+    if wanted is None:
+        if applied is None:
+            return None
+        return (
+            f"the registry's {registry.CANDIDATE} alias points at version {applied}, but "
+            f"{DEPLOY_FILE} declares no rollout under way"
+        )
+    if applied != wanted.version:
+        return (
+            f"the registry's {registry.CANDIDATE} alias points at "
+            f"{f'version {applied}' if applied else 'no version'}, but {DEPLOY_FILE} declares "
+            f"version {wanted.version} as the rollout's candidate"
+        )
+    try:
+        registry.version_bytes(
+            client, registry.get_version(client, name, applied), wanted.sha256, str(DEPLOY_FILE)
+        )
+    except registry.RegistryError as error:
+        return str(error)
+    return None
+
+
+def differences(settings: Settings) -> list[str]:
+    """Every way the registry differs from deploy/ on this checkout: production, the rollout's
+    candidate."""
+    found = (compare(settings), compare_candidate(settings))
+    return [difference for difference in found if difference is not None]

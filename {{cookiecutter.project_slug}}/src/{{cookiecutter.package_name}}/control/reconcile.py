@@ -1,5 +1,6 @@
-"""Reconciling: does the registry serve what deploy/ declares (the version AND its bytes)? If
-not, put it back (or only report it, by params), in ONE issue."""
+"""Reconciling: does the registry serve what deploy/ declares (the version AND its bytes, for
+production and a rollout's candidate)? If not, put it back (or only report it, by params), in
+ONE issue."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from ..github import actions, github_api, repository
 from ..settings import Settings
 from ..vocabulary import RECONCILE_REPORT_MARKER
 from . import report
-from .deploy import compare, deploy
+from .deploy import deploy, differences
 from .desired_state import DEPLOY_FILE
 
 
@@ -16,9 +17,10 @@ def reconcile(settings: Settings) -> tuple[list[str], bool]:
     """Compare the registry with deploy/ on the default branch; put a difference back (or only
     report it, as `deploy.reconcile` says) and say so in the ONE reconcile issue. Returns the
     lines said and whether the registry now matches."""
-    difference = compare(settings)
-    if difference is None:
+    found = differences(settings)
+    if not found:
         return ["the registry serves what deploy/ declares: nothing to do"], True
+    difference = "; ".join(found)
     matches = False
     if settings.deploy.reconcile == "restore":
         try:
@@ -36,12 +38,12 @@ def reconcile(settings: Settings) -> tuple[list[str], bool]:
             f"- found: {report.text(difference)}",
             f"- done: {report.text(done)}",
             "",
-            "Production moves only through a reviewed pull request on deploy/. Who moved the "
-            "alias by hand? The MLflow server's log has the request.",
+            "Production and a rollout's candidate move only through a reviewed pull request on "
+            "deploy/. Who moved the alias by hand? The MLflow server's log has the request.",
         ]
     )
     run = actions.RunContext.from_env()
-    title = f"Registry drift: {settings.tracking.model_name} production moved outside git"
+    title = f"Registry drift: {settings.tracking.model_name} aliases moved outside git"
     issue = repository.upsert_issue(
         github_api.client_from_env(), run, title, body, RECONCILE_REPORT_MARKER
     )
