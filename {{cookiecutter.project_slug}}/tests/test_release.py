@@ -24,13 +24,10 @@ from {{ cookiecutter.package_name }}.control import (
     reconcile,
     registry,
 )
-from {{ cookiecutter.package_name }}.control.desired_state import (
-    Declared,
-    DesiredStateError,
-    Rollout,
-    Step,
-)
+from {{ cookiecutter.package_name }}.control.desired_state import Declared, DesiredStateError, Rollout
+from {{ cookiecutter.package_name }}.settings import Step
 from {{ cookiecutter.package_name }}.control.gate_result import GateResult
+from {{ cookiecutter.package_name }}.control.production import declared_change
 from {{ cookiecutter.package_name }}.github import codeowners
 from {{ cookiecutter.package_name }}.pipeline import tracking
 
@@ -490,6 +487,38 @@ def test_one_promotion_pull_request_is_updated_by_a_newer_registration(
         f"{proposals.PROMOTION_BRANCH}:deploy/production.yaml",
     )
     assert desired_state.parse(pushed, "pushed").aliases["production"] == declared(v2)
+
+
+def test_a_promotion_beside_production_proposes_the_planned_rollout(
+    repo: Repository, lab: Lab, github: FakeGitHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where a version serves production and a model server is named to judge it, the
+    promotion declares params.yaml's rollout for the new version beside production, and the
+    pull request's gate judges that candidate; without a server it moves all at once and
+    says why."""
+    v1, v2 = repo.start(2)
+    repo.merge(declared(v1), SIGNED)
+    deploy.deploy(lab.settings, github=True)
+    bare = origin(lab, tmp_path)
+    proposals.propose_promotion(lab.settings, v2.number, gated(lab, v2))
+    [pull] = github.pulls
+    assert pull["body"].startswith(
+        f"Sets production to {v2.label}, all at once (no model server named to judge a rollout"
+    )
+    lab.git("checkout", "--quiet", "main")
+    monkeypatch.setenv("MODEL_SERVER_URL", "http://127.0.0.1:1")
+    proposals.propose_promotion(lab.settings, v2.number, gated(lab, v2))
+    [pull] = github.pulls
+    rolls = f"Rolls {v2.label} out beside production version 1: shadow 100%, then 10%, 50%"
+    assert pull["body"].startswith(rolls)
+    branch = f"{proposals.PROMOTION_BRANCH}:deploy/production.yaml"
+    proposed = desired_state.parse(lab.git("--git-dir", str(bare), "show", branch), "branch")
+    assert proposed.aliases == {"production": declared(v1)}
+    plan = lab.settings.deploy.rollout.model_dump()
+    assert proposed.rollout == Rollout(candidate=declared(v2), **plan)
+    lab.git("checkout", "--quiet", proposals.PROMOTION_BRANCH)
+    lab.git("update-ref", "refs/remotes/origin/main", "main")  # a pull request's checkout
+    assert declared_change(lab.settings) == declared(v2)
 
 
 def gated(lab: Lab, version: registry.Version, digest: str | None = None) -> GateResult:

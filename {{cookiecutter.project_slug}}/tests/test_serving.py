@@ -24,17 +24,12 @@ import pytest
 from conftest import Lab, free_port, loans_frame
 
 from {{ cookiecutter.package_name }}.control import deploy, desired_state, registry
-from {{ cookiecutter.package_name }}.control.desired_state import (
-    Analysis,
-    Declared,
-    DesiredStateError,
-    Rollout,
-    Step,
-)
+from {{ cookiecutter.package_name }}.control.desired_state import Declared, DesiredStateError, Rollout
 from {{ cookiecutter.package_name }}.monitoring import scoring
 from {{ cookiecutter.package_name }}.pipeline.contract import Contract
 from {{ cookiecutter.package_name }}.serving import analysis, progress, routing
 from {{ cookiecutter.package_name }}.serving.progress import Move
+from {{ cookiecutter.package_name }}.settings import Analysis, Step
 
 CLI = Path(sys.executable).parent / "{{ cookiecutter.project_slug }}"
 PROJECT = Path(__file__).resolve().parents[1]
@@ -546,6 +541,24 @@ def test_a_healthy_candidate_becomes_production_step_by_step_in_git(
     ]
     log = lab.git("log", "--format=%s", "--", str(desired_state.DEPLOY_FILE)).splitlines()
     assert log[: len(moves)] == moves[::-1]
+
+
+def test_a_local_promotion_beside_production_rolls_out_where_a_server_is_named(
+    lab: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """make promote TO=production without GitHub proposes what the promotion pull request
+    would: with MODEL_SERVER_URL set, params.yaml's rollout, applied at once as the candidate
+    beside production."""
+    stable = lab.champion(lab.candidate(lab.commit(1), lab.commit_time(1)))
+    later = lab.register(lab.candidate(lab.commit(2), lab.commit_time(2), max_depth=2), "pass")
+    monkeypatch.setenv("MODEL_SERVER_URL", "http://127.0.0.1:8080")
+    said = deploy.declare_and_deploy(lab.settings, later.number, ("owner",))
+    assert said[0].startswith(f"deploy/production.yaml: Rolls {later.label} out beside")
+    assert registry.aliases(lab.client(), lab.name) == {
+        "production": stable.number, "candidate": later.number,
+    }  # fmt: skip
+    declared = desired_state.read()
+    assert declared.rollout is not None and declared.rollout.step == -1
 
 
 def test_deploy_applies_a_rollout_after_production_s_checks(lab: Lab) -> None:

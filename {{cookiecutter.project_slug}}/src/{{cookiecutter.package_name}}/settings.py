@@ -6,6 +6,7 @@ default. Every section matches a DVC stage (see dvc.yaml).
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Annotated, Literal, get_args
@@ -145,15 +146,72 @@ class GithubSettings(Section):
 SIGN_OFF_ROLES = {"model_owner": "the model owner", "risk_approver": "the risk approver"}
 
 
+class Step(Section):
+    """One step of a rollout: the candidate answers `weight` percent of requests."""
+
+    weight: int = Field(ge=1, le=100)
+    hold_minutes: float = Field(ge=0)
+
+
+CheckName = Literal["error_rate", "latency_p99_ms", "score_psi", "disparate_impact"]
+# The checks whose value must stay at most the limit; disparate_impact must reach it.
+AT_MOST = frozenset({"error_rate", "latency_p99_ms", "score_psi"})
+
+
+class Analysis(Section):
+    """How the server judges a candidate while it takes traffic: every `interval_seconds`,
+    each check against its limit; `failure_limit` failed intervals in a row abort the rollout.
+    An interval with fewer than `min_rows` candidate rows decides nothing."""
+
+    interval_seconds: float = Field(ge=1, le=3_600)
+    failure_limit: int = Field(ge=1, le=100)
+    min_rows: int = Field(default=50, ge=1)
+    checks: dict[CheckName, float] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _limits_in_range(self) -> Analysis:
+        for name, limit in self.checks.items():
+            share = name in ("error_rate", "disparate_impact")
+            if limit <= 0 or (share and limit > 1):
+                expected = "in (0, 1]" if share else "above 0"
+                raise ValueError(f"checks.{name}: {limit:g} is not a limit; expected {expected}")
+        return self
+
+
+class RolloutPlan(Section):
+    """How a candidate comes in beside production (README: "Serving"): `shadow`, the share of
+    requests it also scores (logged, never answered), for `shadow_hold_minutes`; then `steps`,
+    the rising percent of requests it answers, each held `hold_minutes` with every check of
+    `analysis` green (without one, only a pull request moves it)."""
+
+    shadow: float = Field(default=0.0, ge=0, le=1)
+    shadow_hold_minutes: float = Field(default=0, ge=0)
+    steps: list[Step] = Field(min_length=1)
+    analysis: Analysis | None = None
+
+    @model_validator(mode="after")
+    def _steps_rise_to_the_end(self) -> RolloutPlan:
+        weights = [step.weight for step in self.steps]
+        if any(later <= earlier for earlier, later in itertools.pairwise(weights)):
+            raise ValueError(f"steps' weights must rise, got {weights}")
+        if weights[-1] != 100:
+            raise ValueError(f"the last step must take all traffic (weight 100), got {weights[-1]}")
+        return self
+
+
 class DeploySettings(Section):
     """The desired state in git (desired_state.py) and what the scheduled reconcile does when
     the registry differs from it: `restore` puts the declared version back, `report` only
     says so in the one reconcile issue. `sign_off`: whose approvals a change of production
     needs, each by a different person (the model owner on business grounds, the risk approver
-    on governance grounds; a team that wants one approver lists one)."""
+    on governance grounds; a team that wants one approver lists one). `promotion`: whether a
+    promotion pull request brings a new version in through `rollout` (where a model server
+    judges it) or moves production all at once on merge."""
 
     reconcile: Literal["restore", "report"]
     sign_off: list[Literal["model_owner", "risk_approver"]] = Field(min_length=1)
+    promotion: Literal["rollout", "all_at_once"]
+    rollout: RolloutPlan
 
     @field_validator("sign_off")
     @classmethod

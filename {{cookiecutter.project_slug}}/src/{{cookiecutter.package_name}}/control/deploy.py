@@ -31,7 +31,7 @@ from . import aliases, desired_state, registry
 from .approval import Approval, approval_from_github
 from .desired_state import DEPLOY_FILE, Declared, DeployError, DesiredState
 from .gate_result import PASSING
-from .proposals import production_history, rollback_state
+from .proposals import production_history, promotion_state, rollback_state
 
 
 def rollback_reason(declared: Declared, before: Declared | None) -> str | None:
@@ -300,7 +300,9 @@ def declare_and_deploy(
     settings: Settings, number: int | None, approved_by: tuple[str, ...], reason: str = ""
 ) -> list[str]:
     """Without GitHub (a local registry): declare a version for production in
-    deploy/production.yaml (default: staging's; with `reason`, a rollback) and apply it."""
+    deploy/production.yaml (default: staging's; with `reason`, a rollback) and apply it: all
+    at once, or as the promotion pull request would, through a rollout where
+    MODEL_SERVER_URL names a server to judge it."""
     if os.environ.get("GITHUB_ACTIONS") == "true":
         raise DeployError(
             "in GitHub Actions production moves only through a pull request on deploy/ "
@@ -320,7 +322,9 @@ def declare_and_deploy(
         if not target.digest:
             raise DeployError(f"{target.label} records no {MODEL_SHA256}: not gated")
         declared = Declared(version=number, sha256=target.digest)
-        state = desired_state.read().with_alias(registry.PRODUCTION, declared)
+        state, how = promotion_state(settings, desired_state.read(), declared, target)
+        desired_state.write(state)
+        return [f"{DEPLOY_FILE}: {how}", *deploy(settings, github=False, approved_by=approved_by)]
     desired_state.write(state)
     number = state.aliases[registry.PRODUCTION].version
     return [

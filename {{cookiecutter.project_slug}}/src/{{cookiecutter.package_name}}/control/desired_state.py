@@ -8,16 +8,14 @@ This module owns the file's format; deploy.py decides what to do with it.
 
 from __future__ import annotations
 
-import itertools
 from pathlib import Path
-from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .. import git, yaml_files
 from ..errors import ProjectError
-from ..settings import MODEL_NAME, explain
+from ..settings import MODEL_NAME, RolloutPlan, explain
 
 DEPLOY_FILE = Path("deploy/production.yaml")
 DECLARED_ALIASES = ("production",)  # registry.PRODUCTION: staging follows every merge
@@ -54,62 +52,16 @@ class Declared(BaseModel):
     rollback: str | None = Field(default=None, min_length=1)
 
 
-class Step(BaseModel):
-    """One step of a rollout: the candidate answers `weight` percent of requests."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-
-    weight: int = Field(ge=1, le=100)
-    hold_minutes: float = Field(ge=0)
-
-
-CheckName = Literal["error_rate", "latency_p99_ms", "score_psi", "disparate_impact"]
-# The checks whose value must stay at most the limit; disparate_impact must reach it.
-AT_MOST = frozenset({"error_rate", "latency_p99_ms", "score_psi"})
-
-
-class Analysis(BaseModel):
-    """How the server judges a candidate while it takes traffic: every `interval_seconds`,
-    each check against its limit; `failure_limit` failed intervals in a row abort the rollout.
-    An interval with fewer than `min_rows` candidate rows decides nothing."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-
-    interval_seconds: float = Field(ge=1, le=3_600)
-    failure_limit: int = Field(ge=1, le=100)
-    min_rows: int = Field(default=50, ge=1)
-    checks: dict[CheckName, float] = Field(min_length=1)
-
-    @model_validator(mode="after")
-    def _limits_in_range(self) -> Analysis:
-        for name, limit in self.checks.items():
-            share = name in ("error_rate", "disparate_impact")
-            if limit <= 0 or (share and limit > 1):
-                expected = "in (0, 1]" if share else "above 0"
-                raise ValueError(f"checks.{name}: {limit:g} is not a limit; expected {expected}")
-        return self
-
-
-class Rollout(BaseModel):
-    """A candidate beside production: shadowed, then answering a rising share of requests."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+class Rollout(RolloutPlan):
+    """A candidate beside production, as a plan (params.yaml's `deploy.rollout`, or the pull
+    request's own) takes it: shadowed, then answering a rising share of requests."""
 
     candidate: Declared
-    shadow: float = Field(default=0.0, ge=0, le=1)
-    shadow_hold_minutes: float = Field(default=0, ge=0)  # before the first step
-    steps: list[Step] = Field(min_length=1)
     step: int = Field(default=-1, ge=-1)
-    analysis: Analysis | None = None
     aborted: str | None = Field(default=None, min_length=1)
 
     @model_validator(mode="after")
-    def _steps_rise_to_the_end(self) -> Rollout:
-        weights = [step.weight for step in self.steps]
-        if any(later <= earlier for earlier, later in itertools.pairwise(weights)):
-            raise ValueError(f"steps' weights must rise, got {weights}")
-        if weights[-1] != 100:
-            raise ValueError(f"the last step must take all traffic (weight 100), got {weights[-1]}")
+    def _step_is_one_of_the_steps(self) -> Rollout:
         if self.step >= len(self.steps):
             raise ValueError(f"step {self.step} is not one of the {len(self.steps)} steps (0..)")
         return self

@@ -78,14 +78,28 @@ def load(client: Any, settings: Settings) -> Production | None:
 
 
 def declared_change(settings: Settings) -> Declared | None:
-    """The production this checkout declares, where it differs from the default branch's: a
-    promotion or rollback pull request. None where this checkout changes nothing of it (and
-    in a local project, where both are the working tree's file)."""
+    """The version this checkout brings in, where it differs from the default branch's: the
+    production of a promotion or rollback pull request, or the candidate of a rollout's. None
+    where this checkout changes neither (and in a local project, where both are the working
+    tree's file)."""
     if not desired_state.DEPLOY_FILE.exists():
         return None
-    here = desired_state.read().declared(registry.PRODUCTION)
-    base, _ = desired_state.declared_on(settings.github.default_branch, registry.PRODUCTION)
-    return here if here is not None and here != base else None
+    here = desired_state.read()
+    base, _ = desired_state.state_on(settings.github.default_branch)
+    for brought_in in (_production, _candidate):
+        declared = brought_in(here)
+        if declared is not None and declared != (brought_in(base) if base else None):
+            return declared
+    return None
+
+
+def _production(state: desired_state.DesiredState) -> Declared | None:
+    return state.declared(registry.PRODUCTION)
+
+
+def _candidate(state: desired_state.DesiredState) -> Declared | None:
+    rollout = state.rollout
+    return rollout.candidate if rollout is not None and rollout.aborted is None else None
 
 
 def require(client: Any, settings: Settings) -> Production:

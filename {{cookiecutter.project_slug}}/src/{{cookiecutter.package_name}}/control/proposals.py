@@ -11,7 +11,7 @@ from ..github import actions, branches, github_api, repository
 from ..settings import Settings
 from ..vocabulary import DATA_MD5, EVAL_MD5, GATE_REPORT_MARKER, GATE_VERDICT, GIT_SHA, GITHUB_PR
 from . import aliases, desired_state, registry, report
-from .desired_state import DEPLOY_FILE, Declared, DeployError, DesiredState
+from .desired_state import DEPLOY_FILE, Declared, DeployError, DesiredState, Rollout
 from .gate_result import GateResult
 
 PROMOTION_BRANCH = "promote/production"
@@ -77,7 +77,8 @@ def propose_promotion(settings: Settings, number: int, gate: GateResult | None) 
     digest = _gated_digest(client, version, gate)
     state = desired_state.read()
     declared = state.declared(registry.PRODUCTION)
-    if declared is not None and declared.version == number:
+    rolling = state.rollout.candidate.version if state.rollout else None
+    if number in (rolling, declared.version if declared else None):
         return f"{DEPLOY_FILE} already declares version {number}: no pull request"
     with registry.registry_errors(f"reading the model card of {version.label}"):
         card = client.get_model_version(name, str(number)).description or "(no model card)"
@@ -86,11 +87,14 @@ def propose_promotion(settings: Settings, number: int, gate: GateResult | None) 
         if gate is not None
         else "(the gate report was not handed over)"
     )
+    new, how = promotion_state(settings, state, Declared(version=number, sha256=digest), version)
     body = "\n".join(
         [
-            f"Sets production to **{version.label}**. Merging it needs a code owner of "
-            f"`{DEPLOY_FILE.parent}/` to approve this pull request's final head; deploy.yml "
-            "then checks the version and moves the alias, and writes the approvers on it.",
+            how,
+            "",
+            f"Merging it needs a code owner of `{DEPLOY_FILE.parent}/` to approve this pull "
+            "request's final head; deploy.yml then checks the version, moves the alias and "
+            "writes the approvers on it.",
             "",
             gate_text,
             *_lineage_lines(version, digest),
@@ -102,9 +106,39 @@ def propose_promotion(settings: Settings, number: int, gate: GateResult | None) 
             "</details>",
         ]
     )
-    new = state.with_alias(registry.PRODUCTION, Declared(version=number, sha256=digest))
     title = f"Promote {name} version {number} to production"
     return _propose(settings, PROMOTION_BRANCH, new, title, body)
+
+
+def promotion_state(
+    settings: Settings, state: DesiredState, candidate: Declared, version: registry.Version
+) -> tuple[DesiredState, str]:
+    """The state a promotion of `version` proposes, and the sentence that says how it moves:
+    through the rollout params.yaml plans (deploy.promotion: rollout), where a
+    production version serves beside it and a model server judges it; else all at once."""
+    production = state.declared(registry.PRODUCTION)
+    all_at_once = state.with_alias(registry.PRODUCTION, candidate).model_copy(
+        update={"rollout": None}
+    )
+    if production is None:
+        why = "the first production version: nothing to roll out beside"
+    elif settings.deploy.promotion == "all_at_once":
+        why = "deploy.promotion: all_at_once in params.yaml"
+    elif not os.environ.get("MODEL_SERVER_URL"):
+        why = "no model server named to judge a rollout: MODEL_SERVER_URL"
+    else:
+        plan = settings.deploy.rollout
+        rollout = Rollout(candidate=candidate, **plan.model_dump())
+        steps = ", ".join(f"{step.weight}%" for step in plan.steps)
+        return state.model_copy(update={"rollout": rollout}), (
+            f"Rolls {version.label} out beside production version {production.version}: "
+            f"shadow {plan.shadow:.0%}, then {steps} of requests, each step held as declared "
+            "while the model server's analysis passes; make rollout-progress (rollout.yml) "
+            f"records each step, an abort, and production after the last, in {DEPLOY_FILE}. "
+            "To move all at once instead, set `production:` to this version and remove "
+            "`rollout:` there."
+        )
+    return all_at_once, f"Sets production to {version.label}, all at once ({why})."
 
 
 def production_history() -> list[int]:

@@ -17,7 +17,7 @@ import pandas as pd
 from prometheus_client.parser import text_string_to_metric_families
 
 from ..control import fairness
-from ..control.desired_state import AT_MOST, Analysis
+from ..settings import AT_MOST, Analysis
 from . import routing
 
 LOG_COLUMNS = ["model_version", "route", "request_id", "probability", "latency_ms", "sensitive"]
@@ -112,6 +112,12 @@ def _measure(
     return fairness.disparate_impact(rates) if len(rates) >= 2 else None
 
 
+def stable_rows(window: pd.DataFrame, stable: int) -> pd.DataFrame:
+    """The log rows production answered in `window`."""
+    answered = window["route"] == routing.STABLE
+    return window[answered & (window["model_version"].astype(int) == stable)]
+
+
 def analyse(
     window: pd.DataFrame,
     now: Counts,
@@ -120,12 +126,17 @@ def analyse(
     stable: int,
     analysis: Analysis,
     threshold: float,
+    reference: pd.DataFrame | None = None,
 ) -> Verdict:
     """The candidate judged on one interval: `window` holds the inference log's rows of it,
-    `now` and `before` the candidate's counters at its end and start."""
+    `now` and `before` the candidate's counters at its end and start. Its scores are compared
+    with production's in the same interval, or, where production answered none (the candidate
+    answers every request), with `reference`: production's rows of an earlier one."""
     version = window["model_version"].astype(int)
     mine = window[(version == candidate) & window["route"].isin([routing.CANARY, routing.SHADOW])]
-    theirs = window[(version == stable) & (window["route"] == routing.STABLE)]
+    theirs = stable_rows(window, stable)
+    if theirs.empty and reference is not None:
+        theirs = stable_rows(reference, stable)  # an earlier production's rows do not count
     attempts = (now.answered - before.answered) + (now.errors - before.errors)
     error_rate = (now.errors - before.errors) / attempts if attempts else None
     enough = len(mine) >= analysis.min_rows

@@ -10,6 +10,8 @@ import threading
 import time
 from datetime import UTC, datetime
 
+import pandas as pd
+
 from ..errors import ProjectError
 from ..monitoring import scoring
 from ..settings import Settings
@@ -38,6 +40,7 @@ class Analyst:
         failures = 0
         judged: tuple[int, str, int] | None = None  # the candidate and its weight judged
         started, before = datetime.now(UTC), analysis.Counts()
+        reference: pd.DataFrame | None = None  # production's latest answered rows
         while not self._stop.wait(0.2):
             state = self.live.state
             if state.candidate is None or state.stable is None or state.analysis is None:
@@ -56,10 +59,13 @@ class Analyst:
             except (OSError, ProjectError) as error:
                 print(f"error: rollout analysis cannot read the log: {error}", file=sys.stderr)
                 continue
+            stable = state.stable.version.number
+            answered = analysis.stable_rows(window, stable)
+            if not answered.empty:  # what the candidate is compared with at 100% (it has all)
+                reference = answered
             verdict = analysis.analyse(
-                window, now, before, state.candidate.version.number,
-                state.stable.version.number, state.analysis,
-                self.settings.evaluate.decision_threshold,
+                window, now, before, state.candidate.version.number, stable, state.analysis,
+                self.settings.evaluate.decision_threshold, reference,
             )  # fmt: skip
             self.last, started, before = verdict, ended, now
             failures = failures + 1 if verdict.failed else 0

@@ -20,10 +20,10 @@ from typing import Any
 
 from .. import git
 from ..control import desired_state, production, registry
-from ..control.desired_state import Analysis, Declared, DesiredState
+from ..control.desired_state import Declared, DesiredState
 from ..errors import ProjectError
 from ..pipeline import training
-from ..settings import Settings
+from ..settings import Analysis, Settings
 
 
 @dataclass(frozen=True)
