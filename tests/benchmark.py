@@ -22,14 +22,16 @@ import sys
 import tempfile
 import time
 import urllib.request
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import yaml
 from cookiecutter.main import cookiecutter
 
 # Run as a script: the demo's sample-data generator is imported by name, from demo/.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "demo"))
-from baked import TEMPLATE, Project  # noqa: E402
+from baked import TEMPLATE, Project, run_in  # noqa: E402
 from sample_data import SHIPPED_SEED, make_loans, to_csv  # noqa: E402
 from servers import free_port  # noqa: E402
 
@@ -193,6 +195,7 @@ def main() -> None:
         bench.measure("predict", ["make", "predict", f"INPUT={batch}"], "predict", batch)
         bench.measure("drift", [*cli, "drift", batch], "drift", batch)
         serving = serving_rows(bench, Path(batch))
+        serving += rollout_rows(bench, Path(batch))
     finally:
         project.make("mlflow-stop", check=False)
     summary = pr_loop(bench.rows)
@@ -290,6 +293,143 @@ def serving_rows(bench: Bench, batch: Path) -> list[dict[str, Any]]:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=60)
     return rows
+
+
+# deploy/production.yaml's rollout, changed as a reviewed pull request would, with the
+# project's own code: to its first step judged by a check no model passes (an abort), and to
+# the candidate as production all at once (a switch).
+FAILING_STEP = """
+from {package}.control import desired_state
+from {package}.settings import Analysis
+state = desired_state.read()
+judged = Analysis(
+    interval_seconds=1, failure_limit=1, min_rows=1, checks={{"latency_p99_ms": 0.001}}
+)
+rollout = state.rollout.model_copy(update={{"step": 0, "analysis": judged}})
+desired_state.write(state.model_copy(update={{"rollout": rollout}}))
+"""
+CANDIDATE_TO_PRODUCTION = """
+from {package}.control import desired_state
+from {package}.control.desired_state import Declared
+state = desired_state.read()
+candidate = state.rollout.candidate
+state = state.with_alias("production", Declared(version=candidate.version, sha256=candidate.sha256))
+desired_state.write(state.model_copy(update={{"rollout": None}}))
+"""
+ROLLOUT_PLAN = {"shadow": 1.0, "shadow_hold_minutes": 0, "steps": [
+    {"weight": 10, "hold_minutes": 0}, {"weight": 100, "hold_minutes": 0}]}  # fmt: skip
+
+
+def get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return json.loads(response.read())
+
+
+def post_route(url: str, row: bytes) -> str:
+    request = urllib.request.Request(
+        f"{url}/predict", data=row, headers={"content-type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return str(json.loads(response.read())["route"])
+
+
+def until(url: str, seen: Any, seconds: float = 60) -> float:
+    """Seconds until 20 /ready answers in a row (any worker's) satisfy `seen`."""
+    started, agreed = time.monotonic(), 0
+    while agreed < 20:
+        agreed = agreed + 1 if seen(get_json(f"{url}/ready")) else 0
+        if time.monotonic() - started > seconds:
+            raise SystemExit(f"the server at {url} did not get there in {seconds} s")
+        time.sleep(0.02)
+    return time.monotonic() - started
+
+
+def rollout_rows(bench: Bench, batch: Path) -> list[dict[str, Any]]:
+    """A candidate beside production on one server (make serve): the cost of shadow at 100%
+    (p50 beside none), an abort of a 10% canary (ms from the last worker's decision to the
+    last canary answer), and production switched under load (failed requests, seconds)."""
+    project = bench.project
+    project.make("release", timeout=LONG)  # champion()'s deeper model: version 2, gated
+    params = project.root / "params.yaml"
+    settings = yaml.safe_load(params.read_text())
+    settings["deploy"]["rollout"].update(ROLLOUT_PLAN)
+    params.write_text(yaml.safe_dump(settings, sort_keys=False))
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**project.env, "SERVE_PORT": str(port), "MODEL_SERVER_URL": url}
+    server = started_server(["make", "serve"], project.root, env, port)
+    package = project.root.name.replace("-", "_")
+    try:
+        plain = load(bench, url, batch, 1, SERVING_LOADS[1])
+        run_in(project.root, env, "make", "promote", "TO=production", "APPROVED_BY=bench")
+        until(url, lambda ready: "candidate" in ready)
+        shadowed = load(bench, url, batch, 1, SERVING_LOADS[1])
+        shadow = {
+            "step": "serve 1 row/request, shadow 100%",
+            **{key: shadowed[key] for key in ("p50_ms", "p99_ms", "per_second", "failed")},
+            "without_p50_ms": plain["p50_ms"],
+            "p50_ratio": round(shadowed["p50_ms"] / plain["p50_ms"], 2),
+        }
+        project.python(FAILING_STEP.format(package=package))
+        abort = aborted_canary(url, first_row(batch))
+        project.python(CANDIDATE_TO_PRODUCTION.format(package=package))
+        switch = switched_under_load(bench, url, batch, env)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=60)
+    for row in (shadow, abort, switch):
+        print(f"{row['step']:<38} " + ", ".join(f"{k} {v}" for k, v in row.items() if k != "step"))
+    return [shadow, abort, switch]
+
+
+def first_row(batch: Path) -> bytes:
+    """The batch's first row as a caller sends it (the target left out)."""
+    import pandas as pd
+
+    frame = pd.read_csv(batch, nrows=1).drop(columns="defaulted")
+    return frame.to_json(orient="records").encode()[1:-1]
+
+
+def aborted_canary(url: str, row: bytes) -> dict[str, Any]:
+    """Requests one after another while the server takes the failing canary in and aborts it:
+    how long after the last worker decided the last canary answer came."""
+    answers: list[tuple[float, str]] = []
+    decided: set[str] = set()
+    started = time.monotonic()
+    while time.monotonic() - started < 60:
+        answers.append((time.time(), post_route(url, row)))
+        if len(answers) % 10 == 0:
+            stopped = get_json(f"{url}/rollout")["stopped"]
+            if stopped:
+                decided.add(stopped["at"])
+        canary_since = [route for _, route in answers[-300:] if route == "canary"]
+        if len(decided) >= 2 and len(answers) > 300 and not canary_since:
+            break
+    else:
+        raise SystemExit("the failing canary was not aborted by every worker within 60 s")
+    last_decision = max(datetime.fromisoformat(at).timestamp() for at in decided)
+    canary = [when for when, route in answers if route == "canary"]
+    after = max(0.0, (max(canary, default=0.0) - last_decision) * 1000)
+    return {"step": "abort a 10% canary", "canary_answers": len(canary),
+            "ms_after_the_decision": round(after, 1)}  # fmt: skip
+
+
+def switched_under_load(bench: Bench, url: str, batch: Path, env: dict[str, str]) -> dict[str, Any]:
+    """Production declared anew and deployed while the load test runs: seconds until every
+    worker answers with it, and the load test's failed requests."""
+    command = [
+        str(bench.project.root / ".venv/bin" / bench.project.root.name), "load-test",
+        "--server", url, "--rows-from", str(batch), "--requests", "6000",
+        "--concurrency", str(SERVING_CONCURRENCY),
+    ]  # fmt: skip
+    loading = subprocess.Popen(command, cwd=bench.project.root, env=env, stdout=subprocess.PIPE)
+    time.sleep(1)
+    run_in(bench.project.root, env, "make", "deploy", "APPROVED_BY=bench")
+    seconds = until(url, lambda ready: ready["production"]["version"] == 2)
+    said, _ = loading.communicate(timeout=600)
+    result = json.loads(said)
+    return {"step": "switch production under load", "seconds": round(seconds, 2),
+            "failed": result["failed"], "requests": result["requests"]}  # fmt: skip
 
 
 def pr_loop(rows: list[dict[str, Any]]) -> dict[str, Any]:

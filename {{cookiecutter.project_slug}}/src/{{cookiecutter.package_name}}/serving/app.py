@@ -15,6 +15,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -173,9 +174,7 @@ class Server:
             "canary_percent": state.canary_percent,
             "shadow": state.shadow,
             "problem": state.problem,
-            "stopped": None
-            if state.stopped is None
-            else {"version": state.stopped[0], "reason": state.stopped[1]},
+            "stopped": None if state.stopped is None else asdict(state.stopped),
             "analysis": None
             if verdict is None
             else {"healthy": verdict.healthy, "checks": [str(c) for c in verdict.checks]},

@@ -16,6 +16,7 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from .. import git
@@ -41,6 +42,15 @@ class Loaded:
 
 
 @dataclass(frozen=True)
+class Stopped:
+    """A candidate this worker's analysis took out of every route: which, why, and when."""
+
+    version: int
+    reason: str
+    at: str  # ISO 8601, UTC, to the microsecond
+
+
+@dataclass(frozen=True)
 class LiveState:
     stable: Loaded | None = None
     candidate: Loaded | None = None
@@ -49,7 +59,7 @@ class LiveState:
     standby: Loaded | None = None  # the production before this one, kept loaded
     analysis: Analysis | None = None  # how the candidate is judged while it takes traffic
     problem: str | None = None  # why something declared is not served
-    stopped: tuple[int, str] | None = None  # the candidate this worker's analysis stopped, why
+    stopped: Stopped | None = None
     source: str = ""
 
     @property
@@ -57,11 +67,11 @@ class LiveState:
         return self.stable is not None
 
 
-def _stopped(state: LiveState, candidate: Loaded, reason: str) -> LiveState:
+def _stopped(state: LiveState, stopped: Stopped) -> LiveState:
     """`state` with the candidate out of every route, because the analysis said so."""
     return replace(
-        state, candidate=None, canary_percent=0, shadow=0.0, problem=reason,
-        stopped=(candidate.version.number, reason),
+        state, candidate=None, canary_percent=0, shadow=0.0, problem=stopped.reason,
+        stopped=stopped,
     )  # fmt: skip
 
 
@@ -72,7 +82,7 @@ class Live:
         self.settings = settings
         self.connect = connect
         self.state = LiveState(problem="not loaded yet")
-        self._aborted: dict[tuple[int, str], str] = {}  # candidates this worker stopped, why
+        self._aborted: dict[tuple[int, str], Stopped] = {}  # candidates this worker stopped
         self._lock = threading.Lock()  # an abort and a refresh never interleave
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="follow-git", daemon=True)
@@ -92,8 +102,10 @@ class Live:
         with self._lock:
             state = self.state
             if state.candidate is not None:
-                self._aborted[state.candidate.key] = reason
-                self.state = _stopped(state, state.candidate, reason)
+                when = datetime.now(UTC).isoformat()
+                stopped = Stopped(state.candidate.version.number, reason, when)
+                self._aborted[state.candidate.key] = stopped
+                self.state = _stopped(state, stopped)
 
     def _run(self) -> None:
         while not self._stop.wait(self.settings.serve.follow_seconds):
@@ -109,9 +121,9 @@ class Live:
             print(f"error: {reason}", file=sys.stderr)
             return
         with self._lock:  # an abort decided while the declaration was read still holds
-            stopped = state.candidate and self._aborted.get(state.candidate.key)
-            if state.candidate is not None and stopped:
-                state = _stopped(state, state.candidate, stopped)
+            stopped = self._aborted.get(state.candidate.key) if state.candidate else None
+            if stopped is not None:
+                state = _stopped(state, stopped)
             self.state = state
 
     def _declared_state(self) -> LiveState:
