@@ -237,12 +237,19 @@ def answers(url: str) -> bool:
         return False
 
 
-def load(bench: Bench, url: str, batch: Path, rows: int, requests: int) -> dict[str, Any]:
+def load(
+    bench: Bench,
+    url: str,
+    batch: Path,
+    rows: int,
+    requests: int,
+    concurrency: int = SERVING_CONCURRENCY,
+) -> dict[str, Any]:
     """The project's own load test (the same client for both servers), after a warm-up."""
     command = [
         str(bench.project.root / ".venv/bin" / bench.project.root.name), "load-test",
         "--server", url, "--rows-from", str(batch), "--batch", str(rows),
-        "--concurrency", str(SERVING_CONCURRENCY),
+        "--concurrency", str(concurrency),
     ]  # fmt: skip
     run = bench.project.run
     run(*command, "--requests", "200")
@@ -360,18 +367,20 @@ def rollout_rows(bench: Bench, batch: Path) -> list[dict[str, Any]]:
     server = started_server(["make", "serve"], project.root, env, port)
     package = project.root.name.replace("-", "_")
     try:
-        plain = load(bench, url, batch, 1, SERVING_LOADS[1])
+        # One request at a time: what shadow adds to an answer, not to a saturated machine
+        # (where it costs throughput, as a second model's work must).
+        plain = load(bench, url, batch, 1, 1000, concurrency=1)
         run_in(project.root, env, "make", "promote", "TO=production", "APPROVED_BY=bench")
         until(url, lambda ready: "candidate" in ready)
-        shadowed = load(bench, url, batch, 1, SERVING_LOADS[1])
+        shadowed = load(bench, url, batch, 1, 1000, concurrency=1)
         shadow = {
-            "step": "serve 1 row/request, shadow 100%",
+            "step": "serve 1 row, one at a time, shadow 100%",
             **{key: shadowed[key] for key in ("p50_ms", "p99_ms", "per_second", "failed")},
             "without_p50_ms": plain["p50_ms"],
             "p50_ratio": round(shadowed["p50_ms"] / plain["p50_ms"], 2),
         }
         project.python(FAILING_STEP.format(package=package))
-        abort = aborted_canary(url, first_row(batch))
+        abort = aborted_canary(url, first_row(project, batch))
         project.python(CANDIDATE_TO_PRODUCTION.format(package=package))
         switch = switched_under_load(bench, url, batch, env)
     finally:
@@ -382,12 +391,11 @@ def rollout_rows(bench: Bench, batch: Path) -> list[dict[str, Any]]:
     return [shadow, abort, switch]
 
 
-def first_row(batch: Path) -> bytes:
-    """The batch's first row as a caller sends it (the target left out)."""
-    import pandas as pd
-
-    frame = pd.read_csv(batch, nrows=1).drop(columns="defaulted")
-    return frame.to_json(orient="records").encode()[1:-1]
+def first_row(project: Project, batch: Path) -> bytes:
+    """The batch's first row as a caller sends it (the target left out), typed as JSON."""
+    frame = f"pd.read_csv({str(batch)!r}, nrows=1).drop(columns='defaulted')"
+    code = f"import pandas as pd; print({frame}.to_json(orient='records')[1:-1])"
+    return project.python(code).strip().encode()
 
 
 def aborted_canary(url: str, row: bytes) -> dict[str, Any]:

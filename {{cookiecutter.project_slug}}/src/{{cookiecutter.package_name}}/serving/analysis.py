@@ -20,7 +20,14 @@ from ..control import fairness
 from ..settings import AT_MOST, Analysis
 from . import routing
 
-LOG_COLUMNS = ["model_version", "route", "request_id", "probability", "latency_ms", "sensitive"]
+ANALYSED_COLUMNS = [  # the inference log columns the analysis reads
+    "model_version",
+    "route",
+    "request_id",
+    "probability",
+    "latency_ms",
+    "sensitive",
+]
 SCORE_BINS = 10
 
 

@@ -55,7 +55,9 @@ class Analyst:
                 continue
             ended, now = datetime.now(UTC), self._counts(state.candidate.version.number)
             try:
-                window = scoring.log_since(self.settings.predict.log, started, analysis.LOG_COLUMNS)
+                window = scoring.log_since(
+                    self.settings.predict.log, started, analysis.ANALYSED_COLUMNS
+                )
             except (OSError, ProjectError) as error:
                 print(f"error: rollout analysis cannot read the log: {error}", file=sys.stderr)
                 continue

@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 from .. import git
@@ -65,6 +66,22 @@ class LiveState:
     @property
     def ready(self) -> bool:
         return self.stable is not None
+
+
+class _Registry:
+    """The registry as one refresh asks it: connected once, its aliases read once, and only
+    when a declaration needs them."""
+
+    def __init__(self, connect: Callable[[], Any], name: str) -> None:
+        self._connect, self.name = connect, name
+
+    @cached_property
+    def client(self) -> Any:
+        return self._connect()
+
+    @cached_property
+    def aliases(self) -> dict[str, int]:
+        return registry.aliases(self.client, self.name)
 
 
 def _stopped(state: LiveState, stopped: Stopped) -> LiveState:
@@ -135,17 +152,23 @@ class Live:
         if declared is None or stable_declared is None:
             return LiveState(problem=f"{source} declares no production version yet", source=source)
         current = self.state
+        asked = _Registry(self.connect, self.settings.tracking.model_name)
         if not self._completes_rollout(stable_declared, current):
-            self._require_applied(registry.PRODUCTION, stable_declared.version, source)
-        stable = self._load(stable_declared, source, current)
+            _require_applied(asked, registry.PRODUCTION, stable_declared.version, source)
+        stable = self._load(asked, stable_declared, source, current)
         standby = current.stable if current.stable and current.stable.key != stable.key else None
         state = LiveState(
             stable=stable, standby=standby or current.standby, source=source, problem=None
         )
-        return self._with_rollout(state, declared, source, current)
+        return self._with_rollout(state, declared, source, current, asked)
 
     def _with_rollout(
-        self, state: LiveState, declared: DesiredState, source: str, current: LiveState
+        self,
+        state: LiveState,
+        declared: DesiredState,
+        source: str,
+        current: LiveState,
+        asked: _Registry,
     ) -> LiveState:
         rollout = declared.rollout
         if rollout is None:
@@ -153,8 +176,8 @@ class Live:
         if rollout.aborted is not None:
             return replace(state, problem=f"rollout aborted: {rollout.aborted}")
         try:
-            self._require_applied(registry.CANDIDATE, rollout.candidate.version, source)
-            candidate = self._load(rollout.candidate, source, current)
+            _require_applied(asked, registry.CANDIDATE, rollout.candidate.version, source)
+            candidate = self._load(asked, rollout.candidate, source, current)
         except ProjectError as error:
             # A candidate that cannot be verified takes no traffic; production answers.
             return replace(state, problem=f"rollout candidate not served: {error}")
@@ -179,25 +202,26 @@ class Live:
             and candidate.key == (declared.version, declared.sha256)
         )
 
-    def _load(self, declared: Declared, source: str, current: LiveState) -> Loaded:
+    def _load(
+        self, asked: _Registry, declared: Declared, source: str, current: LiveState
+    ) -> Loaded:
         """The declared model: reused where this worker already verified those very bytes."""
         wanted = (declared.version, declared.sha256)
         for loaded in (current.stable, current.candidate, current.standby):
             if loaded is not None and loaded.key == wanted:
                 return loaded
-        name = self.settings.tracking.model_name
-        found = production.load_declared(self.connect(), name, declared, source)
+        found = production.load_declared(asked.client, asked.name, declared, source)
         columns = training.model_columns(found.model)
         return Loaded(found.version, declared.sha256, found.model, columns)
 
-    def _require_applied(self, alias: str, version: int, source: str) -> None:
-        """A declaration is served once deploy applied it (its checks passed: both sign-offs,
-        the digest, the gate, never an older version) and moved the registry's alias; until
-        then the version that served keeps serving."""
-        name = self.settings.tracking.model_name
-        applied = registry.aliases(self.connect(), name).get(alias)
-        if applied != version:
-            raise ProjectError(
-                f"{source} declares version {version}, but the registry's {alias} is "
-                f"{applied or 'not set'}: deploy has not applied it (yet)"
-            )
+
+def _require_applied(asked: _Registry, alias: str, version: int, source: str) -> None:
+    """A declaration is served once deploy applied it (its checks passed: both sign-offs,
+    the digest, the gate, never an older version) and moved the registry's alias; until
+    then the version that served keeps serving."""
+    applied = asked.aliases.get(alias)
+    if applied != version:
+        raise ProjectError(
+            f"{source} declares version {version}, but the registry's {alias} is "
+            f"{applied or 'not set'}: deploy has not applied it (yet)"
+        )

@@ -41,7 +41,7 @@ def report(settings: Settings, server: str) -> tuple[list[str], bool]:
     else:
         lines.append(f"server: {view['problem'] or 'production answers every request'}")
     since = datetime.now(UTC) - timedelta(seconds=rollout.analysis.interval_seconds)
-    window = scoring.log_since(settings.predict.log, since, analysis.LOG_COLUMNS)
+    window = scoring.log_since(settings.predict.log, since, analysis.ANALYSED_COLUMNS)
     verdict = analysis.analyse(
         window, analysis.counts(metrics_text, candidate), analysis.Counts(), candidate,
         production.version, rollout.analysis, settings.evaluate.decision_threshold,
