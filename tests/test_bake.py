@@ -130,6 +130,7 @@ EXPECTED_FILES = [
     "src/credit_default_model/serving/metrics.py",
     "src/credit_default_model/serving/progress.py",
     "src/credit_default_model/serving/rollout_status.py",
+    "src/credit_default_model/serving/shadow.py",
     "src/credit_default_model/serving/routing.py",
     "src/credit_default_model/settings.py",
     "src/credit_default_model/vocabulary.py",

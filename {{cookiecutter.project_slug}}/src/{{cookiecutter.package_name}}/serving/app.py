@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import pandas as pd
-from fastapi import BackgroundTasks, Body, FastAPI, Header, Response
+from fastapi import Body, FastAPI, Header, Response
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -31,6 +31,7 @@ from .analyst import Analyst
 from .answer import RequestRefused, Row, Scores
 from .live import Live, LiveState, Loaded
 from .log_buffer import LogBuffer
+from .shadow import ShadowQueue
 
 PARAMS_VARIABLE = "MODEL_SERVER_PARAMS"  # the settings file each worker process reads
 
@@ -66,10 +67,11 @@ class Server:
         self.live = live or Live(settings)
         self.analyst = Analyst(self.live, settings)
         self.log = LogBuffer(settings.predict.log, settings.serve.log_flush_seconds, answer.HASH_AT)
+        self.shadow = ShadowQueue(self._shadow)
         self.threshold = settings.evaluate.decision_threshold
         self.sensitive = settings.fairness.sensitive_column
 
-    def predict(self, rows: list[Row], request_id: str, background: BackgroundTasks) -> Response:
+    def predict(self, rows: list[Row], request_id: str) -> Response:
         state = self.live.state
         try:
             frame = answer.rows_frame(rows, self.contract, self.settings.serve.max_rows)
@@ -84,7 +86,7 @@ class Server:
         candidate = state.candidate
         shadowed = scores.route == routing.STABLE and routing.shadowed(request_id, state.shadow)
         if candidate and shadowed:
-            background.add_task(self._shadow, candidate, frame, request_id)
+            self.shadow.submit(candidate, frame, request_id)
         version = scores.loaded.version.number
         predictions = [
             {"probability": round(float(p), 6), "label": str(label), "model_version": version}
@@ -135,8 +137,8 @@ class Server:
             histogram.observe(float(probability))
 
     def _shadow(self, candidate: Loaded, frame: pd.DataFrame, request_id: str) -> None:
-        """The candidate scores a copy of the request after its answer was sent: logged and
-        measured, never returned."""
+        """The candidate scores a copy of the request (in the shadow thread, after its answer
+        was sent): logged and measured, never returned."""
         try:
             scores = answer.score(candidate, frame, self.contract, self.threshold, routing.SHADOW)
         except Exception:  # a shadow's failure is its own, counted; the answer was sent
@@ -192,7 +194,9 @@ def create_app(settings: Settings | None = None, live: Live | None = None) -> Fa
         server.log.start()
         server.live.start()
         server.analyst.start()
+        server.shadow.start()
         yield
+        server.shadow.close()
         server.analyst.close()
         server.live.close()
         server.log.close()
@@ -204,11 +208,10 @@ def create_app(settings: Settings | None = None, live: Live | None = None) -> Fa
     @app.post("/predict")
     def predict(
         body: Annotated[Row | list[Row], Body()],
-        background: BackgroundTasks,
         x_request_id: Annotated[str | None, Header(max_length=200)] = None,
     ) -> Response:
         rows = [body] if isinstance(body, dict) else body
-        return server.predict(rows, x_request_id or uuid.uuid4().hex, background)
+        return server.predict(rows, x_request_id or uuid.uuid4().hex)
 
     @app.get("/health")
     def health() -> dict[str, str]:

@@ -34,6 +34,10 @@ LATENCY = Histogram(
     "model_request_seconds", "Time to answer, by model version and route",
     ["version", "route"], buckets=LATENCY_BUCKETS,
 )  # fmt: skip
+SHADOW_DROPPED = Counter(
+    "model_shadow_dropped", "Requests not shadowed because the shadow queue was full",
+    ["version"],
+)  # fmt: skip
 SCORES = Histogram(
     "model_score", "Scores given, by model version and route", ["version", "route"],
     buckets=SCORE_BUCKETS,
