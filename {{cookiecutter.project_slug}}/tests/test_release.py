@@ -25,11 +25,11 @@ from {{ cookiecutter.package_name }}.control import (
     registry,
 )
 from {{ cookiecutter.package_name }}.control.desired_state import Declared, DesiredStateError, Rollout
-from {{ cookiecutter.package_name }}.settings import Step
 from {{ cookiecutter.package_name }}.control.gate_result import GateResult
 from {{ cookiecutter.package_name }}.control.production import declared_change
 from {{ cookiecutter.package_name }}.github import codeowners
 from {{ cookiecutter.package_name }}.pipeline import tracking
+from {{ cookiecutter.package_name }}.settings import Step
 
 OWNERS = (
     "* @risk-approver\n/deploy/ @model-owner @risk-approver @acme/risk-team\n/tests/ @model-owner\n"

@@ -358,8 +358,8 @@ def compare_candidate(settings: Settings) -> str | None:
     """How the registry's `candidate` alias differs from the rollout this checkout declares
     (its candidate's version and bytes while the rollout is under way, else no alias), or
     None."""
-    rollout = desired_state.read().rollout
-    wanted = rollout.candidate if rollout is not None and rollout.aborted is None else None
+    rollout = desired_state.read().rollout_under_way
+    wanted = rollout.candidate if rollout is not None else None
     client = registry.connect()
     name = settings.tracking.model_name
     applied = registry.aliases(client, name).get(registry.CANDIDATE)

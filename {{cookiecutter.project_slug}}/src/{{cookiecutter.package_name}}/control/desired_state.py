@@ -134,18 +134,25 @@ class DesiredState(BaseModel):
 
     def is_rollout_move_from(self, before: DesiredState) -> bool:
         """Whether this state is one of the moves `before`'s rollout makes by itself."""
-        rollout = before.rollout
-        if rollout is None or rollout.aborted is not None:
+        rollout = before.rollout_under_way
+        if rollout is None:
             return False
         if self.rollout is not None and self.rollout.aborted is not None:
             return self == before.rollout_aborted(self.rollout.aborted)
         moved = before.rollout_completed() if rollout.at_last_step else before.rollout_advanced()
         return self == moved
 
+    @property
+    def rollout_under_way(self) -> Rollout | None:
+        """The rollout, unless none is declared or it was aborted."""
+        rollout = self.rollout
+        return rollout if rollout is not None and rollout.aborted is None else None
+
     def _live_rollout(self) -> Rollout:
-        if self.rollout is None or self.rollout.aborted is not None:
+        rollout = self.rollout_under_way
+        if rollout is None:
             raise DeployError("no rollout is under way")
-        return self.rollout
+        return rollout
 
 
 def parse(text: str, source: str) -> DesiredState:

@@ -98,8 +98,8 @@ def _production(state: desired_state.DesiredState) -> Declared | None:
 
 
 def _candidate(state: desired_state.DesiredState) -> Declared | None:
-    rollout = state.rollout
-    return rollout.candidate if rollout is not None and rollout.aborted is None else None
+    rollout = state.rollout_under_way
+    return rollout.candidate if rollout is not None else None
 
 
 def require(client: Any, settings: Settings) -> Production:

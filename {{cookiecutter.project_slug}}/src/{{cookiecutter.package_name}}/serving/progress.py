@@ -88,8 +88,8 @@ def progress(settings: Settings, server: str, github: bool, token: str = "") -> 
     In GitHub Actions the commit is pushed to the default branch with `token` (one allowed
     past its protection), and an abort opens or updates ONE issue."""
     state = desired_state.read()
-    rollout = state.rollout
-    if rollout is None or rollout.aborted is not None:
+    rollout = state.rollout_under_way
+    if rollout is None:
         return [f"{DEPLOY_FILE} declares no rollout under way: nothing to do"]
     view = ask_server(server)[0]
     held = (time.time() - desired_state.changed_at()) / 60
