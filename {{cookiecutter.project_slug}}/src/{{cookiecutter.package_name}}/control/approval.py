@@ -24,6 +24,11 @@ class Approval:
     pull_request: int | None
     commit: str
 
+    @property
+    def who(self) -> str:
+        """The approvers as a person reads them."""
+        return ", ".join(self.approvers) or "nobody recorded"
+
 
 def judge_reviews(
     reviews: list[dict[str, Any]], pull: dict[str, Any], is_owner: Any, pushers: set[str]

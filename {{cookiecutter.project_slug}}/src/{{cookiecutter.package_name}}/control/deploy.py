@@ -209,9 +209,8 @@ def _deploy_production(
     )
     replaced = _serve(client, name, target, declared, approved, current, rollback, {})
     was = f" (was version {replaced.number})" if replaced else ""
-    who = ", ".join(approved.approvers) or "nobody recorded"
     pr = f", pull request #{approved.pull_request}" if approved.pull_request else ""
-    return [f"production: {target.label}{was}; approved by {who}{pr}"]
+    return [f"production: {target.label}{was}; approved by {approved.who}{pr}"]
 
 
 def _apply_rollout(
@@ -246,8 +245,7 @@ def _apply_rollout(
     references = [production.version] if production else []
     target = _checked_target(client, name, declared, references, False, history)
     aliases.set_candidate(client, name, target, declared.sha256)
-    who = ", ".join(approved.approvers) or "nobody recorded"
-    return [f"rollout: candidate {target.label} beside production; approved by {who}"]
+    return [f"rollout: candidate {target.label} beside production; approved by {approved.who}"]
 
 
 def emergency_rollback(
@@ -334,13 +332,31 @@ def declare_and_deploy(
 
 
 def compare(settings: Settings) -> str | None:
-    """How the registry differs from the desired state on this checkout, or None."""
+    """How the registry's production differs from the desired state on this checkout, or None."""
     state = desired_state.read()
+    if state.declared(registry.PRODUCTION) is None:
+        return None
+    return _production_difference(registry.connect(), settings.tracking.model_name, state)
+
+
+def differences(settings: Settings) -> list[str]:
+    """Every way the registry differs from deploy/ on this checkout: production, the rollout's
+    candidate (the file read once, the registry asked through one client)."""
+    state = desired_state.read()
+    client = registry.connect()
+    name = settings.tracking.model_name
+    found = [
+        _production_difference(client, name, state),
+        _candidate_difference(client, name, state),
+    ]
+    return [difference for difference in found if difference is not None]
+
+
+def _production_difference(client: Any, name: str, state: DesiredState) -> str | None:
     declared = state.declared(registry.PRODUCTION)
     if declared is None:
         return None
-    client = registry.connect()
-    current = registry.by_alias(client, settings.tracking.model_name, registry.PRODUCTION)
+    current = registry.by_alias(client, name, registry.PRODUCTION)
     if current is not None and current.number == declared.version:
         try:
             registry.version_bytes(client, current, declared.sha256, str(DEPLOY_FILE))
@@ -354,14 +370,11 @@ def compare(settings: Settings) -> str | None:
     )
 
 
-def compare_candidate(settings: Settings) -> str | None:
-    """How the registry's `candidate` alias differs from the rollout this checkout declares
-    (its candidate's version and bytes while the rollout is under way, else no alias), or
-    None."""
-    rollout = desired_state.read().rollout_under_way
+def _candidate_difference(client: Any, name: str, state: DesiredState) -> str | None:
+    """How the registry's `candidate` alias differs from the rollout declared (its candidate's
+    version and bytes while the rollout is under way, else no alias), or None."""
+    rollout = state.rollout_under_way
     wanted = rollout.candidate if rollout is not None else None
-    client = registry.connect()
-    name = settings.tracking.model_name
     applied = registry.aliases(client, name).get(registry.CANDIDATE)
     if wanted is None:
         if applied is None:
@@ -383,10 +396,3 @@ def compare_candidate(settings: Settings) -> str | None:
     except registry.RegistryError as error:
         return str(error)
     return None
-
-
-def differences(settings: Settings) -> list[str]:
-    """Every way the registry differs from deploy/ on this checkout: production, the rollout's
-    candidate."""
-    found = (compare(settings), compare_candidate(settings))
-    return [difference for difference in found if difference is not None]
