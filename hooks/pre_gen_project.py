@@ -8,6 +8,8 @@ import json
 import keyword
 import re
 import sys
+import tempfile
+from pathlib import Path
 
 ANSWERS = json.loads(r"""{{ cookiecutter | tojson }}""")
 
@@ -65,7 +67,16 @@ def problems(answers: dict) -> list[str]:
     return found
 
 
+def forget_rendered_copy() -> None:
+    """Delete this rendered copy of the hook: cookiecutter writes it to the temporary folder
+    (with the answers inside) and never removes it, so every bake would leave one behind."""
+    here = Path(__file__).resolve()
+    if here.parent == Path(tempfile.gettempdir()).resolve():
+        here.unlink(missing_ok=True)
+
+
 if __name__ == "__main__":
+    forget_rendered_copy()
     errors = problems(ANSWERS)
     if errors:
         # One line: the rest are usually the same mistake carried into derived answers.

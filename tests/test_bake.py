@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import bake, files_in, refused_bake
+from conftest import TEMPLATE, bake, files_in, refused_bake
 
 # The supported option sets. Answers left out take cookiecutter.json's defaults.
 SUPPORTED = [
@@ -216,6 +218,19 @@ def test_bakes_exactly_the_expected_files(tmp_path: Path, answers: dict[str, str
     proprietary = answers.get("license") == "Proprietary"
     expected = [f for f in EXPECTED_FILES if not (proprietary and f == "LICENSE")]
     assert files_in(bake(tmp_path, **answers)) == expected
+
+
+def test_leaves_nothing_in_the_temporary_folder(tmp_path: Path) -> None:
+    """It leaves no rendered hook (with the answers inside) behind in the temporary folder,
+    whether the bake succeeds or its pre-gen hook refuses it."""
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    env = {**os.environ, "TMPDIR": str(temporary)}
+    command = [sys.executable, "-m", "cookiecutter", "--no-input", str(TEMPLATE)]
+    subprocess.run([*command, "-o", str(tmp_path / "out")], env=env, check=True, timeout=120)
+    (tmp_path / "refused").mkdir()
+    refused_bake(tmp_path / "refused", env=env, project_slug="not a slug")
+    assert list(temporary.iterdir()) == []
 
 
 @pytest.mark.parametrize("answers", SUPPORTED)
