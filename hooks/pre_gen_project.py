@@ -1,7 +1,7 @@
 """Stop the bake with one clear line when an answer would break code, paths, TOML or YAML.
 
 Answers arrive as data (a JSON literal rendered by cookiecutter), never as code.
-Runs before any file is written; no network, no side effects.
+Runs before any file is written; no network, no side effects but removing its own rendered copy.
 """
 
 import json
