@@ -16,6 +16,7 @@ from {{ cookiecutter.package_name }}.monitoring import scoring
 from {{ cookiecutter.package_name }}.pipeline import contract as contracts
 from {{ cookiecutter.package_name }}.pipeline import data, training
 from {{ cookiecutter.package_name }}.pipeline.contract import Contract, ContractError
+from {{ cookiecutter.package_name }}.serving import answer
 from {{ cookiecutter.package_name }}.settings import Settings
 
 
@@ -108,6 +109,23 @@ def test_input_hash_follows_the_values(sample_frame: pd.DataFrame, contract: Con
     frame.loc[0, "age"] = frame.loc[0, "age"] + 1
     changed = scoring.input_hashes(contracts.model_view(frame, contract, columns).inputs)
     assert changed[0] != first[0] and changed[1] == first[1]
+
+
+def test_a_request_is_scored_as_batch_scoring_scores_its_rows(
+    sample_frame: pd.DataFrame, contract: Contract, model: Any
+) -> None:
+    """The server scores a request from plain arrays, without pandas (for speed): the same
+    rows get batch scoring's scores to the bit, a missing value and a padded category among
+    them."""
+    frame = batch(sample_frame, contract, 30).astype(object)
+    frame.loc[4, "employment_years"] = None
+    frame.loc[5, "home_ownership"] = f" {frame.loc[5, 'home_ownership']} "
+    names = training.model_columns(model)
+    table = answer.rows_table(json.loads(frame.to_json(orient="records")), contract, 100)
+    inputs = contracts.typed_columns(table, contract, names)
+    served = training.positive_probability(model, training.feature_matrix(inputs, names))
+    as_batch = training.predict_proba(model, scoring.model_view(frame, contract, model).inputs)
+    assert served.tolist() == as_batch.tolist()
 
 
 def test_input_hashes_do_not_depend_on_how_many_rows_are_hashed_at_a_time(

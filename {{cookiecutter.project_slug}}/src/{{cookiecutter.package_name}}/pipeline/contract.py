@@ -19,6 +19,7 @@ other columns never moves a row between the splits.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -176,21 +177,63 @@ def read_csv(path: Path | IO[bytes], contract: Contract) -> pd.DataFrame:
     return frame
 
 
-def _text(values: pd.Series) -> pd.Series:
-    return values.astype("string").str.strip()
+# The data by column name: a DataFrame, or plain arrays (a server's request). The rules below
+# work on numpy arrays, so that a one-row request costs microseconds per column and a batch
+# the same per row; pandas' per-call cost would be most of a small request's answer.
+Table = pd.DataFrame | Mapping[str, Any]
 
 
-def _unlisted(values: pd.Series, column: Column) -> np.ndarray:
+def _values(table: Table, name: str) -> np.ndarray:
+    return np.asarray(table[name])
+
+
+def _rows(table: Table) -> int:
+    if isinstance(table, pd.DataFrame):
+        return len(table)
+    return len(next(iter(table.values()), ()))
+
+
+def _missing(values: np.ndarray) -> np.ndarray:
+    missing: np.ndarray = pd.isna(values)
+    return missing
+
+
+def _text(values: np.ndarray) -> np.ndarray:
+    """Each present value as its text, stripped; a missing one stays None."""
+    text = np.full(len(values), None, dtype=object)
+    present = ~_missing(values)
+    text[present] = [str(value).strip() for value in values[present]]
+    return text
+
+
+def _words(values: np.ndarray) -> np.ndarray:
+    """A boolean column's values as lowercase words (None where missing)."""
+    return np.array([None if word is None else word.lower() for word in _text(values)], object)
+
+
+def _among(text: np.ndarray, allowed: Collection[str]) -> np.ndarray:
+    """Per value, whether it is one of `allowed` (a missing one is not)."""
+    allowed = set(allowed)
+    return np.fromiter((value in allowed for value in text), dtype=bool, count=len(text))
+
+
+def _unlisted(values: np.ndarray, column: Column) -> np.ndarray:
     """Per row, whether a category's value is present but not one of its listed values."""
-    listed = _text(values).isin(column.values or ()).fillna(False).to_numpy(dtype=bool)
-    present: np.ndarray = values.notna().to_numpy() & ~listed
+    present: np.ndarray = ~_missing(values) & ~_among(_text(values), column.values or ())
     return present
+
+
+def _numbers(values: np.ndarray, errors: Literal["coerce", "raise"] = "coerce") -> np.ndarray:
+    """Each value as a float: NaN where it is missing or, with errors="coerce", not a number."""
+    if values.dtype.kind in "biuf":
+        return values.astype("float64")
+    return np.asarray(pd.to_numeric(values, errors=errors), dtype="float64")
 
 
 def _last_problem(rules: list[tuple[np.ndarray, str]], rows: int) -> np.ndarray:
     """Per row, the problem of the last rule it breaks ("" when none): each rule is written over
-    the ones before it. On numpy arrays: a one-row request is checked as fast as a column."""
-    if not rules:
+    the ones before it."""
+    if not any(condition.any() for condition, _ in rules):  # good data: nothing to choose
         return np.full(rows, "", dtype=object)
     conditions = [condition for condition, _ in reversed(rules)]
     problems = [problem for _, problem in reversed(rules)]
@@ -198,12 +241,12 @@ def _last_problem(rules: list[tuple[np.ndarray, str]], rows: int) -> np.ndarray:
     return chosen
 
 
-def _numeric_rules(name: str, column: Column, values: pd.Series) -> list[tuple[np.ndarray, str]]:
-    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+def _numeric_rules(name: str, column: Column, values: np.ndarray) -> list[tuple[np.ndarray, str]]:
+    numbers = _numbers(values)
     parsed = ~np.isnan(numbers)
     with np.errstate(invalid="ignore"):
         rules = [
-            (values.notna().to_numpy() & ~parsed, f"{name} is not a number"),
+            (~_missing(values) & ~parsed, f"{name} is not a number"),
             (parsed & ~np.isfinite(numbers), f"{name} is not a finite number"),
         ]
         if column.type == "integer":
@@ -215,7 +258,7 @@ def _numeric_rules(name: str, column: Column, values: pd.Series) -> list[tuple[n
     return rules
 
 
-def _cell_problems(name: str, column: Column, values: pd.Series, is_key: bool) -> np.ndarray:
+def _cell_problems(name: str, column: Column, values: np.ndarray, is_key: bool) -> np.ndarray:
     """Per row, what is wrong with one column's value ("" when nothing)."""
     rules: list[tuple[np.ndarray, str]] = []
     if column.is_numeric:
@@ -223,30 +266,29 @@ def _cell_problems(name: str, column: Column, values: pd.Series, is_key: bool) -
     elif column.type == "category" and column.unknown == "reject":
         rules = [(_unlisted(values, column), f"{name} is not a known category")]
     elif column.type == "boolean":
-        words = _text(values).str.lower()
-        wrong = values.notna() & ~words.isin(TRUE_WORDS | FALSE_WORDS).fillna(False)
-        rules = [(wrong.to_numpy(dtype=bool), f"{name} is not true/false")]
+        wrong = ~_missing(values) & ~_among(_words(values), TRUE_WORDS | FALSE_WORDS)
+        rules = [(wrong, f"{name} is not true/false")]
     if column.max_null_fraction == 0 or is_key:
-        rules.append((values.isna().to_numpy(), f"{name} is missing"))
+        rules.append((_missing(values), f"{name} is missing"))
     return _last_problem(rules, len(values))
 
 
 def _problems_by_column(
-    frame: pd.DataFrame, contract: Contract, columns: list[str]
+    table: Table, contract: Contract, columns: list[str]
 ) -> dict[str, np.ndarray]:
-    missing = [name for name in columns if name not in frame.columns]
+    missing = [name for name in columns if name not in table]
     if missing:
         raise ContractError(f"the data has no column {', '.join(missing)} of the contract")
     found = {}
     key = set(contract.key_columns)
     for name in columns:
-        values = frame[name]
+        values = _values(table, name)
         if name == contract.target.name:
-            outside = ~_text(values).isin(contract.target.classes).fillna(False)
             rules = [
-                (outside.to_numpy(dtype=bool), f"{name} is not one of the two classes"),
-                (values.isna().to_numpy(), f"{name} is missing"),
-            ]
+                (~_among(_text(values), contract.target.classes),
+                 f"{name} is not one of the two classes"),
+                (_missing(values), f"{name} is missing"),
+            ]  # fmt: skip
             found[name] = _last_problem(rules, len(values))
         else:
             found[name] = _cell_problems(name, contract.columns[name], values, name in key)
@@ -260,20 +302,25 @@ def cell_problems(frame: pd.DataFrame, contract: Contract, columns: list[str]) -
     return pd.DataFrame(_problems_by_column(frame, contract, columns), index=frame.index)
 
 
-def row_problems(frame: pd.DataFrame, contract: Contract, columns: list[str]) -> pd.Series:
+def problems_per_row(table: Table, contract: Contract, columns: list[str]) -> np.ndarray:
     """Per row, every way it breaks the contract in `columns`, joined by "; " ("" for a good
     row). Only the bad rows are joined: good data costs one comparison per cell."""
-    found = _problems_by_column(frame, contract, columns)
-    joined = np.full(len(frame), "", dtype=object)
+    found = _problems_by_column(table, contract, columns)
+    joined = np.full(_rows(table), "", dtype=object)
     if found:
         cells = np.column_stack(list(found.values()))
         for row in np.flatnonzero((cells != "").any(axis=1)):
             joined[row] = "; ".join(problem for problem in cells[row] if problem)
-    return pd.Series(joined, index=frame.index)
+    return joined
 
 
-def typed(frame: pd.DataFrame, contract: Contract, columns: list[str]) -> pd.DataFrame:
-    """The model's view of `columns` (rows that keep the contract): numbers as floats,
+def row_problems(frame: pd.DataFrame, contract: Contract, columns: list[str]) -> pd.Series:
+    """problems_per_row, indexed like the frame."""
+    return pd.Series(problems_per_row(frame, contract, columns), index=frame.index)
+
+
+def typed_columns(table: Table, contract: Contract, columns: list[str]) -> dict[str, Any]:
+    """The model's view of `columns` (rows that keep the contract), by name: numbers as floats,
     categories with the contract's fixed levels (unseen values as the `other` level where the
     contract says so), booleans as 0/1, the target as 1 for the positive class and 0 else.
 
@@ -281,24 +328,32 @@ def typed(frame: pd.DataFrame, contract: Contract, columns: list[str]) -> pd.Dat
     scoring, whatever values a given batch happens to contain."""
     result: dict[str, Any] = {}
     for name in columns:
-        values = frame[name]
+        values = _values(table, name)
         if name == contract.target.name:
             result[name] = (_text(values) == contract.target.positive).astype("int64")
             continue
         column = contract.columns[name]
         if column.is_numeric:
-            result[name] = pd.to_numeric(values, errors="raise").astype("float64")
+            result[name] = _numbers(values, errors="raise")
         elif column.type == "category":
             text = _text(values)
             if column.unknown == "other":
-                text = text.mask(_unlisted(values, column), OTHER)
-            result[name] = pd.Categorical(text.astype(object), categories=column.levels)
+                text[_unlisted(values, column)] = OTHER
+            levels = pd.CategoricalDtype(column.levels)
+            code = {level: place for place, level in enumerate(column.levels)}
+            codes = np.fromiter((code.get(v, -1) for v in text), dtype=np.int64, count=len(text))
+            result[name] = pd.Categorical.from_codes(codes, dtype=levels)
         elif column.type == "boolean":
-            words = _text(values).str.lower()
-            result[name] = words.isin(TRUE_WORDS).astype("float64").where(words.notna())
+            words = _words(values)
+            result[name] = np.where(_missing(values), np.nan, _among(words, TRUE_WORDS))
         else:
-            result[name] = values
-    return pd.DataFrame(result, index=frame.index)
+            result[name] = table[name]
+    return result
+
+
+def typed(frame: pd.DataFrame, contract: Contract, columns: list[str]) -> pd.DataFrame:
+    """typed_columns as a frame, indexed like `frame`."""
+    return pd.DataFrame(typed_columns(frame, contract, columns), index=frame.index)
 
 
 @dataclass(frozen=True)
@@ -329,7 +384,7 @@ def unseen_counts(frame: pd.DataFrame, contract: Contract) -> dict[str, int]:
     counts = {}
     for name, column in contract.columns.items():
         if column.unknown == "other" and name in frame.columns:
-            unseen = int(_unlisted(frame[name], column).sum())
+            unseen = int(_unlisted(_values(frame, name), column).sum())
             if unseen:
                 counts[name] = unseen
     return counts

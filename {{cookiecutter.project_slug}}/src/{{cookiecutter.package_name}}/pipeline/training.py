@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import MissingInputError, ProjectError
 from ..settings import TrainSettings
 
 if TYPE_CHECKING:  # xgboost (with scikit-learn and scipy) is imported where a model is made
+    import numpy as np
     import pandas as pd
     from xgboost import XGBClassifier
 
@@ -95,3 +97,27 @@ def model_inputs(model: XGBClassifier, frame: pd.DataFrame) -> pd.DataFrame:
     if missing:
         raise ProjectError(f"the model takes columns the data does not have: {missing}")
     return frame[names]
+
+
+def feature_matrix(inputs: Mapping[str, Any], names: list[str]) -> np.ndarray:
+    """Typed columns (contract.typed_columns) as one float matrix in the model's order, a
+    category as its code, NaN where missing: the form XGBoost predicts from without pandas
+    (most of a one-row answer's time otherwise). The codes are the places among the
+    contract's fixed levels, as in training, so the scores are the frame's, to the bit."""
+    import numpy as np
+    import pandas as pd
+
+    columns = []
+    for name in names:
+        values = inputs[name]
+        if isinstance(values, pd.Categorical):
+            values = np.where(values.codes < 0, np.nan, values.codes)
+        columns.append(np.asarray(values, dtype="float64"))
+    return np.column_stack(columns)
+
+
+def positive_probability(model: XGBClassifier, matrix: np.ndarray) -> np.ndarray:
+    """Probability of the positive class for each row of a feature_matrix."""
+    import numpy as np
+
+    return np.asarray(model.predict_proba(matrix)[:, 1])

@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from ..errors import ProjectError
 from ..monitoring import scoring
+from ..pipeline import contract as contracts
 from ..pipeline import training
 from ..pipeline.contract import Contract, ContractError
 from . import routing
@@ -32,52 +32,55 @@ class RequestRefused(ProjectError):
         self.detail = detail
 
 
+Table = dict[str, np.ndarray]  # a request's rows by column, as contract's rules take them
+
+
 @dataclass(frozen=True)
 class Scores:
     loaded: Loaded
     route: str
     probability: np.ndarray
     labels: np.ndarray
-    inputs: pd.DataFrame  # as the model took them: hashed for the log, off the request path
+    inputs: dict[str, Any]  # typed as the model took them: hashed for the log, off the request path
     seconds: float
 
 
-def rows_frame(rows: list[Row], contract: Contract, max_rows: int) -> pd.DataFrame:
-    """The request's rows as a frame of the contract's columns (a column it does not know is
-    refused, as the drift check's schema check refuses it in a batch)."""
+def rows_table(rows: list[Row], contract: Contract, max_rows: int) -> Table:
+    """The request's rows by column (a value a row leaves out is missing there); a column the
+    contract does not know is refused, as the drift check's schema check refuses it in a
+    batch. Plain arrays, not a DataFrame: pandas' cost per call would be most of the answer."""
     if not rows:
         raise RequestRefused(422, "the request holds no rows")
     if len(rows) > max_rows:
         raise RequestRefused(413, f"{len(rows)} rows in one request; at most {max_rows}")
-    known = {*contract.columns, contract.target.name}
-    unknown = sorted({name for row in rows for name in row} - known)
+    names = dict.fromkeys(name for row in rows for name in row)
+    unknown = sorted(set(names) - {*contract.columns, contract.target.name})
     if unknown:
         raise RequestRefused(
             422, f"column(s) {', '.join(unknown)} are not in the data contract; leave them out"
         )
-    return pd.DataFrame.from_records(rows)
+    return {name: np.array([row.get(name) for row in rows], dtype=object) for name in names}
 
 
-def score(
-    loaded: Loaded, frame: pd.DataFrame, contract: Contract, threshold: float, route: str
-) -> Scores:
+def score(loaded: Loaded, table: Table, contract: Contract, threshold: float, route: str) -> Scores:
     """Every row scored by `loaded`, or the request refused with each bad row's reason."""
     started = time.perf_counter()
     try:
-        view = scoring.model_view(frame, contract, loaded.model)
+        problems = contracts.problems_per_row(table, contract, loaded.columns)
     except ContractError as error:  # a column the model takes is absent from every row
         raise RequestRefused(422, str(error)) from None
-    if not view.usable.all():
-        bad = view.problems[~view.usable]
-        refused = [{"row": row, "reason": bad[row]} for row in bad.index.tolist()]
-        raise RequestRefused(422, refused)
-    probability = training.predict_proba(loaded.model, view.inputs).to_numpy()
+    bad = np.flatnonzero(problems != "")
+    if bad.size:
+        raise RequestRefused(422, [{"row": int(row), "reason": problems[row]} for row in bad])
+    inputs = contracts.typed_columns(table, contract, loaded.columns)
+    matrix = training.feature_matrix(inputs, loaded.columns)
+    probability = training.positive_probability(loaded.model, matrix)
     return Scores(
         loaded=loaded,
         route=route,
         probability=probability,
         labels=scoring.labels(probability, contract, threshold),
-        inputs=view.inputs,
+        inputs=inputs,
         seconds=time.perf_counter() - started,
     )
 
@@ -91,13 +94,14 @@ def answering(state: LiveState, request_id: str) -> tuple[Loaded | None, str]:
 
 
 def log_records(
-    scores: Scores, frame: pd.DataFrame, request_id: str, sensitive: str
+    scores: Scores, table: Table, request_id: str, sensitive: str
 ) -> list[list[object]]:
     """The inference log's rows for one scored request (scoring.LOG_COLUMNS' order), the
     input's hash left for the log's writer to fill in (HASH_AT)."""
     when = datetime.now(UTC).isoformat(timespec="milliseconds")
     version = scores.loaded.version
-    groups = frame[sensitive].tolist() if sensitive in frame else [""] * len(frame)
+    rows = len(scores.probability)
+    groups = table[sensitive].tolist() if sensitive in table else [""] * rows
     latency_ms = round(scores.seconds * 1000, 3)
     return [
         [

@@ -19,7 +19,6 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
-import pandas as pd
 from fastapi import Body, FastAPI, Header, Response
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -28,7 +27,7 @@ from ..pipeline.contract import Contract, load_contract
 from ..settings import Settings, load_settings
 from . import answer, metrics, routing
 from .analyst import Analyst
-from .answer import RequestRefused, Row, Scores
+from .answer import RequestRefused, Row, Scores, Table
 from .live import Live, LiveState, Loaded
 from .log_buffer import LogBuffer
 from .shadow import ShadowQueue
@@ -74,19 +73,19 @@ class Server:
     def predict(self, rows: list[Row], request_id: str) -> Response:
         state = self.live.state
         try:
-            frame = answer.rows_frame(rows, self.contract, self.settings.serve.max_rows)
-            scores = self._scores(state, frame, request_id)
+            table = answer.rows_table(rows, self.contract, self.settings.serve.max_rows)
+            scores = self._scores(state, table, request_id)
         except RequestRefused as refused:
             metrics.REQUESTS.labels("", "", str(refused.status)).inc()
             return JSONResponse({"detail": refused.detail}, status_code=refused.status)
         if scores is None:
             return self._fallback(state, len(rows), request_id)
         self._measure(scores, 200)
-        self.log.add(scores.inputs, answer.log_records(scores, frame, request_id, self.sensitive))
+        self.log.add(scores.inputs, answer.log_records(scores, table, request_id, self.sensitive))
         candidate = state.candidate
         shadowed = scores.route == routing.STABLE and routing.shadowed(request_id, state.shadow)
         if candidate and shadowed:
-            self.shadow.submit(candidate, frame, request_id)
+            self.shadow.submit(candidate, table, request_id)
         version = scores.loaded.version.number
         predictions = [
             {"probability": round(float(p), 6), "label": str(label), "model_version": version}
@@ -96,20 +95,20 @@ class Server:
                 "fallback": False, "predictions": predictions}  # fmt: skip
         return JSONResponse(body, headers={"X-Request-ID": request_id})
 
-    def _scores(self, state: LiveState, frame: pd.DataFrame, request_id: str) -> Scores | None:
+    def _scores(self, state: LiveState, table: Table, request_id: str) -> Scores | None:
         """The answering model's scores; production's when the canary fails (counted as its
         error); None when no verified model can answer."""
         loaded, route = answer.answering(state, request_id)
         if loaded is not None and route == routing.CANARY:
             try:
-                return answer.score(loaded, frame, self.contract, self.threshold, route)
+                return answer.score(loaded, table, self.contract, self.threshold, route)
             except Exception:  # whatever the candidate fails on, production answers instead
                 metrics.ERRORS.labels(str(loaded.version.number), route).inc()
                 loaded, route = state.stable, routing.STABLE
         if loaded is None:
             return None
         try:
-            return answer.score(loaded, frame, self.contract, self.threshold, route)
+            return answer.score(loaded, table, self.contract, self.threshold, route)
         except RequestRefused:
             raise
         except Exception:  # a model that raises: the fallback answers, never unverified bytes
@@ -136,16 +135,16 @@ class Server:
         for probability in scores.probability:
             histogram.observe(float(probability))
 
-    def _shadow(self, candidate: Loaded, frame: pd.DataFrame, request_id: str) -> None:
+    def _shadow(self, candidate: Loaded, table: Table, request_id: str) -> None:
         """The candidate scores a copy of the request (in the shadow thread, after its answer
         was sent): logged and measured, never returned."""
         try:
-            scores = answer.score(candidate, frame, self.contract, self.threshold, routing.SHADOW)
+            scores = answer.score(candidate, table, self.contract, self.threshold, routing.SHADOW)
         except Exception:  # a shadow's failure is its own, counted; the answer was sent
             metrics.ERRORS.labels(str(candidate.version.number), routing.SHADOW).inc()
             return
         self._measure(scores, 200)
-        self.log.add(scores.inputs, answer.log_records(scores, frame, request_id, self.sensitive))
+        self.log.add(scores.inputs, answer.log_records(scores, table, request_id, self.sensitive))
 
     def ready(self) -> Response:
         state = self.live.state

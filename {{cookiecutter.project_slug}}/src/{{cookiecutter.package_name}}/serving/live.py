@@ -211,6 +211,9 @@ class Live:
             if loaded is not None and loaded.key == wanted:
                 return loaded
         found = production.load_declared(asked.client, asked.name, declared, source)
+        # One thread per answer: the workers answer side by side, and XGBoost's threads
+        # for a few rows would each wait for a core the other workers hold.
+        found.model.set_params(n_jobs=1)
         columns = training.model_columns(found.model)
         return Loaded(found.version, declared.sha256, found.model, columns)
 

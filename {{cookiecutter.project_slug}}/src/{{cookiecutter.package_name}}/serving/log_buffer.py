@@ -7,14 +7,41 @@ from __future__ import annotations
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import union_categoricals
 
 from ..errors import ProjectError
 from ..monitoring import scoring
 
-Pending = tuple[pd.DataFrame, list[list[object]]]  # the inputs as the model took them, the rows
+HASHED_AT_ONCE = 500  # rows: a few milliseconds of hashing between two chances for an answer
+Pending = tuple[dict[str, Any], list[list[object]]]  # typed inputs as the model took them, rows
+
+
+def _stacked(parts: list[Any]) -> Any:
+    """One column of many requests' typed inputs, end to end (a category keeps its levels)."""
+    if isinstance(parts[0], pd.Categorical):
+        return union_categoricals(parts)
+    return np.concatenate(parts)
+
+
+def _pieces(pending: list[Pending]) -> list[list[Pending]]:
+    """The pending requests in order, in pieces of one set of columns and at most
+    HASHED_AT_ONCE rows (a larger request makes a piece of its own)."""
+    pieces: list[list[Pending]] = []
+    rows = 0
+    for item in pending:
+        size = len(item[1])
+        last = pieces[-1] if pieces else None
+        if last is None or rows + size > HASHED_AT_ONCE or list(item[0]) != list(last[0][0]):
+            pieces.append([item])
+            rows = size
+        else:
+            last.append(item)
+            rows += size
+    return pieces
 
 
 class LogBuffer:
@@ -30,20 +57,20 @@ class LogBuffer:
     def start(self) -> None:
         self._thread.start()
 
-    def add(self, inputs: pd.DataFrame, records: list[list[object]]) -> None:
+    def add(self, inputs: dict[str, Any], records: list[list[object]]) -> None:
         with self._lock:
             self._pending.append((inputs, records))
 
     def _hashed(self, pending: list[Pending]) -> list[list[object]]:
-        """Every pending record with its input's hash: one hashing call per set of columns."""
-        by_columns: dict[tuple[str, ...], list[Pending]] = {}
-        for item in pending:
-            by_columns.setdefault(tuple(item[0].columns), []).append(item)
+        """Every pending record with its input's hash, hashed a few hundred rows at a time:
+        each pandas call holds the GIL until it returns, and one call over a second's worth of
+        rows would hold every answer of this worker back for tens of milliseconds."""
         records = []
-        for items in by_columns.values():
-            inputs = pd.concat([frame for frame, _ in items], ignore_index=True)
+        for piece in _pieces(pending):
+            names = list(piece[0][0])
+            inputs = pd.DataFrame({n: _stacked([typed[n] for typed, _ in piece]) for n in names})
             hashes = iter(np.asarray(scoring.input_hashes(inputs)))
-            for _, rows in items:
+            for _, rows in piece:
                 for row in rows:
                     row[self.hash_at] = next(hashes)
                     records.append(row)

@@ -9,17 +9,16 @@ import queue
 import threading
 from collections.abc import Callable
 
-import pandas as pd
-
 from . import metrics
+from .answer import Table
 from .live import Loaded
 
-Job = tuple[Loaded, pd.DataFrame, str]  # the candidate, the request's rows, its id
+Job = tuple[Loaded, Table, str]  # the candidate, the request's rows, its id
 QUEUED_AT_MOST = 1000  # requests waiting to be shadowed
 
 
 class ShadowQueue:
-    def __init__(self, score: Callable[[Loaded, pd.DataFrame, str], None]) -> None:
+    def __init__(self, score: Callable[[Loaded, Table, str], None]) -> None:
         self.score = score
         self._jobs: queue.Queue[Job | None] = queue.Queue(maxsize=QUEUED_AT_MOST)
         self._thread = threading.Thread(target=self._run, name="shadow", daemon=True)
@@ -27,9 +26,9 @@ class ShadowQueue:
     def start(self) -> None:
         self._thread.start()
 
-    def submit(self, candidate: Loaded, frame: pd.DataFrame, request_id: str) -> None:
+    def submit(self, candidate: Loaded, table: Table, request_id: str) -> None:
         try:
-            self._jobs.put_nowait((candidate, frame, request_id))
+            self._jobs.put_nowait((candidate, table, request_id))
         except queue.Full:
             metrics.SHADOW_DROPPED.labels(str(candidate.version.number)).inc()
 
