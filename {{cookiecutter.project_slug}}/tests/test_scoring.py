@@ -115,13 +115,15 @@ def test_a_request_is_scored_as_batch_scoring_scores_its_rows(
     sample_frame: pd.DataFrame, contract: Contract, model: Any
 ) -> None:
     """The server scores a request from plain arrays, without pandas (for speed): the same
-    rows get batch scoring's scores to the bit, a missing value and a padded category among
-    them."""
+    rows get batch scoring's scores to the bit, a missing value (sent as null, or left out
+    of the row) and a padded category among them."""
     frame = batch(sample_frame, contract, 30).astype(object)
-    frame.loc[4, "employment_years"] = None
+    frame.loc[[4, 6], "employment_years"] = None
     frame.loc[5, "home_ownership"] = f" {frame.loc[5, 'home_ownership']} "
+    rows = json.loads(frame.to_json(orient="records"))
+    del rows[6]["employment_years"]
     names = training.model_columns(model)
-    table = answer.rows_table(json.loads(frame.to_json(orient="records")), contract, 100)
+    table = answer.rows_table(rows, contract, 100)
     inputs = contracts.typed_columns(table, contract, names)
     served = training.positive_probability(model, training.feature_matrix(inputs, names))
     as_batch = training.predict_proba(model, scoring.model_view(frame, contract, model).inputs)

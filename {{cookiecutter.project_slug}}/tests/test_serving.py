@@ -338,9 +338,9 @@ def test_the_server_answers_with_git_s_model_and_follows_a_rollout(
             "below the contract's minimum": ({**batch[0], "age": 7}, 422, "age is below 18"),
             "a string in a number": ({**batch[0], "age": "old"}, 422, "age is not a number"),
             "an unknown column": ({**batch[0], "nickname": "x"}, 422, "nickname are not in"),
-            "a missing column": (
+            "a required value left out": (
                 {k: v for k, v in batch[0].items() if k != "credit_score"}, 422,
-                "no column credit_score"),
+                "credit_score is missing"),
             "a nested value": ({**batch[0], "age": {"x": 1}}, 422, "age"),
         }  # fmt: skip
         for case, (body, status, reason) in refused.items():

@@ -46,19 +46,22 @@ class Scores:
 
 
 def rows_table(rows: list[Row], contract: Contract, max_rows: int) -> Table:
-    """The request's rows by column (a value a row leaves out is missing there); a column the
-    contract does not know is refused, as the drift check's schema check refuses it in a
-    batch. Plain arrays, not a DataFrame: pandas' cost per call would be most of the answer."""
+    """The request's rows by column, every column of the contract among them: a column a row
+    leaves out is missing in that row, as an empty cell of a CSV is (the contract says whether
+    it may be). A column the contract does not know is refused, as the drift check's schema
+    check refuses it in a batch. Plain arrays, not a DataFrame: pandas' cost per call would be
+    most of the answer."""
     if not rows:
         raise RequestRefused(422, "the request holds no rows")
     if len(rows) > max_rows:
         raise RequestRefused(413, f"{len(rows)} rows in one request; at most {max_rows}")
-    names = dict.fromkeys(name for row in rows for name in row)
-    unknown = sorted(set(names) - {*contract.columns, contract.target.name})
+    sent = {name for row in rows for name in row}
+    unknown = sorted(sent - {*contract.columns, contract.target.name})
     if unknown:
         raise RequestRefused(
             422, f"column(s) {', '.join(unknown)} are not in the data contract; leave them out"
         )
+    names = [*contract.columns, *sorted(sent - set(contract.columns))]
     return {name: np.array([row.get(name) for row in rows], dtype=object) for name in names}
 
 
