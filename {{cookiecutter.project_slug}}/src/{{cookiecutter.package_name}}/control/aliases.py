@@ -142,20 +142,12 @@ def serve(
 
 
 def set_candidate(client: Any, name: str, target: Version, digest: str) -> None:
-    """Point `candidate` at a rollout's candidate, its bytes checked first against `digest`
-    (what deploy/production.yaml declares). Whether it may (approved, passed, not older than
-    production) is the caller's decision, made beforehand."""
+    """Point `candidate` at a rollout's candidate (or at production, where it rests between
+    rollouts), its bytes checked first against `digest` (what deploy/production.yaml declares).
+    Whether it may (approved, passed, not older than production) is the caller's decision,
+    made beforehand."""
     version_bytes(client, target, digest, "deploy/production.yaml's rollout")
     _set_alias_checked(client, name, CANDIDATE, target.number)
-
-
-def clear_candidate(client: Any, name: str) -> int | None:
-    """Remove `candidate` (the rollout ended or was aborted); the version it named, if any."""
-    current = aliases(client, name).get(CANDIDATE)
-    if current is not None:
-        with registry_errors(f"removing alias {CANDIDATE}"):
-            client.delete_registered_model_alias(name, CANDIDATE)
-    return current
 
 
 def was_in_production(version: Version) -> bool:

@@ -218,23 +218,23 @@ def _apply_rollout(
 ) -> list[str]:
     """The rollout's candidate as the `candidate` alias, which the model server requires before
     it routes a request there: set after the same checks as production (approved, the declared
-    bytes, a passing gate, not older than production); removed when the rollout ends or is
-    aborted (going back to what served needs nobody's approval)."""
+    bytes, a passing gate, not older than production). When the rollout ends or is aborted
+    the alias comes to rest on production (going back to what served needs nobody's
+    approval): MLflow asks MANAGE of whoever deletes an alias, a level that may also delete
+    versions, which no workflow's credential holds."""
     rollout = state.rollout
     applied = registry.aliases(client, name).get(registry.CANDIDATE)
     if rollout is None or rollout.aborted is not None:
-        if applied is None:
-            return []
-        aliases.clear_candidate(client, name)
         production = state.declared(registry.PRODUCTION)
-        why = (
-            f"aborted: {rollout.aborted}"
-            if rollout
-            else "it serves production now"
-            if production and production.version == applied
-            else "no rollout declared"
-        )
-        return [f"rollout: version {applied} is no longer a candidate ({why})"]
+        if applied is None or production is None or applied == production.version:
+            return []
+        resting = registry.get_version(client, name, production.version)
+        aliases.set_candidate(client, name, resting, production.sha256)
+        why = f"aborted: {rollout.aborted}" if rollout else "no rollout declared"
+        return [
+            f"rollout: version {applied} is no longer a candidate ({why}); the "
+            f"{registry.CANDIDATE} alias rests on production, version {production.version}"
+        ]
     declared = rollout.candidate
     if applied == declared.version:
         current = registry.get_version(client, name, applied)
@@ -372,17 +372,19 @@ def _production_difference(client: Any, name: str, state: DesiredState) -> str |
 
 def _candidate_difference(client: Any, name: str, state: DesiredState) -> str | None:
     """How the registry's `candidate` alias differs from the rollout declared (its candidate's
-    version and bytes while the rollout is under way, else no alias), or None."""
+    version and bytes while the rollout is under way; else unset, or at rest on production,
+    whose bytes production's own comparison checks), or None."""
     rollout = state.rollout_under_way
-    wanted = rollout.candidate if rollout is not None else None
     applied = registry.aliases(client, name).get(registry.CANDIDATE)
-    if wanted is None:
-        if applied is None:
+    if rollout is None:
+        production = state.declared(registry.PRODUCTION)
+        if applied is None or (production is not None and applied == production.version):
             return None
         return (
             f"the registry's {registry.CANDIDATE} alias points at version {applied}, but "
             f"{DEPLOY_FILE} declares no rollout under way"
         )
+    wanted = rollout.candidate
     if applied != wanted.version:
         return (
             f"the registry's {registry.CANDIDATE} alias points at "
