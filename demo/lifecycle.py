@@ -21,6 +21,7 @@ import importlib.util
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -33,7 +34,9 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import quote
 
+import model_server
 from act_runner import ActRun, Runner, warm_uv_cache
+from model_server import ModelServer
 from simulated_github import (
     BOT,
     HELPER,
@@ -53,6 +56,20 @@ DEPLOY_FILE = "deploy/production.yaml"  # desired_state.DEPLOY_FILE
 WORSE_PARAMS = {("train", "max_depth"): "8", ("train", "learning_rate"): "0.3"}
 BETTER_PARAMS = {("train", "max_depth"): "2", ("train", "n_estimators"): "600"}
 FORK_PARAMS = {("train", "learning_rate"): "0.06"}
+# The team's rollout plan, as a reviewed change of params.yaml would set it: the shipped plan
+# holds each step for an hour and judges 5 minutes at a time; the demo's holds none and judges
+# errors and latency every 5 s. The shipped plan's other checks would stop v2 here, each for
+# its own reason: disparate impact, a ratio of selection rates (~13%) over the ~50 rows a group
+# sends in 5 s, is mostly noise (it aborted v2, which the gate's fairness check passed); and
+# v2's scores differ from v1's by design (600 trees of depth 2: PSI 0.73 against v1's), a
+# shift score_psi's 0.25 is there to stop. test_serving runs the aborts.
+DEMO_ROLLOUT = {
+    "deploy.rollout.shadow_hold_minutes": "0",
+    "deploy.rollout.steps": "[{weight: 10, hold_minutes: 0}, {weight: 100, hold_minutes: 0}]",
+    "deploy.rollout.analysis.interval_seconds": "5",
+    "deploy.rollout.analysis.min_rows": "5",
+    "deploy.rollout.analysis.checks": "{error_rate: 0.01, latency_p99_ms: 50}",
+}
 BATCH = "data/incoming/batch.csv"  # drift.batch in the generated params.yaml
 BATCH_ROWS = 2000
 # The part of the project's suite its test job runs here: one file, so that pytest does not
@@ -205,6 +222,7 @@ class Lifecycle:
     on_step: Callable[[dict[str, Any]], None] = lambda entry: None
     records: list[dict[str, Any]] = field(default_factory=list)
     seen_requests: int = 0
+    server: ModelServer | None = None
 
     def __post_init__(self) -> None:
         self.people = SimulatedGitHub(self.project, self.github, self.work)
@@ -223,6 +241,7 @@ class Lifecycle:
                 },
                 "GITHUB_TOKEN": self.token,
                 "PROMOTION_TOKEN": self.token,  # the bot that opens promotion pull requests
+                "ROLLOUT_PUSH_TOKEN": self.token,  # the rollout's moves, past the protection
             },
             variables={"DVC_REMOTE_URL": str(self.dvc_remote), "PYTEST_ADDOPTS": QUICK_TESTS},
             env={"GITHUB_API_URL": self.github.url},
@@ -257,10 +276,28 @@ class Lifecycle:
                  "PR #2 after a new push: the earlier override label no longer counts",
                  self.push_after_override),
             Step("pr-better", "PR #3: better parameters", self.better_pr),
-            Step("merge-better", "Merge #3: register v2, open its promotion PR",
+            Step("serve",
+                 "The model server starts in a clean clone, with the read credential; the "
+                 "variable MODEL_SERVER_URL names it; callers send it 20 requests a second",
+                 self.start_server),
+            Step("merge-better",
+                 "Merge #3: register v2; a server judges production, so its promotion PR "
+                 "proposes a rollout",
                  lambda: self.merge_and_run_main("better-model", 3)),
-            Step("promote-better", "both approve; merged: production moves to v2",
+            Step("promote-better",
+                 "both approve; merged: deploy.yml makes v2 the candidate, the server shadows it",
                  lambda: self.approve_and_deploy(PROMOTION_BRANCH)),
+            Step("rollout-canary",
+                 "rollout.yml: the shadow held with every check green: git moves v2 to 10%",
+                 lambda: self.rollout_moves(shadow_only=True)),
+            Step("rollout-all", "rollout.yml: 10% held, every check green: git moves v2 to 100%",
+                 lambda: self.rollout_moves(weight=10)),
+            Step("rollout-complete",
+                 "rollout.yml: the last step held: git makes v2 production",
+                 lambda: self.rollout_moves(weight=100)),
+            Step("deploy-rollout",
+                 "deploy.yml on that commit moves the production alias; the callers never failed",
+                 self.deploy_rollout),
             Step("deploy-unapproved",
                  "PR #5 merged without a code owner's approval of its final head: refused",
                  self.unapproved_change),
@@ -291,10 +328,23 @@ class Lifecycle:
 
     def run(self) -> list[dict[str, Any]]:
         self.people.set_up_remotes()
+        self.plan_the_demo_rollout()
         self.people.publish_main()
-        for step in self.scenario():
-            self.record(step, step.happens())
+        try:
+            for step in self.scenario():
+                self.record(step, step.happens())
+        finally:
+            if self.server is not None:
+                self.server.stop()
         return self.records
+
+    def plan_the_demo_rollout(self) -> None:
+        command = str(self.project / ".venv/bin" / self.project.name)
+        for key, value in DEMO_ROLLOUT.items():
+            subprocess.run([command, "param", "--", key, value], cwd=self.project, check=True,
+                           capture_output=True)  # fmt: skip
+        message = "The demo's rollout: no holds, judged every 5 s"
+        self.people.git("commit", "--quiet", "-am", message)
 
     # -- the steps --
 
@@ -365,6 +415,50 @@ class Lifecycle:
         self.people.review(pull["number"], RISK_APPROVER, head)
         self.people.merge(branch, pull["number"], author=BOT)
         return self.on_push("deploy.yml")
+
+    def start_server(self) -> ActRun:
+        """The team starts the server beside its runners and names it in MODEL_SERVER_URL:
+        from now on a promotion beside production is a rollout the server judges."""
+        started = time.monotonic()
+        env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+        env.update(
+            MLFLOW_TRACKING_URI=self.mlflow.uri,
+            MLFLOW_TRACKING_USERNAME=MLFLOW_USERS["READ"],
+            MLFLOW_TRACKING_PASSWORD=f"{MLFLOW_USERS['READ']}-password",
+        )
+        self.server = model_server.start(
+            self.project, self.work / "origin.git", self.work, free_port(), env
+        )
+        self.runner.variables["MODEL_SERVER_URL"] = self.server.url
+        ready = self.server.ready()
+        log = [f"{self.server.url}/ready: {json.dumps(ready)}"]
+        seconds = round(time.monotonic() - started, 1)
+        result = "success" if ready.get("ready") else "failure"
+        return ActRun({"serve": result}, log, 0, seconds)
+
+    def rollout_moves(self, weight: int = 0, shadow_only: bool = False) -> ActRun:
+        """rollout.yml on its schedule, once the server serves the step git declares and an
+        analysis interval of it has passed; then main takes in the move the job pushed."""
+        assert self.server is not None
+        self.server.wait_for(
+            lambda ready: (
+                ready.get("candidate", {}).get("canary_percent") == weight
+                and (not shadow_only or ready["candidate"].get("shadow") == 1.0)
+            )
+        )
+        self.server.traffic.seen()  # from here on, what the callers see of this step
+        interval = float(DEMO_ROLLOUT["deploy.rollout.analysis.interval_seconds"])
+        time.sleep(interval * 1.5)  # one whole analysis interval of this step
+        self.people.git("checkout", "--quiet", "main")
+        run = self.schedule("rollout.yml", "7,22,37,52 * * * *")
+        self.people.pull_main()
+        return run
+
+    def deploy_rollout(self) -> ActRun:
+        run = self.on_push("deploy.yml")
+        if self.server is not None:
+            self.server.wait_for(lambda ready: "candidate" not in ready)
+        return run
 
     def worse_pr(self) -> ActRun:
         self.people.git("checkout", "--quiet", "main")
@@ -516,6 +610,12 @@ class Lifecycle:
 
     # -- what a person sees afterwards --
 
+    def serving(self) -> dict[str, Any] | None:
+        """What the model server says it serves, and what its callers saw since the last step."""
+        if self.server is None:
+            return None
+        return {"ready": self.server.ready(), "traffic": self.server.traffic.seen()}
+
     def record(self, step: Step, run: ActRun) -> dict[str, Any]:
         """What a person can see after a step: job results, registry, PR comments, API calls."""
         requests = self.github.requests[self.seen_requests :]
@@ -550,10 +650,18 @@ class Lifecycle:
             "dispatches": list(self.github.dispatches),
             "pulls": [dict(pull) for pull in self.github.pulls],
             "log_tail": run.log[-60:],
+            "deploy_log": self.people.git("log", "--format=%s", "main", "--", DEPLOY_FILE),
+            "serving": self.serving(),
         }
         self.records.append(entry)
         self.on_step(entry)
         return entry
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def narrate(entry: dict[str, Any]) -> str:
@@ -595,8 +703,25 @@ def narrate(entry: dict[str, Any]) -> str:
             f"   production approved by {serving['promotion.production.approved_by']}"
             f" (pull request #{pr})"
         )
+    if entry["serving"]:
+        lines.append(f"   model server: {serving_words(entry['serving'])}")
     lines.append(f"   act log and artifacts: {entry['folder']}")
     return "\n".join(lines)
+
+
+def serving_words(serving: dict[str, Any]) -> str:
+    """What the server serves, and what its callers saw during the step."""
+    ready, traffic = serving["ready"], serving["traffic"]
+    words = f"production v{ready.get('production', {}).get('version')}"
+    candidate = ready.get("candidate")
+    if candidate:
+        words += (
+            f", candidate v{candidate['version']} answering {candidate['canary_percent']}%"
+            f" (shadow {candidate['shadow']:.0%})"
+        )
+    routes = ", ".join(f"{route} {count}" for route, count in sorted(traffic["routes"].items()))
+    said = f"{traffic['answered']} answers ({routes}); {traffic['failed']} failed in all"
+    return f"{words}; callers: {said}"
 
 
 def epilogue(last: dict[str, Any], project: Path) -> str:

@@ -74,6 +74,12 @@ class SimulatedGitHub:
         self.git("push", "--quiet", "origin", "main")
         self.github.branch_heads["main"] = self.git("rev-parse", "main")
 
+    def pull_main(self) -> None:
+        """Take in what a workflow pushed to main (a rollout's recorded move)."""
+        self.git("checkout", "--quiet", "main")
+        self.git("pull", "--quiet", "--ff-only", "origin", "main")
+        self.github.branch_heads["main"] = self.git("rev-parse", "main")
+
     # -- a developer --
 
     def change_params(self, changes: dict[tuple[str, str], str]) -> None:

@@ -241,16 +241,48 @@ def test_better_pr_passes_against_the_champion(demo: dict[str, Any]) -> None:
 
 def test_the_next_registration_gets_its_own_promotion(demo: dict[str, Any]) -> None:
     """Merging the better PR registers version 2 and stages it, with a new promotion PR (the
-    first was merged); approved and merged, it moves production and keeps v1 for rollback."""
+    first was merged). A model server is named now, so the PR proposes a rollout; approved and
+    merged, it makes v2 the candidate beside production v1."""
     merged = demo["merge-better"]["registry"]
     assert merged["aliases"] == {"staging": "2", "production": "1"}
     assert merged["versions"]["2"]["github.pr"] == "3"
-    open_pulls = [p for p in demo["merge-better"]["pulls"] if p["state"] == "open"]
-    assert [p["title"] for p in open_pulls] == [
-        "Promote credit-default-model version 2 to production"
-    ]
+    [pull] = [p for p in demo["merge-better"]["pulls"] if p["state"] == "open"]
+    assert pull["title"] == "Promote credit-default-model version 2 to production"
+    assert "beside production version 1: shadow 100%, then 10%, 100% of requests" in pull["body"]
     registry = demo["promote-better"]["registry"]
-    assert registry["aliases"] == {"staging": "2", "production": "2", "previous-production": "1"}
+    assert registry["aliases"] == {"staging": "2", "production": "1", "candidate": "2"}
+
+
+def test_a_rollout_moves_in_git_as_the_server_judges_it_under_traffic(
+    demo: dict[str, Any],
+) -> None:
+    """rollout.yml records each move the server's analysis allowed, in git: v2 to 10%, to
+    100%, then production; deploy.yml then moves the alias, v1 kept for rollback. The
+    callers' requests reached v2 in the declared shares, and none failed."""
+    assert demo["serve"]["serving"]["ready"]["production"]["version"] == 1
+    for name in ("rollout-canary", "rollout-all", "rollout-complete"):
+        assert demo[name]["jobs"] == {"rollout/progress": "success"}, demo[name]["log_tail"]
+    moves = demo["rollout-complete"]["deploy_log"].splitlines()[:3]
+    assert [move.split(":")[0] for move in moves] == [
+        "Rollout of credit-default-model version 2 complete",
+        "Rollout of credit-default-model version 2 to step 2 of 2 (100%)",
+        "Rollout of credit-default-model version 2 to step 1 of 2 (10%)",
+    ]
+    at_10 = demo["rollout-all"]["serving"]["traffic"]["routes"]  # while v2 answered 10%
+    assert 0.03 < at_10.get("canary", 0) / sum(at_10.values()) < 0.2, at_10
+    at_100 = demo["rollout-complete"]["serving"]["traffic"]["routes"]
+    assert at_100.get("canary", 0) / sum(at_100.values()) > 0.9, at_100
+    done = demo["deploy-rollout"]
+    assert done["jobs"] == {"deploy/deploy": "success"}
+    aliases = done["registry"]["aliases"]  # the candidate alias at rest on production
+    assert aliases == {
+        "staging": "2",
+        "production": "2",
+        "previous-production": "1",
+        "candidate": "2",
+    }
+    assert done["serving"]["ready"]["production"]["version"] == 2
+    assert done["serving"]["traffic"]["failed"] == 0  # since the callers started
 
 
 def test_an_approval_that_is_not_a_code_owners_on_the_final_head_moves_nothing(
