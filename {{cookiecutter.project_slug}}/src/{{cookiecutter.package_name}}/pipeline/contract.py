@@ -217,9 +217,10 @@ def _among(text: np.ndarray, allowed: Collection[str]) -> np.ndarray:
     return np.fromiter((value in allowed for value in text), dtype=bool, count=len(text))
 
 
-def _unlisted(values: np.ndarray, column: Column) -> np.ndarray:
-    """Per row, whether a category's value is present but not one of its listed values."""
-    present: np.ndarray = ~_missing(values) & ~_among(_text(values), column.values or ())
+def _unlisted(text: np.ndarray, column: Column) -> np.ndarray:
+    """Per row, whether a category's value (as _text gives it) is present but not one of its
+    listed values."""
+    present: np.ndarray = ~_missing(text) & ~_among(text, column.values or ())
     return present
 
 
@@ -264,7 +265,7 @@ def _cell_problems(name: str, column: Column, values: np.ndarray, is_key: bool) 
     if column.is_numeric:
         rules = _numeric_rules(name, column, values)
     elif column.type == "category" and column.unknown == "reject":
-        rules = [(_unlisted(values, column), f"{name} is not a known category")]
+        rules = [(_unlisted(_text(values), column), f"{name} is not a known category")]
     elif column.type == "boolean":
         wrong = ~_missing(values) & ~_among(_words(values), TRUE_WORDS | FALSE_WORDS)
         rules = [(wrong, f"{name} is not true/false")]
@@ -338,7 +339,7 @@ def typed_columns(table: Table, contract: Contract, columns: list[str]) -> dict[
         elif column.type == "category":
             text = _text(values)
             if column.unknown == "other":
-                text[_unlisted(values, column)] = OTHER
+                text[_unlisted(text, column)] = OTHER
             levels = pd.CategoricalDtype(column.levels)
             code = {level: place for place, level in enumerate(column.levels)}
             codes = np.fromiter((code.get(v, -1) for v in text), dtype=np.int64, count=len(text))
@@ -384,7 +385,7 @@ def unseen_counts(frame: pd.DataFrame, contract: Contract) -> dict[str, int]:
     counts = {}
     for name, column in contract.columns.items():
         if column.unknown == "other" and name in frame.columns:
-            unseen = int(_unlisted(_values(frame, name), column).sum())
+            unseen = int(_unlisted(_text(_values(frame, name)), column).sum())
             if unseen:
                 counts[name] = unseen
     return counts
