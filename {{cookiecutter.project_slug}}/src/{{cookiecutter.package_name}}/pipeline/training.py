@@ -78,7 +78,8 @@ def predict_proba(model: XGBClassifier, features: pd.DataFrame) -> pd.Series:
     """Probability of the positive class, indexed like the input."""
     import pandas as pd
 
-    return pd.Series(model.predict_proba(features)[:, 1], index=features.index, name="probability")
+    probability = positive_probability(model, features)
+    return pd.Series(probability, index=features.index, name="probability")
 
 
 def model_columns(model: XGBClassifier) -> list[str]:
@@ -116,8 +117,8 @@ def feature_matrix(inputs: Mapping[str, Any], names: list[str]) -> np.ndarray:
     return np.column_stack(columns)
 
 
-def positive_probability(model: XGBClassifier, matrix: np.ndarray) -> np.ndarray:
-    """Probability of the positive class for each row of a feature_matrix."""
+def positive_probability(model: XGBClassifier, features: np.ndarray | pd.DataFrame) -> np.ndarray:
+    """Probability of the positive class for each row (of a feature_matrix or a typed frame)."""
     import numpy as np
 
-    return np.asarray(model.predict_proba(matrix)[:, 1])
+    return np.asarray(model.predict_proba(features)[:, 1])
