@@ -17,6 +17,7 @@ from {{ cookiecutter.package_name }}.pipeline import contract as contracts
 from {{ cookiecutter.package_name }}.pipeline import data, training
 from {{ cookiecutter.package_name }}.pipeline.contract import Contract, ContractError
 from {{ cookiecutter.package_name }}.serving import answer
+from {{ cookiecutter.package_name }}.serving.live import Loaded
 from {{ cookiecutter.package_name }}.settings import Settings
 
 
@@ -128,6 +129,31 @@ def test_a_request_is_scored_as_batch_scoring_scores_its_rows(
     served = training.positive_probability(model, training.feature_matrix(inputs, names))
     as_batch = training.predict_proba(model, scoring.model_view(frame, contract, model).inputs)
     assert served.tolist() == as_batch.tolist()
+
+
+def test_shadowed_requests_scored_together_get_what_each_gets_alone(
+    sample_frame: pd.DataFrame, contract: Contract, model: Any
+) -> None:
+    """The shadow scores what is queued in one call (speed): each request gets the scores,
+    labels and log rows it gets scored alone, one of them sending the target column too, and
+    the batch's time is shared out by rows."""
+    rows = json.loads(batch(sample_frame, contract, 7).to_json(orient="records"))
+    rows[5][contract.target.name] = contract.target.positive
+    requests = [rows[:1], rows[1:5], rows[5:]]
+    version = registry.Version("model", 2, "run", {})
+    loaded = Loaded(version, "0" * 64, model, training.model_columns(model))
+    tables = [answer.rows_table(request, contract, 100) for request in requests]
+    together = answer.score(loaded, answer.stacked(tables), contract, 0.5, "shadow")
+    parts = answer.split(together, [answer.size(table) for table in tables])
+    for part, table in zip(parts, tables, strict=True):
+        alone = answer.score(loaded, table, contract, 0.5, "shadow")
+        assert part.probability.tolist() == alone.probability.tolist()
+        assert part.labels.tolist() == alone.labels.tolist()
+        logged = answer.log_records(part, table, "id", "")
+        assert [record[5:9] for record in logged] == [
+            record[5:9] for record in answer.log_records(alone, table, "id", "")
+        ]
+    assert [part.seconds / together.seconds for part in parts] == [1 / 7, 4 / 7, 2 / 7]
 
 
 def test_input_hashes_do_not_depend_on_how_many_rows_are_hashed_at_a_time(

@@ -4,8 +4,10 @@ server at every interval (its verdict can abort the canary at once) and by
 
 It reads what the server measured: the inference log's rows of the interval (latency, scores
 and the sensitive column's value of every answer, the candidate's shadow answers included) and
-the server's error and request counters (Prometheus' text). A check without enough rows to
-judge is undecided: it never aborts, and it never lets a rollout advance either.
+the server's error and request counters (Prometheus' text). A shadow answer's latency is its
+share, by rows, of the batch it was scored in (see shadow.py): the candidate's own time. A
+check without enough rows to judge is undecided: it never aborts, and it never lets a rollout
+advance either.
 """
 
 from __future__ import annotations

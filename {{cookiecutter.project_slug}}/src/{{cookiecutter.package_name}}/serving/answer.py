@@ -5,7 +5,7 @@ model its route names, and the inference log's records of it."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -86,6 +86,43 @@ def score(loaded: Loaded, table: Table, contract: Contract, threshold: float, ro
         inputs=inputs,
         seconds=time.perf_counter() - started,
     )
+
+
+def size(table: Table) -> int:
+    """The table's rows."""
+    return len(next(iter(table.values())))
+
+
+def stacked(tables: list[Table]) -> Table:
+    """Several requests' rows as one table, in order (a column one of them leaves out is
+    missing in its rows)."""
+    names = list(dict.fromkeys(name for table in tables for name in table))
+    missing = [np.full(size(table), None, dtype=object) for table in tables]
+    return {
+        name: np.concatenate(
+            [table.get(name, none) for table, none in zip(tables, missing, strict=True)]
+        )
+        for name in names
+    }
+
+
+def split(scores: Scores, sizes: list[int]) -> list[Scores]:
+    """A batch's scores per request (`sizes`: each one's rows, in order): its rows, and its
+    share of the batch's time by rows. The typed inputs stay with the batch."""
+    parts, start, total = [], 0, sum(sizes)
+    for size in sizes:
+        end = start + size
+        parts.append(
+            replace(
+                scores,
+                probability=scores.probability[start:end],
+                labels=scores.labels[start:end],
+                inputs={},
+                seconds=scores.seconds * size / total,
+            )
+        )
+        start = end
+    return parts
 
 
 def answering(state: LiveState, request_id: str) -> tuple[Loaded | None, str]:

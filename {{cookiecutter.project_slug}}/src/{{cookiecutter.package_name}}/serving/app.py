@@ -29,9 +29,9 @@ from ..settings import Settings, load_settings
 from . import answer, metrics, routing
 from .analyst import Analyst
 from .answer import RequestRefused, Row, Scores, Table
-from .live import Live, LiveState, Loaded
+from .live import Live, LiveState
 from .log_buffer import LogBuffer
-from .shadow import ShadowQueue
+from .shadow import Job, ShadowQueue
 
 PARAMS_VARIABLE = "MODEL_SERVER_PARAMS"  # the settings file each worker process reads
 
@@ -136,16 +136,27 @@ class Server:
         for probability in scores.probability:
             histogram.observe(float(probability))
 
-    def _shadow(self, candidate: Loaded, table: Table, request_id: str) -> None:
-        """The candidate scores a copy of the request (in the shadow thread, after its answer
-        was sent): logged and measured, never returned."""
+    def _shadow(self, jobs: list[Job]) -> None:
+        """The candidate scores copies of requests (in the shadow thread, after their answers
+        were sent), several in one call: logged and measured per request, never returned."""
+        candidate = jobs[0][0]
+        tables = [table for _, table, _ in jobs]
         try:
+            table = answer.stacked(tables)
             scores = answer.score(candidate, table, self.contract, self.threshold, routing.SHADOW)
-        except Exception:  # a shadow's failure is its own, counted; the answer was sent
-            metrics.ERRORS.labels(str(candidate.version.number), routing.SHADOW).inc()
+        except Exception:  # a row only the candidate refuses, or it raises: each on its own
+            if len(jobs) > 1:
+                for job in jobs:
+                    self._shadow([job])
+            else:
+                metrics.ERRORS.labels(str(candidate.version.number), routing.SHADOW).inc()
             return
-        self._measure(scores, 200)
-        self.log.add(scores.inputs, answer.log_records(scores, table, request_id, self.sensitive))
+        parts = answer.split(scores, [answer.size(rows) for rows in tables])
+        records: list[list[object]] = []
+        for part, (_, rows, request_id) in zip(parts, jobs, strict=True):
+            self._measure(part, 200)
+            records += answer.log_records(part, rows, request_id, self.sensitive)
+        self.log.add(scores.inputs, records)
 
     def ready(self) -> Response:
         state = self.live.state
