@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -144,10 +144,18 @@ def _append_to_log(path: Path, lines: str) -> None:
         os.close(descriptor)
 
 
-def append_log_records(records: Iterable[Sequence[object]], path: Path) -> None:
+# Rows of the server's log hashed or written as text in one call: a call into pandas or the csv
+# module holds the GIL until it returns, and one over a second's worth of a server's answers
+# would hold its next answers back for tens of milliseconds.
+LOG_ROWS_AT_ONCE = 500
+
+
+def append_log_records(records: Sequence[Sequence[object]], path: Path) -> None:
     """Add rows given in LOG_COLUMNS' order (the server's buffered answers) to the log."""
     text = io.StringIO()
-    csv.writer(text, lineterminator="\n").writerows(records)
+    writer = csv.writer(text, lineterminator="\n")
+    for start in range(0, len(records), LOG_ROWS_AT_ONCE):
+        writer.writerows(records[start : start + LOG_ROWS_AT_ONCE])
     _append_to_log(path, text.getvalue())
 
 

@@ -15,8 +15,8 @@ from pandas.api.types import union_categoricals
 
 from ..errors import ProjectError
 from ..monitoring import scoring
+from ..monitoring.scoring import LOG_ROWS_AT_ONCE
 
-HASHED_AT_ONCE = 500  # rows: a few milliseconds of hashing between two chances for an answer
 Pending = tuple[dict[str, Any], list[list[object]]]  # typed inputs as the model took them, rows
 
 
@@ -29,13 +29,13 @@ def _stacked(parts: list[Any]) -> Any:
 
 def _pieces(pending: list[Pending]) -> list[list[Pending]]:
     """The pending requests in order, in pieces of one set of columns and at most
-    HASHED_AT_ONCE rows (a larger request makes a piece of its own)."""
+    LOG_ROWS_AT_ONCE rows (a larger request makes a piece of its own)."""
     pieces: list[list[Pending]] = []
     rows = 0
     for item in pending:
         size = len(item[1])
         last = pieces[-1] if pieces else None
-        if last is None or rows + size > HASHED_AT_ONCE or list(item[0]) != list(last[0][0]):
+        if last is None or rows + size > LOG_ROWS_AT_ONCE or list(item[0]) != list(last[0][0]):
             pieces.append([item])
             rows = size
         else:
@@ -62,9 +62,8 @@ class LogBuffer:
             self._pending.append((inputs, records))
 
     def _hashed(self, pending: list[Pending]) -> list[list[object]]:
-        """Every pending record with its input's hash, hashed a few hundred rows at a time:
-        each pandas call holds the GIL until it returns, and one call over a second's worth of
-        rows would hold every answer of this worker back for tens of milliseconds."""
+        """Every pending record with its input's hash, hashed LOG_ROWS_AT_ONCE rows at a time
+        (the answers of this worker wait for the GIL while one call runs)."""
         records = []
         for piece in _pieces(pending):
             names = list(piece[0][0])
