@@ -111,7 +111,9 @@ def warm_uv_cache(project: Path, work: Path) -> Path:
     shared = Path(uv_cache_dir())
     if shared.stat().st_dev != work.stat().st_dev:
         return shared  # hard links need one file system: the jobs compile what they import
-    cache = work / "uv-cache"
+    cache, warmed = work / "uv-cache", work / "uv-cache.warmed"
+    if warmed.exists():  # make demo warms it while the MLflow server starts
+        return cache
     # Another uv (a test's bake beside this one) may add or remove a temporary entry while cp
     # walks the cache: cp then says so and exits 1. What it missed, a job fetches if it needs.
     subprocess.run(["cp", "-al", str(shared), str(cache)], capture_output=True, check=False)
@@ -141,6 +143,7 @@ def warm_uv_cache(project: Path, work: Path) -> Path:
             # A file already there is a hard link into the user's cache: replace, never write.
             destination.unlink(missing_ok=True)
             shutil.copyfile(compiled, destination)
+    warmed.touch()
     return cache
 
 
@@ -265,3 +268,9 @@ def read_log(stdout: str) -> tuple[dict[str, str], list[str]]:
         if "jobResult" in entry:
             jobs[entry["job"].strip()] = entry["jobResult"]
     return jobs, log
+
+
+if __name__ == "__main__":  # python demo/act_runner.py PROJECT WORK: warm the jobs' uv cache
+    project, work = (Path(argument).resolve() for argument in sys.argv[1:3])
+    work.mkdir(parents=True, exist_ok=True)
+    print(warm_uv_cache(project, work))

@@ -55,20 +55,21 @@ DEPLOY_FILE = "deploy/production.yaml"  # desired_state.DEPLOY_FILE
 # risk gate, which no override lifts, must not be what fails).
 WORSE_PARAMS = {("train", "max_depth"): "8", ("train", "learning_rate"): "0.3"}
 BETTER_PARAMS = {("train", "max_depth"): "2", ("train", "n_estimators"): "600"}
+OVERRIDDEN_BRANCH = "deeper-trees"  # PR #8: merged on the override, aborted by the server
 FORK_PARAMS = {("train", "learning_rate"): "0.06"}
 # The team's rollout plan, as a reviewed change of params.yaml would set it: the shipped plan
 # holds each step for an hour and judges 5 minutes at a time; the demo's holds none and judges
-# errors and latency every 5 s. The shipped plan's other checks would stop v2 here, each for
-# its own reason: disparate impact, a ratio of selection rates (~13%) over the ~50 rows a group
-# sends in 5 s, is mostly noise (it aborted v2, which the gate's fairness check passed); and
-# v2's scores differ from v1's by design (600 trees of depth 2: PSI 0.73 against v1's), a
-# shift score_psi's 0.25 is there to stop. test_serving runs the aborts.
+# every 5 s. A 10% canary answers ~100 of the callers' rows in 5 s, where two models that
+# score alike differ by a PSI of ~0.1 by chance: a score PSI above 2 is no accident (v3, deep
+# trees learned fast, scores the callers' rows at 4 to 6 against v2). Disparate impact, a
+# ratio of selection rates (~13%) over the few rows a group sends in 5 s, is mostly noise at
+# this pace (it aborted v2, which the gate's fairness check passed): left to the shipped plan.
 DEMO_ROLLOUT = {
     "deploy.rollout.shadow_hold_minutes": "0",
     "deploy.rollout.steps": "[{weight: 10, hold_minutes: 0}, {weight: 100, hold_minutes: 0}]",
     "deploy.rollout.analysis.interval_seconds": "5",
-    "deploy.rollout.analysis.min_rows": "5",
-    "deploy.rollout.analysis.checks": "{error_rate: 0.01, latency_p99_ms: 50}",
+    "deploy.rollout.analysis.min_rows": "50",
+    "deploy.rollout.analysis.checks": "{error_rate: 0.01, latency_p99_ms: 50, score_psi: 2}",
 }
 BATCH = "data/incoming/batch.csv"  # drift.batch in the generated params.yaml
 BATCH_ROWS = 2000
@@ -278,7 +279,8 @@ class Lifecycle:
             Step("pr-better", "PR #3: better parameters", self.better_pr),
             Step("serve",
                  "The model server starts in a clean clone, with the read credential; the "
-                 "variable MODEL_SERVER_URL names it; callers send it 20 requests a second",
+                 "variable MODEL_SERVER_URL names it; callers send it 20 requests (10 rows "
+                 "each) a second",
                  self.start_server),
             Step("merge-better",
                  "Merge #3: register v2; a server judges production, so its promotion PR "
@@ -297,6 +299,22 @@ class Lifecycle:
                  lambda: self.rollout_moves(weight=100)),
             Step("deploy-rollout",
                  "deploy.yml on that commit moves the production alias; the callers never failed",
+                 self.deploy_rollout),
+            Step("pr-override",
+                 f"PR #8: deeper trees again, for a campaign; {RISK_APPROVER} overrides the gate",
+                 self.override_pr),
+            Step("merge-override",
+                 "Merge #8: register v3 on the override; its promotion PR proposes a rollout",
+                 lambda: self.merge_and_run_main(OVERRIDDEN_BRANCH, 8, (OVERRIDE_LABEL,))),
+            Step("promote-override",
+                 "both approve; merged: deploy.yml makes v3 the candidate, the server shadows it",
+                 lambda: self.approve_and_deploy(PROMOTION_BRANCH)),
+            Step("rollout-abort",
+                 "The server's analysis aborts v3 in its shadow (scores far from v2's); "
+                 "rollout.yml records the abort in git",
+                 self.rollout_aborted),
+            Step("deploy-abort",
+                 "deploy.yml on that commit puts the candidate alias back at rest on production",
                  self.deploy_rollout),
             Step("deploy-unapproved",
                  "PR #5 merged without a code owner's approval of its final head: refused",
@@ -395,8 +413,8 @@ class Lifecycle:
         self.people.branch("first-model", "Train the first model", {})
         return self.pr(1, "first-model", [])
 
-    def merge_and_run_main(self, branch: str, number: int) -> ActRun:
-        self.people.merge(branch, number)
+    def merge_and_run_main(self, branch: str, number: int, labels: tuple[str, ...] = ()) -> ActRun:
+        self.people.merge(branch, number, labels=labels)
         return self.on_push("main.yml")
 
     def promotion_pr(self) -> ActRun:
@@ -437,8 +455,9 @@ class Lifecycle:
         return ActRun({"serve": result}, log, 0, seconds)
 
     def rollout_moves(self, weight: int = 0, shadow_only: bool = False) -> ActRun:
-        """rollout.yml on its schedule, once the server serves the step git declares and an
-        analysis interval of it has passed; then main takes in the move the job pushed."""
+        """rollout.yml on its schedule, once the server serves the step git declares and its
+        analysis of an interval of it passed every check; then main takes in the move the job
+        pushed."""
         assert self.server is not None
         self.server.wait_for(
             lambda ready: (
@@ -447,8 +466,17 @@ class Lifecycle:
             )
         )
         self.server.traffic.seen()  # from here on, what the callers see of this step
-        interval = float(DEMO_ROLLOUT["deploy.rollout.analysis.interval_seconds"])
-        time.sleep(interval * 1.5)  # one whole analysis interval of this step
+        self.server.judged_healthy(weight)
+        self.people.git("checkout", "--quiet", "main")
+        run = self.schedule("rollout.yml", "7,22,37,52 * * * *")
+        self.people.pull_main()
+        return run
+
+    def rollout_aborted(self) -> ActRun:
+        """rollout.yml on its schedule, once the server's analysis took the candidate out of
+        its routes; then main takes in the abort the job pushed."""
+        assert self.server is not None
+        self.server.wait_for(lambda ready: "analysis failed" in (ready.get("problem") or ""))
         self.people.git("checkout", "--quiet", "main")
         run = self.schedule("rollout.yml", "7,22,37,52 * * * *")
         self.people.pull_main()
@@ -472,6 +500,17 @@ class Lifecycle:
     def push_after_override(self) -> ActRun:
         self.people.push_to("worse-model", "A commit pushed after the override was given.")
         return self.pr(2, "worse-model", [OVERRIDE_LABEL])
+
+    def override_pr(self) -> ActRun:
+        """The worse parameters again, from main. GitHub ran pr.yml when the pull request was
+        opened (its gate failed, as PR #2's did: not shown again); the risk approver then
+        applies the override label to that head, and the gate passes on it."""
+        number = 8
+        self.people.git("checkout", "--quiet", "main")
+        self.people.branch(OVERRIDDEN_BRANCH, "Deeper trees for the campaign", WORSE_PARAMS)
+        self.people.pull_request_event(number, OVERRIDDEN_BRANCH, [])  # the run on opening
+        self.people.label(number, OVERRIDE_LABEL, RISK_APPROVER)
+        return self.pr(number, OVERRIDDEN_BRANCH, [OVERRIDE_LABEL])
 
     def better_pr(self) -> ActRun:
         self.people.git("checkout", "--quiet", "main")
@@ -766,7 +805,9 @@ def main() -> int:
     project = args.project.resolve()
     fake_github = load_fake_github(project)
     work = args.record.resolve().parent / "lifecycle-work"
-    shutil.rmtree(work, ignore_errors=True)
+    for earlier in work.glob("*"):  # a warmed uv cache stays (act_runner.warm_uv_cache)
+        if earlier.is_dir() and earlier.name != "uv-cache":
+            shutil.rmtree(earlier)
     (work / "home").mkdir(parents=True)
     repository = params_value(project, "repository")
     with fake_github.serving(fake_github.FakeGitHub(repository=repository)) as github:

@@ -21,7 +21,8 @@ from typing import Any
 
 import yaml
 
-REQUESTS_PER_SECOND = 20  # enough for every analysis interval to decide, little for the runner
+REQUESTS_PER_SECOND = 20  # little for the runner
+ROWS_PER_REQUEST = 10  # a 10% canary answers ~100 rows in a 5 s interval: enough to judge scores
 CALLER_ROWS = 200  # distinct rows the callers send, from the project's own data
 
 
@@ -31,17 +32,20 @@ def get_json(url: str) -> Any:
 
 
 def caller_rows(project: Path, rows: int = CALLER_ROWS) -> list[bytes]:
-    """Request bodies: rows of the project's training data, the target left out, numbers as
-    numbers and empty cells left out (a missing value)."""
+    """Request bodies of ROWS_PER_REQUEST rows each: rows of the project's training data, the
+    target left out, numbers as numbers and empty cells left out (a missing value)."""
     contract = yaml.safe_load((project / "data/contract.yaml").read_text(encoding="utf-8"))
     target = contract["target"]["name"]
     with (project / "data/raw/loans.csv").open(encoding="utf-8") as stream:
         reader = csv.DictReader(stream)
-        bodies = []
-        for row, _ in zip(reader, range(rows), strict=False):
-            body = {k: _typed(v) for k, v in row.items() if k != target and v != ""}
-            bodies.append(json.dumps(body).encode())
-    return bodies
+        sent = [
+            {k: _typed(v) for k, v in row.items() if k != target and v != ""}
+            for row, _ in zip(reader, range(rows), strict=False)
+        ]
+    return [
+        json.dumps(sent[start : start + ROWS_PER_REQUEST]).encode()
+        for start in range(0, len(sent), ROWS_PER_REQUEST)
+    ]
 
 
 def _typed(text: str) -> str | float:
@@ -127,6 +131,18 @@ class ModelServer:
             time.sleep(0.5)
         said = "stopped" if self.process.poll() is not None else self.ready()
         raise RuntimeError(f"the model server did not get there: {said} (see {self.log})")
+
+    def judged_healthy(self, weight: int, seconds: float = 60) -> None:
+        """Until /rollout says, 6 times in a row (any worker's), that an analysis interval of
+        the candidate at `weight` percent passed every check."""
+        deadline, agreed = time.monotonic() + seconds, 0
+        while agreed < 6:
+            view = get_json(f"{self.url}/rollout")
+            healthy = (view.get("analysis") or {}).get("healthy")
+            agreed = agreed + 1 if view["canary_percent"] == weight and healthy else 0
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"no healthy analysis at {weight}%: {view} (see {self.log})")
+            time.sleep(0.2)
 
     def stop(self) -> None:
         self.traffic.stop()

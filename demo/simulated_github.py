@@ -158,15 +158,19 @@ class SimulatedGitHub:
              "commit_id": commit, "submitted_at": github_time()}
         )  # fmt: skip
 
-    def merge(self, branch: str, number: int, author: str = MODEL_OWNER) -> str:
+    def merge(
+        self, branch: str, number: int, author: str = MODEL_OWNER, labels: tuple[str, ...] = ()
+    ) -> str:
         """Merge like GitHub's merge button; GitHub then knows the PR of the merge commit (its
-        final head, base and author; its commits, by the author) and lists it as closed."""
+        final head, base, author and labels; its commits, by the author) and lists it as
+        closed."""
         head = self.git("rev-parse", branch)
         self.git("checkout", "--quiet", "main")
         self.git("merge", "--quiet", "--no-ff", "-m", f"Merge pull request #{number}", branch)
         sha = self.git("rev-parse", "HEAD")
         self.github.commit_pulls[sha] = [
-            {"number": number, "merged_at": github_time(), "labels": [], "merge_commit_sha": sha,
+            {"number": number, "merged_at": github_time(), "merge_commit_sha": sha,
+             "labels": [{"name": label} for label in labels],
              "base": {"ref": "main"}, "head": {"sha": head, "ref": branch},
              "user": {"login": author}}
         ]  # fmt: skip

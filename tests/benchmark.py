@@ -213,6 +213,7 @@ def main() -> None:
 # Requests per measurement, by rows per request: enough for a stable 99th percentile.
 SERVING_LOADS = {1: 4000, 100: 600}
 SERVING_CONCURRENCY = 8
+LOAD_FIGURES = ("p50_ms", "p99_ms", "per_second")
 
 
 def started_server(command: list[str], cwd: Path, env: dict[str, str], port: int) -> Any:
@@ -257,9 +258,16 @@ def load(
     return said
 
 
+def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Load-test figures over several runs: the median of each, every failure counted."""
+    figures = {key: statistics.median(run[key] for run in runs) for key in LOAD_FIGURES}
+    return {**figures, "failed": sum(run["failed"] for run in runs)}
+
+
 def serving_rows(bench: Bench, batch: Path) -> list[dict[str, Any]]:
     """The model server (make serve) beside a bare ASGI app doing only inplace_predict, same
-    model, workers and client: latency p50/p99 and requests per second, 1 and 100 rows."""
+    model, workers and client: latency p50/p99 and requests per second, 1 and 100 rows, each
+    the median of REPEAT runs taken in turn with the bare app's."""
     project = bench.project
     workers = "2"
     ours, bare = free_port(), free_port()
@@ -276,10 +284,14 @@ def serving_rows(bench: Bench, batch: Path) -> list[dict[str, Any]]:
     ]  # fmt: skip
     servers.append(started_server(bare_command, project.root, bare_env, bare))
     rows = []
+    ours_url, bare_url = f"http://127.0.0.1:{ours}", f"http://127.0.0.1:{bare}"
     try:
         for size, requests in SERVING_LOADS.items():
-            measured = load(bench, f"http://127.0.0.1:{ours}", batch, size, requests)
-            limit = load(bench, f"http://127.0.0.1:{bare}", batch, size, requests)
+            ours_runs, bare_runs = [], []
+            for _ in range(bench.repeat):  # turn about: a slow spell falls on both sides
+                ours_runs.append(load(bench, ours_url, batch, size, requests))
+                bare_runs.append(load(bench, bare_url, batch, size, requests))
+            measured, limit = median_run(ours_runs), median_run(bare_runs)
             row = {
                 "step": f"serve {size} row{'s' if size > 1 else ''}/request",
                 **{key: measured[key] for key in ("p50_ms", "p99_ms", "per_second", "failed")},

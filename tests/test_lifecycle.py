@@ -285,6 +285,33 @@ def test_a_rollout_moves_in_git_as_the_server_judges_it_under_traffic(
     assert done["serving"]["traffic"]["failed"] == 0  # since the callers started
 
 
+def test_a_candidate_the_server_finds_bad_is_aborted_and_the_abort_is_in_git(
+    demo: dict[str, Any],
+) -> None:
+    """PR #8, merged on the risk approver's override, registers v3; its rollout starts in
+    shadow, and the server's analysis takes it out at once (its scores are far from v2's):
+    rollout.yml writes the abort to deploy/, deploy.yml rests the candidate alias on
+    production. v3 never answered a caller, and no request failed."""
+    assert demo["pr-override"]["gate"]["verdict"] == "overridden"
+    assert demo["merge-override"]["registry"]["versions"]["3"]["gate.verdict"] == "overridden"
+    assert demo["promote-override"]["registry"]["aliases"]["candidate"] == "3"
+    step = demo["rollout-abort"]
+    assert step["jobs"] == {"rollout/progress": "success"}, step["log_tail"]
+    aborted = step["deploy_log"].splitlines()[0]
+    assert aborted.startswith(
+        "Rollout of credit-default-model version 3 aborted by its analysis: "
+        "analysis failed 2 interval(s) in a row: score_psi"
+    ), aborted
+    done = demo["deploy-abort"]
+    assert done["jobs"] == {"deploy/deploy": "success"}
+    aliases = done["registry"]["aliases"]
+    assert (aliases["production"], aliases["candidate"]) == ("2", "2")
+    answered = [demo[name]["serving"]["traffic"] for name in ("rollout-abort", "deploy-abort")]
+    assert all("3" not in seen["versions"] for seen in answered), answered
+    assert done["serving"]["ready"]["production"]["version"] == 2
+    assert done["serving"]["traffic"]["failed"] == 0
+
+
 def test_an_approval_that_is_not_a_code_owners_on_the_final_head_moves_nothing(
     demo: dict[str, Any],
 ) -> None:
@@ -358,7 +385,7 @@ def test_git_log_of_deploy_is_productions_history(demo: dict[str, Any]) -> None:
         cwd=project, capture_output=True, text=True, check=True,
     )  # fmt: skip
     merges = [line for line in done.stdout.splitlines() if line.startswith("Merge pull request")]
-    assert len(merges) == 5  # v1, v2, the refused change, its revert, the rollback
+    assert len(merges) == 6  # v1, v2, v3 (aborted), the refused change, its revert, the rollback
 
 
 def test_a_fork_pr_without_secrets_fails_closed_with_the_reason(demo: dict[str, Any]) -> None:
