@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from {{ cookiecutter.package_name }}.control import deploy, desired_state, regis
 from {{ cookiecutter.package_name }}.control.desired_state import Declared, DesiredStateError, Rollout
 from {{ cookiecutter.package_name }}.monitoring import scoring
 from {{ cookiecutter.package_name }}.pipeline.contract import Contract
-from {{ cookiecutter.package_name }}.serving import analysis, progress, routing
+from {{ cookiecutter.package_name }}.serving import analysis, progress, rollout_status, routing
 from {{ cookiecutter.package_name }}.serving.progress import Move
 from {{ cookiecutter.package_name }}.settings import Analysis, Step
 
@@ -138,6 +139,40 @@ def test_the_analysis_judges_the_candidate_against_production() -> None:
     few = judged(log_window("canary", 2, [0.01] * 10, 45.0, groups[:10]))
     assert not few.failed and not few.healthy
     assert {c.name for c in few.checks if c.passed is None} == set(CHECKS) - {"error_rate"}
+
+
+def test_at_100_percent_rollout_status_judges_scores_against_productions_latest(
+    tmp_path: Path,
+) -> None:
+    """Where the candidate answers every request, the last interval holds no production
+    answer: make rollout-status compares the candidate's scores with production's latest
+    ones, as the server does, rather than calling the check undecided."""
+    log, now = tmp_path / "inference_log.csv", datetime.now(UTC)
+    rng = np.random.default_rng(3)
+
+    def answered(seconds_ago: float, version: int, route: str, scores: np.ndarray) -> None:
+        when = (now - timedelta(seconds=seconds_ago)).isoformat(timespec="milliseconds")
+        scoring.append_log_records(
+            [[when, "m", version, route, f"{route}-{n}", 0, "", p, "yes", 2.0, ""]
+             for n, p in enumerate(scores)],
+            log,
+        )  # fmt: skip
+
+    answered(20, 1, "stable", rng.beta(2, 5, 300))  # before the step to 100%
+    answered(1, 2, "canary", rng.beta(2, 5, 300))
+    window, before = rollout_status.last_interval(log, 5, now)
+    assert set(window["route"]) == {"canary"} and set(before["route"]) == {"stable"}
+    checks = Analysis(interval_seconds=5, failure_limit=1, min_rows=50, checks={"score_psi": 0.25})
+
+    def psi(reference: pd.DataFrame | None) -> float | None:
+        verdict = analysis.analyse(
+            window, analysis.Counts(), analysis.Counts(), 2, 1, checks, 0.5, reference
+        )
+        return verdict.checks[0].value
+
+    assert psi(None) is None  # the last interval alone cannot decide
+    decided = psi(before)
+    assert decided is not None and decided < 0.25
 
 
 def test_the_counters_are_read_per_version() -> None:

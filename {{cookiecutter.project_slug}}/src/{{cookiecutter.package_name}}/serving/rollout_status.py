@@ -4,15 +4,19 @@ over the last interval."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pandas as pd
 
 from ..control import desired_state, registry
 from ..errors import ProjectError
 from ..monitoring import scoring
 from ..settings import Settings
 from . import analysis
+
+REFERENCE_INTERVALS = 10  # how far back production's scores are looked for, in intervals
 
 
 def report(settings: Settings, server: str) -> tuple[list[str], bool]:
@@ -40,11 +44,12 @@ def report(settings: Settings, server: str) -> tuple[list[str], bool]:
         lines.append(f"server: version {view['candidate']} answers {view['canary_percent']}%")
     else:
         lines.append(f"server: {view['problem'] or 'production answers every request'}")
-    since = datetime.now(UTC) - timedelta(seconds=rollout.analysis.interval_seconds)
-    window = scoring.log_since(settings.predict.log, since, analysis.ANALYSED_COLUMNS)
+    window, before = last_interval(
+        settings.predict.log, rollout.analysis.interval_seconds, datetime.now(UTC)
+    )
     verdict = analysis.analyse(
         window, analysis.counts(metrics_text, candidate), analysis.Counts(), candidate,
-        production.version, rollout.analysis, settings.evaluate.decision_threshold,
+        production.version, rollout.analysis, settings.evaluate.decision_threshold, before,
     )  # fmt: skip
     lines.append(
         f"last {rollout.analysis.interval_seconds:g} s: {verdict.candidate_rows} candidate rows "
@@ -52,6 +57,18 @@ def report(settings: Settings, server: str) -> tuple[list[str], bool]:
     )
     lines += [f"  {check}" for check in verdict.checks]
     return lines, stopped or bool(verdict.failed)
+
+
+def last_interval(log: Path, seconds: float, now: datetime) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The inference log's rows of the last `seconds` before `now`, and of the
+    REFERENCE_INTERVALS as long before them: where the candidate answers every request, the
+    server judges its scores against production's latest, and so does this."""
+    since = now - timedelta(seconds=seconds)
+    earliest = since - timedelta(seconds=seconds * REFERENCE_INTERVALS)
+    rows = scoring.log_since(log, earliest, analysis.ANALYSED_COLUMNS)
+    written = pd.to_datetime(rows["timestamp"], utc=True, format="ISO8601")
+    recent = (written >= pd.Timestamp(since)).to_numpy()
+    return rows[recent], rows[~recent]
 
 
 def ask_server(url: str) -> tuple[dict[str, Any], str]:
