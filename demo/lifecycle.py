@@ -59,17 +59,19 @@ OVERRIDDEN_BRANCH = "deeper-trees"  # PR #8: merged on the override, aborted by 
 FORK_PARAMS = {("train", "learning_rate"): "0.06"}
 # The team's rollout plan, as a reviewed change of params.yaml would set it: the shipped plan
 # holds each step for an hour and judges 5 minutes at a time; the demo's holds none and judges
-# every 5 s. A 10% canary answers ~100 of the callers' rows in 5 s, where two models that
-# score alike differ by a PSI of ~0.1 by chance: a score PSI above 2 is no accident (v3, deep
-# trees learned fast, scores the callers' rows at 4 to 6 against v2). Disparate impact, a
-# ratio of selection rates (~13%) over the few rows a group sends in 5 s, is mostly noise at
-# this pace (it aborted v2, which the gate's fairness check passed): left to the shipped plan.
+# every 5 s, its latency limit loose: the demo shares two cores with its runners (and, in the
+# template's CI, with other tests), and a busy machine's p99 is its own, not the candidate's.
+# A 10% canary answers ~100 of the callers' rows in 5 s, where two models that score alike
+# differ by a PSI of ~0.1 by chance: a score PSI above 2 is no accident (v3, deep trees
+# learned fast, scores the callers' rows at 4 to 6 against v2). Disparate impact, a ratio of
+# selection rates (~13%) over the few rows a group sends in 5 s, is mostly noise at this pace
+# (it aborted v2, which the gate's fairness check passed): left to the shipped plan.
 DEMO_ROLLOUT = {
     "deploy.rollout.shadow_hold_minutes": "0",
     "deploy.rollout.steps": "[{weight: 10, hold_minutes: 0}, {weight: 100, hold_minutes: 0}]",
     "deploy.rollout.analysis.interval_seconds": "5",
     "deploy.rollout.analysis.min_rows": "50",
-    "deploy.rollout.analysis.checks": "{error_rate: 0.01, latency_p99_ms: 50, score_psi: 2}",
+    "deploy.rollout.analysis.checks": "{error_rate: 0.01, latency_p99_ms: 250, score_psi: 2}",
 }
 BATCH = "data/incoming/batch.csv"  # drift.batch in the generated params.yaml
 BATCH_ROWS = 2000
@@ -466,21 +468,27 @@ class Lifecycle:
             )
         )
         self.server.traffic.seen()  # from here on, what the callers see of this step
-        self.server.judged_healthy(weight)
+        for _ in range(3):  # a run that found an interval failing holds; the schedule fires again
+            self.server.judged_healthy(weight)
+            run, moved = self.scheduled_rollout()
+            if moved:
+                break
+        return run
+
+    def scheduled_rollout(self) -> tuple[ActRun, bool]:
+        """rollout.yml on its schedule; main takes in what it pushed (and whether it did)."""
         self.people.git("checkout", "--quiet", "main")
+        before = self.people.git("rev-parse", "HEAD")
         run = self.schedule("rollout.yml", "7,22,37,52 * * * *")
         self.people.pull_main()
-        return run
+        return run, self.people.git("rev-parse", "HEAD") != before
 
     def rollout_aborted(self) -> ActRun:
         """rollout.yml on its schedule, once the server's analysis took the candidate out of
         its routes; then main takes in the abort the job pushed."""
         assert self.server is not None
         self.server.wait_for(lambda ready: "analysis failed" in (ready.get("problem") or ""))
-        self.people.git("checkout", "--quiet", "main")
-        run = self.schedule("rollout.yml", "7,22,37,52 * * * *")
-        self.people.pull_main()
-        return run
+        return self.scheduled_rollout()[0]
 
     def deploy_rollout(self) -> ActRun:
         run = self.on_push("deploy.yml")

@@ -110,15 +110,15 @@ def split(scores: Scores, sizes: list[int]) -> list[Scores]:
     """A batch's scores per request (`sizes`: each one's rows, in order): its rows, and its
     share of the batch's time by rows. The typed inputs stay with the batch."""
     parts, start, total = [], 0, sum(sizes)
-    for size in sizes:
-        end = start + size
+    for rows in sizes:
+        end = start + rows
         parts.append(
             replace(
                 scores,
                 probability=scores.probability[start:end],
                 labels=scores.labels[start:end],
                 inputs={},
-                seconds=scores.seconds * size / total,
+                seconds=scores.seconds * rows / total,
             )
         )
         start = end
