@@ -27,6 +27,7 @@ HEAVY_IMPORTS = {
     "validate": ["great_expectations"],
     "train": ["mlflow", "sklearn.metrics"],
     "pipeline": ["great_expectations", "mlflow", "sklearn.metrics"],
+    "loop": ["great_expectations", "mlflow", "sklearn.metrics"],
     "gate": ["mlflow", "sklearn.metrics"],
     "predict": ["mlflow"],
     "drift": ["mlflow", "evidently"],
@@ -210,6 +211,21 @@ def run(task: str, project: Project, batch: Path | None) -> dict[str, Any]:
         model.save_model(out / "model.ubj")
         probability = scores(project, model, held_out)
         return {"failed": failed, **metrics(project.target_of(held_out), probability, threshold)}
+    if task == "loop":  # a pull request's whole wait (rebuild, gate, report) in one process
+        frame = project.read(project.path("data", "raw"))
+        failed = validate(project, frame)
+        train, held_out = split(project, frame)
+        train.to_csv(out / "train.csv", index=False)
+        held_out.to_csv(out / "eval.csv", index=False)
+        model = fit(project, train)
+        model.save_model(out / "model.ubj")
+        challenger = scores(project, model, held_out)
+        target = project.target_of(held_out)
+        champion = scores(project, load(out / "champion.ubj"), held_out)
+        gate = bootstrap(target, champion, challenger, project.params["gate"])
+        result = {"failed": failed, **metrics(target, challenger, threshold), **gate}
+        (out / "report.md").write_text(json.dumps(result, indent=2))
+        return result
     if task == "gate":
         frame = project.read(project.path("split", "eval"))
         target = project.target_of(frame)
