@@ -183,6 +183,20 @@ def bootstrap(target: np.ndarray, champion: np.ndarray, challenger: np.ndarray, 
     return {"low": round(float(low), 6), "high": round(float(high), 6)}
 
 
+def rebuild(project: Project, out: Path) -> tuple[int, pd.DataFrame, np.ndarray]:
+    """The pipeline's work from the raw data: the contract's rules, the split (both halves
+    written), the fit (the model saved); the failed rules, the evaluation rows and their
+    scores."""
+    frame = project.read(project.path("data", "raw"))
+    failed = validate(project, frame)
+    train, held_out = split(project, frame)
+    train.to_csv(out / "train.csv", index=False)
+    held_out.to_csv(out / "eval.csv", index=False)
+    model = fit(project, train)
+    model.save_model(out / "model.ubj")
+    return failed, held_out, scores(project, model, held_out)
+
+
 def run(task: str, project: Project, batch: Path | None) -> dict[str, Any]:
     threshold = project.params["evaluate"]["decision_threshold"]
     model_path = project.path("train", "model")
@@ -202,24 +216,10 @@ def run(task: str, project: Project, batch: Path | None) -> dict[str, Any]:
         probability = scores(project, model, frame)
         return metrics(project.target_of(frame), probability, threshold)
     if task == "pipeline":
-        frame = project.read(project.path("data", "raw"))
-        failed = validate(project, frame)
-        train, held_out = split(project, frame)
-        train.to_csv(out / "train.csv", index=False)
-        held_out.to_csv(out / "eval.csv", index=False)
-        model = fit(project, train)
-        model.save_model(out / "model.ubj")
-        probability = scores(project, model, held_out)
-        return {"failed": failed, **metrics(project.target_of(held_out), probability, threshold)}
+        failed, held_out, challenger = rebuild(project, out)
+        return {"failed": failed, **metrics(project.target_of(held_out), challenger, threshold)}
     if task == "loop":  # a pull request's whole wait (rebuild, gate, report) in one process
-        frame = project.read(project.path("data", "raw"))
-        failed = validate(project, frame)
-        train, held_out = split(project, frame)
-        train.to_csv(out / "train.csv", index=False)
-        held_out.to_csv(out / "eval.csv", index=False)
-        model = fit(project, train)
-        model.save_model(out / "model.ubj")
-        challenger = scores(project, model, held_out)
+        failed, held_out, challenger = rebuild(project, out)
         target = project.target_of(held_out)
         champion = scores(project, load(out / "champion.ubj"), held_out)
         gate = bootstrap(target, champion, challenger, project.params["gate"])
