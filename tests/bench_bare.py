@@ -183,17 +183,23 @@ def bootstrap(target: np.ndarray, champion: np.ndarray, challenger: np.ndarray, 
     return {"low": round(float(low), 6), "high": round(float(high), 6)}
 
 
-def rebuild(project: Project, out: Path) -> tuple[int, pd.DataFrame, np.ndarray]:
-    """The pipeline's work from the raw data: the contract's rules, the split (both halves
-    written), the fit (the model saved); the failed rules, the evaluation rows and their
-    scores."""
-    frame = project.read(project.path("data", "raw"))
-    failed = validate(project, frame)
+def split_and_fit(project: Project, frame: pd.DataFrame, out: Path) -> tuple[pd.DataFrame, Any]:
+    """The train stage's work: the split (both halves written), the fit (the model saved);
+    the evaluation rows and the model."""
     train, held_out = split(project, frame)
     train.to_csv(out / "train.csv", index=False)
     held_out.to_csv(out / "eval.csv", index=False)
     model = fit(project, train)
     model.save_model(out / "model.ubj")
+    return held_out, model
+
+
+def rebuild(project: Project, out: Path) -> tuple[int, pd.DataFrame, np.ndarray]:
+    """The pipeline's work from the raw data: the contract's rules, then the train stage's;
+    the failed rules, the evaluation rows and their scores."""
+    frame = project.read(project.path("data", "raw"))
+    failed = validate(project, frame)
+    held_out, model = split_and_fit(project, frame, out)
     return failed, held_out, scores(project, model, held_out)
 
 
@@ -204,17 +210,10 @@ def run(task: str, project: Project, batch: Path | None) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     if task == "validate":
         return {"failed": validate(project, project.read(project.path("data", "raw")))}
-    if task == "split":
-        train, held_out = split(project, project.read(project.path("data", "raw")))
-        train.to_csv(out / "train.csv", index=False)
-        held_out.to_csv(out / "eval.csv", index=False)
-        return {"train": len(train), "eval": len(held_out)}
     if task == "train":
-        model = fit(project, project.read(project.path("split", "train")))
-        model.save_model(out / "model.ubj")
-        frame = project.read(project.path("split", "eval"))
-        probability = scores(project, model, frame)
-        return metrics(project.target_of(frame), probability, threshold)
+        held_out, model = split_and_fit(project, project.read(project.path("data", "raw")), out)
+        probability = scores(project, model, held_out)
+        return metrics(project.target_of(held_out), probability, threshold)
     if task == "pipeline":
         failed, held_out, challenger = rebuild(project, out)
         return {"failed": failed, **metrics(project.target_of(held_out), challenger, threshold)}

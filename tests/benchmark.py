@@ -37,7 +37,7 @@ from servers import free_port  # noqa: E402
 
 BARE = Path(__file__).resolve().parent / "bench_bare.py"
 RUN = ["uv", "run", "--locked"]
-STAGES = ("validate", "split", "train")
+STAGES = ("validate", "train")
 REBUILD = "dvc repro -f (make rebuild)"
 LONG = 3600  # seconds a setup step may take at a million rows and more
 

@@ -1,4 +1,5 @@
-"""The pipeline's commands: the three stages, and the checks `make` runs before them."""
+"""The pipeline's commands: its steps (validate; split and train, which dvc.yaml runs as one
+stage), and the checks `make` runs before them."""
 
 from __future__ import annotations
 
@@ -30,8 +31,8 @@ def split(args: argparse.Namespace) -> int:
 
 @COMMANDS.add(
     "train",
-    "Train the model, score it on the evaluation split (metrics, plots) and record both in "
-    "MLflow with its lineage.",
+    "Cut the splits, train the model, score it on the evaluation split (metrics, plots) and "
+    "record both in MLflow with its lineage.",
 )
 def train(args: argparse.Namespace) -> int:
     from . import stages

@@ -1,100 +1,90 @@
-"""Evaluation plots as PNG images: ROC, precision-recall, calibration, confusion matrix and
-feature importance. They are DVC plots and MLflow artifacts alike."""
+"""Evaluation plots as data: ROC, precision-recall, calibration, confusion matrix and feature
+importance, each a JSON list of points. dvc.yaml says how to draw each one, and `make plots`
+(dvc plots show) draws them as a web page; MLflow keeps the same files with the run.
+
+Data rather than images: rendering five PNGs with matplotlib cost the train stage over a
+second (its import and the drawing) on every pull request."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any, cast
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only, never a window: this runs in CI
-
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib.axes import Axes
-from matplotlib.figure import Figure
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import confusion_matrix, precision_recall_curve, roc_curve
 from xgboost import XGBClassifier
 
+# A curve keeps at most this many points, evenly spaced along it with both ends kept: enough
+# to draw, and a file that stays small in git whatever the number of evaluation rows.
+MAX_POINTS = 500
 
-def _figure(title: str) -> tuple[Figure, Axes]:
-    figure, axes = plt.subplots(figsize=(5, 4), dpi=100)
-    axes.set_title(title)
-    return figure, axes
+Points = list[dict[str, Any]]
 
 
-def roc_figure(target: pd.Series, probability: pd.Series) -> Figure:
+def thinned(points: Points) -> Points:
+    if len(points) <= MAX_POINTS:
+        return points
+    step = (len(points) - 1) / (MAX_POINTS - 1)
+    return [points[round(i * step)] for i in range(MAX_POINTS)]
+
+
+def _curve(x_name: str, x: np.ndarray, y_name: str, y: np.ndarray) -> Points:
+    points = zip(x.tolist(), y.tolist(), strict=True)
+    return thinned([{x_name: round(a, 6), y_name: round(b, 6)} for a, b in points])
+
+
+def roc_points(target: pd.Series, probability: pd.Series) -> Points:
     false_positive, true_positive, _ = roc_curve(target, probability)
-    figure, axes = _figure("ROC curve")
-    axes.plot(false_positive, true_positive, label="model")
-    axes.plot([0, 1], [0, 1], linestyle="--", color="grey", label="chance")
-    axes.set_xlabel("false positive rate")
-    axes.set_ylabel("true positive rate")
-    axes.legend(loc="lower right")
-    return figure
+    return _curve("false_positive_rate", false_positive, "true_positive_rate", true_positive)
 
 
-def precision_recall_figure(target: pd.Series, probability: pd.Series) -> Figure:
+def precision_recall_points(target: pd.Series, probability: pd.Series) -> Points:
     precision, recall, _ = precision_recall_curve(target, probability)
-    figure, axes = _figure("Precision-recall curve")
-    axes.plot(recall, precision, label="model")
-    axes.axhline(float(target.mean()), linestyle="--", color="grey", label="base rate")
-    axes.set_xlabel("recall")
-    axes.set_ylabel("precision")
-    axes.legend(loc="upper right")
-    return figure
+    return _curve("recall", recall, "precision", precision)
 
 
-def calibration_figure(target: pd.Series, probability: pd.Series) -> Figure:
+def calibration_points(target: pd.Series, probability: pd.Series) -> Points:
     observed, predicted = calibration_curve(target, probability, n_bins=10, strategy="quantile")
-    figure, axes = _figure("Calibration")
-    axes.plot(predicted, observed, marker="o", label="model")
-    axes.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfect")
-    axes.set_xlabel("mean predicted probability")
-    axes.set_ylabel("observed default rate")
-    axes.legend(loc="upper left")
-    return figure
+    return _curve("mean_predicted", predicted, "observed_rate", observed)
 
 
-def confusion_figure(target: pd.Series, probability: pd.Series, threshold: float) -> Figure:
+def confusion_points(target: pd.Series, probability: pd.Series, threshold: float) -> Points:
+    """The four cells with their counts (DVC's confusion template would need a record per
+    evaluation row)."""
     matrix = confusion_matrix(target, (probability >= threshold).astype(int), labels=[0, 1])
-    figure, axes = _figure(f"Confusion matrix (threshold {threshold})")
-    axes.imshow(matrix, cmap="Blues")
-    for (row, column), count in np.ndenumerate(matrix):
-        axes.text(column, row, str(count), ha="center", va="center")
-    axes.set_xticks([0, 1], labels=["predicted 0", "predicted 1"])
-    axes.set_yticks([0, 1], labels=["actual 0", "actual 1"])
-    return figure
+    return [
+        {"cell": f"actual {actual}, predicted {predicted}", "rows": int(count)}
+        for (actual, predicted), count in np.ndenumerate(matrix)
+    ]
 
 
-def importance_figure(model: XGBClassifier) -> Figure:
-    gains = model.get_booster().get_score(importance_type="gain")
-    ranked = sorted(gains.items(), key=lambda item: item[1])
-    figure, axes = _figure("Feature importance (gain)")
-    axes.barh([name for name, _ in ranked], [gain for _, gain in ranked])
-    axes.set_xlabel("average gain")
-    figure.tight_layout()
-    return figure
+def importance_points(model: XGBClassifier) -> Points:
+    # One number per feature: XGBoost gives lists only for multi-output trees.
+    gains = cast(dict[str, float], model.get_booster().get_score(importance_type="gain"))
+    ranked = sorted(gains.items(), key=lambda item: -item[1])
+    return [{"feature": name, "average_gain": round(gain, 6)} for name, gain in ranked]
 
 
 def save_plots(
     target: pd.Series, probability: pd.Series, threshold: float, model: XGBClassifier, folder: Path
 ) -> list[Path]:
-    """Write every plot into `folder` and return the files."""
+    """Write every plot's points into `folder` (the names dvc.yaml draws) and return the
+    files."""
     folder.mkdir(parents=True, exist_ok=True)
-    figures = {
-        "roc.png": roc_figure(target, probability),
-        "precision_recall.png": precision_recall_figure(target, probability),
-        "calibration.png": calibration_figure(target, probability),
-        "confusion_matrix.png": confusion_figure(target, probability, threshold),
-        "feature_importance.png": importance_figure(model),
+    plots = {
+        "roc.json": roc_points(target, probability),
+        "precision_recall.json": precision_recall_points(target, probability),
+        "calibration.json": calibration_points(target, probability),
+        "confusion_matrix.json": confusion_points(target, probability, threshold),
+        "feature_importance.json": importance_points(model),
     }
     written = []
-    for name, figure in figures.items():
+    for name, points in plots.items():
         path = folder / name
-        figure.savefig(path, bbox_inches="tight")
-        plt.close(figure)
+        lines = ",\n".join(json.dumps(point) for point in points)  # a point a line: small diffs
+        path.write_text(f"[\n{lines}\n]\n", encoding="utf-8")
         written.append(path)
     return written

@@ -5,7 +5,7 @@ come from the settings, never from here.
 dvc.yaml runs this module, not the project's command line: editing a command's help re-runs
 no stage. Each stage imports the modules it runs inside its own function: so a stage runs (and
 dvc.yaml lists as its dependencies) only the code it needs, and validate never waits for
-xgboost or matplotlib to import. tests/test_pipeline_deps.py checks dvc.yaml against these
+XGBoost or MLflow to import. tests/test_pipeline_deps.py checks dvc.yaml against these
 imports.
 """
 
@@ -86,11 +86,9 @@ def split(settings: Settings) -> tuple[int, int]:
 
 
 def train(settings: Settings) -> tuple[tracking.RunInfo, dict[str, float]]:
-    """Fit the model, save its bytes for DVC, score those bytes on the frozen evaluation split
-    (metrics and plots), and record it all as one MLflow run with its lineage.
-
-    One stage rather than two: the fit takes a fraction of a second, and a second process
-    would import XGBoost, scikit-learn and MLflow again (several seconds) to score it."""
+    """Fit the model on the train split, save its bytes for DVC, score those bytes on the
+    frozen evaluation split (metrics and plots), and record it all as one MLflow run with its
+    lineage. The splits are read back from their files: what trains is what DVC recorded."""
     from . import data, evaluation, lineage, plots, tracking, training
 
     contract = load_contract(settings.data.contract)
@@ -143,11 +141,16 @@ def run_split(settings: Settings) -> int:
 
 
 def run_train(settings: Settings) -> int:
-    """Train after checking the tracking server answers: a down server is reported in
-    seconds, before any work is done."""
+    """The train stage: split, then train, after checking the tracking server answers (a down
+    server is reported in seconds, before any work is done).
+
+    One stage, one process: a stage of its own for the split, or for the scoring, would cost a
+    process that imports pandas and the package again (and XGBoost, scikit-learn and MLflow,
+    seconds, for the scoring) for work that takes a fraction of a second."""
     from . import tracking
 
     tracking.check_tracking(tracking.tracking_uri())
+    run_split(settings)
     run, values = train(settings)
     print(f"trained: {settings.train.model} (MLflow run {run.run_id})")
     print("  ".join(f"{name}={value:.4f}" for name, value in values.items()))
@@ -156,7 +159,6 @@ def run_train(settings: Settings) -> int:
 
 STAGES: dict[str, Callable[[Settings], int]] = {
     "validate": run_validate,
-    "split": run_split,
     "train": run_train,
 }
 
