@@ -104,6 +104,7 @@ EXPECTED_FILES = [
     "src/credit_default_model/pipeline/contract.py",
     "src/credit_default_model/pipeline/data.py",
     "src/credit_default_model/pipeline/evaluation.py",
+    "src/credit_default_model/pipeline/explanations.py",
     "src/credit_default_model/pipeline/lineage.py",
     "src/credit_default_model/pipeline/plots.py",
     "src/credit_default_model/pipeline/stages.py",

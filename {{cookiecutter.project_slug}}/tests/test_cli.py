@@ -71,6 +71,20 @@ def test_bad_command_line_exits_2(argv: list[str], capsys: pytest.CaptureFixture
     assert "usage:" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("count", ["11", "-1", "three"])
+def test_predict_names_how_many_reasons_it_takes(
+    count: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--explain takes 0 to 10 reasons per row; anything else is refused before any work,
+    saying how to ask."""
+    batch = tmp_path / "batch.csv"
+    batch.write_text("age\n30\n")
+    with pytest.raises(SystemExit) as exited:
+        main(["predict", str(batch), f"--explain={count}"])
+    assert exited.value.code == 2
+    assert "from 0 to 10 (make predict EXPLAIN=3)" in capsys.readouterr().err
+
+
 def test_bad_params_exit_1_naming_the_key(
     params_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -320,6 +320,12 @@ def test_champion_is_scored_on_its_own_columns(lab: Lab) -> None:
     assert result.errors == ()
     assert result.verdict == "fail"
     assert result.deltas["roc_auc"] < -0.01
+    # What each relies on is measured on its own columns: the champion on the dropped ones too.
+    assert result.challenger is not None and result.champion is not None
+    relied_on = result.challenger.importance
+    assert set(relied_on) == set(result.challenger.columns)
+    assert list(relied_on.values()) == sorted(relied_on.values(), reverse=True)
+    assert set(narrower) <= set(result.champion.importance) - set(relied_on)
 
 
 def test_a_champion_trained_on_evaluation_rows_is_refused(lab: Lab) -> None:

@@ -89,6 +89,8 @@ def passing_gate() -> dict[str, Any]:
             "git_sha": "a1b2c3d4",
             "eval_md5": "0f0f0f0f",
             "latency_ms_per_row": 0.002,
+            "importance": {"pay_0": 0.61, "limit_bal": 0.22, "age": 0.05},
+            "importance_rows": 1000,
             "model_mb": 0.4,
         },
         "champion": {
@@ -99,6 +101,8 @@ def passing_gate() -> dict[str, Any]:
             "eval_md5": "0f0f0f0f",
             "trained_with_eval_md5": "0f0f0f0f",
             "latency_ms_per_row": 0.002,
+            "importance": {"pay_0": 0.58, "gender": 0.02, "limit_bal": 0.25},
+            "importance_rows": 1000,
             "model_mb": 0.4,
         },
         "deltas": {name: round(CHALLENGER[name] - CHAMPION[name], 6) for name in CHALLENGER},
@@ -512,6 +516,37 @@ def card(gate: dict[str, Any] | None = None) -> str:
         "default",
         ["gender"],
     )
+
+
+def test_the_report_shows_what_each_model_relies_on() -> None:
+    """Champion beside challenger, in the challenger's order, a column only the champion takes
+    last with n/a for the challenger; a first model's report shows the challenger alone."""
+    lines = render(passing_gate()).splitlines()
+    start = lines.index("### What each model relies on")
+    assert "first 1000 evaluation rows" in lines[start + 2]
+    assert lines[start + 4 : start + 10] == [
+        "| column | champion | challenger |",
+        "|---|---:|---:|",
+        "| pay_0 | 0.5800 | 0.6100 |",
+        "| limit_bal | 0.2500 | 0.2200 |",
+        "| age | n/a | 0.0500 |",
+        "| gender | 0.0200 | n/a |",
+    ]
+    first = render(first_model_gate()).splitlines()
+    assert "| pay_0 | n/a | 0.6100 |" in first
+
+
+def test_the_model_card_lists_what_the_model_relies_on() -> None:
+    """The card ranks the registered model's columns by their mean absolute contribution."""
+    lines = card().splitlines()
+    start = lines.index("## What it relies on")
+    assert lines[start + 4 : start + 9] == [
+        "| column | importance |",
+        "|---|---:|",
+        "| pay_0 | 0.6100 |",
+        "| limit_bal | 0.2200 |",
+        "| age | 0.0500 |",
+    ]
 
 
 def test_model_card_title_names_model_and_version() -> None:

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import Lab
@@ -14,7 +15,7 @@ from conftest import Lab
 from {{ cookiecutter.package_name }}.control import registry
 from {{ cookiecutter.package_name }}.monitoring import scoring
 from {{ cookiecutter.package_name }}.pipeline import contract as contracts
-from {{ cookiecutter.package_name }}.pipeline import data, training
+from {{ cookiecutter.package_name }}.pipeline import data, explanations, training
 from {{ cookiecutter.package_name }}.pipeline.contract import Contract, ContractError
 from {{ cookiecutter.package_name }}.serving import answer
 from {{ cookiecutter.package_name }}.serving.live import Loaded
@@ -129,6 +130,46 @@ def test_a_request_is_scored_as_batch_scoring_scores_its_rows(
     served = training.positive_probability(model, training.feature_matrix(inputs, names))
     as_batch = training.predict_proba(model, scoring.model_view(frame, contract, model).inputs)
     assert served.tolist() == as_batch.tolist()
+
+
+def test_a_row_s_reasons_are_the_columns_that_pushed_its_score_up(
+    sample_frame: pd.DataFrame, contract: Contract, model: Any
+) -> None:
+    """Each row's contributions add up, with one bias common to every row, to the log-odds of
+    its score (TreeSHAP's promise); the server's matrix gives the frame's contributions; a
+    row's reasons are its largest positive contributions, largest first; batch scoring's
+    reason columns say the same."""
+    frame = batch(sample_frame, contract, 60)
+    inputs = scoring.model_view(frame, contract, model).inputs
+    names = training.model_columns(model)
+    contributed = explanations.contributions(model, inputs)
+    assert contributed.shape == (60, len(names))
+    probability = training.predict_proba(model, inputs).to_numpy()
+    bias = np.log(probability / (1 - probability)) - contributed.sum(axis=1)
+    assert bias.max() - bias.min() < 1e-4
+    table = answer.rows_table(json.loads(frame.to_json(orient="records")), contract, 100)
+    matrix = training.feature_matrix(contracts.typed_columns(table, contract, names), names)
+    assert explanations.contributions(model, matrix) == pytest.approx(contributed, abs=1e-6)
+
+    reasons = explanations.top_reasons(contributed, names, 3)
+    for row, said in zip(contributed, reasons, strict=True):
+        values = [reason["contribution"] for reason in said]
+        assert values == sorted(values, reverse=True) and all(v > 0 for v in values)
+        assert all(row[names.index(r["feature"])] == pytest.approx(r["contribution"], abs=1e-6)
+                   for r in said)  # fmt: skip
+        others = [
+            row[i] for i, name in enumerate(names) if name not in {r["feature"] for r in said}
+        ]
+        assert len(said) == 3 or max(others) <= 0
+        assert not said or max(others) <= said[-1]["contribution"] + 1e-6
+    assert any(len(said) == 3 for said in reasons)
+
+    version = registry.Version(name="m", number=1, run_id="r", tags={})
+    scored = scoring.score(frame, contract, model, version, 0.5, explain=3).predictions
+    for place in range(3):
+        expected = [said[place]["feature"] if place < len(said) else "" for said in reasons]
+        assert scored[f"reason_{place + 1}"].tolist() == expected
+    assert "reason_1" not in scoring.score(frame, contract, model, version, 0.5).predictions
 
 
 def test_shadowed_requests_scored_together_get_what_each_gets_alone(

@@ -368,6 +368,17 @@ def test_the_server_answers_with_git_s_model_and_follows_a_rollout(
         assert [p["probability"] for p in many] == pytest.approx(batch_scores, abs=2e-6)
         assert [p["label"] for p in many] == expected.predictions["predicted_class"].tolist()
         assert many[0] == answer["predictions"][0]
+        # ?explain=3: the same answer, each row with its reasons, as batch scoring names them.
+        explained = httpx.post(f"{url}/predict", params={"explain": 3}, json=batch).json()
+        reasons = [prediction.pop("reasons") for prediction in explained["predictions"]]
+        assert explained["predictions"] == many
+        named = scoring.score(pd.DataFrame(batch), contract, model, stable, threshold, explain=3)
+        columns = named.predictions[["reason_1", "reason_2", "reason_3"]].to_numpy().tolist()
+        assert [[r["feature"] for r in said] for said in reasons] == [
+            [name for name in row if name] for row in columns
+        ]
+        too_many = httpx.post(f"{url}/predict", params={"explain": 11}, json=batch[0])
+        assert too_many.status_code == 422
 
         refused = {
             "below the contract's minimum": ({**batch[0], "age": 7}, 422, "age is below 18"),

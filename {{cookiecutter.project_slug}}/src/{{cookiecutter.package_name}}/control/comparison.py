@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ProjectError
-from ..pipeline import evaluation, training
+from ..pipeline import evaluation, explanations, training
 from ..settings import GateSettings
 from .gate_result import Interval, Verdict
 
@@ -34,6 +34,8 @@ class Scored:
     probability: np.ndarray
     metrics: dict[str, float]
     latency_ms_per_row: float
+    importance: dict[str, float] = field(default_factory=dict)
+    importance_rows: int = 0
     model_mb: float | None = None
     details: dict[str, Any] = field(default_factory=dict)
 
@@ -43,6 +45,8 @@ class Scored:
             "eval_md5": self.eval_md5,
             "metrics": self.metrics,
             "latency_ms_per_row": round(self.latency_ms_per_row, 6),
+            "importance": self.importance,
+            "importance_rows": self.importance_rows,
             "model_mb": None if self.model_mb is None else round(self.model_mb, 3),
         }
 
@@ -176,7 +180,8 @@ def score_model(
     threshold: float,
     eval_md5: str,
 ) -> Scored:
-    """Predict the evaluation split (best of three timings) and compute every metric."""
+    """Predict the evaluation split (best of three timings) and compute every metric, and
+    what the model relies on (explanations.global_importance)."""
     timings = []
     for _ in range(3):
         started = time.perf_counter()
@@ -190,6 +195,8 @@ def score_model(
         probability=probability.to_numpy(),
         metrics=evaluation.compute_metrics(target, probability, threshold),
         latency_ms_per_row=min(timings) * 1000 / max(len(features), 1),
+        importance=explanations.global_importance(model, features),
+        importance_rows=min(len(features), explanations.IMPORTANCE_ROWS),
     )
 
 

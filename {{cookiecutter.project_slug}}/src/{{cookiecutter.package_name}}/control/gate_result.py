@@ -44,6 +44,9 @@ class ScoredModel(Record):
     eval_md5: str
     metrics: dict[str, float]
     latency_ms_per_row: float
+    # What the model relies on: mean absolute TreeSHAP contribution per column, largest first
+    importance: dict[str, float] = {}
+    importance_rows: int = 0  # the evaluation rows it was measured on
     model_mb: float | None = None
     model_sha256: str = ""  # the sha256 of the exact bytes scored
     lineage: dict[str, str] = {}  # challenger: commit and md5s as the checkout showed them

@@ -180,6 +180,31 @@ def _chart(champion: dict[str, float], challenger: dict[str, float]) -> list[str
     return [*lines, "```"]
 
 
+def _importance_section(gate: GateResult) -> list[str]:
+    """What each model relies on, side by side, in the challenger's order."""
+    challenger = gate.challenger.importance if gate.challenger else {}
+    if not challenger:
+        return []
+    champion = gate.champion.importance if gate.champion else {}
+    names = [*challenger, *(name for name in champion if name not in challenger)]
+    rows = gate.challenger.importance_rows if gate.challenger else 0
+    lines = [
+        "### What each model relies on",
+        "",
+        f"Mean absolute contribution to the log-odds (TreeSHAP) on the first {rows} "
+        f"evaluation rows, in the challenger's order; {MISSING} where a model does not take "
+        "the column.",
+        "",
+        "| column | champion | challenger |",
+        "|---|---:|---:|",
+    ]
+    lines += [
+        f"| {text(name)} | {_number(champion.get(name))} | {_number(challenger.get(name))} |"
+        for name in names
+    ]
+    return [*lines, ""]
+
+
 def _risk_section(gate: GateResult) -> list[str]:
     risk = gate.risk
     if risk is None:
@@ -262,12 +287,26 @@ def render_report(
         [GATE_REPORT_MARKER],
         _verdict_section(gate),
         _comparison_section(gate),
+        _importance_section(gate),
         _risk_section(gate),
         _validation_section(validation),
         _params_section(changes, base),
         [footer],
     ]
     return "\n".join(line for section in sections for line in section) + "\n"
+
+
+def _importance_table(importance: dict[str, float], rows: int) -> list[str]:
+    if not importance:
+        return ["Not measured: the gate that passed this version predates explanations."]
+    return [
+        f"Mean absolute contribution to the log-odds (TreeSHAP) on the first {rows} evaluation "
+        "rows, largest first:",
+        "",
+        "| column | importance |",
+        "|---|---:|",
+        *[f"| {text(name)} | {value:.4f} |" for name, value in importance.items()],
+    ]
 
 
 def model_card(
@@ -282,6 +321,8 @@ def model_card(
     it does, how it treats groups, and how it was made."""
     tags = version["tags"]
     metrics = gate.challenger.metrics if gate.challenger else {}
+    importance = gate.challenger.importance if gate.challenger else {}
+    importance_rows = gate.challenger.importance_rows if gate.challenger else 0
     risk = gate.risk
     lines = [
         f"# Model card: {version['name']} version {version['version']}",
@@ -308,6 +349,10 @@ def model_card(
         *[f"| {name} | {value:.4f} |" for name, value in metrics.items()],
         "",
         f"Gate verdict: **{gate.verdict}**.",
+        "",
+        "## What it relies on",
+        "",
+        *_importance_table(importance, importance_rows),
         "",
         "## Risk",
         "",

@@ -13,18 +13,36 @@ from ..errors import EXPECTED_ERRORS
 COMMANDS = Commands()
 
 
+def reasons_count(text: str) -> int:
+    """--explain N: how many principal reasons per row, 0 (none) to MAX_REASONS."""
+    from ..pipeline.explanations import MAX_REASONS
+
+    if not text.strip().isdigit() or int(text) > MAX_REASONS:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give a whole number of reasons per row from 0 to {MAX_REASONS} "
+            "(make predict EXPLAIN=3)"
+        )
+    return int(text)
+
+
 @COMMANDS.add(
     "predict",
     "Score a CSV with the version deploy/ declares (bytes checked against git's sha256); "
     "exit 1 if rows were rejected.",
     arg("file", type=input_file, help="CSV with the columns the model takes (INPUT=...)"),
     arg("--version", type=int, default=None, help="score with a version deploy/ once declared"),
+    arg(
+        "--explain",
+        type=reasons_count,
+        default=0,
+        help="name each row's N principal reasons (reason_1..N columns; EXPLAIN=N)",
+    ),
 )
 def predict(args: argparse.Namespace) -> int:
     from . import scoring
 
     settings = settings_of(args)
-    scored = scoring.predict(settings, args.file, args.version)
+    scored = scoring.predict(settings, args.file, args.version, args.explain)
     version = scored.version
     print(
         f"scored {len(scored.predictions)} rows with {version.name} version {version.number}: "

@@ -25,7 +25,7 @@ import pandas as pd
 from ..control import production, registry
 from ..errors import ProjectError
 from ..pipeline import contract as contracts
-from ..pipeline import data, training
+from ..pipeline import data, explanations, training
 from ..pipeline.contract import Contract, load_contract
 from ..settings import Settings
 
@@ -87,10 +87,31 @@ def resolve(settings: Settings, client: Any, number: int | None) -> production.P
     return production.load_version(client, settings, number)
 
 
+def reason_columns(model: Any, inputs: pd.DataFrame, count: int) -> dict[str, list[Any]]:
+    """Each row's principal reasons (explanations.top_reasons) as columns: reason_1 (a column
+    name, empty where fewer columns pushed the score up), reason_1_contribution, and so on."""
+    names = training.model_columns(model)
+    reasons = explanations.top_reasons(explanations.contributions(model, inputs), names, count)
+    columns: dict[str, list[Any]] = {}
+    for place in range(count):
+        found = [row[place] if place < len(row) else None for row in reasons]
+        columns[f"reason_{place + 1}"] = [r["feature"] if r else "" for r in found]
+        columns[f"reason_{place + 1}_contribution"] = [
+            r["contribution"] if r else None for r in found
+        ]
+    return columns
+
+
 def score(
-    frame: pd.DataFrame, contract: Contract, model: Any, version: registry.Version, threshold: float
+    frame: pd.DataFrame,
+    contract: Contract,
+    model: Any,
+    version: registry.Version,
+    threshold: float,
+    explain: int = 0,
 ) -> Scored:
-    """Score the rows that keep the contract; set the others aside with their reasons."""
+    """Score the rows that keep the contract; set the others aside with their reasons. With
+    `explain`, each scored row's principal reasons as columns (reason_columns)."""
     view = model_view(frame, contract, model)
     bad = ~view.usable
     good = frame[~bad] if bad.any() else frame  # no copy of a clean batch
@@ -110,6 +131,8 @@ def score(
             "input_sha256": input_hashes(view.inputs).to_numpy(),
         }
     )
+    if explain and len(view.inputs):
+        predictions = predictions.assign(**reason_columns(model, view.inputs, explain))
     return Scored(version, predictions, rejected.rename_axis("row").reset_index())
 
 
@@ -176,13 +199,16 @@ def append_log(
     _append_to_log(path, log[LOG_COLUMNS].to_csv(index=False, header=False, lineterminator="\n"))
 
 
-def predict(settings: Settings, source: Path, number: int | None = None) -> Scored:
-    """Score a CSV with the registered model; write predictions, rejected rows, the log."""
+def predict(
+    settings: Settings, source: Path, number: int | None = None, explain: int = 0
+) -> Scored:
+    """Score a CSV with the registered model; write predictions (with `explain` reasons per
+    row), rejected rows, the log."""
     contract = load_contract(settings.data.contract)
     frame = data.read_raw(source, contract)
     served = resolve(settings, registry.connect(), number)
     threshold = settings.evaluate.decision_threshold
-    scored = score(frame, contract, served.model, served.version, threshold)
+    scored = score(frame, contract, served.model, served.version, threshold, explain)
     data.write_csv_for_people(scored.predictions, settings.predict.output)
     data.write_csv_for_people(scored.rejected, settings.predict.rejected)
     sensitive = settings.fairness.sensitive_column

@@ -14,7 +14,7 @@ import numpy as np
 from ..errors import ProjectError
 from ..monitoring import scoring
 from ..pipeline import contract as contracts
-from ..pipeline import training
+from ..pipeline import explanations, training
 from ..pipeline.contract import Contract, ContractError
 from . import routing
 from .live import LiveState, Loaded
@@ -43,6 +43,7 @@ class Scores:
     labels: np.ndarray
     inputs: dict[str, Any]  # typed as the model took them: hashed for the log, off the request path
     seconds: float
+    reasons: list[list[dict[str, Any]]] | None = None  # per row, when the caller asked (explain)
 
 
 def rows_table(rows: list[Row], contract: Contract, max_rows: int) -> Table:
@@ -65,8 +66,12 @@ def rows_table(rows: list[Row], contract: Contract, max_rows: int) -> Table:
     return {name: np.array([row.get(name) for row in rows], dtype=object) for name in names}
 
 
-def score(loaded: Loaded, table: Table, contract: Contract, threshold: float, route: str) -> Scores:
-    """Every row scored by `loaded`, or the request refused with each bad row's reason."""
+def score(
+    loaded: Loaded, table: Table, contract: Contract, threshold: float, route: str, explain: int = 0
+) -> Scores:
+    """Every row scored by `loaded`, or the request refused with each bad row's reason; with
+    `explain`, each row's principal reasons too (explanations.top_reasons), from the same
+    model and the same inputs."""
     started = time.perf_counter()
     try:
         problems = contracts.problems_per_row(table, contract, loaded.columns)
@@ -78,6 +83,10 @@ def score(loaded: Loaded, table: Table, contract: Contract, threshold: float, ro
     inputs = contracts.typed_columns(table, contract, loaded.columns)
     matrix = training.feature_matrix(inputs, loaded.columns)
     probability = training.positive_probability(loaded.model, matrix)
+    reasons = None
+    if explain:
+        contributed = explanations.contributions(loaded.model, matrix)
+        reasons = explanations.top_reasons(contributed, loaded.columns, explain)
     return Scores(
         loaded=loaded,
         route=route,
@@ -85,6 +94,7 @@ def score(loaded: Loaded, table: Table, contract: Contract, threshold: float, ro
         labels=scoring.labels(probability, contract, threshold),
         inputs=inputs,
         seconds=time.perf_counter() - started,
+        reasons=reasons,
     )
 
 

@@ -21,11 +21,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import anyio.to_thread
-from fastapi import Body, FastAPI, Header, Response
+from fastapi import Body, FastAPI, Header, Query, Response
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..pipeline.contract import Contract, load_contract
+from ..pipeline.explanations import MAX_REASONS
 from ..settings import Settings, load_settings
 from . import answer, metrics, routing
 from .analyst import Analyst
@@ -72,11 +73,11 @@ class Server:
         self.threshold = settings.evaluate.decision_threshold
         self.sensitive = settings.fairness.sensitive_column
 
-    def predict(self, rows: list[Row], request_id: str) -> Response:
+    def predict(self, rows: list[Row], request_id: str, explain: int = 0) -> Response:
         state = self.live.state
         try:
             table = answer.rows_table(rows, self.contract, self.settings.serve.max_rows)
-            scores = self._scores(state, table, request_id)
+            scores = self._scores(state, table, request_id, explain)
         except RequestRefused as refused:
             metrics.REQUESTS.labels("", "", str(refused.status)).inc()
             return JSONResponse({"detail": refused.detail}, status_code=refused.status)
@@ -89,28 +90,32 @@ class Server:
         if candidate and shadowed:
             self.shadow.submit(candidate, table, request_id)
         version = scores.loaded.version.number
-        predictions = [
+        predictions: list[dict[str, Any]] = [
             {"probability": round(float(p), 6), "label": str(label), "model_version": version}
             for p, label in zip(scores.probability, scores.labels, strict=True)
         ]
+        for prediction, reasons in zip(predictions, scores.reasons or [], strict=False):
+            prediction["reasons"] = reasons
         body = {"request_id": request_id, "route": scores.route, "model_version": version,
                 "fallback": False, "predictions": predictions}  # fmt: skip
         return JSONResponse(body, headers={"X-Request-ID": request_id})
 
-    def _scores(self, state: LiveState, table: Table, request_id: str) -> Scores | None:
+    def _scores(
+        self, state: LiveState, table: Table, request_id: str, explain: int
+    ) -> Scores | None:
         """The answering model's scores; production's when the canary fails (counted as its
         error); None when no verified model can answer."""
         loaded, route = answer.answering(state, request_id)
         if loaded is not None and route == routing.CANARY:
             try:
-                return answer.score(loaded, table, self.contract, self.threshold, route)
+                return answer.score(loaded, table, self.contract, self.threshold, route, explain)
             except Exception:  # whatever the candidate fails on, production answers instead
                 metrics.ERRORS.labels(str(loaded.version.number), route).inc()
                 loaded, route = state.stable, routing.STABLE
         if loaded is None:
             return None
         try:
-            return answer.score(loaded, table, self.contract, self.threshold, route)
+            return answer.score(loaded, table, self.contract, self.threshold, route, explain)
         except RequestRefused:
             raise
         except Exception:  # a model that raises: the fallback answers, never unverified bytes
@@ -230,9 +235,12 @@ def create_app(settings: Settings | None = None, live: Live | None = None) -> Fa
     def predict(
         body: Annotated[Row | list[Row], Body()],
         x_request_id: Annotated[str | None, Header(max_length=200)] = None,
+        explain: Annotated[int, Query(ge=0, le=MAX_REASONS)] = 0,
     ) -> Response:
+        """Score the rows; `?explain=N`: each prediction also names up to N columns that
+        pushed its score toward the positive class, with their contributions (log-odds)."""
         rows = [body] if isinstance(body, dict) else body
-        return server.predict(rows, x_request_id or uuid.uuid4().hex)
+        return server.predict(rows, x_request_id or uuid.uuid4().hex, explain)
 
     @app.get("/health")
     async def health() -> dict[str, str]:
