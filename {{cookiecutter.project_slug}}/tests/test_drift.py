@@ -21,7 +21,7 @@ from {{ cookiecutter.package_name }}.cli import main
 from {{ cookiecutter.package_name }}.monitoring import drift, drift_report, scoring
 from {{ cookiecutter.package_name }}.monitoring.drift_report import ColumnDrift
 from {{ cookiecutter.package_name }}.pipeline import contract as contracts
-from {{ cookiecutter.package_name }}.pipeline import lineage
+from {{ cookiecutter.package_name }}.pipeline import explanations, lineage
 from {{ cookiecutter.package_name }}.pipeline.contract import OTHER, Contract, parse_contract
 from {{ cookiecutter.package_name }}.pipeline.data import feature_names
 from {{ cookiecutter.package_name }}.settings import Settings, load_settings
@@ -239,6 +239,11 @@ def test_check_against_the_production_model(lab: Lab, contract: Contract, tmp_pa
     calm = drift.check(lab.settings, calm_batch, a_day_later)
     assert not calm.decision.drift and not calm.decision.retrain and not calm.decision.alert
     assert calm.reference.md5 == lineage.file_md5(lab.settings.split.eval)
+    # The same population: the model leans on its columns as it did on the evaluation rows.
+    relied_on = calm.attribution
+    assert relied_on.agreement is not None and relied_on.agreement >= 0.9
+    assert set(relied_on.current) == set(relied_on.reference) and len(relied_on.reference) > 5
+    assert "agreement (nDCG) of" in settings.summary.read_text(encoding="utf-8")
 
     moved_batch = write_batch(recession(contract), tmp_path / "recession.csv")
     result = drift.check(lab.settings, moved_batch, a_day_later)
@@ -411,6 +416,22 @@ def test_a_check_stopped_by_any_error_is_undecided_never_an_alert(
     assert "Traceback" in capsys.readouterr().err
     settings = load_settings(params_path)
     assert "Unable to locate credentials" in json.loads(settings.drift.report.read_text())["error"]
+
+
+def test_ranking_agreement_falls_as_the_most_relied_on_columns_move_down() -> None:
+    """nDCG of the batch's ranking, the baseline's importances as gains: 1 for the same order
+    (whatever the sizes), lower the higher up the columns that moved were, None with nothing
+    to rank by."""
+    baseline = {"a": 0.5, "b": 0.3, "c": 0.1, "d": 0.05}
+    agree = explanations.ranking_agreement
+    assert agree(baseline, {"a": 9.0, "b": 2.0, "c": 1.0, "d": 0.0}) == 1.0
+    bottom_swapped = agree(baseline, {"a": 0.5, "b": 0.3, "c": 0.04, "d": 0.06})
+    top_swapped = agree(baseline, {"a": 0.3, "b": 0.5, "c": 0.1, "d": 0.05})
+    top_last = agree(baseline, {"a": 0.01, "b": 0.5, "c": 0.1, "d": 0.05})
+    reversed_order = agree(baseline, {"a": 0.0, "b": 0.1, "c": 0.2, "d": 0.3})
+    assert 1.0 > bottom_swapped > top_swapped > top_last > reversed_order > 0
+    assert top_last < explanations.AGREEMENT_LINE < top_swapped
+    assert agree({"a": 0.0}, {"a": 1.0}) is None and agree({}, {}) is None
 
 
 def test_sampling_noise_shrinks_with_the_batch_and_grows_with_the_levels() -> None:

@@ -31,12 +31,20 @@ import pandas as pd
 from ..control import production, registry
 from ..errors import MissingInputError
 from ..pipeline import contract as contracts
-from ..pipeline import data, lineage
+from ..pipeline import data, explanations, lineage
 from ..pipeline.contract import Contract, ContractError, load_contract
 from ..settings import P_VALUE_METHODS, DriftSettings, Settings
 from ..vocabulary import EVAL_MD5
 from . import scoring
-from .drift_report import Batch, ColumnDrift, Decision, DriftResult, ScoreSources, write_outputs
+from .drift_report import (
+    Attribution,
+    Batch,
+    ColumnDrift,
+    Decision,
+    DriftResult,
+    ScoreSources,
+    write_outputs,
+)
 
 PREDICTION = "prediction"
 # The log keeps scores to 6 decimals; a larger difference is not rounding.
@@ -287,6 +295,16 @@ def skew_problem(scores: ScoreSources, version: registry.Version) -> list[str]:
     ]
 
 
+def attribution_drift(model: Any, reference: pd.DataFrame, current: pd.DataFrame) -> Attribution:
+    """What the model relies on for the evaluation rows and for the batch (their typed inputs),
+    and how far the two rankings agree."""
+    baseline = explanations.global_importance(model, reference)
+    now = explanations.global_importance(model, current)
+    agreement = explanations.ranking_agreement(baseline, now) if now else None
+    rows = min(len(current), explanations.IMPORTANCE_ROWS)
+    return Attribution(reference=baseline, current=now, agreement=agreement, rows=rows)
+
+
 def check(settings: Settings, current_path: Path, now: datetime | None = None) -> DriftResult:
     """The whole check; writes drift.json, drift.html and drift.md. Problems that stop it
     (a schema mismatch, no production model, no reference data) raise."""
@@ -331,6 +349,7 @@ def check(settings: Settings, current_path: Path, now: datetime | None = None) -
         columns=columns,
         quality=tuple(quality + skew_problem(scores, version)),
         scores=scores,
+        attribution=attribution_drift(model, reference_seen.inputs, seen.inputs),
         model_name=version.name,
         model_version=version.number,
         reference=Batch(str(reference_file.path), md5, len(reference)),

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..control.report import text
+from ..pipeline.explanations import AGREEMENT_LINE
 from ..pipeline.tracking import without_secrets
 from ..settings import DriftSettings
 from ..vocabulary import DRIFT_REPORT_MARKER
@@ -57,6 +58,18 @@ class Batch:
 
 
 @dataclass(frozen=True)
+class Attribution:
+    """What the model relies on (explanations.global_importance) on the evaluation rows and on
+    the batch, and how far the batch's ranking of the columns agrees (ranking_agreement): a
+    figure to watch, not a reason to retrain on its own."""
+
+    reference: dict[str, float]
+    current: dict[str, float]
+    agreement: float | None
+    rows: int  # the batch rows it was measured on
+
+
+@dataclass(frozen=True)
 class ScoreSources:
     """Where the batch's scores came from: served (the inference log) or scored now; and how
     many served ones differ from the model's own score of the same input."""
@@ -73,6 +86,7 @@ class DriftResult:
     columns: dict[str, ColumnDrift]
     quality: tuple[str, ...]
     scores: ScoreSources
+    attribution: Attribution
     model_name: str
     model_version: int
     reference: Batch
@@ -122,8 +136,25 @@ def summary(result: DriftResult) -> str:
             f"| {column.threshold:g} | {mark} |"
         )
     quality = "; ".join(map(text, result.quality)) or "no problems"
-    lines += ["", f"Data quality: {quality}."]
+    lines += ["", f"Data quality: {quality}.", "", *_attribution_lines(result.attribution)]
     return "\n".join(lines) + "\n"
+
+
+def _attribution_lines(attribution: Attribution) -> list[str]:
+    agreement = attribution.agreement
+    if agreement is None:
+        return ["What the model relies on: not measured (no rows it could take)."]
+    below = agreement < AGREEMENT_LINE
+    said = (
+        f"What the model relies on: the batch ranks its columns with an agreement (nDCG) of "
+        f"{agreement:.3f} to the evaluation rows' ranking "
+        f"({'⚠️ below' if below else 'at or above'} {AGREEMENT_LINE}, where SageMaker Clarify "
+        f"alerts; measured on {attribution.rows} rows)."
+    )
+    then, now = (", ".join(map(text, list(ranked)[:5])) for ranked in (
+        attribution.reference, attribution.current
+    ))  # fmt: skip
+    return [said, f"Most relied on, evaluation rows: {then}; this batch: {now}."]
 
 
 def undecided_summary(reason: str) -> str:

@@ -10,6 +10,7 @@ principal reasons.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -23,6 +24,9 @@ MAX_REASONS = 10
 # Global importance is measured on the first rows of the evaluation split, the same rows for
 # every model compared: enough for a stable ranking, milliseconds whatever the split's size.
 IMPORTANCE_ROWS = 2000
+# Below this ranking agreement the model leans on other columns than it was evaluated on: the
+# line SageMaker Clarify alerts at for attribution drift.
+AGREEMENT_LINE = 0.9
 
 
 def contributions(model: XGBClassifier, inputs: pd.DataFrame | np.ndarray) -> np.ndarray:
@@ -70,3 +74,19 @@ def global_importance(model: XGBClassifier, inputs: pd.DataFrame) -> dict[str, f
     mean_absolute = np.abs(contributions(model, sample)).mean(axis=0)
     ranked = sorted(zip(sample.columns, mean_absolute.tolist(), strict=True), key=lambda c: -c[1])
     return {str(name): round(value, 6) for name, value in ranked}
+
+
+def ranking_agreement(baseline: dict[str, float], current: dict[str, float]) -> float | None:
+    """How far the columns keep their places, as the normalised discounted cumulative gain
+    (nDCG) of `current`'s ranking with `baseline`'s importances as the gains: 1.0 when the
+    columns rank as in the baseline, lower as the ones the model leaned on most move down.
+    None when the baseline holds no importance to rank by."""
+    names = [name for name in baseline if name in current]
+    if not names or not any(baseline[name] for name in names):
+        return None
+
+    def gain(order: list[str]) -> float:
+        return sum(baseline[name] / math.log2(place + 2) for place, name in enumerate(order))
+
+    ideal = gain(sorted(names, key=lambda name: -baseline[name]))
+    return round(gain(sorted(names, key=lambda name: -current[name])) / ideal, 4)
