@@ -137,6 +137,20 @@ def scores(project: Project, model: Any, frame: pd.DataFrame) -> np.ndarray:
     return np.asarray(model.predict_proba(project.model_view(frame))[:, 1])
 
 
+def importance(project: Project, model: Any, frame: pd.DataFrame) -> dict[str, float]:
+    """What the gate and the drift check record of a model: each column's mean absolute
+    TreeSHAP contribution on at most 2,000 rows spread over the frame."""
+    from xgboost import DMatrix
+
+    view = project.model_view(frame)
+    sample = view.iloc[:: max(1, -(-len(view) // 2000))]
+    contributions = model.get_booster().predict(
+        DMatrix(sample, enable_categorical=True), pred_contribs=True
+    )
+    mean_absolute = np.abs(contributions[:, :-1]).mean(axis=0).tolist()
+    return dict(zip(sample.columns, mean_absolute, strict=True))
+
+
 def metrics(target: np.ndarray, probability: np.ndarray, threshold: float) -> dict[str, float]:
     from sklearn import metrics as m
 
@@ -220,16 +234,21 @@ def run(task: str, project: Project, batch: Path | None) -> dict[str, Any]:
     if task == "loop":  # a pull request's whole wait (rebuild, gate, report) in one process
         failed, held_out, challenger = rebuild(project, out)
         target = project.target_of(held_out)
-        champion = scores(project, load(out / "champion.ubj"), held_out)
+        champion_model = load(out / "champion.ubj")
+        champion = scores(project, champion_model, held_out)
         gate = bootstrap(target, champion, challenger, project.params["gate"])
+        importance(project, load(out / "model.ubj"), held_out)
+        importance(project, champion_model, held_out)
         result = {"failed": failed, **metrics(target, challenger, threshold), **gate}
         (out / "report.md").write_text(json.dumps(result, indent=2))
         return result
     if task == "gate":
         frame = project.read(project.path("split", "eval"))
         target = project.target_of(frame)
-        champion = scores(project, load(out / "champion.ubj"), frame)
-        challenger = scores(project, load(model_path), frame)
+        models = {"champion": load(out / "champion.ubj"), "challenger": load(model_path)}
+        for model in models.values():
+            importance(project, model, frame)
+        champion, challenger = (scores(project, model, frame) for model in models.values())
         return bootstrap(target, champion, challenger, project.params["gate"])
     if task == "report":
         gate = json.loads(project.path("gate", "report").read_text())
@@ -249,8 +268,11 @@ def run(task: str, project: Project, batch: Path | None) -> dict[str, Any]:
 
         reference = project.read(project.path("split", "eval"))[project.features]
         current = project.read(batch)[project.features]
-        current = current.assign(prediction=scores(project, load(model_path), current))
-        reference = reference.assign(prediction=scores(project, load(model_path), reference))
+        model = load(model_path)
+        importance(project, model, current)
+        importance(project, model, reference)
+        current = current.assign(prediction=scores(project, model, current))
+        reference = reference.assign(prediction=scores(project, model, reference))
         snapshot = Report([DataDriftPreset()]).run(
             Dataset.from_pandas(current), Dataset.from_pandas(reference)
         )

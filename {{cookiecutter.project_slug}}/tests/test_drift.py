@@ -242,7 +242,11 @@ def test_check_against_the_production_model(lab: Lab, contract: Contract, tmp_pa
     # The same population: the model leans on its columns as it did on the evaluation rows.
     relied_on = calm.attribution
     assert relied_on.agreement is not None and relied_on.agreement >= 0.9
-    assert set(relied_on.current) == set(relied_on.reference) and len(relied_on.reference) > 5
+    assert set(dict(relied_on.current)) == set(dict(relied_on.reference))
+    assert len(relied_on.reference) > 5 and 0 < relied_on.rows <= explanations.IMPORTANCE_ROWS
+    ranked = json.loads(settings.report.read_text())["attribution"]["reference"]
+    assert [name for name, _ in ranked] == [name for name, _ in relied_on.reference]
+    assert [value for _, value in ranked] == sorted((value for _, value in ranked), reverse=True)
     assert "agreement (nDCG) of" in settings.summary.read_text(encoding="utf-8")
 
     moved_batch = write_batch(recession(contract), tmp_path / "recession.csv")

@@ -76,7 +76,7 @@ def test_real_model_has_every_metric_and_beats_chance(
     train, evaluation = split_frame(
         sample_frame, contract.key_columns, settings.split.eval_fraction, settings.split.seed
     )
-    # Through CSV, as the pipeline does it: the split stage writes, train and evaluate read.
+    # Through CSV, as the pipeline does it: the split is written, then read back to train and score.
     write_csv(train, tmp_path / "train.csv")
     write_csv(evaluation, tmp_path / "eval.csv")
     exclude = settings.excluded_from_model

@@ -523,7 +523,7 @@ def test_the_report_shows_what_each_model_relies_on() -> None:
     last with n/a for the challenger; a first model's report shows the challenger alone."""
     lines = render(passing_gate()).splitlines()
     start = lines.index("### What each model relies on")
-    assert "first 1000 evaluation rows" in lines[start + 2]
+    assert "on 1000 evaluation rows spread over the split" in lines[start + 2]
     assert lines[start + 4 : start + 10] == [
         "| column | champion | challenger |",
         "|---|---:|---:|",

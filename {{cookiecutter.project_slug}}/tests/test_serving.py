@@ -374,7 +374,7 @@ def test_the_server_answers_with_git_s_model_and_follows_a_rollout(
         assert explained["predictions"] == many
         named = scoring.score(pd.DataFrame(batch), contract, model, stable, threshold, explain=3)
         columns = named.predictions[["reason_1", "reason_2", "reason_3"]].to_numpy().tolist()
-        assert [[r["feature"] for r in said] for said in reasons] == [
+        assert [[r["column"] for r in said] for said in reasons] == [
             [name for name in row if name] for row in columns
         ]
         too_many = httpx.post(f"{url}/predict", params={"explain": 11}, json=batch[0])

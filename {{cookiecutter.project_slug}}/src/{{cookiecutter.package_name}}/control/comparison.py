@@ -196,7 +196,7 @@ def score_model(
         metrics=evaluation.compute_metrics(target, probability, threshold),
         latency_ms_per_row=min(timings) * 1000 / max(len(features), 1),
         importance=explanations.global_importance(model, features),
-        importance_rows=min(len(features), explanations.IMPORTANCE_ROWS),
+        importance_rows=len(explanations.importance_sample(features)),
     )
 
 

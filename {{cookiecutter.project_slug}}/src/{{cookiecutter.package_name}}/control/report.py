@@ -191,8 +191,8 @@ def _importance_section(gate: GateResult) -> list[str]:
     lines = [
         "### What each model relies on",
         "",
-        f"Mean absolute contribution to the log-odds (TreeSHAP) on the first {rows} "
-        f"evaluation rows, in the challenger's order; {MISSING} where a model does not take "
+        f"Mean absolute contribution to the log-odds (TreeSHAP) on {rows} evaluation rows "
+        f"spread over the split, in the challenger's order; {MISSING} where a model does not take "
         "the column.",
         "",
         "| column | champion | challenger |",
@@ -300,8 +300,8 @@ def _importance_table(importance: dict[str, float], rows: int) -> list[str]:
     if not importance:
         return ["Not measured: the gate that passed this version predates explanations."]
     return [
-        f"Mean absolute contribution to the log-odds (TreeSHAP) on the first {rows} evaluation "
-        "rows, largest first:",
+        f"Mean absolute contribution to the log-odds (TreeSHAP) on {rows} evaluation rows "
+        "spread over the split, largest first:",
         "",
         "| column | importance |",
         "|---|---:|",

@@ -301,8 +301,13 @@ def attribution_drift(model: Any, reference: pd.DataFrame, current: pd.DataFrame
     baseline = explanations.global_importance(model, reference)
     now = explanations.global_importance(model, current)
     agreement = explanations.ranking_agreement(baseline, now) if now else None
-    rows = min(len(current), explanations.IMPORTANCE_ROWS)
-    return Attribution(reference=baseline, current=now, agreement=agreement, rows=rows)
+    rows = len(explanations.importance_sample(current))
+    return Attribution(
+        reference=tuple(baseline.items()),
+        current=tuple(now.items()),
+        agreement=agreement,
+        rows=rows,
+    )
 
 
 def check(settings: Settings, current_path: Path, now: datetime | None = None) -> DriftResult:

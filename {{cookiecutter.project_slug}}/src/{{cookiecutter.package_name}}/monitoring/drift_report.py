@@ -63,8 +63,9 @@ class Attribution:
     the batch, and how far the batch's ranking of the columns agrees (ranking_agreement): a
     figure to watch, not a reason to retrain on its own."""
 
-    reference: dict[str, float]
-    current: dict[str, float]
+    # (column, mean absolute contribution) pairs, largest first: a ranking, kept as one in JSON
+    reference: tuple[tuple[str, float], ...]
+    current: tuple[tuple[str, float], ...]
     agreement: float | None
     rows: int  # the batch rows it was measured on
 
@@ -143,7 +144,10 @@ def summary(result: DriftResult) -> str:
 def _attribution_lines(attribution: Attribution) -> list[str]:
     agreement = attribution.agreement
     if agreement is None:
-        return ["What the model relies on: not measured (no rows it could take)."]
+        return [
+            "What the model relies on: not measured (no batch rows the model could take, or "
+            "no contribution on the evaluation rows to rank by)."
+        ]
     below = agreement < AGREEMENT_LINE
     said = (
         f"What the model relies on: the batch ranks its columns with an agreement (nDCG) of "
@@ -151,7 +155,7 @@ def _attribution_lines(attribution: Attribution) -> list[str]:
         f"({'⚠️ below' if below else 'at or above'} {AGREEMENT_LINE}, where SageMaker Clarify "
         f"alerts; measured on {attribution.rows} rows)."
     )
-    then, now = (", ".join(map(text, list(ranked)[:5])) for ranked in (
+    then, now = (", ".join(text(name) for name, _ in ranked[:5]) for ranked in (
         attribution.reference, attribution.current
     ))  # fmt: skip
     return [said, f"Most relied on, evaluation rows: {then}; this batch: {now}."]

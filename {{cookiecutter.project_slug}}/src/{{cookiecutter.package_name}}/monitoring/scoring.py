@@ -91,11 +91,12 @@ def reason_columns(model: Any, inputs: pd.DataFrame, count: int) -> dict[str, li
     """Each row's principal reasons (explanations.top_reasons) as columns: reason_1 (a column
     name, empty where fewer columns pushed the score up), reason_1_contribution, and so on."""
     names = training.model_columns(model)
-    reasons = explanations.top_reasons(explanations.contributions(model, inputs), names, count)
+    contributed = explanations.contributions(model, inputs) if len(inputs) else np.empty((0, 0))
+    reasons = explanations.top_reasons(contributed, names, count)
     columns: dict[str, list[Any]] = {}
     for place in range(count):
         found = [row[place] if place < len(row) else None for row in reasons]
-        columns[f"reason_{place + 1}"] = [r["feature"] if r else "" for r in found]
+        columns[f"reason_{place + 1}"] = [r["column"] if r else "" for r in found]
         columns[f"reason_{place + 1}_contribution"] = [
             r["contribution"] if r else None for r in found
         ]
@@ -131,7 +132,7 @@ def score(
             "input_sha256": input_hashes(view.inputs).to_numpy(),
         }
     )
-    if explain and len(view.inputs):
+    if explain:  # the columns even when every row was rejected: one header, whatever the data
         predictions = predictions.assign(**reason_columns(model, view.inputs, explain))
     return Scored(version, predictions, rejected.rename_axis("row").reset_index())
 

@@ -21,8 +21,9 @@ if TYPE_CHECKING:  # for type hints only: pandas and xgboost cost seconds to imp
 
 # The most reasons a caller may ask for per row: a decision's principal reasons are a few.
 MAX_REASONS = 10
-# Global importance is measured on the first rows of the evaluation split, the same rows for
-# every model compared: enough for a stable ranking, milliseconds whatever the split's size.
+# Global importance is measured on this many rows spread evenly over the frame (a file sorted by
+# time is sampled across its whole span), the same rows for every model compared: enough for a
+# stable ranking, milliseconds whatever the frame's size.
 IMPORTANCE_ROWS = 2000
 # Below this ranking agreement the model leans on other columns than it was evaluated on: the
 # line SageMaker Clarify alerts at for attribution drift.
@@ -57,7 +58,7 @@ def top_reasons(
     order = np.argsort(-contributed, axis=1, kind="stable")[:, :count]
     return [
         [
-            {"feature": names[column], "contribution": round(float(row[column]), 6)}
+            {"column": names[column], "contribution": round(float(row[column]), 6)}
             for column in columns
             if row[column] > 0
         ]
@@ -65,10 +66,16 @@ def top_reasons(
     ]
 
 
+def importance_sample(inputs: pd.DataFrame) -> pd.DataFrame:
+    """At most IMPORTANCE_ROWS rows of `inputs`, evenly spaced from the first to the last."""
+    step = max(1, -(-len(inputs) // IMPORTANCE_ROWS))  # rounded up: never more than the cap
+    return inputs.iloc[::step]
+
+
 def global_importance(model: XGBClassifier, inputs: pd.DataFrame) -> dict[str, float]:
-    """What the model relies on: each column's mean absolute contribution (log-odds) over the
-    first IMPORTANCE_ROWS rows of `inputs` (a typed frame of its columns), largest first."""
-    sample = inputs.iloc[:IMPORTANCE_ROWS]
+    """What the model relies on: each column's mean absolute contribution (log-odds) over
+    importance_sample(inputs) (a typed frame of its columns), largest first."""
+    sample = importance_sample(inputs)
     if not len(sample):
         return {}
     mean_absolute = np.abs(contributions(model, sample)).mean(axis=0)

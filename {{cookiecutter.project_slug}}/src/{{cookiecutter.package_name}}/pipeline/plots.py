@@ -1,6 +1,7 @@
 """Evaluation plots as data: ROC, precision-recall, calibration, confusion matrix and feature
 importance, each a JSON list of points. dvc.yaml says how to draw each one, and `make plots`
-(dvc plots show) draws them as a web page; MLflow keeps the same files with the run.
+(dvc plots show) draws them as a web page. MLflow keeps the same files with the run: its UI
+lists them as data, it does not draw them.
 
 Data rather than images: rendering five PNGs with matplotlib cost the train stage over a
 second (its import and the drawing) on every pull request."""

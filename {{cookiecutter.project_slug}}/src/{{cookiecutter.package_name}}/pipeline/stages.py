@@ -105,7 +105,9 @@ def train(settings: Settings) -> tuple[tracking.RunInfo, dict[str, float]]:
     probability = training.predict_proba(model, eval_features)
     threshold = settings.evaluate.decision_threshold
     values = evaluation.compute_metrics(eval_target, probability, threshold)
-    images = plots.save_plots(eval_target, probability, threshold, model, settings.evaluate.plots)
+    plot_files = plots.save_plots(
+        eval_target, probability, threshold, model, settings.evaluate.plots
+    )
     _write_json({**values, "eval_rows": len(held_out)}, settings.evaluate.metrics)
     tracking.configure()
     run = tracking.log_training_run(
@@ -115,7 +117,7 @@ def train(settings: Settings) -> tuple[tracking.RunInfo, dict[str, float]]:
         tags=lineage.lineage_tags(settings),
         example=features.head(5),
         metrics=values,
-        plots=images,
+        plots=plot_files,
     )
     run.write(settings.train.run_info)
     return run, values

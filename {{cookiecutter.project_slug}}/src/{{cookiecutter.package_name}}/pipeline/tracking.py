@@ -218,7 +218,7 @@ def log_training_run(
     metrics: dict[str, float],
     plots: list[Path],
 ) -> RunInfo:
-    """Record params, lineage tags, the model itself, its evaluation metrics and plot images
+    """Record params, lineage tags, the model itself, its evaluation metrics and plots (as data)
     as one MLflow run."""
     import mlflow
     from mlflow.models import infer_signature
