@@ -1,13 +1,15 @@
-"""Evaluation metrics: right on examples checked by hand, and never a silent NaN."""
+"""Evaluation metrics, right on examples checked by hand and never a silent NaN; plot data."""
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
+from {{ cookiecutter.package_name }}.pipeline import plots
 from {{ cookiecutter.package_name }}.pipeline.contract import Contract
 from {{ cookiecutter.package_name }}.pipeline.data import (
     features_and_target,
@@ -93,3 +95,20 @@ def test_real_model_has_every_metric_and_beats_chance(
     assert values["roc_auc"] > 0.6
     base_rate = eval_target.mean()
     assert 0 < values["brier"] < base_rate * (1 - base_rate)
+
+
+def test_curves_are_small_data_whatever_the_rows() -> None:
+    """The plots are JSON lists of points that dvc.yaml draws: the ROC curve runs from (0, 0)
+    to (1, 1) in at most MAX_POINTS points even for 20,000 distinct scores, and the confusion
+    matrix's four cells count every row."""
+    rng = np.random.default_rng(7)
+    target = pd.Series(rng.integers(0, 2, 20_000))
+    probability = pd.Series(np.clip(target * 0.3 + rng.random(20_000) * 0.7, 0, 1))
+    roc = plots.roc_points(target, probability)
+    assert len(roc) == plots.MAX_POINTS
+    assert (roc[0]["false_positive_rate"], roc[0]["true_positive_rate"]) == (0.0, 0.0)
+    assert (roc[-1]["false_positive_rate"], roc[-1]["true_positive_rate"]) == (1.0, 1.0)
+    cells = plots.confusion_points(target, probability, 0.5)
+    assert len(cells) == 4 and sum(cell["rows"] for cell in cells) == 20_000
+    few = [{"x": 1}, {"x": 2}]
+    assert plots.thinned(few) == few
