@@ -244,6 +244,13 @@ def test_check_against_the_production_model(lab: Lab, contract: Contract, tmp_pa
     assert relied_on.agreement is not None and relied_on.agreement >= 0.9
     assert set(dict(relied_on.current)) == set(dict(relied_on.reference))
     assert len(relied_on.reference) > 5 and 0 < relied_on.rows <= explanations.IMPORTANCE_ROWS
+    # Without labels, the scores expect about what the labels gave on the evaluation rows.
+    expected = calm.expected
+    assert expected.evaluation["roc_auc"] == pytest.approx(
+        expected.evaluation_realised["roc_auc"], abs=0.05
+    )
+    assert 0.5 < expected.batch["roc_auc"] < 1 and 0 < expected.batch["f1"] < 1
+    assert "Expected performance without labels" in settings.summary.read_text(encoding="utf-8")
     ranked = json.loads(settings.report.read_text())["attribution"]["reference"]
     assert [name for name, _ in ranked] == [name for name, _ in relied_on.reference]
     assert [value for _, value in ranked] == sorted((value for _, value in ranked), reverse=True)

@@ -17,7 +17,11 @@ from {{ cookiecutter.package_name }}.pipeline.data import (
     split_frame,
     write_csv,
 )
-from {{ cookiecutter.package_name }}.pipeline.evaluation import METRIC_NAMES, compute_metrics
+from {{ cookiecutter.package_name }}.pipeline.evaluation import (
+    METRIC_NAMES,
+    compute_metrics,
+    expected_metrics,
+)
 from {{ cookiecutter.package_name }}.pipeline.training import predict_proba, train_model
 from {{ cookiecutter.package_name }}.settings import Settings
 
@@ -112,3 +116,19 @@ def test_curves_are_small_data_whatever_the_rows() -> None:
     assert len(cells) == 4 and sum(cell["rows"] for cell in cells) == 20_000
     few = [{"x": 1}, {"x": 2}]
     assert plots.thinned(few) == few
+
+
+def test_without_labels_calibrated_scores_expect_what_their_labels_give() -> None:
+    """CBPE: where each row's label is drawn with its score's probability (calibrated by
+    construction), the ROC AUC and F1 the scores expect are the ones the labels give, to
+    sampling error; certain scores expect a perfect model, one score for all a coin."""
+    rng = np.random.default_rng(11)
+    probability = rng.beta(2, 5, 50_000)
+    labels = pd.Series((rng.random(50_000) < probability).astype(int))
+    realised = compute_metrics(labels, pd.Series(probability), threshold=0.3)
+    expected = expected_metrics(probability, threshold=0.3)
+    assert expected["roc_auc"] == pytest.approx(realised["roc_auc"], abs=0.01)
+    assert expected["f1"] == pytest.approx(realised["f1"], abs=0.01)
+    assert expected_metrics(np.array([0.0, 1.0, 1.0, 0.0]), 0.5) == {"roc_auc": 1.0, "f1": 1.0}
+    assert expected_metrics(np.full(10, 0.3), 0.5)["roc_auc"] == 0.5
+    assert expected_metrics(np.array([]), 0.5) == {}

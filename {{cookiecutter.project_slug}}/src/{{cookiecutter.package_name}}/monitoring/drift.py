@@ -31,7 +31,7 @@ import pandas as pd
 from ..control import production, registry
 from ..errors import MissingInputError
 from ..pipeline import contract as contracts
-from ..pipeline import data, explanations, lineage
+from ..pipeline import data, evaluation, explanations, lineage
 from ..pipeline.contract import Contract, ContractError, load_contract
 from ..settings import P_VALUE_METHODS, DriftSettings, Settings
 from ..vocabulary import EVAL_MD5
@@ -42,6 +42,7 @@ from .drift_report import (
     ColumnDrift,
     Decision,
     DriftResult,
+    Expected,
     ScoreSources,
     write_outputs,
 )
@@ -310,6 +311,25 @@ def attribution_drift(model: Any, reference: pd.DataFrame, current: pd.DataFrame
     )
 
 
+def expected_performance(
+    served: pd.Series, reference_scores: pd.Series, reference_target: pd.Series, threshold: float
+) -> Expected:
+    """The batch's ROC AUC and F1 as its scores expect them, and the same estimate on the
+    evaluation rows beside their realised figures (`reference_target`: their 0/1 target)."""
+    target = reference_target.loc[reference_scores.index].to_numpy()
+    scores = reference_scores.to_numpy()
+    realised = (
+        {name: round(evaluation.score(name, target, scores, threshold), 4)
+         for name in ("roc_auc", "f1")}
+        if len(set(target)) == 2 else {}
+    )  # fmt: skip
+    return Expected(
+        batch=evaluation.expected_metrics(served.to_numpy(), threshold),
+        evaluation=evaluation.expected_metrics(scores, threshold),
+        evaluation_realised=realised,
+    )
+
+
 def check(settings: Settings, current_path: Path, now: datetime | None = None) -> DriftResult:
     """The whole check; writes drift.json, drift.html and drift.md. Problems that stop it
     (a schema mismatch, no production model, no reference data) raise."""
@@ -331,7 +351,8 @@ def check(settings: Settings, current_path: Path, now: datetime | None = None) -
     served, scores = batch_scores(model, version, seen, settings.predict.log)
     reference_view = drift_view(reference, contract)
     reference_seen = scoring.model_view(reference, contract, model)
-    reference_view[PREDICTION] = scoring.probabilities(model, reference_seen)
+    reference_scores = scoring.probabilities(model, reference_seen)
+    reference_view[PREDICTION] = reference_scores
     current_view = drift_view(current.loc[seen.inputs.index], contract)
     current_view[PREDICTION] = served
     snapshot = _evidently_report(
@@ -355,6 +376,12 @@ def check(settings: Settings, current_path: Path, now: datetime | None = None) -
         quality=tuple(quality + skew_problem(scores, version)),
         scores=scores,
         attribution=attribution_drift(model, reference_seen.inputs, seen.inputs),
+        expected=expected_performance(
+            served,
+            reference_scores,
+            data.read_typed(reference_file.path, contract)[contract.target.name],
+            settings.evaluate.decision_threshold,
+        ),
         model_name=version.name,
         model_version=version.number,
         reference=Batch(str(reference_file.path), md5, len(reference)),

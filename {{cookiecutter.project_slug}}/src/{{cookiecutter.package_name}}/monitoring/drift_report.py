@@ -71,6 +71,17 @@ class Attribution:
 
 
 @dataclass(frozen=True)
+class Expected:
+    """ROC AUC and F1 without labels (evaluation.expected_metrics) on the batch's scores, and
+    on the evaluation rows beside what their labels say: how far the estimate can be trusted.
+    Empty where the scores or labels leave a figure undefined."""
+
+    batch: dict[str, float]
+    evaluation: dict[str, float]
+    evaluation_realised: dict[str, float]
+
+
+@dataclass(frozen=True)
 class ScoreSources:
     """Where the batch's scores came from: served (the inference log) or scored now; and how
     many served ones differ from the model's own score of the same input."""
@@ -88,6 +99,7 @@ class DriftResult:
     quality: tuple[str, ...]
     scores: ScoreSources
     attribution: Attribution
+    expected: Expected
     model_name: str
     model_version: int
     reference: Batch
@@ -137,8 +149,25 @@ def summary(result: DriftResult) -> str:
             f"| {column.threshold:g} | {mark} |"
         )
     quality = "; ".join(map(text, result.quality)) or "no problems"
-    lines += ["", f"Data quality: {quality}.", "", *_attribution_lines(result.attribution)]
+    lines += ["", f"Data quality: {quality}.", "", *_expected_lines(result.expected)]
+    lines += ["", *_attribution_lines(result.attribution)]
     return "\n".join(lines) + "\n"
+
+
+def _figures(values: dict[str, float]) -> str:
+    if not values:
+        return "undefined"
+    return f"ROC AUC {values['roc_auc']:.3f}, F1 {values['f1']:.3f}"
+
+
+def _expected_lines(expected: Expected) -> list[str]:
+    return [
+        "Expected performance without labels (CBPE: each score taken as the chance of the "
+        f"positive class): {_figures(expected.batch)} on this batch. On the evaluation rows the "
+        f"estimate is {_figures(expected.evaluation)} and their labels say "
+        f"{_figures(expected.evaluation_realised)}: the estimate holds as far as the scores are "
+        "calibrated, and cannot see a change in what the inputs mean (only labels can)."
+    ]
 
 
 def _attribution_lines(attribution: Attribution) -> list[str]:
