@@ -379,7 +379,7 @@ def check(settings: Settings, current_path: Path, now: datetime | None = None) -
         expected=expected_performance(
             served,
             reference_scores,
-            data.read_typed(reference_file.path, contract)[contract.target.name],
+            contracts.typed(reference, contract, [contract.target.name])[contract.target.name],
             settings.evaluate.decision_threshold,
         ),
         model_name=version.name,
