@@ -168,6 +168,9 @@ def test_a_row_s_reasons_are_the_columns_that_pushed_its_score_up(
         expected = [said[place]["column"] if place < len(said) else "" for said in reasons]
         assert scored[f"reason_{place + 1}"].tolist() == expected
     assert "reason_1" not in scoring.score(frame, contract, model, version, 0.5).predictions
+    rejected = scoring.score(frame.assign(age=7), contract, model, version, 0.5, explain=2)
+    assert rejected.predictions.empty and len(rejected.rejected) == 60
+    assert {"reason_1", "reason_2_contribution"} <= set(rejected.predictions.columns)
 
 
 def test_shadowed_requests_scored_together_get_what_each_gets_alone(

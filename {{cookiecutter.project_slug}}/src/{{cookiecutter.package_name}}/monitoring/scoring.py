@@ -91,8 +91,7 @@ def reason_columns(model: Any, inputs: pd.DataFrame, count: int) -> dict[str, li
     """Each row's principal reasons (explanations.top_reasons) as columns: reason_1 (a column
     name, empty where fewer columns pushed the score up), reason_1_contribution, and so on."""
     names = training.model_columns(model)
-    contributed = explanations.contributions(model, inputs) if len(inputs) else np.empty((0, 0))
-    reasons = explanations.top_reasons(contributed, names, count)
+    reasons = explanations.top_reasons(explanations.contributions(model, inputs), names, count)
     columns: dict[str, list[Any]] = {}
     for place in range(count):
         found = [row[place] if place < len(row) else None for row in reasons]

@@ -33,10 +33,13 @@ AGREEMENT_LINE = 0.9
 def contributions(model: XGBClassifier, inputs: pd.DataFrame | np.ndarray) -> np.ndarray:
     """Each row's contribution of each column the model takes (rows x columns, the model's
     column order), the bias left out. `inputs`: a typed frame of the model's columns, or a
-    training.feature_matrix (categories as their codes, as the model was trained)."""
+    training.feature_matrix (categories as their codes, as the model was trained). No rows,
+    no contributions: XGBoost refuses an empty matrix."""
     from xgboost import DMatrix
 
     booster = model.get_booster()
+    if not len(inputs):
+        return np.empty((0, booster.num_features()))
     if isinstance(inputs, np.ndarray):
         matrix = DMatrix(
             inputs,
