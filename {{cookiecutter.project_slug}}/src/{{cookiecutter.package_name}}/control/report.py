@@ -180,6 +180,13 @@ def _chart(champion: dict[str, float], challenger: dict[str, float]) -> list[str
     return [*lines, "```"]
 
 
+def _importance_caption(rows: int, order: str) -> str:
+    return (
+        f"Mean absolute contribution to the log-odds (TreeSHAP) on {rows} evaluation rows "
+        f"spread over the split, {order}"
+    )
+
+
 def _importance_section(gate: GateResult) -> list[str]:
     """What each model relies on, side by side, in the challenger's order."""
     challenger = gate.challenger.importance if gate.challenger else {}
@@ -191,9 +198,8 @@ def _importance_section(gate: GateResult) -> list[str]:
     lines = [
         "### What each model relies on",
         "",
-        f"Mean absolute contribution to the log-odds (TreeSHAP) on {rows} evaluation rows "
-        f"spread over the split, in the challenger's order; {MISSING} where a model does not take "
-        "the column.",
+        _importance_caption(rows, f"in the challenger's order; {MISSING} where a model does not ")
+        + "take the column.",
         "",
         "| column | champion | challenger |",
         "|---|---:|---:|",
@@ -300,8 +306,7 @@ def _importance_table(importance: dict[str, float], rows: int) -> list[str]:
     if not importance:
         return ["Not measured: the gate that passed this version predates explanations."]
     return [
-        f"Mean absolute contribution to the log-odds (TreeSHAP) on {rows} evaluation rows "
-        "spread over the split, largest first:",
+        _importance_caption(rows, "largest first:"),
         "",
         "| column | importance |",
         "|---|---:|",
