@@ -319,8 +319,8 @@ def test_served_scores_keep_only_this_version_and_batch_in_any_chunk(
     frame = pd.DataFrame(
         rows, columns=["model_name", "model_version", "input_sha256", "probability"]
     )
-    others = {"timestamp": "t", "route": "batch", "request_id": "", "row": 0, "label": "1"}
-    logged = frame.assign(**others, latency_ms="", sensitive="")
+    others = {"timestamp": "t", "route": "batch", "request_id": "", "row": 0, "row_key": "k"}
+    logged = frame.assign(**others, label="1", latency_ms="", sensitive="")
     logged[scoring.LOG_COLUMNS].to_csv(log, index=False)
     version = scoring.registry.Version(name="m", number=3, run_id="r", tags={})
     served = scoring.served_scores(log, version, pd.Series(["a", "b", "c"]))

@@ -153,7 +153,7 @@ def test_at_100_percent_rollout_status_judges_scores_against_productions_latest(
     def answered(seconds_ago: float, version: int, route: str, scores: np.ndarray) -> None:
         when = (now - timedelta(seconds=seconds_ago)).isoformat(timespec="milliseconds")
         scoring.append_log_records(
-            [[when, "m", version, route, f"{route}-{n}", 0, "", p, "yes", 2.0, ""]
+            [[when, "m", version, route, f"{route}-{n}", 0, "", "", p, "yes", 2.0, ""]
              for n, p in enumerate(scores)],
             log,
         )  # fmt: skip

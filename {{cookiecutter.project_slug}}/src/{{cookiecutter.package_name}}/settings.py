@@ -284,6 +284,39 @@ class DriftSettings(Section):
         return self
 
 
+# The figures outcomes are judged on per window, each with a bootstrap interval.
+OutcomeMetric = Literal["roc_auc", "pr_auc", "f1", "brier"]
+OUTCOME_METRICS: tuple[str, ...] = get_args(OutcomeMetric)
+
+
+class OutcomesSettings(Section):
+    """Outcomes known after the decision (`outcomes`): where they are kept, the windows they
+    are judged in, and the rule that raises an alert."""
+
+    store: Path
+    rejected: Path
+    window: Literal["daily", "weekly"]
+    min_coverage: float = Field(gt=0, le=1)
+    min_outcomes: int = Field(ge=10)
+    tolerance: dict[OutcomeMetric, float] = Field(min_length=1)
+    alert_after: int = Field(ge=1)
+    of_last: int = Field(ge=1, le=100)
+    retention_days: int = Field(ge=0)
+    report: Path
+    summary: Path
+
+    @model_validator(mode="after")
+    def _k_of_n(self) -> OutcomesSettings:
+        if self.alert_after > self.of_last:
+            raise ValueError(
+                f"alert_after {self.alert_after} must be at most of_last {self.of_last}: "
+                "k of the last n windows"
+            )
+        if any(value < 0 for value in self.tolerance.values()):
+            raise ValueError("a tolerance is how much worse a window may be: 0 or more")
+        return self
+
+
 class Settings(Section):
     data: DataSettings
     split: SplitSettings
@@ -297,6 +330,7 @@ class Settings(Section):
     predict: PredictSettings
     serve: ServeSettings
     drift: DriftSettings
+    outcomes: OutcomesSettings
 
     @property
     def excluded_from_model(self) -> tuple[str, ...]:

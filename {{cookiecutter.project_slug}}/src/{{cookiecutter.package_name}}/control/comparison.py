@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -72,6 +73,41 @@ def _resample_counts(rng: np.random.Generator, rows: int, size: int) -> np.ndarr
     return np.bincount(offsets, minlength=size * rows).reshape(size, rows).astype(float)
 
 
+def _usable_counts(
+    rng: np.random.Generator, target: np.ndarray, resamples: int
+) -> Iterator[np.ndarray]:
+    """The resamples' row counts, in chunks that keep memory bounded, less those that hold a
+    single class (no AUC)."""
+    rows = len(target)
+    chunk = max(1, BOOTSTRAP_CELLS // max(rows, 1))
+    for start in range(0, resamples, chunk):
+        counts = _resample_counts(rng, rows, min(chunk, resamples - start))
+        positives = counts @ target
+        yield counts[(positives > 0) & (positives < rows)]
+
+
+def _interval(
+    values: list[np.ndarray], estimate: float, resamples: int, confidence: float, what: str
+) -> Interval:
+    """The percentile interval of the resampled values; too few usable resamples is an
+    error (`what` says what could not be judged)."""
+    usable = np.concatenate(values)
+    if len(usable) < MIN_USABLE_SHARE * resamples:
+        raise ProjectError(
+            f"only {len(usable)} of {resamples} bootstrap resamples hold both classes: "
+            f"too few rows of one class to {what}"
+        )
+    tail = (1 - confidence) / 2
+    low, high = np.quantile(usable, [tail, 1 - tail])
+    return Interval(
+        estimate=round(estimate, 6),
+        low=round(float(low), 6),
+        high=round(float(high), 6),
+        confidence=confidence,
+        resamples=resamples,
+    )
+
+
 def paired_bootstrap(
     metric: str,
     target: np.ndarray,
@@ -86,41 +122,39 @@ def paired_bootstrap(
     percentile interval of the improvement. A fixed seed makes the verdict repeatable. The
     resamples are scored together, as weights (evaluation.resampled_scores), in chunks that
     keep memory bounded; a single-class resample has no AUC and counts as unusable."""
-    rng = np.random.default_rng(seed)
-    rows = len(target)
-    chunk = max(1, BOOTSTRAP_CELLS // max(rows, 1))
-    differences = []
-    for start in range(0, resamples, chunk):
-        counts = _resample_counts(rng, rows, min(chunk, resamples - start))
-        positives = counts @ target
-        counts = counts[(positives > 0) & (positives < rows)]
-        differences.append(
-            improvement(
-                metric,
-                evaluation.resampled_scores(metric, target, challenger, counts, threshold),
-                evaluation.resampled_scores(metric, target, champion, counts, threshold),
-            )
+    differences = [
+        improvement(
+            metric,
+            evaluation.resampled_scores(metric, target, challenger, counts, threshold),
+            evaluation.resampled_scores(metric, target, champion, counts, threshold),
         )
-    usable = np.concatenate(differences)
-    if len(usable) < MIN_USABLE_SHARE * resamples:
-        raise ProjectError(
-            f"only {len(usable)} of {resamples} bootstrap resamples hold both classes: "
-            "the evaluation set is too small or too unbalanced to compare models"
-        )
-    tail = (1 - confidence) / 2
-    low, high = np.quantile(usable, [tail, 1 - tail])
+        for counts in _usable_counts(np.random.default_rng(seed), target, resamples)
+    ]
     estimate = improvement(
         metric,
         evaluation.score(metric, target, challenger, threshold),
         evaluation.score(metric, target, champion, threshold),
     )
-    return Interval(
-        estimate=round(estimate, 6),
-        low=round(float(low), 6),
-        high=round(float(high), 6),
-        confidence=confidence,
-        resamples=resamples,
-    )
+    return _interval(differences, estimate, resamples, confidence, "compare models")
+
+
+def bootstrap_interval(
+    metric: str,
+    target: np.ndarray,
+    probability: np.ndarray,
+    threshold: float,
+    resamples: int,
+    seed: int,
+    confidence: float,
+) -> Interval:
+    """One model's metric with its percentile bootstrap interval (as paired_bootstrap
+    resamples, for one model)."""
+    values = [
+        evaluation.resampled_scores(metric, target, probability, counts, threshold)
+        for counts in _usable_counts(np.random.default_rng(seed), target, resamples)
+    ]
+    estimate = evaluation.score(metric, target, probability, threshold)
+    return _interval(values, estimate, resamples, confidence, f"measure {metric}")
 
 
 def comparison_problem(metric: str, interval: Interval, rule: str, margin: float) -> str | None:

@@ -124,6 +124,9 @@ def register(
         )
         with registry.registry_errors(f"attaching the model card to version {version.number}"):
             client.log_text(version.run_id, card, "model_card.md")  # the run registration made
+            # The figures outcomes are judged against, where only registration writes.
+            for metric, value in challenger.metrics.items():
+                client.log_metric(version.run_id, metric, value)
             client.update_model_version(name, str(version.number), description=card)
     return version, created
 

@@ -343,6 +343,21 @@ def training_run_of(client: Any, version: Version) -> str:
     return str(tags.get(REGISTERED_FROM_RUN, ""))
 
 
+def evaluation_figures(client: Any, name: str, number: int) -> dict[str, float]:
+    """A version's metrics on the evaluation split, as the gate measured them: its
+    registration run records them (only registration writes there); a version registered
+    before that has them on its training run."""
+    version = get_version(client, name, number)
+    with registry_errors(f"reading the evaluation metrics of {version.label}"):
+        figures = dict(client.get_run(version.run_id).data.metrics)
+        training = "" if figures else training_run_of(client, version)
+        if training:
+            figures = dict(client.get_run(training).data.metrics)
+    if not figures:
+        raise RegistryError(f"{version.label} records no evaluation metrics to judge it against")
+    return {metric: float(value) for metric, value in figures.items()}
+
+
 def set_tags(client: Any, name: str, number: int, tags: dict[str, str]) -> None:
     with registry_errors(f"tagging {name} version {number}"):
         for key, value in tags.items():

@@ -6,9 +6,16 @@ from __future__ import annotations
 import argparse
 import sys
 import traceback
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ..commands import Commands, arg, input_file, print_lines, settings_of
 from ..errors import EXPECTED_ERRORS
+
+if TYPE_CHECKING:
+    from ..settings import Settings
 
 COMMANDS = Commands()
 
@@ -25,6 +32,18 @@ def reasons_count(text: str) -> int:
     return int(text)
 
 
+def utc_time(text: str) -> datetime:
+    """--decided-at: an ISO 8601 date or time; one without a zone is UTC."""
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO 8601 date or time: give e.g. 2024-03-01 or "
+            "2024-03-01T09:30:00+00:00"
+        ) from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
 @COMMANDS.add(
     "predict",
     "Score a CSV with the version deploy/ declares (bytes checked against git's sha256); "
@@ -37,12 +56,18 @@ def reasons_count(text: str) -> int:
         default=0,
         help="name each row's N principal reasons (reason_1..N columns; EXPLAIN=N)",
     ),
+    arg(
+        "--decided-at",
+        type=utc_time,
+        default=None,
+        help="log the decisions at this time, not now: a replay of past decisions (DECIDED_AT=)",
+    ),
 )
 def predict(args: argparse.Namespace) -> int:
     from . import scoring
 
     settings = settings_of(args)
-    scored = scoring.predict(settings, args.file, args.version, args.explain)
+    scored = scoring.predict(settings, args.file, args.version, args.explain, args.decided_at)
     version = scored.version
     print(
         f"scored {len(scored.predictions)} rows with {version.name} version {version.number}: "
@@ -142,3 +167,87 @@ def propose(args: argparse.Namespace) -> int:
     settings = settings_of(args)
     print(retraining.propose(settings, args.file or settings.drift.batch, args.reason))
     return 0
+
+
+@COMMANDS.add(
+    "outcomes",
+    "Store the outcomes of LABELS (if given), then judge each version per window against its "
+    "own evaluation; exit 1 on an alert, 2 if undecided.",
+    arg(
+        "file",
+        type=input_file,
+        nargs="?",
+        help="CSV of outcomes: request_id (and row) or the contract's key, the target, "
+        "known_at (LABELS=...)",
+    ),
+    arg("--github", action="store_true", help="in GitHub Actions: the alerts are step outputs"),
+)
+def outcomes(args: argparse.Namespace) -> int:
+    """Exit 0: every rule holds; 1: an alert (performance or fairness); 2: the judgement
+    could not be made (outcomes given are stored first, whatever follows). With --github the
+    alerts go to the step outputs instead, and only 2 fails the step."""
+    from ..github import actions
+    from . import outcomes_report
+    from .outcomes import judge
+
+    settings = settings_of(args)
+    now = datetime.now(UTC)
+    stored = store_outcomes(settings, args.file, now) if args.file else []
+    try:
+        judged = judge(settings, registry_baselines(settings), now)
+    except EXPECTED_ERRORS as error:
+        actions.add_summary(f"## Outcomes\n\nCould not judge the outcomes: {error}\n")
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    text = outcomes_report.summary(judged, stored, settings)
+    outcomes_report.write(judged, text, settings, now)
+    actions.add_summary(text)
+    performance = any(j.performance_alert for j in judged)
+    fairness = any(j.fairness_alert for j in judged)
+    actions.set_output("performance_alert", str(performance).lower())
+    actions.set_output("fairness_alert", str(fairness).lower())
+    print(text, end="")
+    return 1 if (performance or fairness) and not args.github else 0
+
+
+def store_outcomes(settings: Settings, source: Path, now: datetime) -> list[str]:
+    """Add an outcome file to the store (rows set aside go to outcomes.rejected); what was
+    done, in lines for people."""
+    from ..pipeline import data
+    from ..pipeline.contract import load_contract
+    from . import outcome_store
+
+    rules = settings.outcomes
+    contract = load_contract(settings.data.contract)
+    stored = outcome_store.store_outcomes(source, contract, settings.predict.log, rules.store, now)
+    data.write_csv_for_people(stored.rejected, rules.rejected)
+    lines = [
+        f"Stored {stored.kept} of {stored.rows} outcome rows of {source}, for "
+        f"{stored.decisions} decisions, in {rules.store}."
+    ]
+    if stored.repeated:
+        lines.append(f"{stored.repeated} rows gave an outcome again and were kept once.")
+    if len(stored.rejected):
+        reasons = stored.rejected[outcome_store.REASON].value_counts()
+        said = "; ".join(f"{reason}: {count}" for reason, count in reasons.items())
+        lines.append(f"Set aside {len(stored.rejected)} rows in {rules.rejected} ({said}).")
+    pruned = outcome_store.prune(rules.store, rules.retention_days, now)
+    if pruned:
+        lines.append(
+            f"Deleted {len(pruned)} days of decisions older than {rules.retention_days} days."
+        )
+    return lines
+
+
+def registry_baselines(settings: Settings) -> Callable[[int], dict[str, float]]:
+    """Each version's evaluation figures from the registry (connected at the first ask)."""
+    from ..control import registry
+
+    clients: list[Any] = []
+
+    def baseline(version: int) -> dict[str, float]:
+        if not clients:
+            clients.append(registry.connect())
+        return registry.evaluation_figures(clients[0], settings.tracking.model_name, version)
+
+    return baseline

@@ -4,8 +4,10 @@ for batch scoring and for the server, read here for the drift check (what produc
 Every row is checked against the data contract first: a row that breaks it is reported with
 the reason and never scored. What is scored is written with the model version, and each scored
 row is appended to the inference log: when, which model and route (batch; the server's stable,
-canary or shadow), the request, a hash of the input, the score and label, the latency, and the
-sensitive column's value where the row carries it (for fairness over time).
+canary or shadow), the request (the server's request id and row) or the batch row's key (the
+contract's key, so that an outcome known later finds its decision), a hash of the input, the
+score and label, the latency, and the sensitive column's value where the row carries it (for
+fairness over time).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,7 +32,7 @@ from ..pipeline.contract import Contract, load_contract
 from ..settings import Settings
 
 LOG_COLUMNS = [
-    "timestamp", "model_name", "model_version", "route", "request_id", "row",
+    "timestamp", "model_name", "model_version", "route", "request_id", "row", "row_key",
     "input_sha256", "probability", "label", "latency_ms", "sensitive",
 ]  # fmt: skip
 BATCH = "batch"  # the route of rows scored by `predict`
@@ -182,16 +184,31 @@ def append_log_records(records: Sequence[Sequence[object]], path: Path) -> None:
     _append_to_log(path, text.getvalue())
 
 
+def contract_key(frame: pd.DataFrame, key: list[str]) -> pd.Series:
+    """Each row's key as the inference log and the outcome store write it (data.key_text);
+    empty where the contract names no key or the batch lacks one of its columns."""
+    if not key or any(name not in frame for name in key):
+        return pd.Series("", index=frame.index, dtype=object)
+    return data.key_text(frame, key)
+
+
 def append_log(
-    predictions: pd.DataFrame, frame: pd.DataFrame, path: Path, when: datetime, sensitive: str
+    predictions: pd.DataFrame,
+    frame: pd.DataFrame,
+    path: Path,
+    when: datetime,
+    sensitive: str,
+    key: list[str],
 ) -> None:
-    """Add batch-scored rows to the inference log (`frame`: the batch, for the sensitive
-    column's value where it has that column)."""
+    """Add batch-scored rows to the inference log (`frame`: the batch, for each row's key and
+    the sensitive column's value where it has those columns)."""
     rows = frame.loc[predictions["row"]]
+    keys = contract_key(rows, key)
     log = predictions.assign(
         timestamp=when.isoformat(timespec="seconds"),
         route=BATCH,
         request_id="",
+        row_key=keys.to_numpy(),
         label=predictions["predicted_class"],
         latency_ms="",
         sensitive=rows[sensitive].to_numpy() if sensitive in rows else "",
@@ -200,10 +217,15 @@ def append_log(
 
 
 def predict(
-    settings: Settings, source: Path, number: int | None = None, explain: int = 0
+    settings: Settings,
+    source: Path,
+    number: int | None = None,
+    explain: int = 0,
+    decided_at: datetime | None = None,
 ) -> Scored:
     """Score a CSV with the registered model; write predictions (with `explain` reasons per
-    row), rejected rows, the log."""
+    row), rejected rows, the log (the decisions' time: now, or `decided_at` for a replay of
+    past decisions)."""
     contract = load_contract(settings.data.contract)
     frame = data.read_raw(source, contract)
     served = resolve(settings, registry.connect(), number)
@@ -211,8 +233,11 @@ def predict(
     scored = score(frame, contract, served.model, served.version, threshold, explain)
     data.write_csv_for_people(scored.predictions, settings.predict.output)
     data.write_csv_for_people(scored.rejected, settings.predict.rejected)
+    when = decided_at or datetime.now(UTC)
     sensitive = settings.fairness.sensitive_column
-    append_log(scored.predictions, frame, settings.predict.log, datetime.now(UTC), sensitive)
+    append_log(
+        scored.predictions, frame, settings.predict.log, when, sensitive, contract.key_columns
+    )
     return scored
 
 
@@ -248,17 +273,33 @@ def served_scores(log: Path, version: registry.Version, hashes: pd.Series) -> pd
     return hashes.map(latest["probability"]).astype("float64")
 
 
-def log_since(log: Path, since: datetime, columns: list[str]) -> pd.DataFrame:
-    """The log's rows (of `columns`, with their time) written from `since` on, read a chunk at
-    a time; empty where there is no log yet."""
-    wanted = ["timestamp", *[name for name in columns if name != "timestamp"]]
+def log_chunks(log: Path, columns: list[str]) -> Iterator[pd.DataFrame]:
+    """The log's `columns` as text (an empty cell is NaN), LOG_CHUNK_ROWS rows at a time;
+    nothing where there is no log yet."""
     if not log.exists():
-        return pd.DataFrame(columns=wanted)
+        return
     problem = log_header_problem(log)
     if problem:
         raise ProjectError(problem)
+    yield from pd.read_csv(log, usecols=columns, chunksize=LOG_CHUNK_ROWS, dtype=str)
+
+
+def logged_at(chunk: pd.DataFrame) -> pd.Series:
+    """When each log row was written (UTC)."""
+    return pd.to_datetime(chunk["timestamp"], utc=True, format="ISO8601")
+
+
+def log_since(
+    log: Path, since: datetime, columns: list[str], until: datetime | None = None
+) -> pd.DataFrame:
+    """The log's rows (of `columns`, with their time) from `since` on (and before `until`),
+    read a chunk at a time; empty where there is no log yet."""
+    wanted = ["timestamp", *[name for name in columns if name != "timestamp"]]
     kept = []
-    for chunk in pd.read_csv(log, usecols=wanted, chunksize=LOG_CHUNK_ROWS, dtype=str):
-        when = pd.to_datetime(chunk["timestamp"], utc=True, format="ISO8601")
-        kept.append(chunk[when >= pd.Timestamp(since)])
+    for chunk in log_chunks(log, wanted):
+        when = logged_at(chunk)
+        inside = when >= pd.Timestamp(since)
+        if until is not None:
+            inside &= when < pd.Timestamp(until)
+        kept.append(chunk[inside])
     return pd.concat(kept, ignore_index=True) if kept else pd.DataFrame(columns=wanted)

@@ -124,4 +124,6 @@ def resampled_scores(
             2 * true_pos, denominator, out=np.zeros(len(counts)), where=denominator > 0
         )
         return f1
+    if name == "brier":
+        return np.asarray(counts @ (probability - target) ** 2 / counts.sum(axis=1))
     raise ValueError(f"no resampled form of the metric {name!r}")

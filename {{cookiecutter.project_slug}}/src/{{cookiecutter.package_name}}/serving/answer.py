@@ -155,7 +155,7 @@ def log_records(
     latency_ms = round(scores.seconds * 1000, 3)
     return [
         [
-            when, version.name, version.number, scores.route, request_id, row, "",
+            when, version.name, version.number, scores.route, request_id, row, "", "",
             round(float(probability), 6), label, latency_ms, "" if group is None else group,
         ]
         for row, (probability, label, group) in enumerate(
