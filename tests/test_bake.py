@@ -39,6 +39,7 @@ EXPECTED_FILES = [
     ".github/workflows/deploy.yml",
     ".github/workflows/drift.yml",
     ".github/workflows/main.yml",
+    ".github/workflows/outcomes.yml",
     ".github/workflows/pr.yml",
     ".github/workflows/reconcile.yml",
     ".github/workflows/retrain.yml",

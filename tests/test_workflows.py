@@ -184,8 +184,8 @@ def test_every_generated_step_is_one_make_task(project: Path) -> None:
 
 def test_write_permissions_go_only_where_something_is_written(project: Path) -> None:
     """`pull-requests: write` only for the report comment and the bots' pull requests
-    (promotion, rollback, retraining, template update), `issues: write` only for the drift
-    reconcile and rollout issues, `contents: write` only to push the bots' branches."""
+    (promotion, rollback, retraining, template update), `issues: write` only for the drift,
+    outcome, reconcile and rollout issues, `contents: write` only to push the bots' branches."""
     writers = {
         (path.name, job_id, scope)
         for path in workflows(project)
@@ -207,6 +207,8 @@ def test_write_permissions_go_only_where_something_is_written(project: Path) -> 
         ("rollout.yml", "progress", "issues"),
         ("drift.yml", "alert", "issues"),
         ("drift.yml", "alert", "actions"),
+        ("outcomes.yml", "alert", "issues"),
+        ("outcomes.yml", "alert", "actions"),
     }
 
 

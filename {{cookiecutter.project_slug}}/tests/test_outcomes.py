@@ -251,7 +251,9 @@ def test_window_fairness_judges_groups_large_enough(settings: Settings) -> None:
     rng = np.random.default_rng(3)
     rows = 400
     group = np.where(np.arange(rows) < 200, "female", "male")
-    probability = np.where(group == "female", rng.uniform(0.4, 0.9, rows), rng.uniform(0, 0.6, rows))
+    probability = np.where(
+        group == "female", rng.uniform(0.4, 0.9, rows), rng.uniform(0, 0.6, rows)
+    )
     known = pd.DataFrame(
         {"sensitive": group, "probability": probability, "outcome": rng.integers(0, 2, rows)}
     )

@@ -413,6 +413,32 @@ def test_the_drift_issue_is_opened_once_then_updated_and_retraining_dispatched(
     )
 
 
+def test_outcome_alerts_open_one_issue_per_kind_and_only_performance_retrains(
+    github: FakeGitHub, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, settings: Settings
+) -> None:
+    """Two runs with a performance alert: one issue, updated, and retrain.yml dispatched each
+    time; a fairness alert: its own one issue, addressed to the risk approver, and no
+    retraining by itself."""
+    actions_env(monkeypatch, tmp_path, "schedule", {})
+    first = alerts.outcome_alerts(settings, "## week 1", True, False, "roc_auc fell")
+    again = alerts.outcome_alerts(settings, "## week 2", True, False, "roc_auc fell")
+    assert first[0].startswith("opened issue #") and again[0] == first[0].replace(
+        "opened", "updated"
+    )
+    fair = alerts.outcome_alerts(settings, "## week 3", False, True, "disparate impact")
+    assert len(fair) == 1 and fair[0].startswith("opened issue #")
+    performance, fairness = sorted(github.issues.values(), key=lambda issue: issue["number"])
+    assert performance["title"].startswith("Model performance: ")
+    assert performance["body"].endswith("## week 2")
+    approver = settings.tracking.risk_approver
+    assert fairness["title"].endswith(f"(for @{approver})")
+    assert f"@{approver}" in fairness["body"] and fairness["body"].endswith("## week 3")
+    assert (
+        github.dispatches
+        == [{"workflow": "retrain.yml", "ref": "main", "inputs": {"reason": "roc_auc fell"}}] * 2
+    )
+
+
 def test_the_retraining_pull_request_is_opened_from_its_branch(
     github: FakeGitHub, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -138,23 +138,33 @@ def paired_bootstrap(
     return _interval(differences, estimate, resamples, confidence, "compare models")
 
 
-def bootstrap_interval(
-    metric: str,
+def bootstrap_intervals(
+    metrics: tuple[str, ...],
     target: np.ndarray,
     probability: np.ndarray,
     threshold: float,
     resamples: int,
     seed: int,
     confidence: float,
-) -> Interval:
-    """One model's metric with its percentile bootstrap interval (as paired_bootstrap
-    resamples, for one model)."""
-    values = [
-        evaluation.resampled_scores(metric, target, probability, counts, threshold)
-        for counts in _usable_counts(np.random.default_rng(seed), target, resamples)
-    ]
-    estimate = evaluation.score(metric, target, probability, threshold)
-    return _interval(values, estimate, resamples, confidence, f"measure {metric}")
+) -> dict[str, Interval]:
+    """One model's metrics, each with its percentile bootstrap interval, all scored on the
+    same resamples (drawn as paired_bootstrap draws them)."""
+    values: dict[str, list[np.ndarray]] = {metric: [] for metric in metrics}
+    for counts in _usable_counts(np.random.default_rng(seed), target, resamples):
+        for metric in metrics:
+            values[metric].append(
+                evaluation.resampled_scores(metric, target, probability, counts, threshold)
+            )
+    return {
+        metric: _interval(
+            values[metric],
+            evaluation.score(metric, target, probability, threshold),
+            resamples,
+            confidence,
+            "measure the model",
+        )
+        for metric in metrics
+    }
 
 
 def comparison_problem(metric: str, interval: Interval, rule: str, margin: float) -> str | None:

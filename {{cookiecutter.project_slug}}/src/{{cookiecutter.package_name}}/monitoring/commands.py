@@ -197,6 +197,7 @@ def outcomes(args: argparse.Namespace) -> int:
         judged = judge(settings, registry_baselines(settings), now)
     except EXPECTED_ERRORS as error:
         actions.add_summary(f"## Outcomes\n\nCould not judge the outcomes: {error}\n")
+        print_lines(stored)  # kept, whatever the judgement
         print(f"error: {error}", file=sys.stderr)
         return 2
     text = outcomes_report.summary(judged, stored, settings)
@@ -206,8 +207,31 @@ def outcomes(args: argparse.Namespace) -> int:
     fairness = any(j.fairness_alert for j in judged)
     actions.set_output("performance_alert", str(performance).lower())
     actions.set_output("fairness_alert", str(fairness).lower())
+    actions.set_output("reason", "; ".join(outcomes_report.alerts(judged, settings))[:500])
+    actions.set_output("summary", text)
     print(text, end="")
     return 1 if (performance or fairness) and not args.github else 0
+
+
+@COMMANDS.add(
+    "outcomes-alert",
+    "Open or update the outcome alerts' issues; dispatch retrain.yml on a performance alert "
+    "(GITHUB_TOKEN).",
+    arg("--performance", choices=["true", "false"], required=True, help="a performance alert"),
+    arg("--fairness", choices=["true", "false"], required=True, help="a fairness alert"),
+    arg("--reason", default="outcomes", help="why (default: %(default)s)"),
+    arg("--summary", default="", help="the issues' Markdown (default: from outcomes.summary)"),
+)
+def outcomes_alert(args: argparse.Namespace) -> int:
+    from . import alerts
+
+    settings = settings_of(args)
+    summary = args.summary or settings.outcomes.summary.read_text(encoding="utf-8")
+    return print_lines(
+        alerts.outcome_alerts(
+            settings, summary, args.performance == "true", args.fairness == "true", args.reason
+        )
+    )
 
 
 def store_outcomes(settings: Settings, source: Path, now: datetime) -> list[str]:

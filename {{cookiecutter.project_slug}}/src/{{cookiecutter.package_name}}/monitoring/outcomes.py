@@ -106,18 +106,16 @@ def realised(
     target: np.ndarray, probability: np.ndarray, settings: Settings
 ) -> tuple[dict[str, Interval], list[str]]:
     """Each judged figure with its bootstrap interval (the gate's resamples, seed and
-    confidence); a figure the outcomes cannot give is left out, with the reason."""
+    confidence); none where the outcomes cannot give them, with the reason."""
     gate = settings.gate
-    figures, notes = {}, []
-    for metric in OUTCOME_METRICS:
-        try:
-            figures[metric] = comparison.bootstrap_interval(
-                metric, target, probability, settings.evaluate.decision_threshold,
-                gate.resamples, gate.seed, gate.confidence,
-            )  # fmt: skip
-        except ProjectError as error:
-            notes.append(f"{metric}: {error}")
-    return figures, notes
+    try:
+        figures = comparison.bootstrap_intervals(
+            OUTCOME_METRICS, target, probability, settings.evaluate.decision_threshold,
+            gate.resamples, gate.seed, gate.confidence,
+        )  # fmt: skip
+    except ProjectError as error:
+        return {}, [str(error)]
+    return figures, []
 
 
 def window_fairness(rows: pd.DataFrame, settings: Settings) -> WindowFairness | None:
