@@ -100,6 +100,7 @@ EXPECTED_FILES = [
     "src/credit_default_model/monitoring/drift_report.py",
     "src/credit_default_model/monitoring/outcome_store.py",
     "src/credit_default_model/monitoring/outcomes.py",
+    "src/credit_default_model/monitoring/outcomes_page.py",
     "src/credit_default_model/monitoring/outcomes_report.py",
     "src/credit_default_model/monitoring/retraining.py",
     "src/credit_default_model/monitoring/scoring.py",

@@ -54,7 +54,7 @@ OUTPUTS = {
     "gate": ["report"],
     "predict": ["output", "rejected", "log"],
     "drift": ["batch", "reference", "report", "html", "summary"],
-    "outcomes": ["store", "rejected", "report", "summary"],
+    "outcomes": ["store", "rejected", "report", "summary", "html"],
 }
 # Variables that would send a test's git, DVC, MLflow or GitHub calls to the project or to the
 # person's real services (a pre-commit hook sets GIT_INDEX_FILE, `make test` sets

@@ -304,6 +304,7 @@ class OutcomesSettings(Section):
     retention_days: int = Field(ge=0)
     report: Path
     summary: Path
+    html: Path
 
     @model_validator(mode="after")
     def _k_of_n(self) -> OutcomesSettings:

@@ -6,16 +6,10 @@ from __future__ import annotations
 import argparse
 import sys
 import traceback
-from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from ..commands import Commands, arg, input_file, print_lines, settings_of
 from ..errors import EXPECTED_ERRORS
-
-if TYPE_CHECKING:
-    from ..settings import Settings
 
 COMMANDS = Commands()
 
@@ -187,12 +181,15 @@ def outcomes(args: argparse.Namespace) -> int:
     could not be made (outcomes given are stored first, whatever follows). With --github the
     alerts go to the step outputs instead, and only 2 fails the step."""
     from ..github import actions
-    from . import outcomes_report
-    from .outcomes import judge
+    from . import outcome_store, outcomes_report
+    from .outcomes import judge, registry_baselines
 
     settings = settings_of(args)
     now = datetime.now(UTC)
-    stored = store_outcomes(settings, args.file, now) if args.file else []
+    stored = []
+    if args.file:
+        added, pruned = outcome_store.add_file(settings, args.file, now)
+        stored = outcomes_report.stored_lines(added, args.file, pruned, settings)
     try:
         judged = judge(settings, registry_baselines(settings), now)
     except EXPECTED_ERRORS as error:
@@ -232,46 +229,3 @@ def outcomes_alert(args: argparse.Namespace) -> int:
             settings, summary, args.performance == "true", args.fairness == "true", args.reason
         )
     )
-
-
-def store_outcomes(settings: Settings, source: Path, now: datetime) -> list[str]:
-    """Add an outcome file to the store (rows set aside go to outcomes.rejected); what was
-    done, in lines for people."""
-    from ..pipeline import data
-    from ..pipeline.contract import load_contract
-    from . import outcome_store
-
-    rules = settings.outcomes
-    contract = load_contract(settings.data.contract)
-    stored = outcome_store.store_outcomes(source, contract, settings.predict.log, rules.store, now)
-    data.write_csv_for_people(stored.rejected, rules.rejected)
-    lines = [
-        f"Stored {stored.kept} of {stored.rows} outcome rows of {source}, for "
-        f"{stored.decisions} decisions, in {rules.store}."
-    ]
-    if stored.repeated:
-        lines.append(f"{stored.repeated} rows gave an outcome again and were kept once.")
-    if len(stored.rejected):
-        reasons = stored.rejected[outcome_store.REASON].value_counts()
-        said = "; ".join(f"{reason}: {count}" for reason, count in reasons.items())
-        lines.append(f"Set aside {len(stored.rejected)} rows in {rules.rejected} ({said}).")
-    pruned = outcome_store.prune(rules.store, rules.retention_days, now)
-    if pruned:
-        lines.append(
-            f"Deleted {len(pruned)} days of decisions older than {rules.retention_days} days."
-        )
-    return lines
-
-
-def registry_baselines(settings: Settings) -> Callable[[int], dict[str, float]]:
-    """Each version's evaluation figures from the registry (connected at the first ask)."""
-    from ..control import registry
-
-    clients: list[Any] = []
-
-    def baseline(version: int) -> dict[str, float]:
-        if not clients:
-            clients.append(registry.connect())
-        return registry.evaluation_figures(clients[0], settings.tracking.model_name, version)
-
-    return baseline

@@ -26,7 +26,8 @@ from pathlib import Path
 import pandas as pd
 
 from ..pipeline import data
-from ..pipeline.contract import Contract, ContractError
+from ..pipeline.contract import Contract, ContractError, load_contract
+from ..settings import Settings
 from . import scoring
 
 REQUEST_ID, ROW, ROW_KEY, KNOWN_AT = "request_id", "row", "row_key", "known_at"
@@ -233,3 +234,13 @@ def store_outcomes(
     write(stored, store, now)
     kept = len(labels.rows) - len(unmatched)
     return Stored(len(text), kept, len(stored), rejected.sort_index(), labels.repeated)
+
+
+def add_file(settings: Settings, source: Path, now: datetime) -> tuple[Stored, list[date]]:
+    """`make outcomes LABELS=...`: the file's outcomes stored, the rows set aside written to
+    outcomes.rejected, and the days past outcomes.retention_days deleted (those days)."""
+    rules = settings.outcomes
+    contract = load_contract(settings.data.contract)
+    stored = store_outcomes(source, contract, settings.predict.log, rules.store, now)
+    data.write_csv_for_people(stored.rejected, rules.rejected)
+    return stored, prune(rules.store, rules.retention_days, now)

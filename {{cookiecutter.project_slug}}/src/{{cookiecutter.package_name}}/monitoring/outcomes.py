@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..control import comparison, fairness
+from ..control import comparison, fairness, registry
 from ..control.gate_result import Interval
 from ..errors import ProjectError
 from ..pipeline import evaluation
@@ -340,3 +340,15 @@ def _baseline(
         if required:
             raise
         return {}
+
+
+def registry_baselines(settings: Settings) -> Callable[[int], dict[str, float]]:
+    """Each version's evaluation figures from the registry (connected at the first ask)."""
+    clients: list[Any] = []
+
+    def baseline(version: int) -> dict[str, float]:
+        if not clients:
+            clients.append(registry.connect())
+        return registry.evaluation_figures(clients[0], settings.tracking.model_name, version)
+
+    return baseline

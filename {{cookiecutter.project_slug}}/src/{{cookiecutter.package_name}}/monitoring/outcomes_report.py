@@ -1,16 +1,18 @@
 """What `make outcomes` tells people: the windows of each version as a table (printed, and
-Markdown for the issue and the job summary) and as JSON (`outcomes.report`), and the alerts."""
+Markdown for the issue and the job summary), as JSON (`outcomes.report`) and as charts
+(`outcomes.html`, outcomes_page.py), and the alerts."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from ..control.gate_result import Interval
 from ..settings import OUTCOME_METRICS, Settings
+from . import outcome_store, outcomes_page
 from .outcomes import Judgement, Window
 
 NAMES = {"roc_auc": "ROC AUC", "pr_auc": "PR AUC", "f1": "F1", "brier": "Brier"}
@@ -37,6 +39,28 @@ def alerts(judged: list[Judgement], settings: Settings) -> list[str]:
                 f"({'; '.join(counted[-1].fairness_breaches)}): for "
                 f"@{settings.tracking.risk_approver}"
             )
+    return lines
+
+
+def stored_lines(
+    stored: outcome_store.Stored, source: Path, pruned: list[date], settings: Settings
+) -> list[str]:
+    """What storing an outcome file did, for people."""
+    rules = settings.outcomes
+    lines = [
+        f"Stored {stored.kept} of {stored.rows} outcome rows of {source}, for "
+        f"{stored.decisions} decisions, in {rules.store}."
+    ]
+    if stored.repeated:
+        lines.append(f"{stored.repeated} rows gave an outcome again and were kept once.")
+    if len(stored.rejected):
+        reasons = stored.rejected[outcome_store.REASON].value_counts()
+        said = "; ".join(f"{reason}: {count}" for reason, count in reasons.items())
+        lines.append(f"Set aside {len(stored.rejected)} rows in {rules.rejected} ({said}).")
+    if pruned:
+        lines.append(
+            f"Deleted {len(pruned)} days of decisions older than {rules.retention_days} days."
+        )
     return lines
 
 
@@ -141,9 +165,12 @@ def as_dict(judged: list[Judgement], settings: Settings, now: datetime) -> dict[
 
 
 def write(judged: list[Judgement], text: str, settings: Settings, now: datetime) -> None:
+    """outcomes.report (JSON), outcomes.summary (the Markdown) and outcomes.html (the page)."""
     rules = settings.outcomes
-    for path in (rules.report, rules.summary):
+    for path in (rules.report, rules.summary, rules.html):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     report = json.dumps(as_dict(judged, settings, now), indent=2, default=str)
     rules.report.write_text(report + "\n", encoding="utf-8")
     rules.summary.write_text(text, encoding="utf-8")
+    html = outcomes_page.page(judged, alerts(judged, settings), settings)
+    rules.html.write_text(html, encoding="utf-8")
