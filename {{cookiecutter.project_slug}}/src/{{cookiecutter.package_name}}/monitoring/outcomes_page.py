@@ -5,6 +5,7 @@ SVG, no script and nothing fetched, so the page opens anywhere (an artifact, a m
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from html import escape
 
@@ -12,6 +13,7 @@ from ..settings import LOWER_IS_BETTER, OUTCOME_METRICS, Settings
 from .outcomes import Judgement, Window
 
 WIDTH, HEIGHT, LEFT, BOTTOM, TOP = 680, 230, 50, 40, 15
+LABEL_WIDTH = 72
 COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
 NAMES = {"roc_auc": "ROC AUC", "pr_auc": "PR AUC", "f1": "F1", "brier": "Brier score"}
 
@@ -54,7 +56,8 @@ def svg(chart: Chart, windows: list[str]) -> str:
     parts = [f'<text x="{LEFT}" y="11" class="title">{escape(chart.title)}</text>']
     for tick in (low + pad, (low + high) / 2, high - pad):
         parts.append(f'<text x="4" y="{_y(tick, low, high) + 4:.1f}">{tick:.3f}</text>')
-    for window in windows:
+    every = math.ceil(LABEL_WIDTH / step)  # a date label is ~70 px wide: no two overlap
+    for window in windows[::every]:
         parts.append(
             f'<text x="{x[window]:.1f}" y="{HEIGHT - 22}" text-anchor="middle">{window}</text>'
         )
