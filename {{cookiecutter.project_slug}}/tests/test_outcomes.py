@@ -267,3 +267,16 @@ def test_window_fairness_judges_groups_large_enough(settings: Settings) -> None:
     assert outcomes.fairness_breaches(measured, settings)[0].startswith("disparate impact")
     tiny = known.assign(sensitive=np.where(np.arange(rows) < 5, "other", "male"))
     assert outcomes.window_fairness(tiny, settings) is None
+    unknown = known.assign(sensitive=np.where(np.arange(rows) < 100, "", group))
+    measured = outcomes.window_fairness(unknown, settings)
+    assert measured is not None and measured.groups["(missing)"] == 100
+
+
+def test_a_store_without_files_reads_as_an_empty_typed_frame(tmp_path: Path) -> None:
+    """Day folders left empty (a run stopped before its file was renamed into place) read as
+    no outcomes, whose times are still times."""
+    (tmp_path / "store" / "day=2025-01-06").mkdir(parents=True)
+    (tmp_path / "store" / "day=2025-01-06" / ".x.parquet.partial").write_bytes(b"half")
+    found = outcome_store.read(tmp_path / "store", FIRST_MONDAY, FIRST_MONDAY + timedelta(days=7))
+    assert found.empty and list(found.columns) == outcome_store.STORED
+    assert outcomes.window_starts(found[outcome_store.DECIDED_AT], "daily").empty

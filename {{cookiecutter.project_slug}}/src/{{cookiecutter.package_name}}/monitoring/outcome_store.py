@@ -199,8 +199,11 @@ def read(store: Path, start: datetime, end: datetime) -> pd.DataFrame:
         if start.date() <= day <= end.date()
         for path in sorted(folder.glob("*.parquet"))
     ]
-    if not parts:
-        return pd.DataFrame({name: pd.Series(dtype=object) for name in STORED})
+    if not parts:  # typed as a stored file is: times as UTC times
+        times = {DECIDED_AT, KNOWN_AT}
+        return pd.DataFrame(
+            {n: pd.Series(dtype="datetime64[ns, UTC]" if n in times else object) for n in STORED}
+        )
     found = pd.concat(parts, ignore_index=True)
     inside = (found[DECIDED_AT] >= pd.Timestamp(start)) & (found[DECIDED_AT] < pd.Timestamp(end))
     found = found[inside].sort_values(KNOWN_AT, kind="stable")

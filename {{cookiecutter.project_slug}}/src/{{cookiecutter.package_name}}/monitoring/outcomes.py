@@ -124,7 +124,7 @@ def window_fairness(rows: pd.DataFrame, settings: Settings) -> WindowFairness | 
     limits = settings.fairness
     if not limits.sensitive_column:
         return None
-    groups = fairness.group_names(rows["sensitive"].replace("", None))
+    groups = fairness.group_names(rows["sensitive"])  # "" is the missing group
     if limits.missing_values == "refuse":
         groups = groups[groups != fairness.MISSING_GROUP]
     rates = fairness.group_rates(
