@@ -45,6 +45,7 @@ class Labels:
     1 for the contract's positive class, KNOWN_AT), `rejected` the file's other rows with a
     reason, `repeated` how many rows gave a decision's outcome again (kept once)."""
 
+    text: pd.DataFrame  # the file as read, every cell as its text
     join: list[str]
     rows: pd.DataFrame
     rejected: pd.DataFrame
@@ -124,7 +125,7 @@ def read_labels(source: Path, contract: Contract, now: datetime) -> Labels:
     conflicting = distinct.duplicated(join, keep=False)
     reason[distinct.index[conflicting]] = "the same decision is given different outcomes"
     rejected = text[reason != ""].assign(**{REASON: reason[reason != ""]})
-    return Labels(join, distinct[~conflicting], rejected, int(repeated.sum()))
+    return Labels(text, join, distinct[~conflicting], rejected, int(repeated.sum()))
 
 
 def decisions_for(log: Path, labels: Labels) -> pd.DataFrame:
@@ -230,13 +231,11 @@ def store_outcomes(
         raise ContractError(f"{source}: no outcome rows")
     stored, reason = joined(decisions_for(log, labels), labels)
     unmatched = labels.rows.index[reason != ""]
-    text = data.read_text(source)
-    rejected = pd.concat(
-        [labels.rejected, text.loc[unmatched].assign(**{REASON: reason[unmatched]})]
-    )
+    unstored = labels.text.loc[unmatched].assign(**{REASON: reason[unmatched]})
+    rejected = pd.concat([labels.rejected, unstored])
     write(stored, store, now)
     kept = len(labels.rows) - len(unmatched)
-    return Stored(len(text), kept, len(stored), rejected.sort_index(), labels.repeated)
+    return Stored(len(labels.text), kept, len(stored), rejected.sort_index(), labels.repeated)
 
 
 def add_file(settings: Settings, source: Path, now: datetime) -> tuple[Stored, list[date]]:
