@@ -78,6 +78,12 @@ LEAKING_VARIABLES = (
 )
 
 
+def logged(log: Path) -> pd.DataFrame:
+    """Every row the inference log's open days hold, typed as pandas reads a CSV."""
+    days = sorted(log.glob("day=*/decisions.csv"))
+    return pd.concat([pd.read_csv(day) for day in days], ignore_index=True)
+
+
 def free_port() -> int:
     """A loopback port nobody listens on (right now)."""
     with socket.socket() as probe:

@@ -18,7 +18,7 @@ import yaml
 from conftest import DvcRepo, Lab, loans_frame
 
 from {{ cookiecutter.package_name }}.cli import main
-from {{ cookiecutter.package_name }}.monitoring import drift, drift_report, scoring
+from {{ cookiecutter.package_name }}.monitoring import drift, drift_report, inference_log, scoring
 from {{ cookiecutter.package_name }}.monitoring.drift_report import ColumnDrift
 from {{ cookiecutter.package_name }}.pipeline import contract as contracts
 from {{ cookiecutter.package_name }}.pipeline import explanations, lineage
@@ -285,9 +285,10 @@ def test_check_reads_the_scores_production_served(
     said = drift_report.summary(served)
     assert f"Scores: {BATCH_ROWS} as served (inference log), 0 scored now." in said
 
-    log = pd.read_csv(lab.settings.predict.log)
+    (day,) = lab.settings.predict.log.glob("day=*/decisions.csv")  # scored today: one day
+    log = pd.read_csv(day)
     log.loc[:9, "probability"] = (log.loc[:9, "probability"] + 0.3).clip(upper=1)
-    log.to_csv(lab.settings.predict.log, index=False)
+    log.to_csv(day, index=False)
     skewed = drift.check(lab.settings, batch)
     assert skewed.scores.skewed == 10
     assert any(f"10 of {BATCH_ROWS} served scores differ" in problem for problem in skewed.quality)
@@ -297,8 +298,8 @@ def test_check_reads_the_scores_production_served(
         log=str(lab.settings.predict.log), served=0, scored_now=BATCH_ROWS, skewed=0
     )
 
-    log.drop(columns=["input_sha256"]).to_csv(lab.settings.predict.log, index=False)
-    with pytest.raises(ValueError, match="not an inference log: no column input_sha256"):
+    log.drop(columns=["input_sha256"]).to_csv(day, index=False)
+    with pytest.raises(ValueError, match="has other columns than this project's inference log"):
         drift.check(lab.settings, batch)
 
 
@@ -307,7 +308,7 @@ def test_served_scores_keep_only_this_version_and_batch_in_any_chunk(
 ) -> None:
     """The log is read a few rows at a time: another model's or version's rows, and inputs
     not in the batch, are never kept; the latest score of an input wins across chunks."""
-    monkeypatch.setattr(scoring, "LOG_CHUNK_ROWS", 2)
+    monkeypatch.setattr(inference_log, "CHUNK_ROWS", 2)
     rows = [
         ("other-model", 3, "a", 0.9),
         ("m", 3, "a", 0.1),
@@ -315,18 +316,17 @@ def test_served_scores_keep_only_this_version_and_batch_in_any_chunk(
         ("m", 3, "z", 0.5),
         ("m", 3, "a", 0.2),
     ]
-    log = tmp_path / "log.csv"
+    log = tmp_path / "inference_log"
+    version = scoring.registry.Version(name="m", number=3, run_id="r", tags={})
+    assert scoring.served_scores(log, version, pd.Series(["a"])).isna().all()  # no log yet
     frame = pd.DataFrame(
         rows, columns=["model_name", "model_version", "input_sha256", "probability"]
     )
-    others = {"timestamp": "t", "route": "batch", "request_id": "", "row": 0, "row_key": "k"}
-    logged = frame.assign(**others, label="1", latency_ms="", sensitive="")
-    logged[scoring.LOG_COLUMNS].to_csv(log, index=False)
-    version = scoring.registry.Version(name="m", number=3, run_id="r", tags={})
+    others = {"timestamp": "2026-01-02T10:00:00+00:00", "route": "batch", "request_id": ""}
+    logged = frame.assign(**others, row=0, row_key="k", label="1", latency_ms="", sensitive="")
+    inference_log.append_frame(logged, log)
     served = scoring.served_scores(log, version, pd.Series(["a", "b", "c"]))
     assert served.tolist()[0] == 0.2 and served.iloc[1:].isna().all()
-    pd.DataFrame(columns=scoring.LOG_COLUMNS).to_csv(log, index=False)
-    assert scoring.served_scores(log, version, pd.Series(["a"])).isna().all()
 
 
 def step_outputs(path: Path) -> dict[str, str]:

@@ -16,7 +16,7 @@ from conftest import Lab, loans_frame
 
 from {{ cookiecutter.package_name }}.cli import main
 from {{ cookiecutter.package_name }}.control import registry
-from {{ cookiecutter.package_name }}.monitoring import outcome_store, outcomes, scoring
+from {{ cookiecutter.package_name }}.monitoring import day_partitions, outcome_store, outcomes, scoring
 from {{ cookiecutter.package_name }}.pipeline import data, evaluation
 from {{ cookiecutter.package_name }}.pipeline.contract import Contract, ContractError, load_contract
 from {{ cookiecutter.package_name }}.settings import Settings
@@ -162,7 +162,7 @@ def test_a_planted_concept_drift_is_caught_by_the_declared_rule(
         frame = _score_week(weekly, contract, week, tmp_path, flipped=week >= 3)
         labels = _outcomes_of(frame, week, tmp_path / f"outcomes{week}.csv")
         outcome_store.store_outcomes(
-            labels, contract, settings.predict.log, settings.outcomes.store, datetime.now(UTC)
+            labels, contract, settings.predict.log, settings.outcomes, datetime.now(UTC)
         )
         if week >= 3:  # the first break, then the second
             [judged] = _judge(settings)
@@ -186,14 +186,15 @@ def test_late_outcomes_make_a_window_count_and_unknown_keys_are_set_aside(
 ) -> None:
     """A window counts only once enough of its decisions have outcomes: a first file with a
     third of them leaves it uncounted, the rest, arriving after the window closed, make it
-    count. Outcomes for rows never scored are set aside, never guessed."""
+    count. Outcomes for rows never scored, or known longer after than outcomes.max_delay_days,
+    are set aside, never guessed."""
     settings = weekly.settings
     frame = _score_week(weekly, contract, 0, tmp_path, flipped=False)
     now = datetime.now(UTC)
-    store = settings.outcomes.store
+    rules = settings.outcomes
     first = outcome_store.store_outcomes(
         _outcomes_of(frame, 0, tmp_path / "first.csv", share=1 / 3),
-        contract, settings.predict.log, store, now,
+        contract, settings.predict.log, rules, now,
     )  # fmt: skip
     assert first.kept == WEEK_ROWS // 3 and first.decisions == WEEK_ROWS // 3
     [window] = _judge(settings)[0].windows
@@ -203,12 +204,20 @@ def test_late_outcomes_make_a_window_count_and_unknown_keys_are_set_aside(
     everything = pd.concat([frame, stranger])
     late = outcome_store.store_outcomes(
         _outcomes_of(everything, 0, tmp_path / "all.csv"), contract, settings.predict.log,
-        store, now + timedelta(seconds=1),
+        rules, now + timedelta(seconds=1),
     )  # fmt: skip
     assert late.kept == WEEK_ROWS and len(late.rejected) == 5
-    assert set(late.rejected["reason"]) == {
-        "no decision with this key in the inference log (predict.log)"
-    }
+    unknown = (
+        "no decision with this key in the inference log (predict.log) within "
+        "outcomes.max_delay_days before it was known"
+    )
+    assert set(late.rejected["reason"]) == {unknown}
+    too_late = _outcomes_of(frame.head(3), 0, tmp_path / "late.csv")
+    pd.read_csv(too_late).assign(
+        known_at=(FIRST_MONDAY + timedelta(days=rules.max_delay_days + 1)).isoformat()
+    ).to_csv(too_late, index=False)
+    stale = outcome_store.store_outcomes(too_late, contract, settings.predict.log, rules, now)
+    assert stale.kept == 0 and set(stale.rejected["reason"]) == {unknown}
     [window] = _judge(settings)[0].windows
     assert window.counted and window.outcomes == WEEK_ROWS  # the repeated third counted once
 
@@ -246,7 +255,7 @@ def test_without_the_versions_evaluation_figures_nothing_is_decided(
     params = lab.params_file(tmp_path / "params.yaml")
     assert main(["--params", str(params), "outcomes", str(labels)]) == 2
     assert "records no evaluation metrics" in capsys.readouterr().err
-    assert outcome_store.days(lab.settings.outcomes.store)
+    assert day_partitions.days(lab.settings.outcomes.store)
 
 
 def test_window_fairness_judges_groups_large_enough(settings: Settings) -> None:

@@ -10,10 +10,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import Lab
+from conftest import Lab, logged
 
 from {{ cookiecutter.package_name }}.control import registry
-from {{ cookiecutter.package_name }}.monitoring import scoring
+from {{ cookiecutter.package_name }}.monitoring import inference_log, scoring
 from {{ cookiecutter.package_name }}.pipeline import contract as contracts
 from {{ cookiecutter.package_name }}.pipeline import data, explanations, training
 from {{ cookiecutter.package_name }}.pipeline.contract import Contract, ContractError
@@ -240,10 +240,10 @@ def test_predict_scores_good_rows_sets_bad_ones_aside_and_logs(
         {"row": 5, "reason": "age is below 18"}
     ]
     assert scored.version.number == champion.number
-    log = pd.read_csv(predict.log)
-    assert list(log.columns) == scoring.LOG_COLUMNS and len(log) == len(predictions)
+    log = logged(predict.log)
+    assert list(log.columns) == inference_log.LOG_COLUMNS and len(log) == len(predictions)
     scoring.predict(lab.settings, source)
-    assert len(pd.read_csv(predict.log)) == 2 * len(predictions)
+    assert len(logged(predict.log)) == 2 * len(predictions)
 
 
 def test_predict_without_a_production_model_is_an_error(lab: Lab, tmp_path: Path) -> None:

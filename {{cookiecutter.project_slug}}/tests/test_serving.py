@@ -22,11 +22,11 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import Lab, free_port, loans_frame
+from conftest import Lab, free_port, loans_frame, logged
 
 from {{ cookiecutter.package_name }}.control import deploy, desired_state, registry
 from {{ cookiecutter.package_name }}.control.desired_state import Declared, DesiredStateError, Rollout
-from {{ cookiecutter.package_name }}.monitoring import scoring
+from {{ cookiecutter.package_name }}.monitoring import inference_log, scoring
 from {{ cookiecutter.package_name }}.pipeline.contract import Contract
 from {{ cookiecutter.package_name }}.serving import analysis, progress, rollout_status, routing
 from {{ cookiecutter.package_name }}.serving.progress import Move
@@ -147,12 +147,12 @@ def test_at_100_percent_rollout_status_judges_scores_against_productions_latest(
     """Where the candidate answers every request, the last interval holds no production
     answer: make rollout-status compares the candidate's scores with production's latest
     ones, as the server does, rather than calling the check undecided."""
-    log, now = tmp_path / "inference_log.csv", datetime.now(UTC)
+    log, now = tmp_path / "inference_log", datetime.now(UTC)
     rng = np.random.default_rng(3)
 
     def answered(seconds_ago: float, version: int, route: str, scores: np.ndarray) -> None:
         when = (now - timedelta(seconds=seconds_ago)).isoformat(timespec="milliseconds")
-        scoring.append_log_records(
+        inference_log.append_records(
             [[when, "m", version, route, f"{route}-{n}", 0, "", "", p, "yes", 2.0, ""]
              for n, p in enumerate(scores)],
             log,
@@ -459,8 +459,8 @@ def test_the_server_answers_with_git_s_model_and_follows_a_rollout(
         labels = f'route="canary",status="200",version="{candidate.number}"'
         assert "model_requests_total{" + labels + "}" in metrics
 
-    log = pd.read_csv(lab.settings.predict.log)
-    assert list(log.columns) == scoring.LOG_COLUMNS
+    log = logged(lab.settings.predict.log)
+    assert list(log.columns) == inference_log.LOG_COLUMNS
     assert {"stable", "canary", "shadow"} <= set(log["route"])
     shadow = log[log["route"] == "shadow"]
     assert set(shadow["model_version"]) == {candidate.number}

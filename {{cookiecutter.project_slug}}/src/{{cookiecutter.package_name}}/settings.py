@@ -228,6 +228,7 @@ class PredictSettings(Section):
     output: Path
     rejected: Path
     log: Path
+    log_retention_days: int = Field(ge=0)
 
 
 class ServeSettings(Section):
@@ -295,6 +296,7 @@ class OutcomesSettings(Section):
 
     store: Path
     rejected: Path
+    max_delay_days: int = Field(ge=1)
     window: Literal["daily", "weekly"]
     min_coverage: float = Field(gt=0, le=1)
     min_outcomes: int = Field(ge=10)

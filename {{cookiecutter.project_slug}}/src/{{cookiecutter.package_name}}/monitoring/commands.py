@@ -78,6 +78,25 @@ def predict(args: argparse.Namespace) -> int:
 
 
 @COMMANDS.add(
+    "compact-log",
+    "Compact the inference log's closed days to Parquet, delete those past "
+    "predict.log_retention_days, and move an earlier version's one-file log into it.",
+)
+def compact_log(args: argparse.Namespace) -> int:
+    from . import inference_log
+
+    settings = settings_of(args)
+    log, keep_days = settings.predict.log, settings.predict.log_retention_days
+    moved = inference_log.fold_in_single_file(log)
+    if moved:
+        print(f"moved {moved} rows of {log.with_suffix('.csv')} into {log}/ (the file: .folded)")
+    compacted, deleted = inference_log.compact(log, datetime.now(UTC), keep_days)
+    kept = f"older than {keep_days} days" if keep_days else "predict.log_retention_days: 0"
+    print(f"{log}: {len(compacted)} day(s) compacted to Parquet, {len(deleted)} deleted ({kept})")
+    return 0
+
+
+@COMMANDS.add(
     "drift",
     "Compare a batch with the production model's training data; exit 1 on drift, 2 if undecided.",
     arg("file", type=input_file, nargs="?", help="CSV batch (default: drift.batch in params)"),

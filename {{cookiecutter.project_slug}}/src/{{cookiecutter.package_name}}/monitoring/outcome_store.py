@@ -17,7 +17,6 @@ outcomes, an outcome known before its decision, a key that no decision has.
 
 from __future__ import annotations
 
-import shutil
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -27,8 +26,8 @@ import pandas as pd
 
 from ..pipeline import data
 from ..pipeline.contract import Contract, ContractError, load_contract
-from ..settings import Settings
-from . import scoring
+from ..settings import OutcomesSettings, Settings
+from . import day_partitions, inference_log, scoring
 
 REQUEST_ID, ROW, ROW_KEY, KNOWN_AT = "request_id", "row", "row_key", "known_at"
 DECIDED_AT, OUTCOME, REASON = "decided_at", "outcome", "reason"
@@ -36,7 +35,6 @@ DECIDED_AT, OUTCOME, REASON = "decided_at", "outcome", "reason"
 DECISION = ["model_name", "model_version", "route", REQUEST_ID, ROW, ROW_KEY]
 STORED = [DECIDED_AT, *DECISION, "probability", "sensitive", OUTCOME, KNOWN_AT]
 FROM_LOG = ["timestamp", *DECISION, "probability", "sensitive"]
-DAY_FOLDER = "day="  # a store folder is day=YYYY-MM-DD, as Hive-style partitions are named
 
 
 @dataclass(frozen=True)
@@ -128,22 +126,27 @@ def read_labels(source: Path, contract: Contract, now: datetime) -> Labels:
     return Labels(text, join, distinct[~conflicting], rejected, int(repeated.sum()))
 
 
-def decisions_for(log: Path, labels: Labels) -> pd.DataFrame:
+def decisions_for(log: Path, labels: Labels, max_delay_days: int) -> pd.DataFrame:
     """The inference log's decisions that `labels` name (served rows for request ids, batch
-    rows for keys), the latest where the same version decided the same row twice."""
+    rows for keys), the latest where the same version decided the same row twice. Only the
+    days from `max_delay_days` before the first outcome was known to the last are read."""
     wanted = pd.MultiIndex.from_frame(labels.rows[labels.join])
     by_request = labels.join != [ROW_KEY]
     kept = []
-    for chunk in scoring.log_chunks(log, FROM_LOG):
+    known = labels.rows[KNOWN_AT]
+    if known.empty:
+        return pd.DataFrame(columns=[DECIDED_AT, *FROM_LOG[1:]])
+    start = known.min().to_pydatetime() - timedelta(days=max_delay_days)
+    for chunk in inference_log.chunks(log, FROM_LOG, start, known.max().to_pydatetime()):
         chunk = chunk.fillna({REQUEST_ID: "", ROW_KEY: "", "sensitive": ""})
-        served = chunk["route"] != scoring.BATCH
+        served = chunk["route"] != inference_log.BATCH
         mine = served if by_request else ~served
         named = pd.MultiIndex.from_frame(chunk[labels.join]).isin(wanted)
         kept.append(chunk[mine & named])
     if not kept:
         return pd.DataFrame(columns=[DECIDED_AT, *FROM_LOG[1:]])
     found = pd.concat(kept, ignore_index=True)
-    found[DECIDED_AT] = scoring.logged_at(found)
+    found[DECIDED_AT] = inference_log.logged_at(found)
     found = found.drop(columns="timestamp").sort_values(DECIDED_AT, kind="stable")
     return found.drop_duplicates(DECISION, keep="last")
 
@@ -157,34 +160,24 @@ def joined(decisions: pd.DataFrame, labels: Labels) -> tuple[pd.DataFrame, pd.Se
     matched = keys.isin(pd.MultiIndex.from_frame(pairs[labels.join]))
     timely = keys.isin(pd.MultiIndex.from_frame(pairs.loc[in_time, labels.join]))
     reason = pd.Series("", index=labels.rows.index, dtype=object)
-    reason[~matched] = "no decision with this key in the inference log (predict.log)"
+    reason[~matched] = (
+        "no decision with this key in the inference log (predict.log) within "
+        "outcomes.max_delay_days before it was known"
+    )
     reason[matched & ~timely] = f"{KNOWN_AT} is before the model decided"
     stored = pairs[in_time].astype({"model_version": "int64", ROW: "int64"})
     stored = stored.astype({"probability": "float64", OUTCOME: "int8"})
     return stored[STORED].reset_index(drop=True), reason
 
 
-def _day(folder: Path) -> date | None:
-    try:
-        return date.fromisoformat(folder.name.removeprefix(DAY_FOLDER))
-    except ValueError:
-        return None
-
-
-def days(store: Path) -> dict[date, Path]:
-    """The store's day folders, by day."""
-    if not store.is_dir():
-        return {}
-    found = {_day(folder): folder for folder in store.glob(f"{DAY_FOLDER}*") if folder.is_dir()}
-    return {day: folder for day, folder in sorted(found.items()) if day is not None}
-
-
 def write(stored: pd.DataFrame, store: Path, now: datetime) -> None:
     """Add decisions with outcomes to the store: one new file per day of decision, written
     whole under another name first (a reader never sees half a file)."""
+    if stored.empty:  # nothing matched (its times may not even be typed as times)
+        return
     name = f"{now:%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:8]}.parquet"
     for day, part in stored.groupby(stored[DECIDED_AT].dt.date, sort=True):
-        folder = store / f"{DAY_FOLDER}{day.isoformat()}"
+        folder = day_partitions.folder(store, day)
         folder.mkdir(parents=True, exist_ok=True)
         partial = folder / f".{name}.partial"
         part.to_parquet(partial, index=False)
@@ -196,8 +189,7 @@ def read(store: Path, start: datetime, end: datetime) -> pd.DataFrame:
     outcome was given again (a correction), the one known last counts."""
     parts = [
         pd.read_parquet(path)
-        for day, folder in days(store).items()
-        if start.date() <= day <= end.date()
+        for folder in day_partitions.between(store, start, end).values()
         for path in sorted(folder.glob("*.parquet"))
     ]
     if not parts:  # typed as a stored file is: times as UTC times
@@ -211,29 +203,18 @@ def read(store: Path, start: datetime, end: datetime) -> pd.DataFrame:
     return found.drop_duplicates(DECISION, keep="last").reset_index(drop=True)
 
 
-def prune(store: Path, keep_days: int, now: datetime) -> list[date]:
-    """Delete the days of decision older than `keep_days` (0 keeps all); the days deleted."""
-    if not keep_days:
-        return []
-    oldest = (now - timedelta(days=keep_days)).date()
-    gone = [day for day in days(store) if day < oldest]
-    for day in gone:
-        shutil.rmtree(store / f"{DAY_FOLDER}{day.isoformat()}")
-    return gone
-
-
 def store_outcomes(
-    source: Path, contract: Contract, log: Path, store: Path, now: datetime
+    source: Path, contract: Contract, log: Path, rules: OutcomesSettings, now: datetime
 ) -> Stored:
     """Read an outcome file, join it to its decisions, and add them to the store."""
     labels = read_labels(source, contract, now)
     if not len(labels.rows) and not len(labels.rejected):
         raise ContractError(f"{source}: no outcome rows")
-    stored, reason = joined(decisions_for(log, labels), labels)
+    stored, reason = joined(decisions_for(log, labels, rules.max_delay_days), labels)
     unmatched = labels.rows.index[reason != ""]
     unstored = labels.text.loc[unmatched].assign(**{REASON: reason[unmatched]})
     rejected = pd.concat([labels.rejected, unstored])
-    write(stored, store, now)
+    write(stored, rules.store, now)
     kept = len(labels.rows) - len(unmatched)
     return Stored(len(labels.text), kept, len(stored), rejected.sort_index(), labels.repeated)
 
@@ -243,6 +224,6 @@ def add_file(settings: Settings, source: Path, now: datetime) -> tuple[Stored, l
     outcomes.rejected, and the days past outcomes.retention_days deleted (those days)."""
     rules = settings.outcomes
     contract = load_contract(settings.data.contract)
-    stored = store_outcomes(source, contract, settings.predict.log, rules.store, now)
+    stored = store_outcomes(source, contract, settings.predict.log, rules, now)
     data.write_csv_for_people(stored.rejected, rules.rejected)
-    return stored, prune(rules.store, rules.retention_days, now)
+    return stored, day_partitions.prune(rules.store, rules.retention_days, now)

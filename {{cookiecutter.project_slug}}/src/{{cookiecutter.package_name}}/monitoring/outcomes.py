@@ -31,11 +31,11 @@ from ..control.gate_result import Interval
 from ..errors import ProjectError
 from ..pipeline import evaluation
 from ..settings import LOWER_IS_BETTER, OUTCOME_METRICS, Settings
-from . import outcome_store, scoring
+from . import day_partitions, inference_log, outcome_store
 
 SHOWN_WINDOWS = 2  # the report covers this many times the rule's windows, to show the trend
 CALIBRATION_BINS = 10
-ANSWERING = {scoring.BATCH, "stable"}  # routes whose decisions were acted upon
+ANSWERING = {inference_log.BATCH, "stable"}  # routes whose decisions were acted upon
 
 
 @dataclass(frozen=True)
@@ -271,7 +271,7 @@ def judge_version(
 def span(settings: Settings, now: datetime) -> tuple[datetime, datetime] | None:
     """The decision times the report covers: SHOWN_WINDOWS times the rule's windows up to the
     newest day with outcomes, and on to now (decisions still waiting for theirs)."""
-    stored = outcome_store.days(settings.outcomes.store)
+    stored = day_partitions.days(settings.outcomes.store)
     if not stored:
         return None
     kind = settings.outcomes.window
@@ -293,12 +293,12 @@ def judge(
     start, end = covered
     kind, name = settings.outcomes.window, settings.tracking.model_name
     columns = ["model_name", "model_version", "route", "probability"]
-    log = scoring.log_since(settings.predict.log, start, columns, until=end)
+    log = inference_log.since(settings.predict.log, start, columns, until=end)
     log = log[log["model_name"] == name]
     decided = log.assign(
         model_version=log["model_version"].astype("int64"),
         probability=log["probability"].astype("float64"),
-        window=window_starts(scoring.logged_at(log), kind),
+        window=window_starts(inference_log.logged_at(log), kind),
     )
     known = outcome_store.read(settings.outcomes.store, start, end)
     known = known[known["model_name"] == name]

@@ -1,5 +1,5 @@
-"""Batch scoring with a registered model, and the inference log: its one schema, written here
-for batch scoring and for the server, read here for the drift check (what production served).
+"""Batch scoring with a registered model, and what production served for a batch according to
+the inference log (inference_log.py, for the drift check).
 
 Every row is checked against the data contract first: a row that breaks it is reported with
 the reason and never scored. What is scored is written with the model version, and each scored
@@ -12,10 +12,6 @@ fairness over time).
 
 from __future__ import annotations
 
-import csv
-import io
-import os
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,18 +21,13 @@ import numpy as np
 import pandas as pd
 
 from ..control import production, registry
-from ..errors import ProjectError
 from ..pipeline import contract as contracts
 from ..pipeline import data, explanations, training
 from ..pipeline.contract import Contract, load_contract
 from ..settings import Settings
+from . import inference_log
 
-LOG_COLUMNS = [
-    "timestamp", "model_name", "model_version", "route", "request_id", "row", "row_key",
-    "input_sha256", "probability", "label", "latency_ms", "sensitive",
-]  # fmt: skip
-BATCH = "batch"  # the route of rows scored by `predict`
-LOG_CHUNK_ROWS = 500_000  # the inference log is read in pieces: memory stays flat as it grows
+BATCH = inference_log.BATCH
 
 
 def model_view(frame: pd.DataFrame, contract: Contract, model: Any) -> contracts.ModelView:
@@ -138,52 +129,6 @@ def score(
     return Scored(version, predictions, rejected.rename_axis("row").reset_index())
 
 
-def log_header_problem(path: Path) -> str | None:
-    with path.open(encoding="utf-8") as log:
-        header = log.readline().strip()
-    if header == ",".join(LOG_COLUMNS):
-        return None
-    return (
-        f"{path} is an inference log with other columns ({header}): an earlier version of this "
-        "project wrote it; move it aside (drift still reads it) and score again"
-    )
-
-
-def _append_to_log(path: Path, lines: str) -> None:
-    """Append CSV lines in one write (processes appending at once never interleave a line);
-    the header is written once, by whoever creates the file."""
-    if not lines:
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
-        lines = ",".join(LOG_COLUMNS) + "\n" + lines
-    except FileExistsError:
-        problem = log_header_problem(path)
-        if problem:
-            raise ProjectError(problem) from None
-        descriptor = os.open(path, os.O_WRONLY | os.O_APPEND)
-    try:
-        os.write(descriptor, lines.encode("utf-8"))
-    finally:
-        os.close(descriptor)
-
-
-# Rows of the server's log hashed or written as text in one call: a call into pandas or the csv
-# module holds the GIL until it returns, and one over a second's worth of a server's answers
-# would hold its next answers back for tens of milliseconds.
-LOG_ROWS_AT_ONCE = 500
-
-
-def append_log_records(records: Sequence[Sequence[object]], path: Path) -> None:
-    """Add rows given in LOG_COLUMNS' order (the server's buffered answers) to the log."""
-    text = io.StringIO()
-    writer = csv.writer(text, lineterminator="\n")
-    for start in range(0, len(records), LOG_ROWS_AT_ONCE):
-        writer.writerows(records[start : start + LOG_ROWS_AT_ONCE])
-    _append_to_log(path, text.getvalue())
-
-
 def contract_key(frame: pd.DataFrame, key: list[str]) -> pd.Series:
     """Each row's key as the inference log and the outcome store write it (data.key_text);
     empty where the contract names no key or the batch lacks one of its columns."""
@@ -205,7 +150,7 @@ def append_log(
     rows = frame.loc[predictions["row"]]
     keys = contract_key(rows, key)
     log = predictions.assign(
-        timestamp=when.isoformat(timespec="seconds"),
+        timestamp=when.astimezone(UTC).isoformat(timespec="seconds"),
         route=BATCH,
         request_id="",
         row_key=keys.to_numpy(),
@@ -213,7 +158,7 @@ def append_log(
         latency_ms="",
         sensitive=rows[sensitive].to_numpy() if sensitive in rows else "",
     )
-    _append_to_log(path, log[LOG_COLUMNS].to_csv(index=False, header=False, lineterminator="\n"))
+    inference_log.append_frame(log, path)
 
 
 def predict(
@@ -235,71 +180,28 @@ def predict(
     data.write_csv_for_people(scored.rejected, settings.predict.rejected)
     when = decided_at or datetime.now(UTC)
     sensitive = settings.fairness.sensitive_column
-    append_log(
-        scored.predictions, frame, settings.predict.log, when, sensitive, contract.key_columns
-    )
+    log = settings.predict.log
+    append_log(scored.predictions, frame, log, when, sensitive, contract.key_columns)
+    inference_log.compact(log, datetime.now(UTC), settings.predict.log_retention_days)
     return scored
 
 
 def served_scores(log: Path, version: registry.Version, hashes: pd.Series) -> pd.Series:
     """Per input hash, the latest score `version` served for it according to the inference
     log (missing where the log has none). Only the log rows of this version and this batch
-    are kept, a chunk at a time, of the four columns needed."""
-    if not log.exists():
-        return pd.Series(float("nan"), index=hashes.index)
-    header = pd.read_csv(log, nrows=0).columns
-    missing = sorted(set(LOG_COLUMNS) - set(header))
-    if missing:
-        raise ProjectError(f"{log} is not an inference log: no column {', '.join(missing)}")
+    are kept, a piece at a time, of the four columns needed."""
     wanted = pd.Index(hashes.unique())
-    chunks = pd.read_csv(
-        log,
-        usecols=["model_name", "model_version", "input_sha256", "probability"],
-        dtype={"input_sha256": str, "model_name": str},
-        chunksize=LOG_CHUNK_ROWS,
-    )
+    columns = ["model_name", "model_version", "input_sha256", "probability"]
     kept = [
         chunk[
             (chunk["model_name"] == version.name)
-            & (chunk["model_version"] == version.number)
+            & (chunk["model_version"] == str(version.number))
             & chunk["input_sha256"].isin(wanted)
         ]
-        for chunk in chunks
+        for chunk in inference_log.chunks(log, columns)
     ]
     if not kept:
         return pd.Series(float("nan"), index=hashes.index)
     mine = pd.concat(kept)
     latest = mine.drop_duplicates("input_sha256", keep="last").set_index("input_sha256")
-    return hashes.map(latest["probability"]).astype("float64")
-
-
-def log_chunks(log: Path, columns: list[str]) -> Iterator[pd.DataFrame]:
-    """The log's `columns` as text (an empty cell is NaN), LOG_CHUNK_ROWS rows at a time;
-    nothing where there is no log yet."""
-    if not log.exists():
-        return
-    problem = log_header_problem(log)
-    if problem:
-        raise ProjectError(problem)
-    yield from pd.read_csv(log, usecols=columns, chunksize=LOG_CHUNK_ROWS, dtype=str)
-
-
-def logged_at(chunk: pd.DataFrame) -> pd.Series:
-    """When each log row was written (UTC)."""
-    return pd.to_datetime(chunk["timestamp"], utc=True, format="ISO8601")
-
-
-def log_since(
-    log: Path, since: datetime, columns: list[str], until: datetime | None = None
-) -> pd.DataFrame:
-    """The log's rows (of `columns`, with their time) from `since` on (and before `until`),
-    read a chunk at a time; empty where there is no log yet."""
-    wanted = ["timestamp", *[name for name in columns if name != "timestamp"]]
-    kept = []
-    for chunk in log_chunks(log, wanted):
-        when = logged_at(chunk)
-        inside = when >= pd.Timestamp(since)
-        if until is not None:
-            inside &= when < pd.Timestamp(until)
-        kept.append(chunk[inside])
-    return pd.concat(kept, ignore_index=True) if kept else pd.DataFrame(columns=wanted)
+    return hashes.map(latest["probability"].astype("float64")).astype("float64")

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import pandas as pd
 
 from ..errors import ProjectError
-from ..monitoring import scoring
+from ..monitoring import inference_log
 from ..settings import Settings
 from . import analysis, metrics
 from .live import Live
@@ -55,7 +55,7 @@ class Analyst:
                 continue
             ended, now = datetime.now(UTC), self._counts(state.candidate.version.number)
             try:
-                window = scoring.log_since(
+                window = inference_log.since(
                     self.settings.predict.log, started, analysis.ANALYSED_COLUMNS
                 )
             except (OSError, ProjectError) as error:

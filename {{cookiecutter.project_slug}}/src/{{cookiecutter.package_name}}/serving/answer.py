@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ProjectError
-from ..monitoring import scoring
+from ..monitoring import inference_log, scoring
 from ..pipeline import contract as contracts
 from ..pipeline import explanations, training
 from ..pipeline.contract import Contract, ContractError
@@ -20,7 +20,7 @@ from . import routing
 from .live import LiveState, Loaded
 
 Row = dict[str, str | int | float | bool | None]
-HASH_AT = scoring.LOG_COLUMNS.index("input_sha256")
+HASH_AT = inference_log.LOG_COLUMNS.index("input_sha256")
 
 
 class RequestRefused(ProjectError):
@@ -146,7 +146,7 @@ def answering(state: LiveState, request_id: str) -> tuple[Loaded | None, str]:
 def log_records(
     scores: Scores, table: Table, request_id: str, sensitive: str
 ) -> list[list[object]]:
-    """The inference log's rows for one scored request (scoring.LOG_COLUMNS' order), the
+    """The inference log's rows for one scored request (inference_log.LOG_COLUMNS' order), the
     input's hash left for the log's writer to fill in (HASH_AT)."""
     when = datetime.now(UTC).isoformat(timespec="milliseconds")
     version = scores.loaded.version

@@ -68,7 +68,12 @@ class Server:
         self.contract: Contract = load_contract(settings.data.contract)
         self.live = live or Live(settings)
         self.analyst = Analyst(self.live, settings)
-        self.log = LogBuffer(settings.predict.log, settings.serve.log_flush_seconds, answer.HASH_AT)
+        self.log = LogBuffer(
+            settings.predict.log,
+            settings.serve.log_flush_seconds,
+            answer.HASH_AT,
+            settings.predict.log_retention_days,
+        )
         self.shadow = ShadowQueue(self._shadow)
         self.threshold = settings.evaluate.decision_threshold
         self.sensitive = settings.fairness.sensitive_column

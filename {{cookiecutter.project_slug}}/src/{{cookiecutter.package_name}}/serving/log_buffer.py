@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 import threading
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,8 @@ import pandas as pd
 from pandas.api.types import union_categoricals
 
 from ..errors import ProjectError
-from ..monitoring import scoring
-from ..monitoring.scoring import LOG_ROWS_AT_ONCE
+from ..monitoring import inference_log, scoring
+from ..monitoring.inference_log import ROWS_AT_ONCE
 
 Pending = tuple[dict[str, Any], list[list[object]]]  # typed inputs as the model took them, rows
 
@@ -29,13 +30,13 @@ def _stacked(parts: list[Any]) -> Any:
 
 def _pieces(pending: list[Pending]) -> list[list[Pending]]:
     """The pending requests in order, in pieces of one set of columns and at most
-    LOG_ROWS_AT_ONCE rows (a larger request makes a piece of its own)."""
+    ROWS_AT_ONCE rows (a larger request makes a piece of its own)."""
     pieces: list[list[Pending]] = []
     rows = 0
     for item in pending:
         size = len(item[1])
         last = pieces[-1] if pieces else None
-        if last is None or rows + size > LOG_ROWS_AT_ONCE or list(item[0]) != list(last[0][0]):
+        if last is None or rows + size > ROWS_AT_ONCE or list(item[0]) != list(last[0][0]):
             pieces.append([item])
             rows = size
         else:
@@ -45,9 +46,11 @@ def _pieces(pending: list[Pending]) -> list[list[Pending]]:
 
 
 class LogBuffer:
-    def __init__(self, path: Path, flush_seconds: float, hash_at: int) -> None:
+    def __init__(self, path: Path, flush_seconds: float, hash_at: int, keep_days: int) -> None:
         self.path = path
         self.flush_seconds = flush_seconds
+        self.keep_days = keep_days  # predict.log_retention_days
+        self._compacted_on: date | None = None
         self.hash_at = hash_at  # where in a record the input's hash goes
         self._pending: list[Pending] = []
         self._lock = threading.Lock()
@@ -62,7 +65,7 @@ class LogBuffer:
             self._pending.append((inputs, records))
 
     def _hashed(self, pending: list[Pending]) -> list[list[object]]:
-        """Every pending record with its input's hash, hashed LOG_ROWS_AT_ONCE rows at a time
+        """Every pending record with its input's hash, hashed ROWS_AT_ONCE rows at a time
         (the answers of this worker wait for the GIL while one call runs)."""
         records = []
         for piece in _pieces(pending):
@@ -81,16 +84,28 @@ class LogBuffer:
         if not pending:
             return
         try:
-            scoring.append_log_records(self._hashed(pending), self.path)
+            inference_log.append_records(self._hashed(pending), self.path)
         except (OSError, ProjectError) as error:
             # The answers were given; losing their log must be loud, never a crash of serving.
             with self._lock:
                 self._pending[:0] = pending
             print(f"error: inference log not written, kept in memory: {error}", file=sys.stderr)
 
+    def compact(self) -> None:
+        """Once a day, the days that closed compacted (and those past retention deleted)."""
+        now = datetime.now(UTC)
+        if self._compacted_on == now.date():
+            return
+        try:
+            inference_log.compact(self.path, now, self.keep_days)
+            self._compacted_on = now.date()
+        except (OSError, ProjectError) as error:  # tried again at the next flush
+            print(f"error: inference log not compacted: {error}", file=sys.stderr)
+
     def _run(self) -> None:
         while not self._stop.wait(self.flush_seconds):
             self.flush()
+            self.compact()
 
     def close(self) -> None:
         self._stop.set()

@@ -12,7 +12,7 @@ import pandas as pd
 
 from ..control import desired_state, registry
 from ..errors import ProjectError
-from ..monitoring import scoring
+from ..monitoring import inference_log
 from ..settings import Settings
 from . import analysis
 
@@ -65,7 +65,7 @@ def last_interval(log: Path, seconds: float, now: datetime) -> tuple[pd.DataFram
     server judges its scores against production's latest, and so does this."""
     since = now - timedelta(seconds=seconds)
     earliest = since - timedelta(seconds=seconds * REFERENCE_INTERVALS)
-    rows = scoring.log_since(log, earliest, analysis.ANALYSED_COLUMNS)
+    rows = inference_log.since(log, earliest, analysis.ANALYSED_COLUMNS)
     written = pd.to_datetime(rows["timestamp"], utc=True, format="ISO8601")
     recent = (written >= pd.Timestamp(since)).to_numpy()
     return rows[recent], rows[~recent]
