@@ -7,6 +7,7 @@ rule, the same model parameters, the same bootstrap (seed, resamples, interval).
 prints one JSON line; the benchmark measures the process's wall time and peak memory.
 
     python bench_bare.py <task> <project folder> [batch.csv]
+    python bench_bare.py outcome-log <project folder> <days> <rows a day>   (setup, not a limit)
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,7 @@ HEAVY_IMPORTS = {
     "gate": ["mlflow", "sklearn.metrics"],
     "predict": ["mlflow"],
     "drift": ["mlflow", "evidently"],
+    "outcomes": ["mlflow", "sklearn.metrics"],
 }
 
 
@@ -197,6 +200,138 @@ def bootstrap(target: np.ndarray, champion: np.ndarray, challenger: np.ndarray, 
     return {"low": round(float(low), 6), "high": round(float(high), 6)}
 
 
+def resampled(target: np.ndarray, probability: np.ndarray, threshold: float, gate: dict) -> dict:
+    """ROC AUC, PR AUC, F1 and Brier with their percentile bootstrap intervals, all four on one
+    set of resamples (rows of draw counts)."""
+    rng = np.random.default_rng(gate["seed"])
+    rows, values = len(target), {"roc_auc": [], "pr_auc": [], "f1": [], "brier": []}
+    chunk = max(1, 20_000_000 // rows)
+    chosen = probability >= threshold
+    descending = np.argsort(-probability, kind="stable")
+    for start in range(0, gate["resamples"], chunk):
+        size = min(chunk, gate["resamples"] - start)
+        counts = np.stack(
+            [np.bincount(rng.integers(0, rows, rows), minlength=rows) for _ in range(size)]
+        )
+        positives = counts @ target
+        counts = counts[(positives > 0) & (positives < rows)].astype(float)
+        pos, neg = counts * target, counts * (1 - target)
+        values["roc_auc"].append(weighted_auc(target, probability, counts))
+        true_pos = np.cumsum(pos[:, descending], axis=1)  # ties broken by order: a bare bound
+        drawn = true_pos + np.cumsum(neg[:, descending], axis=1)
+        precision = np.divide(true_pos, drawn, out=np.zeros_like(drawn), where=drawn > 0)
+        values["pr_auc"].append((pos[:, descending] * precision).sum(1) / pos.sum(1))
+        hits = pos[:, chosen].sum(1)
+        wrong = neg[:, chosen].sum(1) + pos[:, ~chosen].sum(1)
+        values["f1"].append(2 * hits / (2 * hits + wrong))
+        values["brier"].append(counts @ (probability - target) ** 2 / counts.sum(1))
+    tail = (1 - gate["confidence"]) / 2
+    return {
+        name: [round(float(q), 6) for q in np.quantile(np.concatenate(v), [tail, 1 - tail])]
+        for name, v in values.items()
+    }
+
+
+def calibration_error(target: np.ndarray, probability: np.ndarray) -> float:
+    bins = np.minimum((probability * 10).astype(int), 9)
+    gaps = [abs(target[bins == b].mean() - probability[bins == b].mean()) * (bins == b).sum()
+            for b in range(10) if (bins == b).any()]  # fmt: skip
+    return float(sum(gaps) / len(target))
+
+
+def outcomes(project: Project, labels_csv: Path, out: Path) -> dict[str, Any]:
+    """`make outcomes`' work on a day of served decisions and their outcomes: that day of the
+    log read (the columns needed), joined to the outcomes by request, the joined rows written
+    as Parquet, and the window's figures: four with intervals, calibration, the scores'
+    expected ROC AUC, and fairness by the sensitive column."""
+    import pyarrow.parquet as pq
+    from sklearn import metrics as m
+
+    labels = pd.read_csv(labels_csv, dtype=str, keep_default_na=False)
+    day = datetime.fromisoformat(labels["known_at"].iloc[0]).date() - timedelta(days=1)
+    columns = ["timestamp", "model_version", "route", "request_id", "row", "probability",
+               "sensitive"]  # fmt: skip
+    path = project.path("predict", "log") / f"day={day.isoformat()}/decisions.parquet"
+    log = pq.read_table(path, columns=columns).to_pandas()
+    joined = log.merge(labels, on=["request_id", "row"], how="inner")
+    joined.to_parquet(out / "outcomes.parquet", index=False)
+    target = project.target_of(joined)
+    probability = joined["probability"].astype(float).to_numpy()
+    everything = log["probability"].astype(float).to_numpy()
+    threshold = project.params["evaluate"]["decision_threshold"]
+    figures: dict[str, Any] = resampled(target, probability, threshold, project.params["gate"])
+    figures["calibration"] = calibration_error(target, probability)
+    # Each score is its row's chance of the positive class: the row counted as both classes,
+    # weighted by that chance (the expected ROC AUC without labels).
+    both = np.r_[np.ones(len(everything)), np.zeros(len(everything))]
+    weights = np.r_[everything, 1 - everything]
+    figures["expected_roc_auc"] = float(
+        m.roc_auc_score(both, np.r_[everything, everything], sample_weight=weights)
+    )
+    approved = probability < threshold
+    groups = joined["sensitive"].to_numpy()
+    shares = {g: approved[groups == g].mean() for g in set(groups)}
+    figures["disparate_impact"] = min(shares.values()) / max(shares.values())
+    return figures
+
+
+def outcome_log(project: Project, days: int, rows_a_day: int) -> dict[str, Any]:
+    """Setup for the outcomes rows, not a limit: `days` closed days of the inference log,
+    ending yesterday, each `rows_a_day` answers of version 1 on the stable route (Parquet, as
+    the log keeps a closed day; days already there are kept), and yesterday's outcomes as an
+    outcome file (each drawn with its score's probability). Every day holds the same scores
+    and groups; its times and request ids are its own."""
+    from importlib import import_module
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    package = project.root.name.replace("-", "_")
+    log_columns = import_module(f"{package}.monitoring.inference_log").LOG_COLUMNS
+    log = project.path("predict", "log")
+    rng = np.random.default_rng(1)
+    probability = rng.beta(2, 5, rows_a_day).round(6)
+    threshold = project.params["evaluate"]["decision_threshold"]
+    target = project.contract["target"]
+    positive = target["positive"]
+    negative = next(name for name in target["classes"] if name != positive)
+    groups = project.columns[project.params["fairness"]["sensitive_column"]]["values"]
+    seconds = np.sort(rng.integers(0, 86_400_000, rows_a_day)).astype("timedelta64[ms]")
+    numbers = np.arange(rows_a_day).astype(str)
+    fixed = {
+        "model_name": project.params["tracking"]["model_name"], "model_version": "1",
+        "route": "stable", "row": "0", "row_key": "", "input_sha256": "",
+        "probability": probability.astype(str),
+        "label": np.where(probability >= threshold, positive, negative),
+        "latency_ms": "0.5", "sensitive": rng.choice(groups, rows_a_day),
+    }  # fmt: skip
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    for back in range(days):
+        day = yesterday - timedelta(days=back)
+        path = log / f"day={day.isoformat()}/decisions.parquet"
+        if path.exists():
+            continue
+        times = np.datetime64(day.isoformat(), "ms") + seconds
+        columns = {
+            "timestamp": np.char.add(np.datetime_as_string(times, unit="ms"), "+00:00"),
+            "request_id": np.char.add(f"{day:%Y%m%d}-", numbers),
+            **fixed,
+        }
+        table = pa.table({
+            name: pa.array(np.broadcast_to(columns[name], rows_a_day), pa.string())
+            for name in log_columns
+        })  # fmt: skip
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(table, path, compression="zstd")
+    outcome = np.where(rng.random(rows_a_day) < probability, positive, negative)
+    labels = pd.DataFrame({
+        "request_id": np.char.add(f"{yesterday:%Y%m%d}-", numbers), "row": "0",
+        project.target: outcome, "known_at": f"{yesterday + timedelta(days=1)}T00:00:00+00:00",
+    })  # fmt: skip
+    labels.to_csv(project.root.parent / "outcomes.csv", index=False)
+    return {"days": len(list(log.glob("day=*"))), "rows_a_day": rows_a_day}
+
+
 def split_and_fit(project: Project, frame: pd.DataFrame, out: Path) -> tuple[pd.DataFrame, Any]:
     """The train stage's work: the split (both halves written), the fit (the model saved);
     the evaluation rows and the model."""
@@ -278,6 +413,9 @@ def run(task: str, project: Project, batch: Path | None) -> dict[str, Any]:
         )
         (out / "drift.json").write_text(snapshot.json())
         return {}
+    if task == "outcomes":
+        assert batch is not None
+        return outcomes(project, batch, out)
     raise SystemExit(f"unknown task {task!r}")
 
 
@@ -314,6 +452,9 @@ def bare_app() -> Any:
 
 def main() -> None:
     task, root = sys.argv[1], Path(sys.argv[2])
+    if task == "outcome-log":
+        print(json.dumps(outcome_log(Project(root), int(sys.argv[3]), int(sys.argv[4]))))
+        return
     batch = Path(sys.argv[3]) if len(sys.argv) > 3 else None
     for module in HEAVY_IMPORTS.get(task, []):
         __import__(module)

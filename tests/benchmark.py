@@ -171,6 +171,10 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=12_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--folder", type=Path, default=TEMPLATE / "build/bench")
+    parser.add_argument(
+        "--log-rows", type=int, default=10_000_000,
+        help="the inference log make outcomes judges a day of (then ten times as long); 0: none",
+    )  # fmt: skip
     args = parser.parse_args()
     if args.rows < 2_000:
         raise SystemExit(
@@ -196,6 +200,8 @@ def main() -> None:
         bench.measure("drift", [*cli, "drift", batch], "drift", batch)
         serving = serving_rows(bench, Path(batch))
         serving += rollout_rows(bench, Path(batch))
+        if args.log_rows:
+            outcome_rows(bench, args.log_rows)
     finally:
         project.make("mlflow-stop", check=False)
     summary = pr_loop(bench)
@@ -450,6 +456,34 @@ def switched_under_load(bench: Bench, url: str, batch: Path, env: dict[str, str]
     result = json.loads(said)
     return {"step": "switch production under load", "seconds": round(seconds, 2),
             "failed": result["failed"], "requests": result["requests"]}  # fmt: skip
+
+
+# The inference log make outcomes judges a day of: LOG_DAYS closed days of LOG_ROWS in all,
+# then ten times as many days of the same size (the day judged is the same).
+LOG_DAYS = 30
+JUDGE_A_DAY = {"outcomes.window": "daily", "outcomes.alert_after": "1", "outcomes.of_last": "1",
+               "outcomes.max_delay_days": "1"}  # fmt: skip
+
+
+def outcome_rows(bench: Bench, log_rows: int) -> None:
+    """make outcomes on yesterday's served decisions and their outcomes (stored, then judged in
+    daily windows), with a log of log_rows and of ten times as many, beside one process reading
+    that day's Parquet, joining and computing the same figures (bench_bare.py outcomes)."""
+    project = bench.project
+    for key, value in JUDGE_A_DAY.items():
+        project.make("param", f"KEY={key}", f"VALUE={value}")
+    labels = str(project.root.parent / "outcomes.csv")
+    store = project.root / yaml.safe_load((project.root / "params.yaml").read_text())[
+        "outcomes"]["store"]  # fmt: skip
+    # A fresh store each run: the same outcomes stored again would be read again.
+    command = ["sh", "-c", f'rm -rf "{store}" && exec {" ".join(RUN)} {project.root.name} '
+               f'outcomes "{labels}"']  # fmt: skip
+    rows_a_day = log_rows // LOG_DAYS
+    for days in (LOG_DAYS, 10 * LOG_DAYS):
+        project.run(bench.python, str(BARE), "outcome-log", str(project.root), str(days),
+                    str(rows_a_day), timeout=LONG)  # fmt: skip
+        step = f"outcomes, 1 day of {days * rows_a_day / 1e6:.3g}M"
+        bench.measure(step, command, "outcomes", labels)
 
 
 def pr_loop(bench: Bench) -> dict[str, Any]:
