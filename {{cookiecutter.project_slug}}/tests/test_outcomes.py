@@ -179,6 +179,12 @@ def test_a_planted_concept_drift_is_caught_by_the_declared_rule(
     assert all(abs(gap) < 0.05 for gap in missed[:3]) and all(gap > 0.05 for gap in missed[3:])
     assert all(w.coverage == 1.0 and w.decisions == WEEK_ROWS for w in windows)
     assert windows[0].delay_days == pytest.approx(30.0)
+    # The rollout's outcome check, on the same judgement: the performance rule fires.
+    baselines = outcomes.registry_baselines(settings)
+    now = datetime.now(UTC)
+    broken = outcomes.candidate_rules_broken(settings, weekly.number, baselines, now)  # type: ignore[attr-defined]
+    assert broken == judged.performance_alert + judged.fairness_alert and broken >= 1
+    assert outcomes.candidate_rules_broken(settings, weekly.number + 1, baselines, now) is None  # type: ignore[attr-defined]
 
 
 def test_late_outcomes_make_a_window_count_and_unknown_keys_are_set_aside(

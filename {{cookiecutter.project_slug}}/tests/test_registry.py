@@ -223,9 +223,14 @@ def gate_result(lab: Lab, run: tracking.RunInfo, verdict: Verdict) -> None:
 
 
 def test_register_command_needs_a_passing_gate(
-    lab: Lab, lab_params: Path, contract: Contract, capsys: pytest.CaptureFixture[str]
+    lab: Lab,
+    lab_params: Path,
+    contract: Contract,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
 ) -> None:
-    """`register` refuses a model whose gate did not pass, and registers one that did."""
+    """`register` refuses a model whose gate did not pass, and registers one that did, with
+    its model card: the JSON record on the registration run, the Markdown rendered from it."""
     run = lab.candidate(lab.commit(1), lab.commit_time(1))
     gate_result(lab, run, "fail")
     assert main(["--params", str(lab_params), "register"]) == 1
@@ -239,8 +244,12 @@ def test_register_command_needs_a_passing_gate(
     assert card.startswith(f"# Model card: {lab.name} version 1")
     learned = [c for c in contract.learned_columns if c not in lab.settings.excluded_from_model]
     lines = card.splitlines()
-    assert f"- Target `{contract.target.name}`; features: {', '.join(learned)}." in lines
-    assert f"- Not used as features: {lab.settings.fairness.sensitive_column}." in lines
+    sensitive = lab.settings.fairness.sensitive_column
+    assert f"- Input: columns: {', '.join(learned)}; not used: {sensitive}." in lines
+    saved = lab.client().download_artifacts(version.run_id, "model_card.json", str(tmp_path))
+    record = json.loads(Path(saved).read_text(encoding="utf-8"))
+    assert record["model_details"]["references"] == [{"reference": f"models:/{lab.name}/1"}]
+    assert record["model_details"]["documentation"] in card
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,6 @@ from {{ cookiecutter.package_name }}.control.report import (
     HEADLINES,
     base_params,
     flatten,
-    model_card,
     params_changes,
     render_report,
 )
@@ -493,31 +492,6 @@ def test_base_params_reads_the_file_at_a_ref(
     assert base_params("no-such-ref") is None
 
 
-def card(gate: dict[str, Any] | None = None) -> str:
-    version = {
-        "name": "credit-default",
-        "version": 4,
-        "run_id": "run0123456789",
-        "aliases": [],
-        "tags": {
-            "lineage.git_sha": "a1b2c3d4",
-            "lineage.data_md5": "d0d0d0d0",
-            "lineage.train_md5": "t1t1t1t1",
-            "lineage.eval_md5": "0f0f0f0f",
-            "owner.model": "model-owner",
-            "owner.risk": "risk-approver",
-        },
-    }
-    return model_card(
-        version,
-        GateResult.model_validate(passing_gate() if gate is None else gate),
-        "Predicts whether a credit card customer defaults next month.",
-        ["limit_bal", "age", "pay_0"],
-        "default",
-        ["gender"],
-    )
-
-
 def test_the_report_shows_what_each_model_relies_on() -> None:
     """Champion beside challenger, in the challenger's order, a column only the champion takes
     last with n/a for the challenger; a first model's report shows the challenger alone."""
@@ -534,86 +508,6 @@ def test_the_report_shows_what_each_model_relies_on() -> None:
     ]
     first = render(first_model_gate()).splitlines()
     assert "| pay_0 | n/a | 0.6100 |" in first
-
-
-def test_the_model_card_lists_what_the_model_relies_on() -> None:
-    """The card ranks the registered model's columns by their mean absolute contribution."""
-    lines = card().splitlines()
-    start = lines.index("## What it relies on")
-    assert lines[start + 4 : start + 9] == [
-        "| column | importance |",
-        "|---|---:|",
-        "| pay_0 | 0.6100 |",
-        "| limit_bal | 0.2200 |",
-        "| age | 0.0500 |",
-    ]
-
-
-def test_model_card_title_names_model_and_version() -> None:
-    """The card's title is the registered model's name and version."""
-    assert card().splitlines()[0] == "# Model card: credit-default version 4"
-
-
-def test_model_card_states_intended_use_and_owners() -> None:
-    """The intended-use section holds the project's description and names both owners."""
-    lines = card().splitlines()
-    use = lines.index("## Intended use")
-    assert lines[use + 2] == "Predicts whether a credit card customer defaults next month."
-    assert "Owner: @model-owner. Risk approver: @risk-approver." in lines
-
-
-def test_model_card_lists_features_and_excluded_columns() -> None:
-    """The card names the target and the features the model learned from, in their order,
-    and names the columns it did not use."""
-    lines = card().splitlines()
-    assert "- Target `default`; features: limit_bal, age, pay_0." in lines
-    assert "- Not used as features: gender." in lines
-
-
-def test_model_card_with_nothing_excluded_says_none() -> None:
-    """With no excluded columns the card says none rather than leaving a blank."""
-    version = {"name": "m", "version": 1, "tags": {}}
-    text = model_card(version, GateResult.model_validate(passing_gate()), "d", ["a", "b"], "y", [])
-    assert "- Not used as features: none." in text.splitlines()
-
-
-def test_model_card_has_the_lineage_tags_table() -> None:
-    """Every tag of the version appears in a sorted lineage table."""
-    lines = card().splitlines()
-    table = lines[lines.index("| tag | value |") + 2 :]
-    assert table == [
-        "| `lineage.data_md5` | `d0d0d0d0` |",
-        "| `lineage.eval_md5` | `0f0f0f0f` |",
-        "| `lineage.git_sha` | `a1b2c3d4` |",
-        "| `lineage.train_md5` | `t1t1t1t1` |",
-        "| `owner.model` | `model-owner` |",
-        "| `owner.risk` | `risk-approver` |",
-    ]
-
-
-def test_model_card_shows_metrics_and_verdict() -> None:
-    """The challenger's metrics and the gate verdict it was registered under are on the card."""
-    lines = card().splitlines()
-    assert "| roc_auc | 0.7810 |" in lines
-    assert "| brier | 0.1350 |" in lines
-    assert "Gate verdict: **pass**." in lines
-
-
-def test_model_card_risk_sentence() -> None:
-    """With the risk gate on, the card gives the column, both measures and the outcome."""
-    assert (
-        "Sensitive column `gender`: disparate impact 0.915, equal-opportunity difference 0.023; "
-        "passed."
-    ) in card().splitlines()
-
-
-def test_model_card_risk_off() -> None:
-    """With the risk gate off, the card says so instead of giving measures."""
-    gate = passing_gate()
-    gate["risk"] = {"enabled": False, "problems": []}
-    text = card(gate)
-    assert "The risk gate is off (no sensitive column)." in text.splitlines()
-    assert "disparate impact" not in text
 
 
 def test_values_from_data_and_params_cannot_forge_markdown() -> None:

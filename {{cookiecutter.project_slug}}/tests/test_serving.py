@@ -105,14 +105,19 @@ def log_window(
     })  # fmt: skip
 
 
-def judged(candidate: pd.DataFrame, errors: float = 0.0, min_rows: int = 50) -> analysis.Verdict:
+def judged(
+    candidate: pd.DataFrame, errors: float = 0.0, min_rows: int = 50, broken: int | None = None
+) -> analysis.Verdict:
     rng = np.random.default_rng(0)
     stable = log_window("stable", 1, list(rng.beta(2, 5, 400)), 2.0, ["a", "b"] * 200)
-    settings = Analysis(interval_seconds=30, failure_limit=2, min_rows=min_rows, checks=CHECKS)
+    settings = Analysis(
+        interval_seconds=30, failure_limit=2, min_rows=min_rows, checks=CHECKS, outcomes=True
+    )
     answered = analysis.Counts(answered=100.0, errors=errors)
     return analysis.analyse(
-        pd.concat([stable, candidate]), answered, analysis.Counts(), 2, 1, settings, 0.25
-    )
+        pd.concat([stable, candidate]), answered, analysis.Counts(), 2, 1, settings, 0.25,
+        outcome_rules_broken=broken,
+    )  # fmt: skip
 
 
 def test_the_analysis_judges_the_candidate_against_production() -> None:
@@ -138,7 +143,15 @@ def test_the_analysis_judges_the_candidate_against_production() -> None:
 
     few = judged(log_window("canary", 2, [0.01] * 10, 45.0, groups[:10]))
     assert not few.failed and not few.healthy
-    assert {c.name for c in few.checks if c.passed is None} == set(CHECKS) - {"error_rate"}
+
+    # Outcomes: a rule the candidate's own outcomes fire fails the interval; none counted yet
+    # (no outcomes within a hold) is undecided and holds nothing back.
+    worse = judged(log_window("canary", 2, alike, 3.0, groups), broken=1)
+    assert [c.name for c in worse.failed] == ["outcomes"] and not worse.healthy
+    assert "outcomes 1 (at most 0): FAILED" in worse.reason()
+    assert judged(log_window("canary", 2, alike, 3.0, groups), broken=0).healthy
+    undecided = {c.name for c in few.checks if c.passed is None}
+    assert undecided == set(CHECKS) - {"error_rate"} | {"outcomes"}
 
 
 def test_at_100_percent_rollout_status_judges_scores_against_productions_latest(

@@ -155,7 +155,7 @@ class Step(Section):
 
 CheckName = Literal["error_rate", "latency_p99_ms", "score_psi", "disparate_impact"]
 # The checks whose value must stay at most the limit; disparate_impact must reach it.
-AT_MOST = frozenset({"error_rate", "latency_p99_ms", "score_psi"})
+AT_MOST = frozenset({"error_rate", "latency_p99_ms", "score_psi", "outcomes"})
 
 
 class Analysis(Section):
@@ -167,6 +167,9 @@ class Analysis(Section):
     failure_limit: int = Field(ge=1, le=100)
     min_rows: int = Field(default=50, ge=1)
     checks: dict[CheckName, float] = Field(min_length=1)
+    # The outcome rules (`outcomes`) on the candidate's own decisions with outcomes: one that
+    # fires aborts; none counted yet (no outcomes within a hold, as a rule) holds nothing back.
+    outcomes: bool = False
 
     @model_validator(mode="after")
     def _limits_in_range(self) -> Analysis:

@@ -14,7 +14,7 @@ here, on the same frozen evaluation split. Three kinds of outcome, reported sepa
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,16 +22,12 @@ import pandas as pd
 from ..errors import ProjectError
 from ..pipeline import data, lineage, tracking, training
 from ..pipeline.contract import load_contract
-from ..settings import Settings
+from ..settings import OUTCOME_METRICS, GateSettings, Settings
 from ..vocabulary import EVAL_MD5, GATE_VERDICT, GIT_SHA
 from . import desired_state, fairness, production, registry
-from .desired_state import Declared
-from .gate_result import PASSING, GateResult, PullRequest
-
-if TYPE_CHECKING:
-    pass
 from .champion_data import champion_inputs, contract_at, training_overlap
 from .comparison import (
+    bootstrap_intervals,
     comparison_problem,
     decide,
     paired_bootstrap,
@@ -39,6 +35,8 @@ from .comparison import (
     score_model,
     threshold_problems,
 )
+from .desired_state import Declared
+from .gate_result import PASSING, GateResult, Interval, PullRequest
 
 
 def run_gate(
@@ -137,6 +135,7 @@ def _score_and_compare(settings: Settings, override_by: str, result: dict[str, A
         "model_sha256": digest,
         "lineage": lineage.lineage_tags(settings),
         "columns": training.model_columns(challenger_model),
+        "intervals": _intervals(target, challenger.probability, threshold, gate),
     }
     result["challenger"] = challenger.summary()
 
@@ -186,6 +185,20 @@ def _score_and_compare(settings: Settings, override_by: str, result: dict[str, A
     result["errors"] += problems
     result["performance_problems"] = performance
     result["risk"] = _risk(settings, frame, target, challenger.probability)
+
+
+def _intervals(
+    target: pd.Series, probability: np.ndarray, threshold: float, gate: GateSettings
+) -> dict[str, Interval]:
+    """The challenger's own figures with their bootstrap intervals, for its model card (none
+    where too few resamples hold both classes: the paired comparison says so itself)."""
+    try:
+        return bootstrap_intervals(
+            OUTCOME_METRICS, target.to_numpy(), probability, threshold,
+            gate.resamples, gate.seed, gate.confidence,
+        )  # fmt: skip
+    except ProjectError:
+        return {}
 
 
 def _judge_declared(

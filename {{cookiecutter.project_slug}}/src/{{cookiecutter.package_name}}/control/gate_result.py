@@ -47,6 +47,8 @@ class ScoredModel(Record):
     # What the model relies on: mean absolute TreeSHAP contribution per column, largest first
     importance: dict[str, float] = {}
     importance_rows: int = 0  # the evaluation rows it was measured on
+    # challenger: the outcome figures (settings.OUTCOME_METRICS), each with its bootstrap interval
+    intervals: dict[str, Interval] = {}
     model_mb: float | None = None
     model_sha256: str = ""  # the sha256 of the exact bytes scored
     lineage: dict[str, str] = {}  # challenger: commit and md5s as the checkout showed them

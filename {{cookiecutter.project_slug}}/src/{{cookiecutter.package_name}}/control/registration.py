@@ -11,7 +11,7 @@ from ..pipeline import tracking
 from ..pipeline.lineage import DATA_KEYS, branch_history, checkout_facts
 from ..settings import Settings
 from ..vocabulary import GATE_OVERRIDE_BY, GATE_VERDICT, GIT_SHA, GITHUB_PR, OWNER_MODEL, OWNER_RISK
-from . import aliases, registry, report
+from . import aliases, model_card, registry
 from .gate_result import GateResult
 from .notices import read_gate
 
@@ -114,7 +114,7 @@ def register(
 
         contract = load_contract(settings.data.contract)
         features = data.feature_names(contract, settings.excluded_from_model)
-        card = report.model_card(
+        card = model_card.record(
             version.as_dict(),
             gate,
             _description(),
@@ -122,12 +122,15 @@ def register(
             contract.target.name,
             [name for name in contract.columns if name not in features],
         )
+        markdown = model_card.render(card, version.tags)
         with registry.registry_errors(f"attaching the model card to version {version.number}"):
-            client.log_text(version.run_id, card, "model_card.md")  # the run registration made
+            # Both on the run registration made: the record, and the Markdown rendered from it.
+            client.log_dict(version.run_id, card, "model_card.json")
+            client.log_text(version.run_id, markdown, "model_card.md")
             # The figures outcomes are judged against, where only registration writes.
             for metric, value in challenger.metrics.items():
                 client.log_metric(version.run_id, metric, value)
-            client.update_model_version(name, str(version.number), description=card)
+            client.update_model_version(name, str(version.number), description=markdown)
     return version, created
 
 

@@ -1,6 +1,7 @@
-"""Markdown for people: the gate report (PR comment and job summary) and the model card.
+"""Markdown for people: the gate report (PR comment and job summary), and the helpers that make
+a value from data inert in Markdown (the model card uses them too).
 
-Both are built from files the pipeline already wrote (gate.json, the validation report,
+It is built from files the pipeline already wrote (gate.json, the validation report,
 params.yaml), so what a reviewer reads is exactly what the gate decided on. Every value that
 comes from data, params or tags goes in through `text`: it cannot forge a table cell, a link,
 an image, HTML or a mention.
@@ -14,13 +15,7 @@ from typing import Any
 from .. import git, yaml_files
 from ..settings import LOWER_IS_BETTER, METRIC_NAMES
 from ..vocabulary import (
-    DATA_MD5,
-    EVAL_MD5,
     GATE_REPORT_MARKER,
-    MODEL_SHA256,
-    OWNER_MODEL,
-    OWNER_RISK,
-    TRAIN_MD5,
 )
 from .gate_result import GateResult
 
@@ -180,7 +175,7 @@ def _chart(champion: dict[str, float], challenger: dict[str, float]) -> list[str
     return [*lines, "```"]
 
 
-def _importance_caption(rows: int, order: str) -> str:
+def importance_caption(rows: int, order: str) -> str:
     return (
         f"Mean absolute contribution to the log-odds (TreeSHAP) on {rows} evaluation rows "
         f"spread over the split, {order}"
@@ -198,7 +193,7 @@ def _importance_section(gate: GateResult) -> list[str]:
     lines = [
         "### What each model relies on",
         "",
-        _importance_caption(rows, f"in the challenger's order; {MISSING} where a model does not ")
+        importance_caption(rows, f"in the challenger's order; {MISSING} where a model does not ")
         + "take the column.",
         "",
         "| column | champion | challenger |",
@@ -300,77 +295,3 @@ def render_report(
         [footer],
     ]
     return "\n".join(line for section in sections for line in section) + "\n"
-
-
-def _importance_table(importance: dict[str, float], rows: int) -> list[str]:
-    if not importance:
-        return ["Not measured: the gate that passed this version predates explanations."]
-    return [
-        _importance_caption(rows, "largest first:"),
-        "",
-        "| column | importance |",
-        "|---|---:|",
-        *[f"| {text(name)} | {value:.4f} |" for name, value in importance.items()],
-    ]
-
-
-def model_card(
-    version: dict[str, Any],
-    gate: GateResult,
-    description: str,
-    features: list[str],
-    target: str,
-    excluded: list[str],
-) -> str:
-    """A model card for one registered version: what it is for, what it learned from, how well
-    it does, how it treats groups, and how it was made."""
-    tags = version["tags"]
-    metrics = gate.challenger.metrics if gate.challenger else {}
-    importance = gate.challenger.importance if gate.challenger else {}
-    importance_rows = gate.challenger.importance_rows if gate.challenger else 0
-    risk = gate.risk
-    lines = [
-        f"# Model card: {version['name']} version {version['version']}",
-        "",
-        "## Intended use",
-        "",
-        description,
-        "",
-        f"Owner: @{tags.get(OWNER_MODEL, '?')}. Risk approver: @{tags.get(OWNER_RISK, '?')}.",
-        "",
-        "## Data",
-        "",
-        f"- Training data md5 `{tags.get(DATA_MD5)}`; train split "
-        f"`{tags.get(TRAIN_MD5)}`; frozen evaluation split "
-        f"`{tags.get(EVAL_MD5)}`.",
-        f"- Model sha256 `{tags.get(MODEL_SHA256)}`.",
-        f"- Target {code(target)}; features: {', '.join(text(name) for name in features)}.",
-        f"- Not used as features: {', '.join(text(name) for name in excluded) or 'none'}.",
-        "",
-        "## Metrics on the evaluation split",
-        "",
-        "| metric | value |",
-        "|---|---:|",
-        *[f"| {name} | {value:.4f} |" for name, value in metrics.items()],
-        "",
-        f"Gate verdict: **{gate.verdict}**.",
-        "",
-        "## What it relies on",
-        "",
-        *_importance_table(importance, importance_rows),
-        "",
-        "## Risk",
-        "",
-    ]
-    if risk is not None and risk.enabled:
-        lines += [
-            f"Sensitive column {code(risk.column)}: disparate impact "
-            f"{_number(risk.disparate_impact, 3)}, equal-opportunity difference "
-            f"{_number(risk.equal_opportunity_difference, 3)}; "
-            f"{'passed' if risk.passed else 'failed'}.",
-        ]
-    else:
-        lines.append("The risk gate is off (no sensitive column).")
-    lines += ["", "## Lineage", "", "| tag | value |", "|---|---|"]
-    lines += [f"| {code(key)} | {code(value)} |" for key, value in sorted(tags.items())]
-    return "\n".join(lines) + "\n"

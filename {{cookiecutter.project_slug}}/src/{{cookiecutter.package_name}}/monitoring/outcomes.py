@@ -329,6 +329,29 @@ def judge(
     return judged
 
 
+def rules_broken(judgement: Judgement, settings: Settings) -> int | None:
+    """How many of the outcome rules (performance, fairness) a version's counted windows fire,
+    whether or not it answered (a rollout's candidate answers as canary or shadow); None while
+    none of its windows counts: nothing can be said yet."""
+    counted = [w for w in judgement.windows if w.counted]
+    if not counted:
+        return None
+    rules = settings.outcomes
+    flags = ([bool(w.breaches) for w in counted], [bool(w.fairness_breaches) for w in counted])
+    return sum(rule_fires(kind, rules.alert_after, rules.of_last) for kind in flags)
+
+
+def candidate_rules_broken(
+    settings: Settings, version: int, baseline_of: Callable[[int], dict[str, float]], now: datetime
+) -> int | None:
+    """The rollout's outcome check: the rules the candidate's own decisions with outcomes
+    break; None where it has no counted window (the usual case within a canary's hold)."""
+    for judgement in judge(settings, baseline_of, now):
+        if judgement.version == version and judgement.baseline:  # none: nothing to judge by
+            return rules_broken(judgement, settings)
+    return None
+
+
 def _baseline(
     baseline_of: Callable[[int], dict[str, float]], version: int, required: bool
 ) -> dict[str, float]:

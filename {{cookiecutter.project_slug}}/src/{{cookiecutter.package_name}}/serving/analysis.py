@@ -31,6 +31,7 @@ ANALYSED_COLUMNS = [  # the inference log columns the analysis reads
     "sensitive",
 ]
 SCORE_BINS = 10
+OUTCOMES = "outcomes"  # the check of the outcome rules the candidate breaks (at most 0)
 
 
 @dataclass(frozen=True)
@@ -73,8 +74,10 @@ class Verdict:
 
     @property
     def healthy(self) -> bool:
-        """Every check decided and passed: the rollout may advance."""
-        return all(check.passed for check in self.checks)
+        """Every check decided and passed: the rollout may advance. The outcome check alone
+        may be undecided: outcomes come weeks after a decision, a hold lasts minutes."""
+        return all(check.passed or (check.name == OUTCOMES and check.passed is None)
+                   for check in self.checks)  # fmt: skip
 
     def reason(self) -> str:
         return "; ".join(str(check) for check in self.failed) or "every check passed"
@@ -136,11 +139,13 @@ def analyse(
     analysis: Analysis,
     threshold: float,
     reference: pd.DataFrame | None = None,
+    outcome_rules_broken: int | None = None,
 ) -> Verdict:
     """The candidate judged on one interval: `window` holds the inference log's rows of it,
     `now` and `before` the candidate's counters at its end and start. Its scores are compared
     with production's in the same interval, or, where production answered none (the candidate
-    answers every request), with `reference`: production's rows of an earlier one."""
+    answers every request), with `reference`: production's rows of an earlier one. Where the
+    analysis asks, `outcome_rules_broken` (outcomes.candidate_rules_broken) is a check too."""
     version = window["model_version"].astype(int)
     mine = window[(version == candidate) & window["route"].isin([routing.CANARY, routing.SHADOW])]
     theirs = stable_rows(window, stable)
@@ -157,4 +162,6 @@ def analyse(
         elif enough:
             value = _measure(name, mine, theirs, threshold)
         checks.append(Check(name, None if value is None else round(value, 6), limit))
+    if analysis.outcomes:
+        checks.append(Check(OUTCOMES, outcome_rules_broken, 0))
     return Verdict(candidate, stable, len(mine), tuple(checks))

@@ -13,10 +13,14 @@ from datetime import UTC, datetime
 import pandas as pd
 
 from ..errors import ProjectError
-from ..monitoring import inference_log
+from ..monitoring import inference_log, outcomes
 from ..settings import Settings
 from . import analysis, metrics
 from .live import Live
+
+# How often the outcome check is judged again: outcomes arrive by the day (make outcomes), and
+# a judgement reads the store and draws bootstrap resamples, off the answers' path but not free.
+OUTCOME_CHECK_SECONDS = 300.0
 
 
 class Analyst:
@@ -25,6 +29,8 @@ class Analyst:
         self.settings = settings
         self.last: analysis.Verdict | None = None
         self.aborted: tuple[float, str] | None = None  # when (monotonic) and why it aborted
+        # The outcome check's last value: for which candidate, when (monotonic), what.
+        self._outcomes: tuple[int, float, int | None] | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rollout-analysis", daemon=True)
 
@@ -65,9 +71,11 @@ class Analyst:
             answered = analysis.stable_rows(window, stable)
             if not answered.empty:  # what the candidate is compared with at 100% (it has all)
                 reference = answered
+            candidate = state.candidate.version.number
             verdict = analysis.analyse(
-                window, now, before, state.candidate.version.number, stable, state.analysis,
+                window, now, before, candidate, stable, state.analysis,
                 self.settings.evaluate.decision_threshold, reference,
+                self._outcome_rules_broken(candidate) if state.analysis.outcomes else None,
             )  # fmt: skip
             self.last, started, before = verdict, ended, now
             failures = failures + 1 if verdict.failed else 0
@@ -76,6 +84,23 @@ class Analyst:
                 self.live.abort(reason)
                 self.aborted = (time.monotonic(), reason)
                 print(f"rollout aborted: {reason}", file=sys.stderr)
+
+    def _outcome_rules_broken(self, candidate: int) -> int | None:
+        """The outcome check for `candidate`, judged again every OUTCOME_CHECK_SECONDS."""
+        last = self._outcomes
+        if last and last[0] == candidate and time.monotonic() - last[1] < OUTCOME_CHECK_SECONDS:
+            return last[2]
+        try:
+            broken = outcomes.candidate_rules_broken(
+                self.settings, candidate, outcomes.registry_baselines(self.settings),
+                datetime.now(UTC),
+            )  # fmt: skip
+        except Exception as error:
+            # and the thread lives on: the other checks must still be able to abort.
+            print(f"error: the rollout's outcome check is undecided: {error}", file=sys.stderr)
+            broken = None
+        self._outcomes = (candidate, time.monotonic(), broken)
+        return broken
 
     @staticmethod
     def _counts(version: int) -> analysis.Counts:

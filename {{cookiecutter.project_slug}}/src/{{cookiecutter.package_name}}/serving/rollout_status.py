@@ -12,7 +12,7 @@ import pandas as pd
 
 from ..control import desired_state, registry
 from ..errors import ProjectError
-from ..monitoring import inference_log
+from ..monitoring import inference_log, outcomes
 from ..settings import Settings
 from . import analysis
 
@@ -47,9 +47,19 @@ def report(settings: Settings, server: str) -> tuple[list[str], bool]:
     window, before = last_interval(
         settings.predict.log, rollout.analysis.interval_seconds, datetime.now(UTC)
     )
+    broken = None
+    if rollout.analysis.outcomes:
+        baselines = outcomes.registry_baselines(settings)
+        try:
+            broken = outcomes.candidate_rules_broken(
+                settings, candidate, baselines, datetime.now(UTC)
+            )
+        except ProjectError as error:  # undecided, as the server's analysis has it
+            lines.append(f"outcome check undecided: {error}")
     verdict = analysis.analyse(
         window, analysis.counts(metrics_text, candidate), analysis.Counts(), candidate,
         production.version, rollout.analysis, settings.evaluate.decision_threshold, before,
+        broken,
     )  # fmt: skip
     lines.append(
         f"last {rollout.analysis.interval_seconds:g} s: {verdict.candidate_rows} candidate rows "
