@@ -199,6 +199,50 @@ client.set_model_version_tag(name, served, "model.sha256", digest)
 """
 
 
+# Outcomes arrive for three closed weeks of production's answers, written with the
+# project's own code: the first week's outcomes follow the scores, the next two's do not (the
+# relation between inputs and default changed): two counted windows break ROC AUC, the latest
+# among them. Both groups of the sensitive column get the same scores and outcomes, so only
+# performance breaks. The log and the store are DVC-tracked, as where scoring runs elsewhere.
+OUTCOMES_ARRIVE = """
+import sys
+from datetime import UTC, datetime, timedelta
+from importlib import import_module
+from pathlib import Path
+
+import numpy as np, pandas as pd, yaml
+
+package, log, labels = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+settings = import_module(package + ".settings").load_settings()
+inference_log = import_module(package + ".monitoring.inference_log")
+outcome_store = import_module(package + ".monitoring.outcome_store")
+contract = import_module(package + ".pipeline.contract").load_contract(settings.data.contract)
+version = yaml.safe_load(Path("deploy/production.yaml").read_text())["aliases"]["production"]
+rng = np.random.default_rng(27)
+now = datetime.now(UTC)
+monday = (now - timedelta(days=now.weekday())).replace(hour=9, minute=0, second=0, microsecond=0)
+groups = contract.columns[settings.fairness.sensitive_column].values
+decided, outcomes = [], []
+for week in (3, 2, 1):
+    scores = rng.beta(2, 5, 200).round(6)
+    became = rng.random(200) < (scores if week == 3 else np.full(200, 0.3))
+    for group in groups:
+        keys = [f"w{week}-{group}-{n}" for n in range(200)]
+        decided.append(pd.DataFrame({
+            "timestamp": (monday - timedelta(weeks=week)).isoformat(), "route": "stable",
+            "model_name": settings.tracking.model_name, "model_version": str(version["version"]),
+            "request_id": keys, "row": "0", "row_key": "", "input_sha256": "",
+            "probability": scores.astype(str), "label": "", "latency_ms": "", "sensitive": group,
+        }))
+        outcomes.append(pd.DataFrame({"request_id": keys, "row": 0, contract.target.name: np.where(
+            became, contract.target.positive, next(c for c in contract.target.classes
+                                                   if c != contract.target.positive))}))
+inference_log.append_frame(pd.concat(decided), log)
+pd.concat(outcomes).assign(known_at=now.isoformat()).to_csv(labels, index=False)
+outcome_store.store_outcomes(labels, contract, log, settings.outcomes, now)
+"""
+
+
 @dataclass(frozen=True)
 class Step:
     """One step of the story: its name (the tests look it up), what a reader is told, and what
@@ -336,6 +380,10 @@ class Lifecycle:
                  lambda: self.drift_check(0.0, 301, "New batch: the usual applicants")),
             Step("drift-shifted", "drift.yml on a shifted batch: issue and retraining",
                  lambda: self.drift_check(1.0, 302, "New batch: riskier applicants")),
+            Step("outcomes",
+                 "outcomes.yml: outcomes of three weeks of production's answers, the last two "
+                 "worse than at its evaluation: ONE issue, and retraining dispatched",
+                 self.outcomes_check),
             Step("retrain", "retrain.yml, as dispatched: fold the batch in, open a pull request",
                  self.dispatched_retraining),
             Step("pr-retrain", "The retraining PR, gated like any other", self.retraining_pr),
@@ -581,6 +629,25 @@ class Lifecycle:
     def drift_check(self, shift: float, seed: int, message: str) -> ActRun:
         self.land_batch(shift, seed, message)
         return self.schedule("drift.yml", "17 5 * * 1")
+
+    def outcomes_check(self) -> ActRun:
+        """The inference log and outcomes of three weeks land on main, DVC-tracked (the log
+        moved to data/, as where scoring runs elsewhere); then the daily outcomes.yml."""
+        self.people.git("checkout", "--quiet", "main")
+        project_env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+        package = self.project.name.replace("-", "_")
+        log, labels = "data/inference_log", str(self.work / "outcomes.csv")
+        for command in (
+            ["make", "param", "KEY=predict.log", f"VALUE={log}"],
+            ["uv", "run", "--locked", "python", "-c", OUTCOMES_ARRIVE, package, log, labels],
+            ["uv", "run", "--locked", "dvc", "add", "--quiet", log, "data/outcomes"],
+            ["uv", "run", "--locked", "dvc", "push", "--quiet"],
+        ):
+            subprocess.run(command, cwd=self.project, env=project_env, check=True)
+        self.people.git("add", "params.yaml", f"{log}.dvc", "data/outcomes.dvc", "data/.gitignore")
+        self.people.git("commit", "--quiet", "-m", "Outcomes of three weeks of decisions")
+        self.people.publish_main()
+        return self.schedule("outcomes.yml", "41 5 * * *")
 
     def dispatched_retraining(self) -> ActRun:
         dispatched = self.github.dispatches[-1] if self.github.dispatches else {"inputs": {}}

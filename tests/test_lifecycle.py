@@ -442,13 +442,33 @@ def test_a_shifted_batch_opens_one_issue_and_dispatches_retraining(demo: dict[st
     assert dispatch["inputs"]["reason"].startswith("drift in ")
 
 
+def test_outcomes_worse_than_the_evaluation_open_one_issue_and_dispatch_retraining(
+    demo: dict[str, Any],
+) -> None:
+    """Outcomes of three weeks of production's answers arrive, the last two worse than its
+    evaluation: outcomes.yml (read credential) raises the performance alert, ONE issue, and
+    retrain.yml dispatched with the reason; no fairness issue (the groups fared alike)."""
+    step = demo["outcomes"]
+    assert step["jobs"] == {"outcomes/check": "success", "outcomes/alert": "success"}
+    outcome_issues = [i for i in step["issues"] if ":outcomes-" in i["body"]]
+    [issue] = outcome_issues
+    assert issue["title"] == (
+        "Model performance: credit-default-model is worse on its outcomes than at its evaluation"
+    )
+    assert "<!-- credit-default-model:outcomes-performance -->" in issue["body"]
+    dispatch = step["dispatches"][-1]
+    assert len(step["dispatches"]) == 2 and dispatch["workflow"] == "retrain.yml"
+    assert dispatch["inputs"]["reason"].startswith("performance: version 1 is worse")
+
+
 def test_retraining_opens_a_pull_request_with_the_folded_data(demo: dict[str, Any]) -> None:
-    """retrain.yml folds the batch into the training data and opens a PR from its branch."""
+    """retrain.yml, dispatched by the outcome alert, folds the batch into the training data
+    and opens a PR from its branch."""
     step = demo["retrain"]
     assert step["jobs"] == {"retrain/propose": "success"}
     [pull] = [p for p in step["pulls"] if p["head"].startswith("retrain/")]
     assert pull["base"] == "main" and pull["state"] == "open"
-    assert pull["title"].startswith("Retrain on batch.csv: drift in ")
+    assert pull["title"].startswith("Retrain on batch.csv: performance: version 1 is worse")
     assert "data/raw/loans.csv" in pull["body"]
 
 
@@ -474,4 +494,4 @@ def test_a_second_drifted_run_updates_the_same_issue(demo: dict[str, Any]) -> No
     calls = [(r["method"], r["path"]) for r in step["requests"]]
     assert ("PATCH", f"/repos/your-org/credit-default-model/issues/{number}") in calls
     assert ("POST", "/repos/your-org/credit-default-model/issues") not in calls
-    assert len(step["dispatches"]) == 2
+    assert len(step["dispatches"]) == 3
