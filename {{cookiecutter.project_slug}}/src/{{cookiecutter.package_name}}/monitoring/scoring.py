@@ -171,6 +171,7 @@ def predict(
     """Score a CSV with the registered model; write predictions (with `explain` reasons per
     row), rejected rows, the log (the decisions' time: now, or `decided_at` for a replay of
     past decisions)."""
+    inference_log.check(settings.predict.log)  # before scoring: no decision goes unlogged
     contract = load_contract(settings.data.contract)
     frame = data.read_raw(source, contract)
     served = resolve(settings, registry.connect(), number)
