@@ -27,8 +27,6 @@ from ..pipeline.contract import Contract, load_contract
 from ..settings import Settings
 from . import inference_log
 
-BATCH = inference_log.BATCH
-
 
 def model_view(frame: pd.DataFrame, contract: Contract, model: Any) -> contracts.ModelView:
     """The batch as `model` sees it (contract.model_view on the columns it takes): columns it
@@ -151,7 +149,7 @@ def append_log(
     keys = contract_key(rows, key)
     log = predictions.assign(
         timestamp=when.astimezone(UTC).isoformat(timespec="seconds"),
-        route=BATCH,
+        route=inference_log.BATCH,
         request_id="",
         row_key=keys.to_numpy(),
         label=predictions["predicted_class"],
