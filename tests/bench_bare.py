@@ -182,31 +182,20 @@ def weighted_auc(target: np.ndarray, probability: np.ndarray, counts: np.ndarray
     return np.asarray((pos * (below + 0.5 * neg)).sum(axis=1) / (pos.sum(1) * neg.sum(1)))
 
 
-def bootstrap(target: np.ndarray, champion: np.ndarray, challenger: np.ndarray, gate: dict) -> dict:
-    """The paired bootstrap of the ROC AUC difference: one draw call per resample, in order."""
-    rng = np.random.default_rng(gate["seed"])
-    rows, differences = len(target), []
-    chunk = max(1, 20_000_000 // rows)
-    for start in range(0, gate["resamples"], chunk):
-        size = min(chunk, gate["resamples"] - start)
-        counts = np.zeros((size, rows))
-        for i in range(size):
-            counts[i] = np.bincount(rng.integers(0, rows, rows), minlength=rows)
-        positives = counts @ target
-        counts = counts[(positives > 0) & (positives < rows)]
-        differences.append(
-            weighted_auc(target, challenger, counts) - weighted_auc(target, champion, counts)
-        )
-    tail = (1 - gate["confidence"]) / 2
-    low, high = np.quantile(np.concatenate(differences), [tail, 1 - tail])
-    return {"low": round(float(low), 6), "high": round(float(high), 6)}
-
-
-def resampled(target: np.ndarray, probability: np.ndarray, threshold: float, gate: dict) -> dict:
+def resampled(
+    target: np.ndarray,
+    probability: np.ndarray,
+    threshold: float,
+    gate: dict,
+    champion: np.ndarray | None = None,
+) -> dict:
     """ROC AUC, PR AUC, F1 and Brier with their percentile bootstrap intervals, all four on one
-    set of resamples (rows of draw counts)."""
+    set of resamples (rows of draw counts, one draw call per resample, in order); given the
+    champion's scores, the paired interval of the ROC AUC difference too (low, high), on the
+    same resamples: the gate's work."""
     rng = np.random.default_rng(gate["seed"])
-    rows, values = len(target), {"roc_auc": [], "pr_auc": [], "f1": [], "brier": []}
+    names = ("roc_auc", "pr_auc", "f1", "brier", *(("difference",) if champion is not None else ()))
+    rows, values = len(target), {name: [] for name in names}
     chunk = max(1, 20_000_000 // rows)
     chosen = probability >= threshold
     descending = np.argsort(-probability, kind="stable")
@@ -219,6 +208,10 @@ def resampled(target: np.ndarray, probability: np.ndarray, threshold: float, gat
         counts = counts[(positives > 0) & (positives < rows)].astype(float)
         pos, neg = counts * target, counts * (1 - target)
         values["roc_auc"].append(weighted_auc(target, probability, counts))
+        if champion is not None:
+            values["difference"].append(
+                values["roc_auc"][-1] - weighted_auc(target, champion, counts)
+            )
         true_pos = np.cumsum(pos[:, descending], axis=1)  # ties broken by order: a bare bound
         drawn = true_pos + np.cumsum(neg[:, descending], axis=1)
         precision = np.divide(true_pos, drawn, out=np.zeros_like(drawn), where=drawn > 0)
@@ -228,10 +221,13 @@ def resampled(target: np.ndarray, probability: np.ndarray, threshold: float, gat
         values["f1"].append(2 * hits / (2 * hits + wrong))
         values["brier"].append(counts @ (probability - target) ** 2 / counts.sum(1))
     tail = (1 - gate["confidence"]) / 2
-    return {
+    figures: dict[str, Any] = {
         name: [round(float(q), 6) for q in np.quantile(np.concatenate(v), [tail, 1 - tail])]
         for name, v in values.items()
     }
+    if champion is not None:
+        figures["low"], figures["high"] = figures.pop("difference")
+    return figures
 
 
 def calibration_error(target: np.ndarray, probability: np.ndarray) -> float:
@@ -373,7 +369,7 @@ def run(task: str, project: Project, batch: Path | None) -> dict[str, Any]:
         target = project.target_of(held_out)
         champion_model = load(out / "champion.ubj")
         champion = scores(project, champion_model, held_out)
-        gate = bootstrap(target, champion, challenger, project.params["gate"])
+        gate = resampled(target, challenger, threshold, project.params["gate"], champion)
         importance(project, load(out / "model.ubj"), held_out)
         importance(project, champion_model, held_out)
         result = {"failed": failed, **metrics(target, challenger, threshold), **gate}
@@ -386,7 +382,7 @@ def run(task: str, project: Project, batch: Path | None) -> dict[str, Any]:
         for model in models.values():
             importance(project, model, frame)
         champion, challenger = (scores(project, model, frame) for model in models.values())
-        return bootstrap(target, champion, challenger, project.params["gate"])
+        return resampled(target, challenger, threshold, project.params["gate"], champion)
     if task == "report":
         gate = json.loads(project.path("gate", "report").read_text())
         (out / "report.md").write_text(json.dumps(gate, indent=2))

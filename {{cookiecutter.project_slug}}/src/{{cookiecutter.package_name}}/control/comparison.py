@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -108,6 +108,78 @@ def _interval(
     )
 
 
+Resampled = dict[str, dict[str, list[np.ndarray]]]  # model -> metric -> values, per chunk
+
+
+def resampled_values(
+    models: Mapping[str, tuple[np.ndarray, tuple[str, ...]]],
+    target: np.ndarray,
+    threshold: float,
+    resamples: int,
+    seed: int,
+) -> Resampled:
+    """Each model's metrics (label -> its probabilities and metrics) on the same resamples of
+    the evaluation rows, drawn once: the draw costs as much as a metric, and the gate wants
+    the challenger's own intervals beside the paired one. The resamples are scored together,
+    as weights (evaluation.resampled_scores), in chunks that keep memory bounded; one that
+    holds a single class has no AUC and is left out."""
+    values: Resampled = {label: {m: [] for m in metrics} for label, (_, metrics) in models.items()}
+    for counts in _usable_counts(np.random.default_rng(seed), target, resamples):
+        for label, (probability, _) in models.items():
+            for metric, found in values[label].items():  # a metric named twice is scored once
+                found.append(
+                    evaluation.resampled_scores(metric, target, probability, counts, threshold)
+                )
+    return values
+
+
+def paired_interval(
+    metric: str,
+    values: Resampled,
+    target: np.ndarray,
+    champion: np.ndarray,
+    challenger: np.ndarray,
+    threshold: float,
+    resamples: int,
+    confidence: float,
+) -> Interval:
+    """The percentile interval of the challenger's improvement over the same resamples."""
+    differences = [
+        improvement(metric, ours, theirs)
+        for ours, theirs in zip(
+            values["challenger"][metric], values["champion"][metric], strict=True
+        )
+    ]
+    estimate = improvement(
+        metric,
+        evaluation.score(metric, target, challenger, threshold),
+        evaluation.score(metric, target, champion, threshold),
+    )
+    return _interval(differences, estimate, resamples, confidence, "compare models")
+
+
+def own_intervals(
+    metrics: tuple[str, ...],
+    values: dict[str, list[np.ndarray]],
+    target: np.ndarray,
+    probability: np.ndarray,
+    threshold: float,
+    resamples: int,
+    confidence: float,
+) -> dict[str, Interval]:
+    """One model's metrics, each with its percentile bootstrap interval."""
+    return {
+        metric: _interval(
+            values[metric],
+            evaluation.score(metric, target, probability, threshold),
+            resamples,
+            confidence,
+            "measure the model",
+        )
+        for metric in metrics
+    }
+
+
 def paired_bootstrap(
     metric: str,
     target: np.ndarray,
@@ -119,23 +191,12 @@ def paired_bootstrap(
     confidence: float,
 ) -> Interval:
     """Resample evaluation rows with replacement (the same rows for both models) and take the
-    percentile interval of the improvement. A fixed seed makes the verdict repeatable. The
-    resamples are scored together, as weights (evaluation.resampled_scores), in chunks that
-    keep memory bounded; a single-class resample has no AUC and counts as unusable."""
-    differences = [
-        improvement(
-            metric,
-            evaluation.resampled_scores(metric, target, challenger, counts, threshold),
-            evaluation.resampled_scores(metric, target, champion, counts, threshold),
-        )
-        for counts in _usable_counts(np.random.default_rng(seed), target, resamples)
-    ]
-    estimate = improvement(
-        metric,
-        evaluation.score(metric, target, challenger, threshold),
-        evaluation.score(metric, target, champion, threshold),
+    percentile interval of the improvement. A fixed seed makes the verdict repeatable."""
+    models = {"challenger": (challenger, (metric,)), "champion": (champion, (metric,))}
+    values = resampled_values(models, target, threshold, resamples, seed)
+    return paired_interval(
+        metric, values, target, champion, challenger, threshold, resamples, confidence
     )
-    return _interval(differences, estimate, resamples, confidence, "compare models")
 
 
 def bootstrap_intervals(
@@ -149,22 +210,9 @@ def bootstrap_intervals(
 ) -> dict[str, Interval]:
     """One model's metrics, each with its percentile bootstrap interval, all scored on the
     same resamples (drawn as paired_bootstrap draws them)."""
-    values: dict[str, list[np.ndarray]] = {metric: [] for metric in metrics}
-    for counts in _usable_counts(np.random.default_rng(seed), target, resamples):
-        for metric in metrics:
-            values[metric].append(
-                evaluation.resampled_scores(metric, target, probability, counts, threshold)
-            )
-    return {
-        metric: _interval(
-            values[metric],
-            evaluation.score(metric, target, probability, threshold),
-            resamples,
-            confidence,
-            "measure the model",
-        )
-        for metric in metrics
-    }
+    values = resampled_values({"model": (probability, metrics)}, target, threshold, resamples, seed)
+    return own_intervals(metrics, values["model"], target, probability, threshold, resamples,
+                         confidence)  # fmt: skip
 
 
 def comparison_problem(metric: str, interval: Interval, rule: str, margin: float) -> str | None:

@@ -27,10 +27,12 @@ from ..vocabulary import EVAL_MD5, GATE_VERDICT, GIT_SHA
 from . import desired_state, fairness, production, registry
 from .champion_data import champion_inputs, contract_at, training_overlap
 from .comparison import (
-    bootstrap_intervals,
+    Scored,
     comparison_problem,
     decide,
-    paired_bootstrap,
+    own_intervals,
+    paired_interval,
+    resampled_values,
     sanity_problems,
     score_model,
     threshold_problems,
@@ -135,7 +137,6 @@ def _score_and_compare(settings: Settings, override_by: str, result: dict[str, A
         "model_sha256": digest,
         "lineage": lineage.lineage_tags(settings),
         "columns": training.model_columns(challenger_model),
-        "intervals": _intervals(target, challenger.probability, threshold, gate),
     }
     result["challenger"] = challenger.summary()
 
@@ -143,6 +144,7 @@ def _score_and_compare(settings: Settings, override_by: str, result: dict[str, A
     result["first_model"] = serving is None
     problems = sanity_problems(challenger)
     performance = threshold_problems(challenger, gate)
+    champion: Scored | None = None
     if serving is not None:
         champion_version, champion_model = serving.version, serving.model
         champion_contract = contract_at(settings, champion_version.git_sha)
@@ -169,16 +171,9 @@ def _score_and_compare(settings: Settings, override_by: str, result: dict[str, A
             name: round(challenger.metrics[name] - champion.metrics[name], 6)
             for name in challenger.metrics
         }
-        interval = paired_bootstrap(
-            gate.primary_metric,
-            target.to_numpy(),
-            champion.probability,
-            challenger.probability,
-            threshold,
-            gate.resamples,
-            gate.seed,
-            gate.confidence,
-        )
+    intervals, interval = _bootstraps(gate, target.to_numpy(), threshold, challenger, champion)
+    result["challenger"]["intervals"] = intervals
+    if interval is not None:
         result["interval"] = interval
         comparison = comparison_problem(gate.primary_metric, interval, gate.rule, gate.margin)
         performance += [comparison] if comparison else []
@@ -187,18 +182,36 @@ def _score_and_compare(settings: Settings, override_by: str, result: dict[str, A
     result["risk"] = _risk(settings, frame, target, challenger.probability)
 
 
-def _intervals(
-    target: pd.Series, probability: np.ndarray, threshold: float, gate: GateSettings
-) -> dict[str, Interval]:
-    """The challenger's own figures with their bootstrap intervals, for its model card (none
-    where too few resamples hold both classes: the paired comparison says so itself)."""
+def _bootstraps(
+    gate: GateSettings,
+    target: np.ndarray,
+    threshold: float,
+    challenger: Scored,
+    champion: Scored | None,
+) -> tuple[dict[str, Interval], Interval | None]:
+    """On one set of resamples: the challenger's own figures with their intervals, for its
+    model card (none where too few resamples hold both classes: the paired comparison says so
+    itself), and, where there is a champion, the interval of the improvement on the primary
+    metric."""
+    primary = gate.primary_metric
+    models = {"challenger": (challenger.probability, (*OUTCOME_METRICS, primary))}
+    if champion is not None:
+        models["champion"] = (champion.probability, (primary,))
+    values = resampled_values(models, target, threshold, gate.resamples, gate.seed)
     try:
-        return bootstrap_intervals(
-            OUTCOME_METRICS, target.to_numpy(), probability, threshold,
-            gate.resamples, gate.seed, gate.confidence,
+        intervals = own_intervals(
+            OUTCOME_METRICS, values["challenger"], target, challenger.probability, threshold,
+            gate.resamples, gate.confidence,
         )  # fmt: skip
     except ProjectError:
-        return {}
+        intervals = {}
+    if champion is None:
+        return intervals, None
+    paired = paired_interval(
+        primary, values, target, champion.probability, challenger.probability, threshold,
+        gate.resamples, gate.confidence,
+    )  # fmt: skip
+    return intervals, paired
 
 
 def _judge_declared(
