@@ -71,11 +71,12 @@ test: install ## Run the template's whole test suite
 ROWS ?= 12000
 REPEAT ?= 3
 LOG_ROWS ?= 10000000
+ENGINE ?= pandas
 
 .PHONY: bench
-bench: install ## Time each step of a default bake with ROWS rows beside its bare limit (build/bench); LOG_ROWS: make outcomes' inference log (0: none)
+bench: install ## Time each step of a default bake with ROWS rows beside its bare limit (build/bench); LOG_ROWS: make outcomes' inference log (0: none); ENGINE=dask: the train stage on each engine
 	$(RUN) python tests/benchmark.py --rows $(ROWS) --repeat $(REPEAT) --log-rows $(LOG_ROWS) \
-		--folder "$(CURDIR)/build/bench"
+		--engine $(ENGINE) --folder "$(CURDIR)/build/bench"
 
 .PHONY: lint
 lint: install ## ruff on the template's own code and demo (the generated project is linted after baking, by the tests)

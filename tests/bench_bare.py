@@ -30,6 +30,7 @@ import yaml
 HEAVY_IMPORTS = {
     "validate": ["great_expectations"],
     "train": ["mlflow", "sklearn.metrics"],
+    "train-dask": ["mlflow", "sklearn.metrics"],
     "pipeline": ["great_expectations", "mlflow", "sklearn.metrics"],
     "loop": ["great_expectations", "mlflow", "sklearn.metrics"],
     "gate": ["mlflow", "sklearn.metrics"],
@@ -341,6 +342,41 @@ def split_and_fit(project: Project, frame: pd.DataFrame, out: Path) -> tuple[pd.
     return held_out, model
 
 
+def fit_on_dask(project: Project, train_csv: Path) -> Any:
+    """The dask engine's fit, as a plain script: a local cluster of engine.workers processes,
+    the split file cut into workers x partitions_per_worker partitions, DaskXGBClassifier with
+    the same parameters; no placement, no checks (the project's own work on top)."""
+    import dask.dataframe as dd
+    import xgboost.dask
+    from distributed import Client, LocalCluster
+
+    engine, p = project.params["engine"], project.params["train"]
+    numeric = {n for n, c in project.columns.items() if c["type"] in ("integer", "float")}
+    text = {n: str for n in [*project.columns, project.target] if n not in numeric}
+    with (
+        LocalCluster(
+            n_workers=engine["workers"], threads_per_worker=p["n_jobs"], processes=True,
+            memory_limit=engine["memory_limit"], dashboard_address=None,
+        ) as cluster,
+        Client(cluster) as client,
+    ):  # fmt: skip
+        frame = dd.read_csv(train_csv, dtype=text, keep_default_na=False, na_values=[""])
+        frame = frame.repartition(npartitions=engine["workers"] * engine["partitions_per_worker"])
+        features = frame.map_partitions(project.model_view)
+        positive = project.contract["target"]["positive"]
+        target = (frame[project.target].str.strip() == positive).astype(int)
+        model = xgboost.dask.DaskXGBClassifier(
+            n_estimators=p["n_estimators"], max_depth=p["max_depth"],
+            learning_rate=p["learning_rate"], subsample=p["subsample"],
+            colsample_bytree=p["colsample_bytree"], min_child_weight=p["min_child_weight"],
+            reg_lambda=p["reg_lambda"], random_state=p["seed"], n_jobs=p["n_jobs"],
+            tree_method="hist", enable_categorical=True, eval_metric="logloss",
+        )  # fmt: skip
+        model.client = client
+        model.fit(features, target)
+        return model
+
+
 def rebuild(project: Project, out: Path) -> tuple[int, pd.DataFrame, np.ndarray]:
     """The pipeline's work from the raw data: the contract's rules, then the train stage's;
     the failed rules, the evaluation rows and their scores."""
@@ -360,6 +396,14 @@ def run(task: str, project: Project, batch: Path | None) -> dict[str, Any]:
     if task == "train":
         held_out, model = split_and_fit(project, project.read(project.path("data", "raw")), out)
         probability = scores(project, model, held_out)
+        return metrics(project.target_of(held_out), probability, threshold)
+    if task == "train-dask":  # the train stage on the dask engine: split, fit on dask, score
+        train, held_out = split(project, project.read(project.path("data", "raw")))
+        train.to_csv(out / "train.csv", index=False)
+        held_out.to_csv(out / "eval.csv", index=False)
+        model = fit_on_dask(project, out / "train.csv")
+        model.save_model(out / "model.ubj")
+        probability = scores(project, load(out / "model.ubj"), held_out)
         return metrics(project.target_of(held_out), probability, threshold)
     if task == "pipeline":
         failed, held_out, challenger = rebuild(project, out)

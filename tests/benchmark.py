@@ -175,6 +175,11 @@ def main() -> None:
         "--log-rows", type=int, default=10_000_000,
         help="the inference log make outcomes judges a day of (then ten times as long); 0: none",
     )  # fmt: skip
+    parser.add_argument(
+        "--engine", choices=("pandas", "dask"), default="pandas",
+        help="dask: time the train stage on each engine, the dask one beside a bare "
+        "xgboost.dask script (README: Beyond one machine), and nothing else",
+    )  # fmt: skip
     args = parser.parse_args()
     if args.rows < 2_000:
         raise SystemExit(
@@ -188,6 +193,9 @@ def main() -> None:
     try:
         champion(bench)
         print(f"{args.rows} rows, median of {args.repeat}\n{HEADER}", flush=True)
+        if args.engine == "dask":
+            engine_rows(bench)
+            return
         bench.measure("<cli> --help", [str(root / ".venv/bin" / root.name), "--help"], None)
         for stage in STAGES:
             bench.measure(f"stage {stage}", [*RUN, "dvc", "repro", "-f", "-s", stage], stage)
@@ -484,6 +492,21 @@ def outcome_rows(bench: Bench, log_rows: int) -> None:
                     str(rows_a_day), timeout=LONG)  # fmt: skip
         step = f"outcomes, 1 day of {days * rows_a_day / 1e6:.3g}M"
         bench.measure(step, command, "outcomes", labels)
+
+
+def engine_rows(bench: Bench) -> None:
+    """The train stage on the pandas engine, then on the dask engine (a local cluster of
+    engine.workers processes, started and stopped by the stage) beside the bare xgboost.dask
+    script; written as JSON."""
+    train_stage = [*RUN, "dvc", "repro", "-f", "-s", "train"]
+    bench.measure("stage train (pandas)", train_stage, "train")
+    bench.project.make("param", "KEY=engine.name", "VALUE=dask")
+    bench.project.run("git", "commit", "--quiet", "-am", "The dask engine")
+    bench.measure("stage train (dask)", train_stage, "train-dask")
+    rows = len(bench.project.root.joinpath("data/split/train.csv").read_text().splitlines()) - 1
+    out = bench.project.root.parent / f"bench-dask-{rows}.json"
+    out.write_text(json.dumps({"train_rows": rows, "steps": bench.rows}, indent=2) + "\n")
+    print(f"written: {out}")
 
 
 def pr_loop(bench: Bench) -> dict[str, Any]:

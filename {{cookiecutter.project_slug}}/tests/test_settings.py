@@ -31,6 +31,8 @@ EXPECTED_PROBLEMS: dict[str, list[tuple[str, str]]] = {
     "exclude_columns_not_a_list": [("train.exclude_columns", "valid array")],
     "out_of_range": [("split.eval_fraction", "less than 1")],
     "bad_primary_metric": [("gate.primary_metric", "'roc_auc', 'pr_auc' or 'f1'")],
+    "bad_engine": [("engine.name", "'pandas' or 'dask'")],
+    "bad_memory_limit": [("engine.memory_limit", "should match pattern")],
     "critical_distance_below_threshold": [
         ("drift", "numeric_critical 0.1 must be above numeric_threshold 0.2")
     ],

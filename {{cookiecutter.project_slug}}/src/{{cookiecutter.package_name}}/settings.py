@@ -69,6 +69,25 @@ class TrainSettings(Section):
     run_info: Path
 
 
+# A worker's memory as dask takes it ("4GiB", "512 MB"), or "auto": the machine's share.
+MEMORY_SIZE = r"^(auto|\d+(\.\d+)? ?([kMGT]i?)?B)$"
+
+
+class EngineSettings(Section):
+    """Where the model is fitted (README: "Beyond one machine"): `pandas`, in the stage's own
+    process, or `dask`, by xgboost.dask on a cluster: the scheduler at `scheduler` (or the
+    DASK_SCHEDULER_ADDRESS environment variable), else a local cluster the stage starts and
+    stops. The model's bytes depend on the worker count and the partitioning, so both are
+    fixed here: the cluster must have the workers, and each gets the same partitions."""
+
+    name: Literal["pandas", "dask"]
+    scheduler: str = ""
+    workers: int = Field(ge=1, le=10_000)
+    partitions_per_worker: int = Field(ge=1, le=1_000)
+    memory_limit: str = Field(pattern=MEMORY_SIZE)  # per worker of a local cluster
+    timeout_seconds: int = Field(ge=5, le=86_400)  # a lost worker fails the fit after this
+
+
 class EvaluateSettings(Section):
     decision_threshold: float = Field(gt=0, lt=1)
     metrics: Path
@@ -327,6 +346,7 @@ class Settings(Section):
     data: DataSettings
     split: SplitSettings
     train: TrainSettings
+    engine: EngineSettings
     evaluate: EvaluateSettings
     gate: GateSettings
     fairness: FairnessSettings

@@ -18,6 +18,9 @@ EVAL_MD5 = "lineage.eval_md5"
 PARAMS_HASH = "lineage.params_hash"
 LOCK_HASH = "lineage.lock_hash"
 LIBRARY_VERSION = "lineage.version."  # + a library's name
+ENGINE = "lineage.engine"  # pandas or dask (params.yaml: engine)
+ENGINE_WORKERS = "lineage.engine_workers"  # dask: the workers and partitions the bytes came from
+ENGINE_PARTITIONS = "lineage.engine_partitions"
 
 # -- a registered version -------------------------------------------------------------------
 MODEL_SHA256 = "model.sha256"  # the bytes the gate scored

@@ -18,6 +18,9 @@ from ..errors import MissingInputError, ProjectError
 from ..settings import Settings, SettingsError
 from ..vocabulary import (
     DATA_MD5,
+    ENGINE,
+    ENGINE_PARTITIONS,
+    ENGINE_WORKERS,
     EVAL_MD5,
     GIT_COMMIT_TIME,
     GIT_DIRTY,
@@ -29,7 +32,16 @@ from ..vocabulary import (
 )
 
 LOCKFILE = Path("uv.lock")
-LIBRARIES = ("xgboost", "scikit-learn", "pandas", "numpy", "mlflow", "dvc", "great-expectations")
+LIBRARIES = (
+    "xgboost",
+    "scikit-learn",
+    "pandas",
+    "numpy",
+    "mlflow",
+    "dvc",
+    "great-expectations",
+    "dask",
+)
 # dvc.lock is rewritten by the very pipeline run we describe, so it does not make a tree dirty.
 IGNORED_FOR_DIRTY = ("dvc.lock",)
 
@@ -187,6 +199,16 @@ def data_facts(settings: Settings) -> dict[str, str]:
     }
 
 
+def engine_facts(settings: Settings) -> dict[str, str]:
+    """Where the bytes were fitted: the engine, and on dask the worker count and partitions
+    (other counts give other bytes from the same data)."""
+    engine = settings.engine
+    if engine.name == "pandas":
+        return {ENGINE: "pandas"}
+    partitions = engine.workers * engine.partitions_per_worker
+    return {ENGINE: "dask", ENGINE_WORKERS: str(engine.workers), ENGINE_PARTITIONS: str(partitions)}
+
+
 def checkout_facts(settings: Settings) -> dict[str, str]:
     """What any checkout of the commit shows without the data: the commit and its time, the
     parameters, the lock and the installed libraries. Registration computes these itself."""
@@ -196,6 +218,7 @@ def checkout_facts(settings: Settings) -> dict[str, str]:
         GIT_COMMIT_TIME: str(committed),
         PARAMS_HASH: params_hash(settings),
         LOCK_HASH: file_sha256(LOCKFILE),
+        **engine_facts(settings),
     }
     tags.update({f"{LIBRARY_VERSION}{name}": v for name, v in library_versions().items()})
     return tags

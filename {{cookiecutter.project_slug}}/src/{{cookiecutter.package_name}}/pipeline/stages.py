@@ -23,6 +23,9 @@ from ..settings import Settings, load_settings
 from .contract import Contract, ContractError, load_contract
 
 if TYPE_CHECKING:
+    import pandas as pd
+    from xgboost import XGBClassifier
+
     from . import tracking
     from .validation import ValidationResult
 
@@ -85,6 +88,23 @@ def split(settings: Settings) -> tuple[int, int]:
     return len(train), len(evaluation_set)
 
 
+def fit(settings: Settings, contract: Contract) -> tuple[XGBClassifier, pd.DataFrame]:
+    """The model fitted on the train split by the configured engine, and the split's first
+    rows as the model takes them (MLflow's input example)."""
+    from . import data, training
+
+    if settings.engine.name == "dask":
+        from .cluster import train_on_cluster
+
+        names = data.feature_names(contract, settings.excluded_from_model)
+        return train_on_cluster(
+            settings.split.train, contract, names, settings.train, settings.engine
+        )
+    frame = data.read_typed(settings.split.train, contract)
+    features, target = data.features_and_target(frame, contract, settings.excluded_from_model)
+    return training.train_model(features, target, settings.train), features.head(5)
+
+
 def train(settings: Settings) -> tuple[tracking.RunInfo, dict[str, float]]:
     """Fit the model on the train split, save its bytes for DVC, score those bytes on the
     frozen evaluation split (metrics and plots), and record it all as one MLflow run with its
@@ -92,11 +112,8 @@ def train(settings: Settings) -> tuple[tracking.RunInfo, dict[str, float]]:
     from . import data, evaluation, lineage, plots, tracking, training
 
     contract = load_contract(settings.data.contract)
-    frame = data.read_typed(settings.split.train, contract)
-    features, target = data.features_and_target(frame, contract, settings.excluded_from_model)
-    training.save_model(
-        training.train_model(features, target, settings.train), settings.train.model
-    )
+    fitted, example = fit(settings, contract)
+    training.save_model(fitted, settings.train.model)
     model = training.load_model(settings.train.model)  # what is scored is what was saved
     held_out = data.read_typed(settings.split.eval, contract)
     eval_features, eval_target = data.features_and_target(
@@ -115,7 +132,7 @@ def train(settings: Settings) -> tuple[tracking.RunInfo, dict[str, float]]:
         model=model,
         params=settings.train.model_dump(mode="json", exclude={"model", "run_info"}),
         tags=lineage.lineage_tags(settings),
-        example=features.head(5),
+        example=example,
         metrics=values,
         plots=plot_files,
     )

@@ -1,0 +1,218 @@
+"""Fitting on a Dask cluster (params.yaml: `engine.name: dask`): xgboost.dask on the workers of a
+scheduler, or of a local cluster started for the one fit and stopped after it.
+
+Three facts measured on a real scheduler and worker processes shape this module:
+- The bytes depend on which rows each worker holds, and the scheduler places partitions as it
+  sees fit: so each partition is placed here, on the worker of its rank, and a fit whose data
+  did not stay where it was placed is refused.
+- A worker lost before the fit leaves a model trained on the others (other bytes, no error): so
+  the worker count is checked before, and the placement once the data is loaded.
+- A worker lost during the fit leaves the others waiting for it forever: so the workers' joint
+  steps time out (engine.timeout_seconds), and the fit fails.
+The workers run this package's code (the contract's typing): they need the project installed,
+as the runner has it (README: "Beyond one machine").
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ProjectError
+from ..settings import EngineSettings, TrainSettings
+from . import contract as contracts
+from .contract import Contract
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from distributed import Client, Future
+    from xgboost import XGBClassifier
+
+# Dask's own variable for the scheduler's address: a workflow sets it from a secret.
+SCHEDULER_VARIABLE = "DASK_SCHEDULER_ADDRESS"
+
+
+class ClusterError(ProjectError):
+    """The cluster cannot fit this model as the settings say: nothing is saved."""
+
+
+def scheduler_address(engine: EngineSettings) -> str:
+    """The scheduler to use: the environment's, else the setting's; "" for a local cluster."""
+    return os.environ.get(SCHEDULER_VARIABLE, "").strip() or engine.scheduler
+
+
+@contextmanager
+def connected(engine: EngineSettings, threads: int) -> Iterator[Client]:
+    """A client of the configured scheduler, or of a local cluster of engine.workers processes
+    (each with `threads` threads and engine.memory_limit) that ends with the block."""
+    from distributed import Client, LocalCluster
+
+    address = scheduler_address(engine)
+    if not address:
+        with (
+            LocalCluster(
+                n_workers=engine.workers,
+                threads_per_worker=threads,
+                memory_limit=engine.memory_limit,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
+            ) as cluster,
+            Client(cluster) as client,
+        ):
+            yield client
+        return
+    try:
+        client = Client(address, timeout=engine.timeout_seconds)
+    except (OSError, TimeoutError) as error:
+        raise ClusterError(
+            f"no dask scheduler answers at {address} ({error}): start it, or empty "
+            f"engine.scheduler and {SCHEDULER_VARIABLE} for a local cluster"
+        ) from None
+    with client:
+        yield client
+
+
+def rank_key(name: object, address: str) -> str:
+    """How xgboost.dask orders workers into ranks: by this text (its task id for the worker)."""
+    return f"[xgboost.dask-{name}]:{address}"
+
+
+def ranked_workers(client: Client, engine: EngineSettings) -> list[str]:
+    """engine.workers workers' addresses, in xgboost's rank order; refused when the cluster
+    does not have that many within engine.timeout_seconds."""
+    try:
+        client.wait_for_workers(engine.workers, timeout=engine.timeout_seconds)
+    except TimeoutError:
+        found = len(client.scheduler_info(n_workers=-1)["workers"])
+        raise ClusterError(
+            f"the dask cluster has {found} workers after {engine.timeout_seconds} s, and "
+            f"engine.workers is {engine.workers}: other counts give other model bytes; start "
+            "the workers, or change engine.workers (a change the gate judges as any other)"
+        ) from None
+    workers = client.scheduler_info(n_workers=-1)["workers"]
+    ranked = sorted(workers, key=lambda address: rank_key(workers[address]["name"], address))
+    return ranked[: engine.workers]
+
+
+def owners(workers: list[str], per_worker: int) -> list[str]:
+    """The worker of each partition: the first `per_worker` to the first worker, and so on."""
+    return [worker for worker in workers for _ in range(per_worker)]
+
+
+def _model_part(
+    part: pd.DataFrame, contract: Contract, features: list[str]
+) -> tuple[pd.DataFrame, pd.Series]:
+    """One partition as the model learns from it (contract.typed, on the worker)."""
+    typed = contracts.typed(part, contract, [*features, contract.target.name])
+    return typed[features], typed[contract.target.name]
+
+
+def placed_training_data(
+    client: Client,
+    path: Path,
+    contract: Contract,
+    features: list[str],
+    workers: list[str],
+    per_worker: int,
+) -> tuple[Any, Any, list[str]]:
+    """The training split read lazily and cut into len(workers) x per_worker partitions (by
+    its bytes: the same file, the same cut), each typed on the worker that owns it. Returns
+    the features and the target as dask collections, and each partition's owner."""
+    import dask.dataframe as dd
+    from dask.delayed import delayed
+
+    raw = dd.read_csv(path, dtype=contract.text_dtypes(), **contracts.MISSING_IS_EMPTY)
+    raw = raw.repartition(npartitions=len(workers) * per_worker)
+    owner_of = owners(workers, per_worker)
+    meta_x, meta_y = _model_part(raw._meta, contract, features)
+    feature_parts: list[Future[Any]] = []
+    target_parts: list[Future] = []
+    for part, owner in zip(raw.to_delayed(), owner_of, strict=True):
+        pair = delayed(_model_part, nout=2)(part, contract, features)
+        x, y = client.compute([pair[0], pair[1]], workers=[owner], allow_other_workers=True)
+        feature_parts.append(x)
+        target_parts.append(y)
+    return (
+        dd.from_delayed(feature_parts, meta=meta_x, verify_meta=False),
+        dd.from_delayed(target_parts, meta=meta_y, verify_meta=False),
+        owner_of,
+    )
+
+
+def check_placement(
+    worker_map: dict[str, list[Any]], order: dict[Any, int], owner_of: list[str]
+) -> None:
+    """Refuse a fit whose partitions are not on the workers they were placed on (a worker
+    lost and its partitions recomputed elsewhere, say): the bytes would not be this data's."""
+    held = {order[part.key]: worker for worker, parts in worker_map.items() for part in parts}
+    moved = [index for index, owner in enumerate(owner_of) if held.get(index) != owner]
+    if moved:
+        raise ClusterError(
+            f"partitions {moved} of the training data are not on the workers they were placed "
+            "on (a worker lost or replaced before the fit): a model from them would have other "
+            "bytes; run the stage again"
+        )
+
+
+def reason(error: Exception) -> str:
+    """XGBoost's error in one line: its own reasons (the lines "- [file:line|time]: ..."),
+    without the native stack trace that follows them."""
+    lines = str(error).splitlines()
+    reasons = [line.split("]:", 1)[-1].strip() for line in lines if line.startswith("- [")]
+    return " ".join(reasons) or (lines[0] if lines else type(error).__name__)
+
+
+def fit(
+    client: Client,
+    features: Any,
+    target: Any,
+    owner_of: list[str],
+    params: TrainSettings,
+    engine: EngineSettings,
+) -> XGBClassifier:
+    """The model fitted by xgboost.dask with the single-node model's parameters, as an ordinary
+    XGBoost classifier: everything after it (digest, registry, server) is unchanged."""
+    import xgboost
+    import xgboost.dask  # not imported by `import xgboost`
+
+    from .training import make_model, model_from_bytes
+
+    matrix = xgboost.dask.DaskDMatrix(client, features, target, enable_categorical=True)
+    check_placement(matrix.worker_map, matrix.partition_order, owner_of)
+    timeout = engine.timeout_seconds
+    try:
+        output = xgboost.dask.train(
+            client,
+            make_model(params).get_xgb_params(),
+            matrix,
+            num_boost_round=params.n_estimators,
+            coll_cfg=xgboost.collective.Config(timeout=timeout, tracker_timeout=timeout),
+        )
+    except (xgboost.core.XGBoostError, RuntimeError, OSError) as error:
+        raise ClusterError(
+            f"the fit on the dask cluster failed (a worker lost or unreachable?): {reason(error)}; "
+            "no model was saved: run the stage again once the cluster has its workers"
+        ) from None
+    return model_from_bytes(bytes(output["booster"].save_raw("ubj")))
+
+
+def train_on_cluster(
+    path: Path,
+    contract: Contract,
+    features: list[str],
+    params: TrainSettings,
+    engine: EngineSettings,
+) -> tuple[XGBClassifier, pd.DataFrame]:
+    """The model fitted on the cluster from the training split at `path`, and the split's first
+    rows as the model takes them (MLflow's input example)."""
+    with connected(engine, threads=params.n_jobs) as client:
+        workers = ranked_workers(client, engine)
+        x, y, owner_of = placed_training_data(
+            client, path, contract, features, workers, engine.partitions_per_worker
+        )
+        model = fit(client, x, y, owner_of, params, engine)
+        return model, x.head(5)

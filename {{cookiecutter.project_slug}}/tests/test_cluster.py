@@ -1,0 +1,147 @@
+"""The dask engine on a real cluster: a `dask scheduler` and `dask worker` processes on
+loopback, started from this environment as a team's cluster runs the project's (README:
+"Beyond one machine")."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import free_port
+from sklearn.metrics import roc_auc_score
+
+from {{ cookiecutter.package_name }}.pipeline import data, lineage, stages, training
+from {{ cookiecutter.package_name }}.pipeline.cluster import ClusterError
+from {{ cookiecutter.package_name }}.pipeline.contract import load_contract
+from {{ cookiecutter.package_name }}.settings import Settings, load_settings
+
+DASK = str(Path(sys.executable).parent / "dask")
+
+
+@contextmanager
+def running_cluster(
+    workers: int, logs: Path
+) -> Iterator[tuple[str, list[subprocess.Popen[bytes]]]]:
+    """A scheduler and `workers` worker processes (one thread each, 1 GiB each), each in its
+    own process group; yields the scheduler's address and the workers, stops all after."""
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    loopback = ["--host", "127.0.0.1", "--no-dashboard"]
+    commands = [[DASK, "scheduler", "--port", str(port), *loopback]]
+    commands += [
+        [DASK, "worker", address, "--nthreads", "1", "--memory-limit", "1GiB", *loopback]
+    ] * workers
+    processes = []
+    try:
+        for number, command in enumerate(commands):
+            with (logs / f"dask-{number}.log").open("w") as log:
+                processes.append(
+                    subprocess.Popen(
+                        command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                    )
+                )
+        yield address, processes[1:]
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in processes:
+            process.wait(timeout=60)
+
+
+def dask_settings(params: Path, scheduler: str, **engine: Any) -> Settings:
+    """The tests' settings on the dask engine, with the training split cut."""
+    base = load_settings(params)
+    update = {"name": "dask", "scheduler": scheduler, "timeout_seconds": 30, **engine}
+    settings = base.model_copy(update={"engine": base.engine.model_copy(update=update)})
+    stages.split(settings)
+    return settings
+
+
+def fitted_bytes(settings: Settings) -> bytes:
+    model, _ = stages.fit(settings, load_contract(settings.data.contract))
+    return bytes(model.get_booster().save_raw("ubj"))
+
+
+def test_the_same_data_gives_the_same_bytes_on_another_cluster(
+    tmp_params: Path, tmp_path: Path
+) -> None:
+    """Fitted on two workers of a scheduler, and again on a local cluster of two workers the
+    stage starts itself (other names, other ports): byte for byte the same model, as good as
+    the single-process one, and the lineage says how it was made."""
+    with running_cluster(2, tmp_path) as (address, _):
+        settings = dask_settings(tmp_params, address)
+        on_the_scheduler = fitted_bytes(settings)
+    local = dask_settings(tmp_params, "")
+    assert hashlib.sha256(fitted_bytes(local)).digest() == hashlib.sha256(on_the_scheduler).digest()
+
+    contract = load_contract(settings.data.contract)
+    held_out = data.read_typed(settings.split.eval, contract)
+    features, target = data.features_and_target(held_out, contract, settings.excluded_from_model)
+    on_dask = training.model_from_bytes(on_the_scheduler)
+    pandas_engine = settings.engine.model_copy(update={"name": "pandas"})
+    single, _ = stages.fit(settings.model_copy(update={"engine": pandas_engine}), contract)
+    auc_dask = roc_auc_score(target, training.predict_proba(on_dask, features))
+    auc_single = roc_auc_score(target, training.predict_proba(single, features))
+    assert auc_dask == pytest.approx(auc_single, abs=0.02)
+    assert lineage.engine_facts(settings) == {
+        "lineage.engine": "dask",
+        "lineage.engine_workers": "2",
+        "lineage.engine_partitions": "4",
+    }
+
+
+def test_a_cluster_short_of_workers_is_refused(tmp_params: Path, tmp_path: Path) -> None:
+    """engine.workers 3 on a two-worker cluster: refused, naming the setting, not fitted on
+    the workers there are (other bytes)."""
+    with running_cluster(2, tmp_path) as (address, _):
+        settings = dask_settings(tmp_params, address, workers=3, timeout_seconds=5)
+        with pytest.raises(ClusterError, match=r"has 2 workers .* engine.workers is 3"):
+            stages.fit(settings, load_contract(settings.data.contract))
+
+
+def _kill_once_training(address: str, worker: subprocess.Popen[bytes]) -> threading.Thread:
+    """A thread that kills `worker` (its whole process group) once the scheduler shows
+    XGBoost's tasks on the workers (named fn-...) running, two seconds into them."""
+    from distributed import Client
+
+    def watch() -> None:
+        with Client(address, timeout=30) as client:
+            while not any(
+                str(key).startswith("fn-") for keys in client.processing().values() for key in keys
+            ):
+                time.sleep(0.05)
+            time.sleep(2.0)
+            os.killpg(worker.pid, signal.SIGKILL)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_a_worker_killed_mid_fit_fails_the_stage_and_saves_nothing(
+    tmp_params: Path, tmp_path: Path
+) -> None:
+    """The survivor would wait for the lost worker forever: the stage fails with a clear
+    error within engine.timeout_seconds instead, and no model file is left for the gate."""
+    with running_cluster(2, tmp_path) as (address, workers):
+        settings = dask_settings(tmp_params, address, timeout_seconds=10)
+        long_fit = settings.train.model_copy(update={"n_estimators": 3_000})
+        settings = settings.model_copy(update={"train": long_fit})
+        killer = _kill_once_training(address, workers[1])
+        with pytest.raises(ClusterError, match="fit on the dask cluster failed") as failed:
+            stages.train(settings)
+        assert "\n" not in str(failed.value)  # one line, without XGBoost's stack trace
+        killer.join(timeout=5)
+        assert not killer.is_alive()
+    assert not settings.train.model.exists()
