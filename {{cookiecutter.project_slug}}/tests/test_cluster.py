@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 from conftest import free_port
 from sklearn.metrics import roc_auc_score
@@ -69,7 +70,8 @@ def dask_settings(params: Path, scheduler: str, **engine: Any) -> Settings:
 
 
 def fitted_bytes(settings: Settings) -> bytes:
-    model, _ = stages.fit(settings, load_contract(settings.data.contract))
+    with stages.engine(settings) as client:
+        model, _ = stages.fit(settings, load_contract(settings.data.contract), client)
     return bytes(model.get_booster().save_raw("ubj"))
 
 
@@ -89,8 +91,7 @@ def test_the_same_data_gives_the_same_bytes_on_another_cluster(
     held_out = data.read_typed(settings.split.eval, contract)
     features, target = data.features_and_target(held_out, contract, settings.excluded_from_model)
     on_dask = training.model_from_bytes(on_the_scheduler)
-    pandas_engine = settings.engine.model_copy(update={"name": "pandas"})
-    single, _ = stages.fit(settings.model_copy(update={"engine": pandas_engine}), contract)
+    single, _ = stages.fit(settings, contract)  # no cluster: in this process
     auc_dask = roc_auc_score(target, training.predict_proba(on_dask, features))
     auc_single = roc_auc_score(target, training.predict_proba(single, features))
     assert auc_dask == pytest.approx(auc_single, abs=0.02)
@@ -107,7 +108,7 @@ def test_a_cluster_short_of_workers_is_refused(tmp_params: Path, tmp_path: Path)
     with running_cluster(2, tmp_path) as (address, _):
         settings = dask_settings(tmp_params, address, workers=3, timeout_seconds=5)
         with pytest.raises(ClusterError, match=r"has 2 workers .* engine.workers is 3"):
-            stages.fit(settings, load_contract(settings.data.contract))
+            fitted_bytes(settings)
 
 
 def _kill_once_training(address: str, worker: subprocess.Popen[bytes]) -> threading.Thread:
@@ -139,9 +140,32 @@ def test_a_worker_killed_mid_fit_fails_the_stage_and_saves_nothing(
         long_fit = settings.train.model_copy(update={"n_estimators": 3_000})
         settings = settings.model_copy(update={"train": long_fit})
         killer = _kill_once_training(address, workers[1])
-        with pytest.raises(ClusterError, match="fit on the dask cluster failed") as failed:
-            stages.train(settings)
+        with (
+            pytest.raises(ClusterError, match="fit on the dask cluster failed") as failed,
+            stages.engine(settings) as client,
+        ):
+            stages.train(settings, client)
         assert "\n" not in str(failed.value)  # one line, without XGBoost's stack trace
         killer.join(timeout=5)
         assert not killer.is_alive()
     assert not settings.train.model.exists()
+
+
+def test_the_split_on_the_cluster_puts_every_row_where_pandas_does(
+    tmp_params: Path, tmp_path: Path
+) -> None:
+    """The split cut partition by partition on the workers: the same rows in each split, in
+    the same order, as the pandas engine's, and every cell as the data's text."""
+    settings = dask_settings(tmp_params, "")
+    contract = load_contract(settings.data.contract)
+    paths = (settings.split.train, settings.split.eval)
+    by_pandas = [data.read_text(path) for path in paths]
+    with stages.engine(settings) as client:
+        counts = stages.split(settings, client)
+    by_dask = [data.read_text(path) for path in paths]
+    assert counts == (len(by_pandas[0]), len(by_pandas[1]))
+    key = contract.key_columns
+    for ours, theirs in zip(by_dask, by_pandas, strict=True):
+        assert ours[key].equals(theirs[key])
+    rows = sorted(map(tuple, pd.concat(by_dask).to_numpy().tolist()))
+    assert rows == sorted(map(tuple, data.read_text(settings.data.raw).to_numpy().tolist()))

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ProjectError
-from ..settings import EngineSettings, TrainSettings
+from ..settings import EngineSettings, Settings, TrainSettings
 from . import contract as contracts
 from .contract import Contract
 
@@ -201,6 +201,7 @@ def fit(
 
 
 def train_on_cluster(
+    client: Client,
     path: Path,
     contract: Contract,
     features: list[str],
@@ -209,10 +210,37 @@ def train_on_cluster(
 ) -> tuple[XGBClassifier, pd.DataFrame]:
     """The model fitted on the cluster from the training split at `path`, and the split's first
     rows as the model takes them (MLflow's input example)."""
-    with connected(engine, threads=params.n_jobs) as client:
-        workers = ranked_workers(client, engine)
-        x, y, owner_of = placed_training_data(
-            client, path, contract, features, workers, engine.partitions_per_worker
-        )
-        model = fit(client, x, y, owner_of, params, engine)
-        return model, x.head(5)
+    workers = ranked_workers(client, engine)
+    x, y, owner_of = placed_training_data(
+        client, path, contract, features, workers, engine.partitions_per_worker
+    )
+    return fit(client, x, y, owner_of, params, engine), x.head(5)
+
+
+def split_on_cluster(client: Client, settings: Settings, contract: Contract) -> tuple[int, int]:
+    """The split (data.in_evaluation, the pandas engine's rule) on the workers, partition by
+    partition, each split written as one file in the data's row order; its row counts. Every
+    cell is copied as the file's text: the split needs only the key, and nothing is re-typed."""
+    import dask
+    import dask.dataframe as dd
+
+    from . import data
+
+    raw = dd.read_csv(settings.data.raw, dtype=str, keep_default_na=False)
+    key, split = contract.key_columns, settings.split
+    held_out = raw.map_partitions(
+        data.in_evaluation, key, split.eval_fraction, split.seed, meta=("held_out", bool)
+    )
+    writes = []
+    for rows, path in ((raw[~held_out], split.train), (raw[held_out], split.eval)):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        csv = {"single_file": True, "index": False, "lineterminator": "\n"}
+        writes.append(rows.to_csv(path, compute=False, **csv))
+    dask.compute(*writes)  # both files in one pass over the data
+    # Counted from the files (one column parsed), not by hashing every key a second time.
+    counts = [
+        dd.read_csv(path, usecols=key[:1], dtype=str, keep_default_na=False).shape[0]
+        for path in (split.train, split.eval)
+    ]
+    train_rows, evaluation_rows = dask.compute(*counts)
+    return int(train_rows), int(evaluation_rows)

@@ -14,7 +14,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,7 @@ from .contract import Contract, ContractError, load_contract
 
 if TYPE_CHECKING:
     import pandas as pd
+    from distributed import Client
     from xgboost import XGBClassifier
 
     from . import tracking
@@ -74,11 +76,29 @@ def validate(settings: Settings, source: Path | None = None) -> ValidationResult
     return result
 
 
-def split(settings: Settings) -> tuple[int, int]:
-    """Cut the validated data into the train split and the frozen evaluation split."""
+@contextmanager
+def engine(settings: Settings) -> Iterator[Client | None]:
+    """The dask engine's cluster client for the block (one cluster for the split and the fit),
+    or None on the pandas engine."""
+    if settings.engine.name == "pandas":
+        yield None
+        return
+    from .cluster import connected
+
+    with connected(settings.engine, threads=settings.train.n_jobs) as client:
+        yield client
+
+
+def split(settings: Settings, client: Client | None = None) -> tuple[int, int]:
+    """Cut the validated data into the train split and the frozen evaluation split: on the
+    cluster, partition by partition, when given one (each row lands where pandas puts it)."""
     from . import data
 
     contract = load_contract(settings.data.contract)
+    if client is not None:
+        from .cluster import split_on_cluster
+
+        return split_on_cluster(client, settings, contract)
     frame = data.read_raw(settings.data.raw, contract)
     train, evaluation_set = data.split_frame(
         frame, contract.key_columns, settings.split.eval_fraction, settings.split.seed
@@ -88,31 +108,35 @@ def split(settings: Settings) -> tuple[int, int]:
     return len(train), len(evaluation_set)
 
 
-def fit(settings: Settings, contract: Contract) -> tuple[XGBClassifier, pd.DataFrame]:
-    """The model fitted on the train split by the configured engine, and the split's first
-    rows as the model takes them (MLflow's input example)."""
+def fit(
+    settings: Settings, contract: Contract, client: Client | None = None
+) -> tuple[XGBClassifier, pd.DataFrame]:
+    """The model fitted on the train split (on the cluster, when given one), and the split's
+    first rows as the model takes them (MLflow's input example)."""
     from . import data, training
 
-    if settings.engine.name == "dask":
+    if client is not None:
         from .cluster import train_on_cluster
 
         names = data.feature_names(contract, settings.excluded_from_model)
         return train_on_cluster(
-            settings.split.train, contract, names, settings.train, settings.engine
+            client, settings.split.train, contract, names, settings.train, settings.engine
         )
     frame = data.read_typed(settings.split.train, contract)
     features, target = data.features_and_target(frame, contract, settings.excluded_from_model)
     return training.train_model(features, target, settings.train), features.head(5)
 
 
-def train(settings: Settings) -> tuple[tracking.RunInfo, dict[str, float]]:
+def train(
+    settings: Settings, client: Client | None = None
+) -> tuple[tracking.RunInfo, dict[str, float]]:
     """Fit the model on the train split, save its bytes for DVC, score those bytes on the
     frozen evaluation split (metrics and plots), and record it all as one MLflow run with its
     lineage. The splits are read back from their files: what trains is what DVC recorded."""
     from . import data, evaluation, lineage, plots, tracking, training
 
     contract = load_contract(settings.data.contract)
-    fitted, example = fit(settings, contract)
+    fitted, example = fit(settings, contract, client)
     training.save_model(fitted, settings.train.model)
     model = training.load_model(settings.train.model)  # what is scored is what was saved
     held_out = data.read_typed(settings.split.eval, contract)
@@ -153,8 +177,8 @@ def run_validate(settings: Settings, source: Path | None = None) -> int:
     return 0
 
 
-def run_split(settings: Settings) -> int:
-    train_rows, eval_rows = split(settings)
+def run_split(settings: Settings, client: Client | None = None) -> int:
+    train_rows, eval_rows = split(settings, client)
     print(f"split: {train_rows} training rows, {eval_rows} evaluation rows")
     return 0
 
@@ -169,8 +193,9 @@ def run_train(settings: Settings) -> int:
     from . import tracking
 
     tracking.check_tracking(tracking.tracking_uri())
-    run_split(settings)
-    run, values = train(settings)
+    with engine(settings) as client:
+        run_split(settings, client)
+        run, values = train(settings, client)
     print(f"trained: {settings.train.model} (MLflow run {run.run_id})")
     print("  ".join(f"{name}={value:.4f}" for name, value in values.items()))
     return 0
