@@ -111,6 +111,7 @@ EXPECTED_FILES = [
     "src/credit_default_model/pipeline/cluster.py",
     "src/credit_default_model/pipeline/commands.py",
     "src/credit_default_model/pipeline/contract.py",
+    "src/credit_default_model/pipeline/dask_training.py",
     "src/credit_default_model/pipeline/data.py",
     "src/credit_default_model/pipeline/evaluation.py",
     "src/credit_default_model/pipeline/explanations.py",

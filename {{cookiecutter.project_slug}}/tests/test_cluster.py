@@ -16,14 +16,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import free_port
 from sklearn.metrics import roc_auc_score
+from test_validation import BAD_INPUTS
 
 from {{ cookiecutter.package_name }}.pipeline import data, lineage, stages, training
 from {{ cookiecutter.package_name }}.pipeline.cluster import ClusterError
-from {{ cookiecutter.package_name }}.pipeline.contract import load_contract
+from {{ cookiecutter.package_name }}.pipeline.contract import Contract, load_contract
+from {{ cookiecutter.package_name }}.pipeline.validation import validate_file, validate_on_cluster
 from {{ cookiecutter.package_name }}.settings import Settings, load_settings
 
 DASK = str(Path(sys.executable).parent / "dask")
@@ -169,3 +172,39 @@ def test_the_split_on_the_cluster_puts_every_row_where_pandas_does(
         assert ours[key].equals(theirs[key])
     rows = sorted(map(tuple, pd.concat(by_dask).to_numpy().tolist()))
     assert rows == sorted(map(tuple, data.read_text(settings.data.raw).to_numpy().tolist()))
+
+
+def _nulls_in_the_first_quarter(frame: pd.DataFrame, contract: Contract) -> str:
+    """15% of employment_years missing (the contract allows 20%), all in the first quarter of
+    the rows: that quarter alone is 60% missing, the whole passes."""
+    missing = np.arange(len(frame)) < 0.15 * len(frame)
+    changed = frame.assign(employment_years=frame["employment_years"].mask(missing))
+    return changed.to_csv(index=False)
+
+
+def _exactly_the_floor(frame: pd.DataFrame, contract: Contract) -> str:
+    """As many rows as the contract's floor: each partition holds a quarter of it."""
+    return frame.head(contract.min_rows).to_csv(index=False)
+
+
+def test_validation_on_the_cluster_says_what_the_single_process_says(
+    tmp_params: Path, sample_frame: pd.DataFrame, contract: Contract, tmp_path: Path
+) -> None:
+    """Each kind of bad data checked in four partitions on the workers: the same problems, word
+    for word, as the whole file in one process; and the floor and the shares of missing values
+    are the whole's (data a partition alone would fail passes)."""
+    settings = dask_settings(tmp_params, "")
+    cases = [(case, build) for case, build, _ in BAD_INPUTS]
+    cases += [("nulls in one partition", _nulls_in_the_first_quarter)]
+    cases += [("exactly the floor", _exactly_the_floor)]
+    with stages.engine(settings) as client:
+        for case, build in cases:
+            path = tmp_path / f"{case}.csv"
+            path.write_text(build(sample_frame, contract), encoding="utf-8")
+            alone = validate_file(path, contract)
+            on_dask = validate_on_cluster(client, path, contract, partitions=4)
+            assert (on_dask.problems, on_dask.rows) == (alone.problems, alone.rows), case
+            passes = case in ("nulls in one partition", "exactly the floor")
+            assert on_dask.passed is passes, (case, on_dask.problems)
+    assert stages.validate(settings).passed  # the stage: on a local cluster of its own
+    assert settings.data.validation_report.exists()

@@ -55,27 +55,6 @@ def check_settings_against(contract: Contract, settings: Settings) -> None:
         )
 
 
-def validate(settings: Settings, source: Path | None = None) -> ValidationResult:
-    """Check a CSV (the training data by default) against the contract.
-
-    The report is written only for the training data, where it is the DVC stage's output;
-    on failure no report is left behind, so the next stage cannot run on bad data.
-    """
-    from .validation import validate_file
-
-    contract = load_contract(settings.data.contract)
-    check_settings_against(contract, settings)
-    path = source or settings.data.raw
-    result = validate_file(path, contract)
-    if source is None:
-        report = settings.data.validation_report
-        if result.passed:
-            _write_json({"file": str(path), **result.as_dict()}, report)
-        else:
-            report.unlink(missing_ok=True)
-    return result
-
-
 @contextmanager
 def engine(settings: Settings) -> Iterator[Client | None]:
     """The dask engine's cluster client for the block (one cluster for the split and the fit),
@@ -89,6 +68,35 @@ def engine(settings: Settings) -> Iterator[Client | None]:
         yield client
 
 
+def validate(settings: Settings, source: Path | None = None) -> ValidationResult:
+    """Check a CSV (the training data by default: on the cluster, on the dask engine) against
+    the contract.
+
+    The report is written only for the training data, where it is the DVC stage's output;
+    on failure no report is left behind, so the next stage cannot run on bad data.
+    """
+    from .validation import validate_file
+
+    contract = load_contract(settings.data.contract)
+    check_settings_against(contract, settings)
+    path = source or settings.data.raw
+    if source is None and settings.engine.name == "dask":
+        from .validation import validate_on_cluster
+
+        partitions = settings.engine.workers * settings.engine.partitions_per_worker
+        with engine(settings) as client:
+            result = validate_on_cluster(client, path, contract, partitions)
+    else:
+        result = validate_file(path, contract)
+    if source is None:
+        report = settings.data.validation_report
+        if result.passed:
+            _write_json({"file": str(path), **result.as_dict()}, report)
+        else:
+            report.unlink(missing_ok=True)
+    return result
+
+
 def split(settings: Settings, client: Client | None = None) -> tuple[int, int]:
     """Cut the validated data into the train split and the frozen evaluation split: on the
     cluster, partition by partition, when given one (each row lands where pandas puts it)."""
@@ -96,7 +104,7 @@ def split(settings: Settings, client: Client | None = None) -> tuple[int, int]:
 
     contract = load_contract(settings.data.contract)
     if client is not None:
-        from .cluster import split_on_cluster
+        from .dask_training import split_on_cluster
 
         return split_on_cluster(client, settings, contract)
     frame = data.read_raw(settings.data.raw, contract)
@@ -116,7 +124,7 @@ def fit(
     from . import data, training
 
     if client is not None:
-        from .cluster import train_on_cluster
+        from .dask_training import train_on_cluster
 
         names = data.feature_names(contract, settings.excluded_from_model)
         return train_on_cluster(

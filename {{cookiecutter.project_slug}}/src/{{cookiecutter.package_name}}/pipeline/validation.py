@@ -9,12 +9,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from . import contract as contracts
 from .contract import Contract
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 # Great Expectations would otherwise phone home and draw progress bars into CI logs.
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
@@ -101,7 +104,7 @@ def _describe_nulls(column: str, kwargs: dict[str, Any], result: dict[str, Any],
 
 
 def _describe_failure(
-    kind: str, kwargs: dict[str, Any], result: dict[str, Any], frame: pd.DataFrame, target: str
+    kind: str, kwargs: dict[str, Any], result: dict[str, Any], rows: int, target: str
 ) -> str:
     """One line in words for a failed table-level expectation."""
     column: str = kwargs.get("column") or ""
@@ -119,11 +122,12 @@ def _describe_failure(
             "`make data`)"
         )
     if kind == "expect_column_values_to_not_be_null":
-        return _describe_nulls(column, kwargs, result, len(frame))
+        return _describe_nulls(column, kwargs, result, rows)
     if kind == "expect_column_distinct_values_to_contain_set":
+        found = sorted(result.get("observed_value") or [])
         return (
             f"target {column!r}: needs both classes {list(kwargs['value_set'])}, "
-            f"found only {_examples(sorted(frame[column].dropna().unique()))}"
+            f"found only {_examples(found)}"
         )
     return f"{kind} failed on {column!r}"
 
@@ -138,19 +142,18 @@ def _describe_columns(result: dict[str, Any]) -> str:
     return "; ".join(parts) or "the columns do not match the contract"
 
 
-def _row_rule_problems(frame: pd.DataFrame, contract: Contract, skip: set[str]) -> list[str]:
-    """One line per column whose values break the per-row rules: how many rows, what is
-    wrong, and examples of the values (the very rule scoring applies to each row)."""
-    columns = [name for name in contract.all_columns if name in frame.columns and name not in skip]
-    cells = contracts.cell_problems(frame, contract, columns)
-    problems = []
-    for name in columns:
-        bad = cells[name] != ""
-        if bad.any():
-            reasons = ", ".join(dict.fromkeys(cells[name][bad]))
-            examples = _examples(frame.loc[bad, name].head(EXAMPLES * 4).tolist())
-            problems.append(f"column {name!r}: {int(bad.sum())} rows: {reasons} (e.g. {examples})")
-    return problems
+@dataclass(frozen=True)
+class Measures:
+    """What one part of the data shows, as plain values a worker can send back: its columns,
+    rows and target classes, Great Expectations' result of each expectation (in the suite's
+    order), and per column, the rows that break the per-row rules (how many, why, the first
+    values)."""
+
+    columns: list[str]
+    rows: int
+    classes: list[Any]
+    results: list[tuple[bool, dict[str, Any]]]
+    cells: dict[str, tuple[int, list[str], list[Any]]]
 
 
 def _key(config: Any) -> tuple[str, str | None]:
@@ -158,10 +161,26 @@ def _key(config: Any) -> tuple[str, str | None]:
     return config.type, config.kwargs.get("column")
 
 
-def validate_frame(frame: pd.DataFrame, contract: Contract) -> ValidationResult:
-    """Check a frame (read by contract.read_csv) against the contract; at most one problem is
-    reported per column. Every row scoring would reject is rejected here, by the same rule
-    (validation also checks the columns the model does not take, and the target)."""
+def _cell_findings(
+    frame: pd.DataFrame, contract: Contract
+) -> dict[str, tuple[int, list[str], list[Any]]]:
+    """Per column whose values break the per-row rules (the very rules scoring applies to
+    each row): how many rows, the reasons, and the first offending values."""
+    columns = [name for name in contract.all_columns if name in frame.columns]
+    cells = contracts.cell_problems(frame, contract, columns)
+    findings = {}
+    for name in columns:
+        bad = cells[name] != ""
+        if bad.any():
+            reasons = list(dict.fromkeys(cells[name][bad]))
+            examples = frame.loc[bad, name].head(EXAMPLES * 4).tolist()
+            findings[name] = (int(bad.sum()), reasons, examples)
+    return findings
+
+
+def measure(frame: pd.DataFrame, contract: Contract) -> Measures:
+    """Run the contract's suite and per-row rules on one frame (the whole data, or one
+    partition of it on a worker)."""
     expectations = build_expectations(contract)
     if not expectations:
         raise RuntimeError("the expectation suite is empty: it would pass any data")
@@ -170,26 +189,77 @@ def validate_frame(frame: pd.DataFrame, contract: Contract) -> ValidationResult:
         raise RuntimeError(
             f"{len(expectations)} expectations were built but {len(results)} were evaluated"
         )
-    rank = {_key(e.configuration): i for i, e in enumerate(expectations)}
-    absent = set(contract.all_columns) - set(frame.columns)
+    by_key = {_key(result.expectation_config): result for result in results}
+    ordered = [by_key[_key(expectation.configuration)] for expectation in expectations]
+    target = contract.target.name
+    return Measures(
+        columns=list(frame.columns),
+        rows=len(frame),
+        classes=frame[target].dropna().unique().tolist() if target in frame.columns else [],
+        results=[(bool(result.success), dict(result.result)) for result in ordered],
+        cells=_cell_findings(frame, contract),
+    )
+
+
+def _over_the_whole(
+    kind: str,
+    kwargs: dict[str, Any],
+    parts: list[tuple[bool, dict[str, Any]]],
+    rows: int,
+    classes: list[Any],
+) -> tuple[bool, dict[str, Any]]:
+    """One expectation's verdict over all parts: Great Expectations' own for a single part;
+    otherwise the row floor, the share of missing values and the classes found judged on the
+    parts' sums, and any other expectation failing where a part fails."""
+    if kind == "expect_column_distinct_values_to_contain_set":  # GE does not say what it found
+        found = sorted(set(classes))
+        success = parts[0][0] if len(parts) == 1 else set(kwargs["value_set"]) <= set(found)
+        return success, {"observed_value": found}
+    if len(parts) == 1:
+        return parts[0]
+    if kind == "expect_table_row_count_to_be_between":
+        return rows >= kwargs["min_value"], {"observed_value": rows}
+    if kind == "expect_column_values_to_not_be_null":
+        missing = sum(int(result.get("unexpected_count") or 0) for _, result in parts)
+        share = missing / rows if rows else 0.0
+        summed = {"unexpected_count": missing, "unexpected_percent": share * 100}
+        return 1 - share >= kwargs.get("mostly", 1), summed
+    return next((part for part in parts if not part[0]), parts[0])
+
+
+def combine(parts: list[Measures], contract: Contract) -> ValidationResult:
+    """The verdict on the data from the measures of its parts (one part: the whole frame); at
+    most one problem is reported per column. Every row scoring would reject is rejected here,
+    by the same rule (validation also checks the columns the model does not take, and the
+    target)."""
+    expectations = build_expectations(contract)
+    rows = sum(part.rows for part in parts)
+    classes = [found for part in parts for found in part.classes]
+    reported: set[str] = set(contract.all_columns) - set(parts[0].columns)  # said by the set check
     problems: list[str] = []
-    reported_columns: set[str] = set(absent)
-    for result in sorted(results, key=lambda r: rank[_key(r.expectation_config)]):
-        if result.success:
+    for place, expectation in enumerate(expectations):
+        kind, kwargs = expectation.configuration.type, expectation.configuration.kwargs
+        column = kwargs.get("column")
+        results = [part.results[place] for part in parts]
+        success, result = _over_the_whole(kind, kwargs, results, rows, classes)
+        if success or column in reported:
             continue
-        config = result.expectation_config
-        column = config.kwargs.get("column")
-        if column in reported_columns:
-            continue  # a missing column is reported once, by the column-set check
         if column:
-            reported_columns.add(column)
-        problems.append(
-            _describe_failure(
-                config.type, config.kwargs, result.result, frame, contract.target.name
-            )
-        )
-    problems += _row_rule_problems(frame, contract, reported_columns)
-    return ValidationResult(rows=len(frame), expectations=len(expectations), problems=problems)
+            reported.add(column)
+        problems.append(_describe_failure(kind, kwargs, result, rows, contract.target.name))
+    for name in contract.all_columns:
+        found = [part.cells[name] for part in parts if name in part.cells]
+        if found and name not in reported:
+            count = sum(number for number, _, _ in found)
+            reasons = ", ".join(dict.fromkeys(r for _, listed, _ in found for r in listed))
+            examples = _examples([value for _, _, values in found for value in values])
+            problems.append(f"column {name!r}: {count} rows: {reasons} (e.g. {examples})")
+    return ValidationResult(rows=rows, expectations=len(expectations), problems=problems)
+
+
+def validate_frame(frame: pd.DataFrame, contract: Contract) -> ValidationResult:
+    """Check a frame (read by contract.read_csv) against the contract."""
+    return combine([measure(frame, contract)], contract)
 
 
 def validate_file(path: Path, contract: Contract) -> ValidationResult:
@@ -201,3 +271,42 @@ def validate_file(path: Path, contract: Contract) -> ValidationResult:
     except contracts.ContractError as error:  # empty, or not a CSV
         return ValidationResult(rows=0, expectations=0, problems=[str(error)])
     return validate_frame(frame, contract)
+
+
+# A worker holds a block as text, as a frame and as Great Expectations' working copies: many
+# bounded blocks rather than one per worker, whatever the data's size.
+MAX_BLOCK_BYTES = 64 * 2**20
+
+
+def _read_block(header: bytes, block: bytes, name: str, contract: Contract) -> pd.DataFrame:
+    """One block of the file's lines, read by the contract's own reader (contract.read_csv),
+    as the pandas engine reads the whole file."""
+    import io
+
+    stream = io.BytesIO(header + block)
+    stream.name = name  # what a problem names
+    return contracts.read_csv(stream, contract)
+
+
+def validate_on_cluster(
+    client: Client, path: Path, contract: Contract, partitions: int
+) -> ValidationResult:
+    """The contract checked on the workers, block by block of the file's lines (Great
+    Expectations' suite and the per-row rules, each block read by the contract's reader), and
+    judged over the whole (the row floor, the shares of missing values, the classes found:
+    combine). At least `partitions` blocks, none larger than MAX_BLOCK_BYTES."""
+    from dask.bytes import read_bytes
+    from dask.delayed import delayed
+
+    if not path.exists() or path.stat().st_size == 0:
+        return validate_file(path, contract)  # says what is wrong with the file
+    with path.open("rb") as stream:
+        header = stream.readline()
+    blocksize = max(1, min(-(-path.stat().st_size // partitions), MAX_BLOCK_BYTES))
+    _, blocks = read_bytes(str(path), delimiter=b"\n", not_zero=True, blocksize=blocksize)
+    read = delayed(_read_block)
+    parts = [delayed(measure)(read(header, b, str(path), contract), contract) for b in blocks[0]]
+    try:
+        return combine(list(client.gather(client.compute(parts))), contract)
+    except contracts.ContractError as error:  # a block that is not CSV
+        return ValidationResult(0, 0, [str(error)])
