@@ -24,7 +24,8 @@ SCHEDULER_VARIABLE = "DASK_SCHEDULER_ADDRESS"
 
 
 class ClusterError(ProjectError):
-    """The cluster cannot fit this model as the settings say: nothing is saved."""
+    """The cluster cannot do what the settings ask (no scheduler answers, too few workers, a
+    worker lost mid-fit): the stage fails and saves nothing."""
 
 
 def scheduler_address(engine: EngineSettings) -> str:
