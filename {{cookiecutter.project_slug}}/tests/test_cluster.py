@@ -208,3 +208,16 @@ def test_validation_on_the_cluster_says_what_the_single_process_says(
             assert on_dask.passed is passes, (case, on_dask.problems)
     assert stages.validate(settings).passed  # the stage: on a local cluster of its own
     assert settings.data.validation_report.exists()
+
+
+def test_a_whole_number_column_missing_only_late_in_the_file_trains(tmp_params: Path) -> None:
+    """Dask guesses a column's type from the file's first block: a whole-number column whose
+    only missing value is in the last row must still be read (as the contract says), not fail
+    halfway through the data."""
+    settings = dask_settings(tmp_params, "")
+    train = data.read_text(settings.split.train)
+    whole = pd.to_numeric(train["employment_years"]).fillna(0).round().astype("int64").astype(str)
+    train["employment_years"] = whole.where(train.index < len(train) - 1, "")
+    data.write_csv(train, settings.split.train)
+    model = training.model_from_bytes(fitted_bytes(settings))
+    assert "employment_years" in training.model_columns(model)

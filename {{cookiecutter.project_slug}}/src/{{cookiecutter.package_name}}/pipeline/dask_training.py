@@ -76,7 +76,11 @@ def placed_training_data(
     import dask.dataframe as dd
     from dask.delayed import delayed
 
-    raw = dd.read_csv(path, dtype=contract.text_dtypes(), **contracts.MISSING_IS_EMPTY)
+    # Numbers as float64 by name: dask would guess a type from the file's first block, and a
+    # whole-number column whose first missing value comes later would fail there.
+    text = contract.text_dtypes()
+    dtypes = {name: text.get(name, "float64") for name in contract.all_columns}
+    raw = dd.read_csv(path, dtype=dtypes, **contracts.MISSING_IS_EMPTY)
     raw = raw.repartition(npartitions=len(workers) * per_worker)
     owner_of = owners(workers, per_worker)
     meta_x, meta_y = _model_part(raw._meta, contract, features)
