@@ -87,6 +87,11 @@ class EngineSettings(Section):
     memory_limit: str = Field(pattern=MEMORY_SIZE)  # per worker of a local cluster
     timeout_seconds: int = Field(ge=5, le=86_400)  # a lost worker fails the fit after this
 
+    @property
+    def partitions(self) -> int:
+        """How many partitions the data is cut into on the dask engine."""
+        return self.workers * self.partitions_per_worker
+
 
 class EvaluateSettings(Section):
     decision_threshold: float = Field(gt=0, lt=1)

@@ -205,8 +205,11 @@ def engine_facts(settings: Settings) -> dict[str, str]:
     engine = settings.engine
     if engine.name == "pandas":
         return {ENGINE: "pandas"}
-    partitions = engine.workers * engine.partitions_per_worker
-    return {ENGINE: "dask", ENGINE_WORKERS: str(engine.workers), ENGINE_PARTITIONS: str(partitions)}
+    return {
+        ENGINE: "dask",
+        ENGINE_WORKERS: str(engine.workers),
+        ENGINE_PARTITIONS: str(engine.partitions),
+    }
 
 
 def checkout_facts(settings: Settings) -> dict[str, str]:

@@ -83,9 +83,8 @@ def validate(settings: Settings, source: Path | None = None) -> ValidationResult
     if source is None and settings.engine.name == "dask":
         from .validation import validate_on_cluster
 
-        partitions = settings.engine.workers * settings.engine.partitions_per_worker
         with engine(settings) as client:
-            result = validate_on_cluster(client, path, contract, partitions)
+            result = validate_on_cluster(client, path, contract, settings.engine.partitions)
     else:
         result = validate_file(path, contract)
     if source is None:
