@@ -11,8 +11,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
+import yaml
 
+from {{ cookiecutter.package_name }}.errors import ProjectError
+from {{ cookiecutter.package_name }}.pipeline import lineage
 from {{ cookiecutter.package_name }}.project.onboarding import set_param, use_data
 from {{ cookiecutter.package_name }}.settings import SettingsError, load_settings
 
@@ -176,7 +180,7 @@ def test_use_data_swaps_the_tracked_training_data(repo: Path, tmp_path: Path) ->
     source.write_text("age,income,outcome\n30,1200,no\n41,800,yes\n", encoding="utf-8")
     before = Path("params.yaml").read_text(encoding="utf-8")
 
-    use_data(source, OLD_DATA, Path("params.yaml"))
+    use_data(str(source), OLD_DATA, Path("params.yaml"))
 
     new = Path("data/raw/applications.csv")
     assert not OLD_DATA.exists()
@@ -195,10 +199,40 @@ def test_use_data_swaps_the_tracked_training_data(repo: Path, tmp_path: Path) ->
     assert added[0].split("#", 1)[1] == gone[0].split("#", 1)[1]  # the comment stays
 
 
+def test_use_data_tracks_a_glob_of_parquet_files_as_one_folder(repo: Path, tmp_path: Path) -> None:
+    """`make data DATA='exports/*.parquet'`: the files copied into one DVC-tracked folder named
+    after theirs, whose md5 the lineage computes as DVC records it; a file changed by hand is
+    refused by the pointer check; the folder given again replaces its files."""
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    frame = pd.DataFrame({"age": [30, 41, 52], "defaulted": [0, 1, 0]})
+    for number in range(2):
+        frame.to_parquet(exports / f"day-{number}.parquet", index=False)
+    (exports / "notes.txt").write_text("not data", encoding="utf-8")
+
+    use_data(str(exports / "*.parquet"), OLD_DATA, Path("params.yaml"))
+
+    folder = Path("data/raw/exports")
+    assert sorted(path.name for path in folder.iterdir()) == ["day-0.parquet", "day-1.parquet"]
+    assert not OLD_DATA.exists()
+    assert load_settings(Path("params.yaml")).data.raw == folder
+    pointer = yaml.safe_load(Path("data/raw/exports.dvc").read_text(encoding="utf-8"))
+    assert pointer["outs"][0]["md5"] == lineage.data_md5(folder)
+    lineage.check_pointer(folder)
+    (folder / "day-1.parquet").write_bytes(frame.head(1).to_parquet(index=False))
+    with pytest.raises(ProjectError, match=r"data/raw/exports has md5 \S+\.dir but"):
+        lineage.check_pointer(folder)
+
+    (exports / "day-0.parquet").unlink()
+    use_data(str(exports), folder, Path("params.yaml"))
+    assert [path.name for path in folder.iterdir()] == ["day-1.parquet"]
+    lineage.check_pointer(folder)
+
+
 def test_use_data_points_at_a_file_whose_name_has_a_hash(repo: Path, tmp_path: Path) -> None:
     """A data file named like `loans #2.csv` is what data.raw points at afterwards."""
     source = tmp_path / "loans #2.csv"
     source.write_text("age,defaulted\n30,0\n", encoding="utf-8")
-    use_data(source, Path("data/raw/untracked.csv"), Path("params.yaml"))
+    use_data(str(source), Path("data/raw/untracked.csv"), Path("params.yaml"))
     assert Path("data/raw/loans #2.csv.dvc").exists()
     assert load_settings(Path("params.yaml")).data.raw == Path("data/raw/loans #2.csv")

@@ -111,6 +111,38 @@ def test_a_labelled_batch_is_folded_in_and_pushed(
     assert f"M {RAW}.dvc" in repo.git("status", "--porcelain").splitlines()
 
 
+def test_a_batch_is_folded_into_a_folder_of_parquet_files_as_one_more_file(
+    dvc_repo: DvcRepo, raw_data_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    """Training data kept as a folder of Parquet files takes the batch as a file of its own
+    (the old files untouched), tracked and pushed; the same batch again is refused."""
+    folder = Path("data/raw/loans")
+    (dvc_repo.root / folder).mkdir(parents=True)
+    data.read_text(raw_data_path).to_parquet(dvc_repo.root / folder / "part-0.parquet")
+    dvc_repo.dvc("add", "--quiet", str(folder))
+    monkeypatch.chdir(dvc_repo.root)
+    in_folder = settings.data.model_copy(update={"raw": folder})
+    settings = settings.model_copy(update={"data": in_folder})
+    before = (folder / "part-0.parquet").read_bytes()
+    batch = tmp_path / "batch.csv"
+    batch.write_bytes(loans_csv(BATCH_ROWS, BATCH_SEED))
+
+    assert retraining.fold_batch(settings, batch) == BATCH_ROWS
+
+    assert sorted(path.name for path in folder.iterdir()) == ["batch.parquet", "part-0.parquet"]
+    assert (folder / "part-0.parquet").read_bytes() == before
+    folded = data.read_text(folder)
+    assert len(folded) == len(data.read_text(raw_data_path)) + BATCH_ROWS
+    added = pd.read_parquet(folder / "batch.parquet")
+    pd.testing.assert_frame_equal(added, data.read_text(batch)[folded.columns])
+    md5 = lineage.data_md5(folder)
+    assert dvc_repo.pointer_md5(folder) == md5
+    assert dvc_repo.in_remote(md5)
+    with pytest.raises(ContractError, match=r"batch\.csv is folded in already"):
+        retraining.fold_batch(settings, batch)
+
+
 def test_the_fold_is_proposed_as_a_pull_request(
     project_repo: tuple[DvcRepo, Settings],
     github: FakeGitHub,

@@ -78,6 +78,24 @@ def input_file(text: str) -> Path:
     return path
 
 
+def data_source(text: str) -> str:
+    """Data named on the command line (a CSV, a folder or a glob): checked by its reader."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            "no data given (make: DATA=<csv, folder of Parquet files, or 'glob/*.parquet'>)"
+        )
+    return text
+
+
+def input_data(text: str) -> Path:
+    """A CSV or a folder (of Parquet files) named on the command line: refused at once when
+    it is not there."""
+    path = Path(data_source(text)).expanduser()
+    if not path.exists():
+        raise argparse.ArgumentTypeError(f"{text}: no such file or folder")
+    return path
+
+
 def logins(text: str) -> tuple[str, ...]:
     """Comma-separated GitHub logins, as --approved-by and --by take them."""
     return tuple(name.strip() for name in text.split(",") if name.strip())

@@ -24,6 +24,11 @@ if TYPE_CHECKING:
 
 MIN_USABLE_SHARE = 0.9  # of bootstrap resamples that hold both classes
 BOOTSTRAP_CELLS = 4_000_000  # resamples x rows scored at once: about 32 MB per model
+# Above this many evaluation rows, resamples are drawn over cells of rows (one class, one score
+# bin per model: cells) rather than row by row, so a resample costs the cells' number, not
+# the rows'. Scores within a bin count as tied: intervals move by a few 1e-4 (README).
+EXACT_BOOTSTRAP_ROWS = 200_000
+SCORE_BINS = 1024  # per model: equal-count bins of its scores
 
 
 @dataclass
@@ -73,17 +78,89 @@ def _resample_counts(rng: np.random.Generator, rows: int, size: int) -> np.ndarr
     return np.bincount(offsets, minlength=size * rows).reshape(size, rows).astype(float)
 
 
+def _usable(counts: np.ndarray, target: np.ndarray, rows: int) -> np.ndarray:
+    """The resamples that hold both classes (one that does not has no AUC)."""
+    positives = counts @ target
+    usable: np.ndarray = counts[(positives > 0) & (positives < rows)]
+    return usable
+
+
 def _usable_counts(
     rng: np.random.Generator, target: np.ndarray, resamples: int
 ) -> Iterator[np.ndarray]:
     """The resamples' row counts, in chunks that keep memory bounded, less those that hold a
-    single class (no AUC)."""
+    single class."""
     rows = len(target)
     chunk = max(1, BOOTSTRAP_CELLS // max(rows, 1))
     for start in range(0, resamples, chunk):
         counts = _resample_counts(rng, rows, min(chunk, resamples - start))
-        positives = counts @ target
-        yield counts[(positives > 0) & (positives < rows)]
+        yield _usable(counts, target, rows)
+
+
+def _score_bins(probability: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's bin of equal-count bins of the scores (equal scores share one; the decision
+    threshold is an edge, so no bin holds rows on both sides of it), and each bin's mean."""
+    inner = np.quantile(probability, np.linspace(0, 1, SCORE_BINS + 1)[1:-1])
+    edges = np.unique(np.r_[inner, threshold])
+    bins = np.searchsorted(edges, probability, side="right")
+    sizes = np.bincount(bins, minlength=len(edges) + 1)
+    sums = np.bincount(bins, weights=probability, minlength=len(edges) + 1)
+    means = np.divide(sums, sizes, out=np.zeros(len(sizes)), where=sizes > 0)
+    return bins, means
+
+
+@dataclass(frozen=True)
+class Weighted:
+    """What one model's metrics are scored on: the classes and scores that a resample's
+    weights go with, and how a resample's counts become those weights (by default, the counts
+    are the weights)."""
+
+    target: np.ndarray
+    scores: np.ndarray
+    order: np.ndarray | None = None
+    starts: np.ndarray | None = None
+
+    def weights(self, counts: np.ndarray) -> np.ndarray:
+        if self.order is None or self.starts is None:
+            return counts
+        return np.asarray(np.add.reduceat(counts[:, self.order], self.starts, axis=1))
+
+
+def _by_bin(cell_target: np.ndarray, cell_bins: np.ndarray, means: np.ndarray) -> Weighted:
+    """One model's view of the cells: their counts summed per class and score bin."""
+    key = cell_target.astype(np.int64) * len(means) + cell_bins
+    order = np.argsort(key, kind="stable")
+    ordered = key[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    groups = ordered[starts]
+    return Weighted(groups // len(means), means[groups % len(means)], order, starts)
+
+
+def cells(
+    probabilities: list[np.ndarray], target: np.ndarray, threshold: float
+) -> tuple[np.ndarray, np.ndarray, list[Weighted]]:
+    """The rows grouped into cells by their class and every model's score bin: each cell's
+    class and row count, and each model's view of them (_by_bin). A bootstrap resample of the
+    rows gives the cells multinomial counts with the cells' shares: drawn so, nothing is lost
+    but the order of scores within a bin."""
+    key = target.astype(np.int64)
+    binned = [_score_bins(probability, threshold) for probability in probabilities]
+    for bins, means in binned:
+        key = key * len(means) + bins
+    _, first, sizes = np.unique(key, return_index=True, return_counts=True)
+    cell_target = target[first]
+    return cell_target, sizes, [_by_bin(cell_target, bins[first], means) for bins, means in binned]
+
+
+def _usable_cell_counts(
+    rng: np.random.Generator, target: np.ndarray, sizes: np.ndarray, resamples: int
+) -> Iterator[np.ndarray]:
+    """The resamples' counts per cell (cells), in bounded chunks, less single-class ones."""
+    rows = int(sizes.sum())
+    chunk = max(1, BOOTSTRAP_CELLS // len(sizes))
+    for start in range(0, resamples, chunk):
+        counts = rng.multinomial(rows, sizes / rows, size=min(chunk, resamples - start))
+        yield _usable(counts.astype(float), target, rows)
 
 
 def _interval(
@@ -122,14 +199,25 @@ def resampled_values(
     the evaluation rows, drawn once: the draw costs as much as a metric, and the gate wants
     the challenger's own intervals beside the paired one. The resamples are scored together,
     as weights (evaluation.resampled_scores), in chunks that keep memory bounded; one that
-    holds a single class has no AUC and is left out."""
+    holds a single class has no AUC and is left out. Past EXACT_BOOTSTRAP_ROWS rows, the
+    weights are cells' (cells)."""
+    rng = np.random.default_rng(seed)
+    scores = [probability for probability, _ in models.values()]
+    if len(target) <= EXACT_BOOTSTRAP_ROWS:
+        views = [Weighted(target, probability) for probability in scores]
+        chunks = _usable_counts(rng, target, resamples)
+    else:
+        cell_target, sizes, views = cells(scores, target, threshold)
+        chunks = _usable_cell_counts(rng, cell_target, sizes, resamples)
     values: Resampled = {label: {m: [] for m in metrics} for label, (_, metrics) in models.items()}
-    for counts in _usable_counts(np.random.default_rng(seed), target, resamples):
-        for label, (probability, _) in models.items():
+    for counts in chunks:
+        for label, view in zip(models, views, strict=True):
+            weights = view.weights(counts)
             for metric, found in values[label].items():  # a metric named twice is scored once
-                found.append(
-                    evaluation.resampled_scores(metric, target, probability, counts, threshold)
+                scored = evaluation.resampled_scores(
+                    metric, view.target, view.scores, weights, threshold
                 )
+                found.append(scored)
     return values
 
 

@@ -13,7 +13,7 @@ import pandas as pd
 
 from ..github import branches
 from ..pipeline import contract as contracts
-from ..pipeline import data, lineage
+from ..pipeline import data, lineage, raw_data
 from ..pipeline.contract import ContractError, load_contract
 from ..settings import Settings
 
@@ -21,6 +21,18 @@ from ..settings import Settings
 def merged(raw: pd.DataFrame, batch: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     """The training data with the batch's rows appended (in the training data's columns)."""
     return pd.concat([raw[columns], batch[columns]], ignore_index=True)
+
+
+def _add_file(folder: Path, batch_path: Path, columns: list[str]) -> None:
+    """A folder of Parquet files takes the batch as one more file, its cells as their text
+    (read back as a CSV's would be: raw_data)."""
+    target = folder / f"{batch_path.stem}{raw_data.PARQUET}"
+    if target.exists():
+        raise ContractError(
+            f"{target} exists: {batch_path.name} is folded in already (rename the batch to "
+            "fold it again)"
+        )
+    data.read_text(batch_path)[columns].to_parquet(target, index=False)
 
 
 def fold_batch(settings: Settings, batch_path: Path) -> int:
@@ -47,9 +59,11 @@ def fold_batch(settings: Settings, batch_path: Path) -> int:
             f"{batch_path}: {int((bad != '').sum())} rows break the data contract "
             f"(first: {first}); fix the batch before folding it in"
         )
-    # Folded as text, so the old rows keep their bytes exactly as they were written.
-    old, new = data.read_text(settings.data.raw), data.read_text(batch_path)
-    data.write_csv(merged(old, new, contract.all_columns), settings.data.raw)
+    if raw_data.is_folder(settings.data.raw):
+        _add_file(settings.data.raw, batch_path, contract.all_columns)
+    else:  # folded as text, so the old rows keep their bytes exactly as they were written
+        old, new = data.read_text(settings.data.raw), data.read_text(batch_path)
+        data.write_csv(merged(old, new, contract.all_columns), settings.data.raw)
     branches.run_tool(sys.executable, "-m", "dvc", "add", "--quiet", str(settings.data.raw))
     branches.run_tool(sys.executable, "-m", "dvc", "push", "--quiet")
     return len(batch)
@@ -58,7 +72,7 @@ def fold_batch(settings: Settings, batch_path: Path) -> int:
 def propose(settings: Settings, batch_path: Path, reason: str) -> str:
     """Commit the folded data on a new branch, push it, and open the retraining PR."""
     pointer = Path(f"{settings.data.raw}.dvc")
-    md5 = lineage.file_md5(settings.data.raw)
+    md5 = lineage.data_md5(settings.data.raw)
     branch = f"retrain/{datetime.now(UTC):%Y%m%d}-{md5[:8]}"
     title = f"Retrain on {batch_path.name}: {reason}"
     body = (

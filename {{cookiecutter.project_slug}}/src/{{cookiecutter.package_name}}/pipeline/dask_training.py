@@ -22,6 +22,7 @@ from .cluster import ClusterError
 from .contract import Contract
 
 if TYPE_CHECKING:
+    import dask.dataframe as dd
     import pandas as pd
     from distributed import Client, Future
     from xgboost import XGBClassifier
@@ -172,6 +173,19 @@ def train_on_cluster(
     return fit(client, x, y, owner_of, params, engine), x.head(5)
 
 
+def _raw_as_text(path: Path) -> dd.DataFrame:
+    """The training data lazily, every cell as its text: a CSV's blocks, a folder's parts."""
+    import dask.dataframe as dd
+    import pandas as pd
+
+    from . import raw_data
+
+    if not raw_data.is_folder(path):
+        return dd.read_csv(path, dtype=str, keep_default_na=False)
+    meta = pd.DataFrame({name: pd.Series(dtype=object) for name in raw_data.text_columns(path)})
+    return dd.from_map(raw_data.read_text_part, raw_data.parts(path), meta=meta)
+
+
 def split_on_cluster(client: Client, settings: Settings, contract: Contract) -> tuple[int, int]:
     """The split (data.in_evaluation, the pandas engine's rule) on the workers, partition by
     partition, each split written as one file in the data's row order; its row counts. Every
@@ -180,7 +194,7 @@ def split_on_cluster(client: Client, settings: Settings, contract: Contract) -> 
 
     from . import data
 
-    raw = dd.read_csv(settings.data.raw, dtype=str, keep_default_na=False)
+    raw = _raw_as_text(settings.data.raw)
     key, split = contract.key_columns, settings.split
     held_out = raw.map_partitions(
         data.in_evaluation, key, split.eval_fraction, split.seed, meta=("held_out", bool)

@@ -11,17 +11,22 @@ import numpy as np
 import pandas as pd
 
 from . import contract as contracts
+from . import raw_data
 from .contract import Contract, ContractError
 
 
 def read_raw(path: Path | IO[bytes], contract: Contract) -> pd.DataFrame:
-    """Read a CSV as its text says (see contract.read_csv): validation judges what is there."""
+    """Read data (a CSV, or a folder of Parquet files: raw_data) as its text says (see
+    contract.read_csv): validation judges what is there."""
+    if isinstance(path, Path):
+        return raw_data.read(path, contract)
     return contracts.read_csv(path, contract)
 
 
 def read_text(path: Path) -> pd.DataFrame:
-    """Every cell as the text the file holds (an empty cell is ""): for copying rows as they are."""
-    return pd.read_csv(path, dtype=str, keep_default_na=False)
+    """Every cell as the text the data holds (an empty cell is ""): for copying rows as they
+    are."""
+    return raw_data.read_text(path)
 
 
 def read_typed(path: Path, contract: Contract) -> pd.DataFrame:

@@ -55,9 +55,25 @@ def file_md5(path: Path) -> str:
     return digest.hexdigest()
 
 
+def folder_md5(path: Path) -> str:
+    """The md5 DVC records for a tracked folder: of the sorted list of its files' md5s and
+    paths, as JSON, marked ".dir"."""
+    files = sorted(file for file in path.rglob("*") if file.is_file())
+    listing = [{"md5": file_md5(f), "relpath": f.relative_to(path).as_posix()} for f in files]
+    listing.sort(key=lambda entry: entry["relpath"])
+    text = json.dumps(listing, sort_keys=True).encode()
+    return hashlib.md5(text, usedforsecurity=False).hexdigest() + ".dir"
+
+
+def data_md5(path: Path) -> str:
+    """The md5 DVC records for a tracked file or folder."""
+    return folder_md5(path) if path.is_dir() else file_md5(path)
+
+
 def check_pointer(path: Path) -> None:
-    """A DVC-tracked file must hold the bytes its pointer (`<file>.dvc`) records: data changed
-    outside DVC, or pulled without verification from a changed remote, is refused."""
+    """A DVC-tracked file or folder must hold the bytes its pointer (`<path>.dvc`) records:
+    data changed outside DVC, or pulled without verification from a changed remote, is
+    refused."""
     pointer = path.with_name(path.name + ".dvc")
     if not pointer.exists():
         return  # not tracked by DVC here (the tests' own data)
@@ -68,7 +84,7 @@ def check_pointer(path: Path) -> None:
             "md5"
         )
     )
-    found = file_md5(path)
+    found = data_md5(path)
     if found != recorded:
         raise ProjectError(
             f"{path} has md5 {found} but {pointer} records {recorded}: the data is not what "
@@ -193,7 +209,7 @@ def data_facts(settings: Settings) -> dict[str, str]:
     pipeline's data can say it. The gate records them; registration takes them from the gate."""
     return {
         GIT_DIRTY: str(git_state()[1]).lower(),
-        DATA_MD5: file_md5(settings.data.raw),
+        DATA_MD5: data_md5(settings.data.raw),
         TRAIN_MD5: file_md5(settings.split.train),
         EVAL_MD5: file_md5(settings.split.eval),
     }

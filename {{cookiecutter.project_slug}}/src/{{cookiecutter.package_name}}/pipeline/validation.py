@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from . import contract as contracts
+from . import raw_data
 from .contract import Contract
 
 if TYPE_CHECKING:
@@ -263,9 +264,10 @@ def validate_frame(frame: pd.DataFrame, contract: Contract) -> ValidationResult:
 
 
 def validate_file(path: Path, contract: Contract) -> ValidationResult:
-    """Read a CSV as it is and check it; an unreadable or empty file is a problem, not a crash."""
+    """Read data as it is (a CSV, or a folder of Parquet files) and check it; an unreadable or
+    empty file is a problem, not a crash."""
     try:
-        frame = contracts.read_csv(path, contract)
+        frame = raw_data.read(path, contract)
     except FileNotFoundError:
         return ValidationResult(rows=0, expectations=0, problems=[f"{path}: file not found"])
     except contracts.ContractError as error:  # empty, or not a CSV
@@ -288,25 +290,35 @@ def _read_block(header: bytes, block: bytes, name: str, contract: Contract) -> p
     return contracts.read_csv(stream, contract)
 
 
-def validate_on_cluster(
-    client: Client, path: Path, contract: Contract, partitions: int
-) -> ValidationResult:
-    """The contract checked on the workers, block by block of the file's lines (Great
-    Expectations' suite and the per-row rules, each block read by the contract's reader), and
-    judged over the whole (the row floor, the shares of missing values, the classes found:
-    combine). At least `partitions` blocks, none larger than MAX_BLOCK_BYTES."""
+def _block_frames(path: Path, contract: Contract, partitions: int) -> list[Any]:
+    """The data as delayed frames, each read by the contract's reader on a worker: a CSV's
+    lines in at least `partitions` blocks of at most MAX_BLOCK_BYTES, a folder's Parquet parts."""
     from dask.bytes import read_bytes
     from dask.delayed import delayed
 
-    if not path.exists() or path.stat().st_size == 0:
-        return validate_file(path, contract)  # says what is wrong with the file
+    if raw_data.is_folder(path):
+        return [delayed(raw_data.read_part)(part, contract) for part in raw_data.parts(path)]
     with path.open("rb") as stream:
         header = stream.readline()
     blocksize = max(1, min(-(-path.stat().st_size // partitions), MAX_BLOCK_BYTES))
     _, blocks = read_bytes(str(path), delimiter=b"\n", not_zero=True, blocksize=blocksize)
-    read = delayed(_read_block)
-    parts = [delayed(measure)(read(header, b, str(path), contract), contract) for b in blocks[0]]
+    return [delayed(_read_block)(header, block, str(path), contract) for block in blocks[0]]
+
+
+def validate_on_cluster(
+    client: Client, path: Path, contract: Contract, partitions: int
+) -> ValidationResult:
+    """The contract checked on the workers, part by part (Great Expectations' suite and the
+    per-row rules on each part as the contract's reader reads it), and judged over the whole
+    (the row floor, the shares of missing values, the classes found: combine)."""
+    from dask.delayed import delayed
+
+    empty_file = path.is_file() and path.stat().st_size == 0
+    if not path.exists() or empty_file:
+        return validate_file(path, contract)  # says what is wrong with the file
     try:
+        frames = _block_frames(path, contract, partitions)
+        parts = [delayed(measure)(frame, contract) for frame in frames]
         return combine(list(client.gather(client.compute(parts))), contract)
-    except contracts.ContractError as error:  # a block that is not CSV
+    except contracts.ContractError as error:  # a block that is not CSV, a broken Parquet file
         return ValidationResult(0, 0, [str(error)])

@@ -6,25 +6,26 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..commands import Commands, arg, input_file, print_lines, settings_of
+from ..commands import Commands, arg, data_source, input_data, print_lines, settings_of
 
 COMMANDS = Commands()
 
 
 @COMMANDS.add(
     "data",
-    "Make a CSV the training data in place of the current one (DVC-tracked).",
-    arg("file", type=input_file, help="your CSV"),
+    "Make a CSV, or a folder or glob of Parquet files, the training data in place of the "
+    "current one (DVC-tracked).",
+    arg("source", type=data_source, help="your CSV, or a folder or glob of Parquet files"),
 )
 def data(args: argparse.Namespace) -> int:
     from . import onboarding
 
     settings = settings_of(args)
-    print_lines(onboarding.use_data(args.file, settings.data.raw, args.params))
+    print_lines(onboarding.use_data(args.source, settings.data.raw, args.params))
     print(
-        f"next: make contract TARGET=<column> POSITIVE=<value> FORCE=1 to describe "
-        f"{args.file.name} (for the same data with columns added or dropped, `make contract "
-        "FORCE=1` keeps the key and every committed column's settings)"
+        "next: make contract TARGET=<column> POSITIVE=<value> FORCE=1 to describe it (for the "
+        "same data with columns added or dropped, `make contract FORCE=1` keeps the key and "
+        "every committed column's settings)"
     )
     return 0
 
@@ -32,7 +33,12 @@ def data(args: argparse.Namespace) -> int:
 @COMMANDS.add(
     "contract",
     "Draft data/contract.yaml from a CSV, for you to review.",
-    arg("--data", type=input_file, default=None, help="CSV (default: data.raw in params)"),
+    arg(
+        "--data",
+        type=input_data,
+        default=None,
+        help="CSV or folder of Parquet files (default: data.raw in params)",
+    ),
     arg("--target", default="", help="the column to predict (default: the committed contract's)"),
     arg("--key", default=None, help="a new row key, by column names (comma-separated)"),
     arg("--positive", default="", help="the target's value for the event to predict"),

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..pipeline import data
+from ..pipeline import data, raw_data
 from ..pipeline.contract import (
     FALSE_WORDS,
     FORBIDDEN_IN_FEATURE_NAMES,
@@ -156,15 +156,35 @@ def _entry(fields: Fields, comment: str) -> str:
     return f"{mapping}  # {comment}" if comment else mapping
 
 
+# A folder of Parquet files is drafted from this many of its rows (the first of each file):
+# its types and categories show in a sample; `make validate` then checks every row.
+DRAFT_SAMPLE_ROWS = 200_000
+
+
 def read_as_text(data: Path) -> pd.DataFrame:
-    """The CSV with every cell as its text (empty cells missing), as drafting reads it."""
-    if not data.is_file():
-        raise ContractError(f"DATA={data}: no such file")
+    """The data with every cell as its text (empty cells missing), as drafting reads it: a
+    CSV whole, a folder of Parquet files by a sample (raw_data.sample_sources)."""
+    if not data.exists():
+        raise ContractError(f"DATA={data}: no such file or folder")
     try:
-        frame: pd.DataFrame = pd.read_csv(data, dtype=str, **MISSING_IS_EMPTY)
+        frames = [
+            pd.read_csv(source, dtype=str, **MISSING_IS_EMPTY)
+            for source in raw_data.sample_sources(data, DRAFT_SAMPLE_ROWS)
+        ]
     except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
         raise ContractError(f"DATA={data}: not a readable UTF-8 CSV: {error}") from None
+    frame: pd.DataFrame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
     return frame
+
+
+def sample_note(data: Path, frame: pd.DataFrame) -> list[str]:
+    """What the draft was made from, when it was a sample of the data."""
+    if not raw_data.is_folder(data):
+        return []
+    return [
+        f"drafted from a sample: {len(frame)} of the {raw_data.row_count(data)} rows of {data} "
+        "(the first rows of each file); `make validate` checks every row"
+    ]
 
 
 def positive_class(classes: list[str], positive: str, target: str) -> str:

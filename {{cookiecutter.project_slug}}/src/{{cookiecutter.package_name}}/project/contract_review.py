@@ -25,7 +25,8 @@ def draft_and_say(
         source, target, positive, settings.data.contract, force,
         split=(settings.split.eval_fraction, settings.split.seed), key=chosen,
     )  # fmt: skip
-    notes = [*changes, *review_notes(contract_draft.read_as_text(source), drafted)]
+    frame = contract_draft.read_as_text(source)
+    notes = [*contract_draft.sample_note(source, frame), *changes, *review_notes(frame, drafted)]
     kinds = [column.type for column in drafted.columns.values()]
     counts = ", ".join(f"{kinds.count(kind)} {kind}" for kind in dict.fromkeys(kinds))
     said = (

@@ -15,6 +15,7 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from .. import yaml_files
 from ..github import branches
+from ..pipeline import raw_data
 from ..settings import DEFAULT_PARAMS, SettingsError, parse_settings
 
 
@@ -98,25 +99,51 @@ def _dvc(*args: str) -> None:
     branches.run_tool(sys.executable, "-m", "dvc", *args)
 
 
-def use_data(source: Path, current: Path, path: Path = DEFAULT_PARAMS) -> list[str]:
-    """Make `source` the training data in place of `current` (the sample, at first): copy it
-    beside the old file and track it with DVC, then stop tracking the old file and remove it
-    from the work tree (DVC's cache and remote keep it), and point data.raw at the new one."""
-    if not source.is_file():
-        raise SettingsError(f"DATA={source}: no such file")
-    target = current.parent / source.name
-    done = []
-    if source.resolve() != target.resolve():
+def _copied_in(source: str, current: Path) -> tuple[Path, list[str]]:
+    """Copy the data into data.raw's folder: a CSV file, or the Parquet files a folder, a glob
+    or one file names (as one folder, named after theirs or the file); where it now is, and
+    what was done."""
+    path = Path(source).expanduser()
+    if path.is_file() and path.suffix != raw_data.PARQUET:
+        target = current.parent / path.name
+        if path.resolve() == target.resolve():
+            return target, []
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, target)
-        done.append(f"copied {source} to {target}")
+        shutil.copyfile(path, target)
+        return target, [f"copied {path} to {target}"]
+    files = raw_data.matching_files(source)
+    root = path if path.is_dir() else files[0].parent
+    target = current.parent / (path.stem if path.is_file() else root.name)
+    if root.resolve() == target.resolve():
+        return target, []
+    if target.exists() and target.resolve() != current.resolve():
+        raise SettingsError(
+            f"{target} exists and is not the training data: move it away, or rename {root}"
+        )
+    shutil.rmtree(target, ignore_errors=True)  # the data it replaces: DVC's cache keeps it
+    for file in files:
+        destination = target / file.relative_to(root)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(file, destination)
+    return target, [f"copied {len(files)} Parquet files of {source} to {target}/"]
+
+
+def use_data(source: str, current: Path, path: Path = DEFAULT_PARAMS) -> list[str]:
+    """Make `source` the training data in place of `current` (the sample, at first): a CSV, or
+    a folder or glob of Parquet files (one folder, read lazily on the dask engine). Copy it
+    beside the old data and track it with DVC, then stop tracking the old data and remove it
+    from the work tree (DVC's cache and remote keep it), and point data.raw at the new one."""
+    target, done = _copied_in(source, current)
     _dvc("add", "--quiet", str(target))
     done.append(f"tracking {target} with DVC ({target}.dvc; git ignores the data itself)")
     pointer = current.with_name(current.name + ".dvc")
     if pointer.exists() and current.resolve() != target.resolve():
         _dvc("remove", str(pointer))
-        current.unlink(missing_ok=True)
-        done.append(f"stopped tracking {current} (its pointer and the file; DVC's cache keeps it)")
+        if current.is_dir():
+            shutil.rmtree(current)
+        else:
+            current.unlink(missing_ok=True)
+        done.append(f"stopped tracking {current} (its pointer and the data; DVC's cache keeps it)")
     set_value("data.raw", str(target), path)
     done.append(f"data.raw in {path} is now {target}")
     return done

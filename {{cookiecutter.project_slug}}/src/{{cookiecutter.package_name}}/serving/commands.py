@@ -107,7 +107,7 @@ def load_test(args: argparse.Namespace) -> int:
 
     settings = settings_of(args)
     source = args.rows_from or settings.data.raw
-    if not source.is_file():
+    if not source.exists():
         raise ProjectError(f"{source}: no such file; name rows to send: --rows-from (ROWS_FROM)")
     rows = load.request_rows(source, load_contract(settings.data.contract))
     server = args.server or f"http://127.0.0.1:{settings.serve.port}"

@@ -14,7 +14,8 @@ from typing import Any
 import httpx
 import numpy as np
 
-from ..pipeline.contract import Contract, read_csv
+from ..pipeline import raw_data
+from ..pipeline.contract import Contract
 
 
 @dataclass(frozen=True)
@@ -49,9 +50,15 @@ class LoadResult:
         }
 
 
+# Rows a load test sends are drawn from this many of the data's (all of a CSV file's).
+REQUEST_ROWS = 10_000
+
+
 def request_rows(path: Path, contract: Contract) -> list[dict[str, Any]]:
-    """The rows of a CSV as a caller sends them: the contract's columns, no target, JSON values."""
-    frame = read_csv(path, contract).drop(columns=[contract.target.name], errors="ignore")
+    """The rows of a CSV (or a sample of a folder of Parquet files) as a caller sends them: the
+    contract's columns, no target, JSON values."""
+    frame = raw_data.read_sample(path, contract, REQUEST_ROWS)
+    frame = frame.drop(columns=[contract.target.name], errors="ignore")
     rows: list[dict[str, Any]] = json.loads(frame.to_json(orient="records"))
     return rows
 
