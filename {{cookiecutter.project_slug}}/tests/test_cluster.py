@@ -25,7 +25,7 @@ from sklearn.metrics import roc_auc_score
 from test_parquet_data import parquet_folder
 from test_validation import BAD_INPUTS
 
-from {{ cookiecutter.package_name }}.pipeline import data, lineage, stages, training
+from {{ cookiecutter.package_name }}.pipeline import cluster, data, lineage, stages, training
 from {{ cookiecutter.package_name }}.pipeline.cluster import ClusterError
 from {{ cookiecutter.package_name }}.pipeline.contract import Contract, load_contract
 from {{ cookiecutter.package_name }}.pipeline.validation import validate_file, validate_on_cluster
@@ -120,6 +120,26 @@ def test_a_cluster_short_of_workers_is_refused(tmp_params: Path, tmp_path: Path)
         settings = dask_settings(tmp_params, address, workers=3, timeout_seconds=5)
         with pytest.raises(ClusterError, match=r"has 2 workers .* engine.workers is 3"):
             fitted_bytes(settings)
+
+
+def test_a_scheduler_that_does_not_answer_is_named_in_one_line(
+    tmp_params: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An address with no scheduler behind it (taken from DASK_SCHEDULER_ADDRESS over the
+    setting): refused after CONNECT_SECONDS, naming the address and what to do."""
+    monkeypatch.setattr(cluster, "CONNECT_SECONDS", 2)
+    nobody = f"tcp://127.0.0.1:{free_port()}"
+    monkeypatch.setenv(cluster.SCHEDULER_VARIABLE, nobody)
+    settings = load_settings(tmp_params)
+    on_dask = settings.engine.model_copy(update={"name": "dask", "scheduler": "tcp://elsewhere:1"})
+    with pytest.raises(ClusterError) as refused:
+        fitted_bytes(settings.model_copy(update={"engine": on_dask}))
+    said = str(refused.value)
+    assert said.startswith(f"no dask scheduler answers at {nobody} (")
+    assert said.endswith(
+        "start it, or empty engine.scheduler and DASK_SCHEDULER_ADDRESS for a local cluster"
+    )
+    assert "after 2 s" in said and "\n" not in said
 
 
 def _kill_once_training(address: str, worker: subprocess.Popen[bytes]) -> threading.Thread:

@@ -255,6 +255,16 @@ def test_check_against_the_production_model(lab: Lab, contract: Contract, tmp_pa
     assert [name for name, _ in ranked] == [name for name, _ in relied_on.reference]
     assert [value for _, value in ranked] == sorted((value for _, value in ranked), reverse=True)
     assert "agreement (nDCG) of" in settings.summary.read_text(encoding="utf-8")
+    # drift.sample_rows: a seeded sample of the evaluation rows is compared, and said so.
+    one_thousand = settings.model_copy(update={"sample_rows": 1000})
+    declared = lab.settings.model_copy(update={"drift": one_thousand})
+    sampled = drift.check(declared, calm_batch, a_day_later)
+    assert (sampled.reference.rows, sampled.reference.compared) == (calm.reference.rows, 1000)
+    assert calm.reference.compared == calm.reference.rows > 1000
+    assert not sampled.decision.drift
+    assert json.loads(settings.report.read_text())["reference"]["compared"] == 1000
+    said = f"against a sample of 1000 of the {calm.reference.rows} (drift.sample_rows) evaluation"
+    assert said in settings.summary.read_text(encoding="utf-8")
 
     moved_batch = write_batch(recession(contract), tmp_path / "recession.csv")
     result = drift.check(lab.settings, moved_batch, a_day_later)

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import Lab, logged
+from test_parquet_data import parquet_folder
 
 from {{ cookiecutter.package_name }}.control import registry
 from {{ cookiecutter.package_name }}.monitoring import inference_log, scoring
@@ -20,6 +21,8 @@ from {{ cookiecutter.package_name }}.pipeline.contract import Contract, Contract
 from {{ cookiecutter.package_name }}.serving import answer
 from {{ cookiecutter.package_name }}.serving.live import Loaded
 from {{ cookiecutter.package_name }}.settings import Settings
+
+SCORED = ["row", "probability", "prediction", "predicted_class", "model_version"]
 
 
 def batch(sample_frame: pd.DataFrame, contract: Contract, rows: int = 40) -> pd.DataFrame:
@@ -242,7 +245,10 @@ def test_predict_scores_good_rows_sets_bad_ones_aside_and_logs(
     assert scored.version.number == champion.number
     log = logged(predict.log)
     assert list(log.columns) == inference_log.LOG_COLUMNS and len(log) == len(predictions)
-    scoring.predict(lab.settings, source)
+    # The same rows as a folder of Parquet files: the same scores, appended to the log.
+    scoring.predict(lab.settings, parquet_folder(data.read_text(source), tmp_path / "batch"))
+    again = pd.read_csv(predict.output)
+    pd.testing.assert_frame_equal(again[SCORED], predictions[SCORED])
     assert len(logged(predict.log)) == 2 * len(predictions)
 
 

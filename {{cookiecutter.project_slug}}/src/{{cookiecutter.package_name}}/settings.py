@@ -287,6 +287,9 @@ class DriftSettings(Section):
     prediction_threshold: float = Field(gt=0)
     max_null_rate_increase: float = Field(ge=0, le=1)
     max_staleness_days: int = Field(ge=1)
+    # At most this many evaluation rows (a seeded sample) are compared; 0: all. A default, so
+    # that params.yaml files written before it still load.
+    sample_rows: int = Field(default=0, ge=0)
     batch: Path
     reference: Path
     report: Path

@@ -8,7 +8,7 @@ import sys
 import traceback
 from datetime import UTC, datetime
 
-from ..commands import Commands, arg, input_file, print_lines, settings_of
+from ..commands import Commands, arg, input_data, input_file, print_lines, settings_of
 from ..errors import EXPECTED_ERRORS
 
 COMMANDS = Commands()
@@ -40,9 +40,13 @@ def utc_time(text: str) -> datetime:
 
 @COMMANDS.add(
     "predict",
-    "Score a CSV with the version deploy/ declares (bytes checked against git's sha256); "
-    "exit 1 if rows were rejected.",
-    arg("file", type=input_file, help="CSV with the columns the model takes (INPUT=...)"),
+    "Score a CSV (or a folder of Parquet files) with the version deploy/ declares (bytes "
+    "checked against git's sha256); exit 1 if rows were rejected.",
+    arg(
+        "file",
+        type=input_data,
+        help="CSV or folder of Parquet files with the columns the model takes (INPUT=...)",
+    ),
     arg("--version", type=int, default=None, help="score with a version deploy/ once declared"),
     arg(
         "--explain",
@@ -99,7 +103,12 @@ def compact_log(args: argparse.Namespace) -> int:
 @COMMANDS.add(
     "drift",
     "Compare a batch with the production model's training data; exit 1 on drift, 2 if undecided.",
-    arg("file", type=input_file, nargs="?", help="CSV batch (default: drift.batch in params)"),
+    arg(
+        "file",
+        type=input_data,
+        nargs="?",
+        help="CSV or folder of Parquet files (default: drift.batch in params)",
+    ),
     arg("--github", action="store_true", help="in GitHub Actions: the verdict is a step output"),
 )
 def check_drift(args: argparse.Namespace) -> int:

@@ -330,6 +330,16 @@ def expected_performance(
     )
 
 
+SAMPLE_SEED = 0  # the same reference rows at every check
+
+
+def sample(frame: pd.DataFrame, rows: int) -> pd.DataFrame:
+    """At most `rows` rows of the frame (0: all), drawn by a fixed seed, in the frame's order."""
+    if not rows or len(frame) <= rows:
+        return frame
+    return frame.sample(n=rows, random_state=SAMPLE_SEED).sort_index()
+
+
 def check(settings: Settings, current_path: Path, now: datetime | None = None) -> DriftResult:
     """The whole check; writes drift.json, drift.html and drift.md. Problems that stop it
     (a schema mismatch, no production model, no reference data) raise."""
@@ -346,7 +356,8 @@ def check(settings: Settings, current_path: Path, now: datetime | None = None) -
     # look like prediction drift.
     md5 = version.tags.get(EVAL_MD5, "")
     reference_file = locate_reference(settings, md5, version.git_sha)
-    reference = data.read_raw(reference_file.path, contract)
+    whole_reference = data.read_raw(reference_file.path, contract)
+    reference = sample(whole_reference, settings.drift.sample_rows)
     seen = scoring.model_view(current, contract, model)
     served, scores = batch_scores(model, version, seen, settings.predict.log)
     reference_view = drift_view(reference, contract)
@@ -384,8 +395,10 @@ def check(settings: Settings, current_path: Path, now: datetime | None = None) -
         ),
         model_name=version.name,
         model_version=version.number,
-        reference=Batch(str(reference_file.path), md5, len(reference)),
-        current=Batch(str(current_path), lineage.file_md5(current_path), len(current)),
+        reference=Batch(str(reference_file.path), md5, len(whole_reference), len(reference)),
+        current=Batch(
+            str(current_path), lineage.data_md5(current_path), len(current), len(current)
+        ),
         thresholds=settings.drift,
         checked_at=moment.isoformat(timespec="seconds"),
     )

@@ -55,6 +55,7 @@ class Batch:
     path: str
     md5: str
     rows: int
+    compared: int  # rows compared: all, or a sample of the reference (drift.sample_rows)
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,12 @@ class DriftResult:
         return {**decision, **verdicts, **fields}
 
 
+def _compared(reference: Batch) -> str:
+    if reference.compared == reference.rows:
+        return f"the {reference.rows}"
+    return f"a sample of {reference.compared} of the {reference.rows} (drift.sample_rows)"
+
+
 def summary(result: DriftResult) -> str:
     """Markdown for the issue and the job summary: verdict first, then every column."""
     decided = result.decision
@@ -128,8 +135,8 @@ def summary(result: DriftResult) -> str:
     lines = [
         f"{headline}{' (model stale: retrain)' if decided.stale and not decided.drift else ''}",
         "",
-        f"Batch `{result.current.path}` ({result.current.rows} rows) against the "
-        f"{result.reference.rows} evaluation rows of the data "
+        f"Batch `{result.current.path}` ({result.current.rows} rows) against "
+        f"{_compared(result.reference)} evaluation rows of the data "
         f"{result.model_name} version {result.model_version} was trained and "
         f"evaluated on (md5 `{result.reference.md5}`).",
         f"Drifted columns: {', '.join(map(text, decided.drifted_columns)) or 'none'} "

@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 
 # Dask's own variable for the scheduler's address: a workflow sets it from a secret.
 SCHEDULER_VARIABLE = "DASK_SCHEDULER_ADDRESS"
+# How long a scheduler has to answer: dask's client retries a refused connection until its
+# timeout, so an address with nothing behind it would otherwise cost engine.timeout_seconds.
+CONNECT_SECONDS = 30
 
 
 class ClusterError(ProjectError):
@@ -55,7 +58,7 @@ def connected(engine: EngineSettings, threads: int) -> Iterator[Client]:
             yield client
         return
     try:
-        client = Client(address, timeout=engine.timeout_seconds)
+        client = Client(address, timeout=min(CONNECT_SECONDS, engine.timeout_seconds))
     except (OSError, TimeoutError) as error:
         raise ClusterError(
             f"no dask scheduler answers at {address} ({error}): start it, or empty "
