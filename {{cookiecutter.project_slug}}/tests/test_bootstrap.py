@@ -10,10 +10,11 @@ from {{ cookiecutter.package_name }}.control import comparison
 from {{ cookiecutter.package_name }}.pipeline import evaluation
 
 METRICS = ["roc_auc", "pr_auc", "f1"]
-# How far an end of the interval on cells may be from the row-by-row one's on 60,000 rows:
-# measured, at most 0.0013 for PR AUC (intervals 0.004 to 0.02 wide), the two bootstraps' own
-# draws; the bins alone move PR AUC by about 6e-4 for both models alike, the others by 1e-6.
-CELL_TOLERANCE = 0.003
+# How far an end of the interval on cells may be from the row-by-row one's, as a share of the
+# interval's width. Measured on 60,000 rows (base rates 0.25 and 0.02, two seeds each): at most
+# 0.10 (F1 at 0.02, seed 5), mostly under 0.05: the two bootstraps' own draws (the bins' bias
+# is taken out by comparison._recentre).
+CELL_TOLERANCE = 0.1
 
 
 def scores(rows: int, base_rate: float, seed: int) -> tuple[np.ndarray, ...]:
@@ -84,12 +85,13 @@ def test_memory_stays_bounded_by_chunks(monkeypatch: pytest.MonkeyPatch) -> None
     assert chunked == whole
 
 
-def continuous_scores(rows: int, seed: int) -> tuple[np.ndarray, ...]:
+def continuous_scores(rows: int, seed: int, base_rate: float = 0.25) -> tuple[np.ndarray, ...]:
     """A target and two models' scores without ties, as a large evaluation set has them."""
     rng = np.random.default_rng(seed)
-    target = (rng.random(rows) < 0.25).astype(int)
-    champion = 1 / (1 + np.exp(-(1.2 * target + rng.normal(0, 1, rows) - 1)))
-    challenger = 1 / (1 + np.exp(-(1.3 * target + rng.normal(0, 1, rows) - 1)))
+    target = (rng.random(rows) < base_rate).astype(int)
+    offset = np.log(base_rate / (1 - base_rate))
+    champion = 1 / (1 + np.exp(-(2.0 * target + rng.normal(0, 1, rows) + offset)))
+    challenger = 1 / (1 + np.exp(-(2.2 * target + rng.normal(0, 1, rows) + offset)))
     return target, champion, challenger
 
 
@@ -106,21 +108,23 @@ def paired_intervals(target: np.ndarray, champion: np.ndarray, challenger: np.nd
     }
 
 
+@pytest.mark.parametrize("base_rate", [0.25, 0.02])
 def test_a_large_set_resampled_by_cells_gives_the_exact_interval_within_its_tolerance(
-    monkeypatch: pytest.MonkeyPatch,
+    base_rate: float, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Past EXACT_BOOTSTRAP_ROWS, the resamples are drawn over cells of rows (a class and a
     score bin per model): on a set where both run, each end of every metric's interval is
     within CELL_TOLERANCE of the row-by-row bootstrap's (other draws: the difference is the
-    two bootstraps' own noise and the bins'), and its estimate is the exact one."""
-    target, champion, challenger = continuous_scores(60_000, seed=3)
+    two bootstraps' own noise), and its estimate is the exact one; rare positives too."""
+    target, champion, challenger = continuous_scores(60_000, seed=3, base_rate=base_rate)
     exact = paired_intervals(target, champion, challenger)
     monkeypatch.setattr(comparison, "EXACT_BOOTSTRAP_ROWS", 50_000)
     by_cells = paired_intervals(target, champion, challenger)
     for metric, interval in by_cells.items():
         assert interval.estimate == exact[metric].estimate
-        assert abs(interval.low - exact[metric].low) <= CELL_TOLERANCE, (interval, exact[metric])
-        assert abs(interval.high - exact[metric].high) <= CELL_TOLERANCE, (interval, exact[metric])
+        allowed = CELL_TOLERANCE * (exact[metric].high - exact[metric].low)
+        assert abs(interval.low - exact[metric].low) <= allowed, (interval, exact[metric])
+        assert abs(interval.high - exact[metric].high) <= allowed, (interval, exact[metric])
         assert interval != exact[metric]  # the cells' own draws were taken
 
 

@@ -229,6 +229,21 @@ def test_use_data_tracks_a_glob_of_parquet_files_as_one_folder(repo: Path, tmp_p
     lineage.check_pointer(folder)
 
 
+def test_use_data_keeps_the_sub_folders_a_glob_spans(repo: Path, tmp_path: Path) -> None:
+    """`DATA='exports/*/*.parquet'`: one folder named after their common one, each file under
+    its own sub-folder (two files of one name in two folders stay two)."""
+    frame = pd.DataFrame({"age": [30, 41], "defaulted": [0, 1]})
+    for month in ("2024-01", "2024-02"):
+        (tmp_path / "exports" / month).mkdir(parents=True)
+        frame.to_parquet(tmp_path / "exports" / month / "part.parquet", index=False)
+    use_data(str(tmp_path / "exports" / "*" / "*.parquet"), OLD_DATA, Path("params.yaml"))
+    copied = sorted(path.as_posix() for path in Path("data/raw/exports").rglob("*.parquet"))
+    assert copied == [
+        "data/raw/exports/2024-01/part.parquet",
+        "data/raw/exports/2024-02/part.parquet",
+    ]
+
+
 def test_use_data_points_at_a_file_whose_name_has_a_hash(repo: Path, tmp_path: Path) -> None:
     """A data file named like `loans #2.csv` is what data.raw points at afterwards."""
     source = tmp_path / "loans #2.csv"

@@ -8,6 +8,8 @@ import io
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from test_validation import BAD_INPUTS
 
@@ -53,6 +55,30 @@ def test_a_folder_holding_the_csvs_text_reads_splits_and_validates_as_the_csv(
         strict=True,
     ):
         pd.testing.assert_frame_equal(ours, theirs)
+
+
+def test_files_that_gained_and_lost_columns_read_as_the_csv_of_all_their_rows(
+    raw_data_path: Path, contract: Contract, tmp_path: Path
+) -> None:
+    """A later export with a column more and one fewer: the folder reads as the CSV that holds
+    all the rows would (a column a file lacks: empty cells), and is validated alike."""
+    text = data.read_text(raw_data_path)
+    half = len(text) // 2
+    older = text.iloc[:half].drop(columns=["employment_years"])
+    newer = text.iloc[half:].assign(channel="web")
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    older.to_parquet(folder / "2024-01.parquet", index=False)
+    newer.to_parquet(folder / "2024-02.parquet", index=False)
+    whole = tmp_path / "whole.csv"
+    pd.concat([older, newer], ignore_index=True).to_csv(whole, index=False)
+
+    assert raw_data.columns(folder) == tuple(pd.read_csv(whole, nrows=0).columns)
+    pd.testing.assert_frame_equal(data.read_raw(folder, contract), data.read_raw(whole, contract))
+    pd.testing.assert_frame_equal(data.read_text(folder), data.read_text(whole))
+    ours, theirs = validate_file(folder, contract), validate_file(whole, contract)
+    assert ours.as_dict() == theirs.as_dict()
+    assert "unexpected column(s): channel" in " ".join(ours.problems)
 
 
 @pytest.mark.parametrize(
@@ -102,6 +128,34 @@ def test_a_folder_that_is_not_data_is_named_in_one_line(
     assert "\n" not in problem
     with pytest.raises(ContractError, match=r"^DATA=.*nothing\*\.parquet: names no CSV file"):
         raw_data.matching_files(str(tmp_path / "nothing*.parquet"))
+    twice = tmp_path / "twice"
+    twice.mkdir()
+    table = pa.Table.from_arrays([pa.array([1]), pa.array([2])], names=["age", "age"])
+    pq.write_table(table, twice / "part.parquet")
+    assert validate_file(twice, contract).problems == [
+        f"{twice / 'part.parquet'}: column(s) age appear twice; rename one"
+    ]
+
+
+def test_whole_numbers_keep_their_text_in_row_groups_with_missing_ones(tmp_path: Path) -> None:
+    """An id of whole numbers, missing in one row group: every row group writes 1, not 1.0
+    (a key is its text), and an id past 2**53 keeps its last digit."""
+    ids = pa.array([1, 2, None, 2**53 + 1], pa.int64())
+    folder = tmp_path / "ids"
+    folder.mkdir()
+    pq.write_table(pa.table({"loan_id": ids}), folder / "part.parquet", row_group_size=2)
+    assert len(raw_data.parts(folder)) == 2
+    assert data.read_text(folder)["loan_id"].tolist() == ["1", "2", "", str(2**53 + 1)]
+
+
+def test_one_parquet_file_is_read_as_a_folder_of_itself(
+    raw_data_path: Path, contract: Contract, tmp_path: Path
+) -> None:
+    """`make predict INPUT=batch.parquet`, `make validate` on one file: read as Parquet."""
+    folder = parquet_folder(data.read_text(raw_data_path), tmp_path / "loans", files=1)
+    (single,) = folder.iterdir()
+    pd.testing.assert_frame_equal(data.read_raw(single, contract), data.read_raw(folder, contract))
+    assert validate_file(single, contract).passed
 
 
 def test_the_contract_is_drafted_from_a_sample_and_says_so(

@@ -130,16 +130,17 @@ def test_a_batch_is_folded_into_a_folder_of_parquet_files_as_one_more_file(
 
     assert retraining.fold_batch(settings, batch) == BATCH_ROWS
 
-    assert sorted(path.name for path in folder.iterdir()) == ["batch.parquet", "part-0.parquet"]
+    added_name = f"folded-{lineage.file_md5(batch)[:16]}.parquet"
+    assert sorted(path.name for path in folder.iterdir()) == [added_name, "part-0.parquet"]
     assert (folder / "part-0.parquet").read_bytes() == before
     folded = data.read_text(folder)
     assert len(folded) == len(data.read_text(raw_data_path)) + BATCH_ROWS
-    added = pd.read_parquet(folder / "batch.parquet")
+    added = pd.read_parquet(folder / added_name)
     pd.testing.assert_frame_equal(added, data.read_text(batch)[folded.columns])
     md5 = lineage.data_md5(folder)
     assert dvc_repo.pointer_md5(folder) == md5
     assert dvc_repo.in_remote(md5)
-    with pytest.raises(ContractError, match=r"batch\.csv is folded in already"):
+    with pytest.raises(ContractError, match=r"these rows are folded in already"):
         retraining.fold_batch(settings, batch)
 
 

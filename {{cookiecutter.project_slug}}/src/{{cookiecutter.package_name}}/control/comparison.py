@@ -26,7 +26,8 @@ MIN_USABLE_SHARE = 0.9  # of bootstrap resamples that hold both classes
 BOOTSTRAP_CELLS = 4_000_000  # resamples x rows scored at once: about 32 MB per model
 # Above this many evaluation rows, resamples are drawn over cells of rows (one class, one score
 # bin per model: cells) rather than row by row, so a resample costs the cells' number, not
-# the rows'. Scores within a bin count as tied: intervals move by a few 1e-4 (README).
+# the rows'. Scores within a bin count as tied; the values are recentred on the exact figures
+# (_recentre): intervals move by the bootstrap's own noise (README).
 EXACT_BOOTSTRAP_ROWS = 200_000
 SCORE_BINS = 1024  # per model: equal-count bins of its scores
 
@@ -97,11 +98,17 @@ def _usable_counts(
         yield _usable(counts, target, rows)
 
 
-def _score_bins(probability: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's bin of equal-count bins of the scores (equal scores share one; the decision
-    threshold is an edge, so no bin holds rows on both sides of it), and each bin's mean."""
-    inner = np.quantile(probability, np.linspace(0, 1, SCORE_BINS + 1)[1:-1])
-    edges = np.unique(np.r_[inner, threshold])
+def _score_bins(
+    probability: np.ndarray, target: np.ndarray, threshold: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's score bin, and each bin's mean score. The edges are equal-count quantiles of
+    each class's scores (half the bins each), so a rare class keeps its own resolution (PR AUC
+    lives among the positives' scores); equal scores share a bin; the decision threshold is an
+    edge, so no bin holds rows on both sides of it."""
+    quantiles = np.linspace(0, 1, SCORE_BINS // 2 + 1)[1:-1]
+    by_class = [probability[target == label] for label in (0, 1)]
+    inner = [np.quantile(scores, quantiles) for scores in by_class if len(scores)]
+    edges = np.unique(np.concatenate([*inner, [threshold]]))
     bins = np.searchsorted(edges, probability, side="right")
     sizes = np.bincount(bins, minlength=len(edges) + 1)
     sums = np.bincount(bins, weights=probability, minlength=len(edges) + 1)
@@ -144,7 +151,7 @@ def cells(
     rows gives the cells multinomial counts with the cells' shares: drawn so, nothing is lost
     but the order of scores within a bin."""
     key = target.astype(np.int64)
-    binned = [_score_bins(probability, threshold) for probability in probabilities]
+    binned = [_score_bins(probability, target, threshold) for probability in probabilities]
     for bins, means in binned:
         key = key * len(means) + bins
     _, first, sizes = np.unique(key, return_index=True, return_counts=True)
@@ -218,7 +225,29 @@ def resampled_values(
                     metric, view.target, view.scores, weights, threshold
                 )
                 found.append(scored)
+    if len(target) > EXACT_BOOTSTRAP_ROWS:
+        _recentre(values, scores, views, target, sizes, threshold)
     return values
+
+
+def _recentre(
+    values: Resampled,
+    scores: list[np.ndarray],
+    views: list[Weighted],
+    target: np.ndarray,
+    sizes: np.ndarray,
+    threshold: float,
+) -> None:
+    """Shift each model's resampled values on cells by what the bins alone cost on the whole
+    set (the rows' metric less the cells'), so the interval is about the exact figure."""
+    whole = sizes[None, :].astype(float)
+    for found, probability, view in zip(values.values(), scores, views, strict=True):
+        for metric, chunks in found.items():
+            on_cells = evaluation.resampled_scores(
+                metric, view.target, view.scores, view.weights(whole), threshold
+            )[0]
+            shift = evaluation.score(metric, target, probability, threshold) - on_cells
+            found[metric] = [chunk + shift for chunk in chunks]
 
 
 def paired_interval(

@@ -25,13 +25,11 @@ def merged(raw: pd.DataFrame, batch: pd.DataFrame, columns: list[str]) -> pd.Dat
 
 def _add_file(folder: Path, batch_path: Path, columns: list[str]) -> None:
     """A folder of Parquet files takes the batch as one more file, its cells as their text
-    (read back as a CSV's would be: raw_data)."""
-    target = folder / f"{batch_path.stem}{raw_data.PARQUET}"
+    (read back as a CSV's would be: raw_data), named by the batch's content: the same batch
+    is refused, the next one (at the same path) is not."""
+    target = folder / f"folded-{lineage.file_md5(batch_path)[:16]}{raw_data.PARQUET}"
     if target.exists():
-        raise ContractError(
-            f"{target} exists: {batch_path.name} is folded in already (rename the batch to "
-            "fold it again)"
-        )
+        raise ContractError(f"{batch_path}: these rows are folded in already ({target})")
     data.read_text(batch_path)[columns].to_parquet(target, index=False)
 
 
@@ -61,6 +59,11 @@ def fold_batch(settings: Settings, batch_path: Path) -> int:
         )
     if raw_data.is_folder(settings.data.raw):
         _add_file(settings.data.raw, batch_path, contract.all_columns)
+    elif raw_data.is_parquet(settings.data.raw):
+        raise ContractError(
+            f"data.raw {settings.data.raw} is one Parquet file: make it a folder of them "
+            f"(make data DATA={settings.data.raw}) to fold batches in"
+        )
     else:  # folded as text, so the old rows keep their bytes exactly as they were written
         old, new = data.read_text(settings.data.raw), data.read_text(batch_path)
         data.write_csv(merged(old, new, contract.all_columns), settings.data.raw)

@@ -9,6 +9,7 @@ installed, as the runner has it (README: "Beyond one machine").
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -21,8 +22,9 @@ if TYPE_CHECKING:
 
 # Dask's own variable for the scheduler's address: a workflow sets it from a secret.
 SCHEDULER_VARIABLE = "DASK_SCHEDULER_ADDRESS"
-# How long a scheduler has to answer: dask's client retries a refused connection until its
-# timeout, so an address with nothing behind it would otherwise cost engine.timeout_seconds.
+# How long a scheduler's port has to accept a connection, tried before the client starts:
+# dask's client retries a refused connection until its own timeout (engine.timeout_seconds,
+# which it also keeps for reconnecting), so an address with nothing behind it would cost that.
 CONNECT_SECONDS = 30
 
 
@@ -58,7 +60,8 @@ def connected(engine: EngineSettings, threads: int) -> Iterator[Client]:
             yield client
         return
     try:
-        client = Client(address, timeout=min(CONNECT_SECONDS, engine.timeout_seconds))
+        _accepts(address)
+        client = Client(address, timeout=engine.timeout_seconds)
     except (OSError, TimeoutError) as error:
         raise ClusterError(
             f"no dask scheduler answers at {address} ({error}): start it, or empty "
@@ -66,3 +69,14 @@ def connected(engine: EngineSettings, threads: int) -> Iterator[Client]:
         ) from None
     with client:
         yield client
+
+
+def _accepts(address: str) -> None:
+    """Raise OSError unless the address's port accepts a connection within CONNECT_SECONDS
+    (an address without a port, such as inproc://, is left to the client)."""
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    _, location = parse_address(address)
+    host, port = parse_host_port(location)
+    if port:
+        socket.create_connection((host, port), timeout=CONNECT_SECONDS).close()

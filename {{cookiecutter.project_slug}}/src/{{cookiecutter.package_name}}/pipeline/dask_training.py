@@ -180,9 +180,9 @@ def _raw_as_text(path: Path) -> dd.DataFrame:
 
     from . import raw_data
 
-    if not raw_data.is_folder(path):
+    if not raw_data.is_parquet(path):
         return dd.read_csv(path, dtype=str, keep_default_na=False)
-    meta = pd.DataFrame({name: pd.Series(dtype=object) for name in raw_data.text_columns(path)})
+    meta = pd.DataFrame({name: pd.Series(dtype=object) for name in raw_data.columns(path)})
     return dd.from_map(raw_data.read_text_part, raw_data.parts(path), meta=meta)
 
 

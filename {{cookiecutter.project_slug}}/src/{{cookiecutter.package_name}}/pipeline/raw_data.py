@@ -25,18 +25,29 @@ PARQUET = ".parquet"
 @dataclass(frozen=True)
 class Part:
     """One row group of one Parquet file: the unit a worker reads, bounded by the writer's row
-    group size (a million rows by default), however large the file."""
+    group size (a million rows by default), however large the file. It is read with the
+    folder's columns: those of every file, a column a file lacks as missing values (a later
+    export that gained or lost a column reads as the CSV of all the rows would)."""
 
     file: Path
     row_group: int
+    columns: tuple[str, ...]
 
 
 def is_folder(path: Path) -> bool:
     return path.is_dir()
 
 
+def is_parquet(path: Path) -> bool:
+    """Data read as Parquet: a folder of Parquet files, or one such file."""
+    return path.is_dir() or path.suffix == PARQUET
+
+
 def parquet_files(folder: Path) -> list[Path]:
-    """The folder's Parquet files (in sub-folders too), in name order: the rows' order."""
+    """The folder's Parquet files (in sub-folders too), in name order: the rows' order; one
+    Parquet file is a folder of itself."""
+    if folder.is_file():
+        return [folder]
     files = sorted(path for path in folder.rglob(f"*{PARQUET}") if path.is_file())
     if not files:
         raise ContractError(
@@ -71,13 +82,30 @@ def _parquet(file: Path):  # type: ignore[no-untyped-def]  # pyarrow ships no ty
         raise ContractError(f"{file}: not a readable Parquet file: {error}") from None
 
 
+def columns(folder: Path) -> tuple[str, ...]:
+    """Every column of the folder's files, in the order the files first name them (from the
+    files' footers: no data is read)."""
+    names = []
+    for file in parquet_files(folder):
+        named = _parquet(file).schema_arrow.names
+        twice = sorted({name for name in named if named.count(name) > 1})
+        if twice:
+            raise ContractError(f"{file}: column(s) {', '.join(twice)} appear twice; rename one")
+        names += named
+    return tuple(dict.fromkeys(names))
+
+
 def parts(folder: Path) -> list[Part]:
     """Every row group of every Parquet file of the folder, in the rows' order."""
-    return [
-        Part(file, group)
+    names = columns(folder)
+    found = [
+        Part(file, group, names)
         for file in parquet_files(folder)
         for group in range(_parquet(file).num_row_groups)
     ]
+    if not found:
+        raise ContractError(f"{folder}: its Parquet files hold no rows")
+    return found
 
 
 def row_count(folder: Path) -> int:
@@ -99,16 +127,18 @@ def part_csv(part: Part, rows: int | None = None) -> IO[bytes]:
             table = parquet.read_row_group(part.row_group)
         else:
             table = next(parquet.iter_batches(batch_size=max(rows, 1)), None)
-            if table is None:
-                return _as_csv(parquet.schema_arrow.empty_table().to_pandas(), str(part.file))
+            table = parquet.schema_arrow.empty_table() if table is None else table
     except (OSError, ValueError) as error:
         raise ContractError(f"{part.file}: not a readable Parquet file: {error}") from None
-    return _as_csv(table.to_pandas(), f"{part.file} (row group {part.row_group})")
+    # Whole numbers stay whole where a row group has missing ones (1, not 1.0: a key's text).
+    frame = table.to_pandas(integer_object_nulls=True)
+    frame = frame.reindex(columns=list(part.columns))  # a column the file lacks: missing
+    return _as_csv(frame, f"{part.file} (row group {part.row_group})")
 
 
 def csv_sources(path: Path) -> Iterator[Path | IO[bytes]]:
-    """The data as CSV text, part by part: the file itself, or each part of the folder."""
-    if not is_folder(path):
+    """The data as CSV text, part by part: a CSV file itself, or each part of the Parquet."""
+    if not is_parquet(path):
         yield path
         return
     for part in parts(path):
@@ -118,13 +148,13 @@ def csv_sources(path: Path) -> Iterator[Path | IO[bytes]]:
 def sample_sources(path: Path, rows: int) -> Iterator[Path | IO[bytes]]:
     """At most about `rows` rows as CSV text: a CSV file whole, a folder's first rows of each
     file (every file, so a folder written one day per file is sampled across its days)."""
-    if not is_folder(path):
+    if not is_parquet(path):
         yield path
         return
-    files = parquet_files(path)
+    files, names = parquet_files(path), columns(path)
     each = math.ceil(rows / len(files))
     for file in files:
-        yield part_csv(Part(file, 0), rows=each)
+        yield part_csv(Part(file, 0, names), rows=each)
 
 
 def _joined(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -150,11 +180,6 @@ def read_text(path: Path) -> pd.DataFrame:
     """Every cell as the text the data holds (an empty cell is ""): for copying rows as they
     are."""
     return _joined([_all_text(source) for source in csv_sources(path)])
-
-
-def text_columns(folder: Path) -> list[str]:
-    """The folder's column names, from its first file's schema."""
-    return list(_parquet(parquet_files(folder)[0]).schema_arrow.names)
 
 
 def read_text_part(part: Part) -> pd.DataFrame:

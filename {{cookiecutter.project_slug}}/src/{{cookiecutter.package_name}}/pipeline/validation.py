@@ -296,7 +296,7 @@ def _block_frames(path: Path, contract: Contract, partitions: int) -> list[Any]:
     from dask.bytes import read_bytes
     from dask.delayed import delayed
 
-    if raw_data.is_folder(path):
+    if raw_data.is_parquet(path):
         return [delayed(raw_data.read_part)(part, contract) for part in raw_data.parts(path)]
     with path.open("rb") as stream:
         header = stream.readline()

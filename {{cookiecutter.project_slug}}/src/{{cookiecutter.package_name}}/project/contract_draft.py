@@ -179,7 +179,7 @@ def read_as_text(data: Path) -> pd.DataFrame:
 
 def sample_note(data: Path, frame: pd.DataFrame) -> list[str]:
     """What the draft was made from, when it was a sample of the data."""
-    if not raw_data.is_folder(data):
+    if not raw_data.is_parquet(data):
         return []
     return [
         f"drafted from a sample: {len(frame)} of the {raw_data.row_count(data)} rows of {data} "

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -111,10 +112,10 @@ def _copied_in(source: str, current: Path) -> tuple[Path, list[str]]:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, target)
         return target, [f"copied {path} to {target}"]
-    files = raw_data.matching_files(source)
-    root = path if path.is_dir() else files[0].parent
+    files = [file.resolve() for file in raw_data.matching_files(source)]
+    root = path.resolve() if path.is_dir() else Path(os.path.commonpath([f.parent for f in files]))
     target = current.parent / (path.stem if path.is_file() else root.name)
-    if root.resolve() == target.resolve():
+    if root == target.resolve():
         return target, []
     if target.exists() and target.resolve() != current.resolve():
         raise SettingsError(
