@@ -12,7 +12,7 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import pandas as pd
 
@@ -85,9 +85,13 @@ def _parquet(file: Path):  # type: ignore[no-untyped-def]  # pyarrow ships no ty
 def columns(folder: Path) -> tuple[str, ...]:
     """Every column of the folder's files, in the order the files first name them (from the
     files' footers: no data is read)."""
+    return _columns({file: _parquet(file) for file in parquet_files(folder)})
+
+
+def _columns(opened: dict[Path, Any]) -> tuple[str, ...]:
     names = []
-    for file in parquet_files(folder):
-        named = _parquet(file).schema_arrow.names
+    for file, parquet in opened.items():
+        named = parquet.schema_arrow.names
         twice = sorted({name for name in named if named.count(name) > 1})
         if twice:
             raise ContractError(f"{file}: column(s) {', '.join(twice)} appear twice; rename one")
@@ -97,11 +101,12 @@ def columns(folder: Path) -> tuple[str, ...]:
 
 def parts(folder: Path) -> list[Part]:
     """Every row group of every Parquet file of the folder, in the rows' order."""
-    names = columns(folder)
+    opened = {file: _parquet(file) for file in parquet_files(folder)}  # each footer read once
+    names = _columns(opened)
     found = [
         Part(file, group, names)
-        for file in parquet_files(folder)
-        for group in range(_parquet(file).num_row_groups)
+        for file, parquet in opened.items()
+        for group in range(parquet.num_row_groups)
     ]
     if not found:
         raise ContractError(f"{folder}: its Parquet files hold no rows")
@@ -157,18 +162,19 @@ def sample_sources(path: Path, rows: int) -> Iterator[Path | IO[bytes]]:
         yield part_csv(Part(file, 0, names), rows=each)
 
 
-def _joined(frames: list[pd.DataFrame]) -> pd.DataFrame:
+def joined(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """The parts' frames as one (a single frame as it is)."""
     return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
 
 def read(path: Path, contract: Contract) -> pd.DataFrame:
     """The whole data as contract.read_csv reads a CSV."""
-    return _joined([contracts.read_csv(source, contract) for source in csv_sources(path)])
+    return joined([contracts.read_csv(source, contract) for source in csv_sources(path)])
 
 
 def read_sample(path: Path, contract: Contract, rows: int) -> pd.DataFrame:
     """About `rows` rows (sample_sources) as contract.read_csv reads a CSV."""
-    return _joined([contracts.read_csv(source, contract) for source in sample_sources(path, rows)])
+    return joined([contracts.read_csv(source, contract) for source in sample_sources(path, rows)])
 
 
 def _all_text(source: Path | IO[bytes]) -> pd.DataFrame:
@@ -179,7 +185,7 @@ def _all_text(source: Path | IO[bytes]) -> pd.DataFrame:
 def read_text(path: Path) -> pd.DataFrame:
     """Every cell as the text the data holds (an empty cell is ""): for copying rows as they
     are."""
-    return _joined([_all_text(source) for source in csv_sources(path)])
+    return joined([_all_text(source) for source in csv_sources(path)])
 
 
 def read_text_part(part: Part) -> pd.DataFrame:

@@ -173,8 +173,7 @@ def read_as_text(data: Path) -> pd.DataFrame:
         ]
     except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
         raise ContractError(f"DATA={data}: not a readable UTF-8 CSV: {error}") from None
-    frame: pd.DataFrame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
-    return frame
+    return raw_data.joined(frames)
 
 
 def sample_note(data: Path, frame: pd.DataFrame) -> list[str]:
